@@ -1,0 +1,245 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class OfferOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OFFER_OUTCOME_UNSPECIFIED: _ClassVar[OfferOutcome]
+    OFFER_OUTCOME_DECLINED: _ClassVar[OfferOutcome]
+    OFFER_OUTCOME_EXPIRED: _ClassVar[OfferOutcome]
+    OFFER_OUTCOME_WITHDRAWN: _ClassVar[OfferOutcome]
+
+class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERDICT_UNSPECIFIED: _ClassVar[Verdict]
+    VERDICT_ACCEPTED: _ClassVar[Verdict]
+    VERDICT_GOLD_PASSED: _ClassVar[Verdict]
+    VERDICT_GOLD_FAILED: _ClassVar[Verdict]
+
+class EntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENTRY_KIND_UNSPECIFIED: _ClassVar[EntryKind]
+    ENTRY_KIND_TASK_PAY: _ClassVar[EntryKind]
+    ENTRY_KIND_TIME_WORKED: _ClassVar[EntryKind]
+    ENTRY_KIND_ONBOARDING: _ClassVar[EntryKind]
+    ENTRY_KIND_TOP_UP: _ClassVar[EntryKind]
+
+class PresenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRESENCE_STATUS_UNSPECIFIED: _ClassVar[PresenceStatus]
+    PRESENCE_STATUS_CONNECTED: _ClassVar[PresenceStatus]
+    PRESENCE_STATUS_DISCONNECTED: _ClassVar[PresenceStatus]
+OFFER_OUTCOME_UNSPECIFIED: OfferOutcome
+OFFER_OUTCOME_DECLINED: OfferOutcome
+OFFER_OUTCOME_EXPIRED: OfferOutcome
+OFFER_OUTCOME_WITHDRAWN: OfferOutcome
+VERDICT_UNSPECIFIED: Verdict
+VERDICT_ACCEPTED: Verdict
+VERDICT_GOLD_PASSED: Verdict
+VERDICT_GOLD_FAILED: Verdict
+ENTRY_KIND_UNSPECIFIED: EntryKind
+ENTRY_KIND_TASK_PAY: EntryKind
+ENTRY_KIND_TIME_WORKED: EntryKind
+ENTRY_KIND_ONBOARDING: EntryKind
+ENTRY_KIND_TOP_UP: EntryKind
+PRESENCE_STATUS_UNSPECIFIED: PresenceStatus
+PRESENCE_STATUS_CONNECTED: PresenceStatus
+PRESENCE_STATUS_DISCONNECTED: PresenceStatus
+
+class TaskSubmitted(_message.Message):
+    __slots__ = ("task_id", "platform_id", "client_task_id", "task_type", "pool", "purpose", "payload", "effort_seconds", "deadline", "price_micros", "skills", "sensitive", "gold_answer", "submitted_at")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    EFFORT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    GOLD_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    platform_id: str
+    client_task_id: str
+    task_type: str
+    pool: str
+    purpose: str
+    payload: bytes
+    effort_seconds: int
+    deadline: _timestamp_pb2.Timestamp
+    price_micros: int
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    sensitive: bool
+    gold_answer: str
+    submitted_at: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., pool: _Optional[str] = ..., purpose: _Optional[str] = ..., payload: _Optional[bytes] = ..., effort_seconds: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., price_micros: _Optional[int] = ..., skills: _Optional[_Iterable[str]] = ..., sensitive: _Optional[bool] = ..., gold_answer: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TaskOffered(_message.Message):
+    __slots__ = ("offer_id", "task_id", "worker_id", "region", "expires_at")
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    offer_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, offer_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OfferClosed(_message.Message):
+    __slots__ = ("offer_id", "task_id", "worker_id", "outcome")
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    offer_id: str
+    task_id: str
+    worker_id: str
+    outcome: OfferOutcome
+    def __init__(self, offer_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., outcome: _Optional[_Union[OfferOutcome, str]] = ...) -> None: ...
+
+class TaskAssigned(_message.Message):
+    __slots__ = ("lease_id", "task_id", "worker_id", "region", "offer_id", "leased_at")
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    OFFER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    lease_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    offer_id: str
+    leased_at: _timestamp_pb2.Timestamp
+    def __init__(self, lease_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., offer_id: _Optional[str] = ..., leased_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class LeaseReleased(_message.Message):
+    __slots__ = ("lease_id", "task_id", "worker_id", "region", "platform_id", "task_type", "worked_seconds", "reason")
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WORKED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    lease_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    worked_seconds: int
+    reason: str
+    def __init__(self, lease_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., worked_seconds: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TaskCancelled(_message.Message):
+    __slots__ = ("task_id", "platform_id", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    platform_id: str
+    reason: str
+    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SubmissionReceived(_message.Message):
+    __slots__ = ("submission_id", "task_id", "lease_id", "worker_id", "region", "platform_id", "client_task_id", "task_type", "answer", "worked_seconds", "effort_seconds", "price_micros", "submitted_at")
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    WORKED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EFFORT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    submission_id: str
+    task_id: str
+    lease_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    client_task_id: str
+    task_type: str
+    answer: bytes
+    worked_seconds: int
+    effort_seconds: int
+    price_micros: int
+    submitted_at: _timestamp_pb2.Timestamp
+    def __init__(self, submission_id: _Optional[str] = ..., task_id: _Optional[str] = ..., lease_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., answer: _Optional[bytes] = ..., worked_seconds: _Optional[int] = ..., effort_seconds: _Optional[int] = ..., price_micros: _Optional[int] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SubmissionScored(_message.Message):
+    __slots__ = ("submission_id", "task_id", "worker_id", "region", "platform_id", "task_type", "verdict", "gold", "price_micros", "worked_seconds", "scored_at")
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    GOLD_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    WORKED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SCORED_AT_FIELD_NUMBER: _ClassVar[int]
+    submission_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    verdict: Verdict
+    gold: bool
+    price_micros: int
+    worked_seconds: int
+    scored_at: _timestamp_pb2.Timestamp
+    def __init__(self, submission_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., gold: _Optional[bool] = ..., price_micros: _Optional[int] = ..., worked_seconds: _Optional[int] = ..., scored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PayrollEntryPosted(_message.Message):
+    __slots__ = ("entry_id", "worker_id", "region", "kind", "amount_micros", "paid_seconds", "source_event_id")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    PAID_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    worker_id: str
+    region: str
+    kind: EntryKind
+    amount_micros: int
+    paid_seconds: int
+    source_event_id: str
+    def __init__(self, entry_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., kind: _Optional[_Union[EntryKind, str]] = ..., amount_micros: _Optional[int] = ..., paid_seconds: _Optional[int] = ..., source_event_id: _Optional[str] = ...) -> None: ...
+
+class WorkerPresenceChanged(_message.Message):
+    __slots__ = ("worker_id", "region", "status", "at")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    region: str
+    status: PresenceStatus
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, worker_id: _Optional[str] = ..., region: _Optional[str] = ..., status: _Optional[_Union[PresenceStatus, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

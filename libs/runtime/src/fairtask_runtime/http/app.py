@@ -1,0 +1,45 @@
+"""The HTTP side of a service: /metrics and /healthz on FastAPI, served by uvicorn in-process."""
+
+import asyncio
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from prometheus_client import make_asgi_app
+
+
+def build_http_app(title: str) -> FastAPI:
+    app = FastAPI(title=title, default_response_class=ORJSONResponse)
+    app.mount("/metrics", make_asgi_app())
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+class HttpServer:
+    """Runs a uvicorn server as a task in the current loop; `port` is known after start."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="auto")
+        self._server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task

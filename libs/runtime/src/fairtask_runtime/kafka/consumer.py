@@ -1,0 +1,185 @@
+"""The consume loop every service uses: decode, dedupe, handle, commit after the effect.
+
+Delivery is at-least-once. An offset is committed only after its message's effect is durable
+(or the message is in the DLQ); duplicates are skipped by event_id. Transient failures are
+retried with backoff and never dead-lettered; only poison messages go to the DLQ.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from fairtask.v1 import envelope_pb2
+from tenacity import AsyncRetrying, retry_if_not_exception_type, wait_exponential
+
+from fairtask_runtime.envelope import PoisonMessageError, decode
+from fairtask_runtime.kafka.dedupe import MemoryProcessedEvents, ProcessedEvents
+from fairtask_runtime.kafka.dlq import DeadLetters
+from fairtask_runtime.metrics import KAFKA_LAG, KAFKA_MESSAGES
+
+Handler = Callable[[envelope_pb2.Envelope], Awaitable[None]]
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    bootstrap: str
+    group_id: str
+    topics: tuple[str, ...]
+    topic_prefix: str = ""
+    commit_interval_s: float = 1.0
+    max_batch: int = 500
+    max_retry_wait_s: float = 5.0
+
+
+@dataclass
+class _Offsets:
+    pending: dict[TopicPartition, int] = field(default_factory=dict)
+    last_commit: float = field(default_factory=time.monotonic)
+
+
+class EventConsumer:
+    """Runs `handler` for each envelope of the subscribed topics until `stop()`."""
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        handler: Handler,
+        dead_letters: DeadLetters,
+        processed: ProcessedEvents | None = None,
+        on_assigned: PartitionsCallback | None = None,
+        on_revoked: PartitionsCallback | None = None,
+    ) -> None:
+        self._config = config
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._processed = processed or MemoryProcessedEvents()
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+        self._offsets = _Offsets()
+        self._stopping = asyncio.Event()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=config.bootstrap,
+            group_id=config.topic_prefix + config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=config.max_batch,
+        )
+
+    @property
+    def kafka(self) -> AIOKafkaConsumer:
+        return self._consumer
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        topics = [self._config.topic_prefix + t for t in self._config.topics]
+        self._consumer.subscribe(topics, listener=_Rebalance(self))
+
+    def stop(self) -> None:
+        """Asks the loop to finish the message in hand, commit and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=200, max_records=self._config.max_batch
+                )
+                for tp, records in batch.items():
+                    for record in records:
+                        if self._stopping.is_set():
+                            break
+                        if not await self._process(record):
+                            break
+                        self._offsets.pending[tp] = record.offset + 1
+                await self._record_lag()
+                if time.monotonic() - self._offsets.last_commit >= self._config.commit_interval_s:
+                    await self._commit()
+        finally:
+            await self._commit()
+            await self._consumer.stop()
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Handles one record; False only when stopping interrupted a retry."""
+        try:
+            envelope = decode(record.value)
+        except PoisonMessageError as exc:
+            await self._dead_letter(record, exc)
+            return True
+        if await self._processed.seen(envelope.event_id):
+            KAFKA_MESSAGES.labels(record.topic, "duplicate").inc()
+            return True
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_not_exception_type(PoisonMessageError),
+                wait=wait_exponential(multiplier=0.05, max=self._config.max_retry_wait_s),
+                reraise=True,
+            ):
+                with attempt:
+                    if self._stopping.is_set() and attempt.retry_state.attempt_number > 1:
+                        return False
+                    await self._handle_once(record, envelope)
+        except PoisonMessageError as exc:
+            await self._dead_letter(record, exc)
+            return True
+        await self._processed.remember(envelope.event_id)
+        self._dead_letters.record_ok()
+        KAFKA_MESSAGES.labels(record.topic, "handled").inc()
+        return True
+
+    async def _handle_once(
+        self, record: ConsumerRecord[bytes, bytes], envelope: envelope_pb2.Envelope
+    ) -> None:
+        try:
+            await self._handler(envelope)
+        except PoisonMessageError:
+            raise
+        except Exception:
+            KAFKA_MESSAGES.labels(record.topic, "retried").inc()
+            log.warning("handler failed, retrying", topic=record.topic, exc_info=True)
+            raise
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+        log.error("poison message to DLQ", topic=record.topic, offset=record.offset, error=str(exc))
+        KAFKA_MESSAGES.labels(record.topic, "dead_lettered").inc()
+        await self._dead_letters.send(record, f"{type(exc).__name__}: {exc}")
+
+    async def _commit(self, only: Iterable[TopicPartition] | None = None) -> None:
+        pending = self._offsets.pending
+        chosen = set(only) if only is not None else set(pending)
+        offsets = {tp: pending.pop(tp) for tp in chosen if tp in pending}
+        if offsets:
+            await self._consumer.commit(offsets)
+        self._offsets.last_commit = time.monotonic()
+
+    async def _record_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)
+            if end is None:
+                continue
+            # The whole fetched batch is processed before the next poll, so position ~ done.
+            position = await self._consumer.position(tp)
+            KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: EventConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Commit what is done before another member takes these partitions over.
+        await self._owner._commit(revoked)
+        log.info("partitions revoked", partitions=sorted(str(tp) for tp in revoked))
+        if self._owner._on_revoked and revoked:
+            await self._owner._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("partitions assigned", partitions=sorted(str(tp) for tp in assigned))
+        if self._owner._on_assigned and assigned:
+            await self._owner._on_assigned(set(assigned))

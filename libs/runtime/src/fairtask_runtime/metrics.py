@@ -1,0 +1,24 @@
+"""Series the shared runtime records for every service (Kafka traffic, DLQ, lag)."""
+
+from prometheus_client import Counter, Gauge
+
+KAFKA_MESSAGES = Counter(
+    "fairtask_kafka_messages_total",
+    "Kafka messages handled by a consumer, by outcome.",
+    ["topic", "outcome"],
+)
+KAFKA_DLQ = Counter(
+    "fairtask_kafka_dlq_messages_total",
+    "Messages sent to a dead-letter topic.",
+    ["topic"],
+)
+KAFKA_LAG = Gauge(
+    "fairtask_kafka_consumer_lag_messages",
+    "Messages between the consumer's position and the partition's end.",
+    ["topic", "partition"],
+)
+EVENTS_PUBLISHED = Counter(
+    "fairtask_events_published_total",
+    "Events acknowledged by Kafka.",
+    ["topic"],
+)

@@ -1,0 +1,86 @@
+"""Start-up and the shutdown order every service follows.
+
+Stop order: gRPC health NOT_SERVING and `server.stop(grace)` so in-flight calls finish, then
+the consumers finish the message in hand and commit, background loops are cancelled, the
+producer flushes, and finally the stores close.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from fairtask_runtime.grpc.server import GrpcServer
+from fairtask_runtime.http.app import HttpServer
+from fairtask_runtime.kafka.consumer import EventConsumer
+from fairtask_runtime.kafka.producer import EventProducer
+
+log = structlog.get_logger(__name__)
+
+Closer = Callable[[], Awaitable[None]]
+Loop = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    grpc: GrpcServer | None = None
+    http: HttpServer | None = None
+    producer: EventProducer | None = None
+    consumers: Sequence[EventConsumer] = ()
+    loops: Sequence[Loop] = ()
+    closers: Sequence[Closer] = ()
+    grace_s: float = 10.0
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, host: str, grpc_port: int, http_port: int) -> None:
+        if self.producer is not None:
+            await self.producer.start()
+        for consumer in self.consumers:
+            await consumer.start()
+            self._tasks.append(asyncio.create_task(consumer.run(), name=f"{self.name}-consumer"))
+        for loop in self.loops:
+            self._tasks.append(asyncio.create_task(loop(), name=f"{self.name}-loop"))
+        if self.grpc is not None:
+            await self.grpc.start(host, grpc_port)
+        if self.http is not None:
+            await self.http.start()
+        log.info(
+            "service started",
+            grpc_port=self.grpc.port if self.grpc else None,
+            http_port=self.http.port if self.http else None,
+        )
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Returns when `stop` is set, or raises if a consumer or loop dies."""
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                log.error("background task died", task=task.get_name(), exc_info=task.exception())
+                raise RuntimeError(f"{task.get_name()} died") from task.exception()
+
+    async def stop(self) -> None:
+        log.info("service stopping", grace_s=self.grace_s)
+        if self.grpc is not None:
+            await self.grpc.stop(self.grace_s)
+        if self.http is not None:
+            await self.http.stop()
+        for consumer in self.consumers:
+            consumer.stop()
+        for task in self._tasks:
+            if task.get_name().endswith("-loop"):
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                # Consumers return after committing; a hung one is not allowed to block exit.
+                await asyncio.wait_for(task, timeout=self.grace_s)
+        if self.producer is not None:
+            await self.producer.stop()
+        for close in self.closers:
+            await close()
+        log.info("service stopped")

@@ -1,0 +1,22 @@
+"""Settings every service shares, read from FAIRTASK_* environment variables."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FAIRTASK_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Prepended to every topic name, so tests and parallel stacks can share one broker.
+    topic_prefix: str = ""
+    host: str = "127.0.0.1"
+    grpc_port: int = 0
+    http_port: int = 0
+    log_level: str = "INFO"
+    log_json: bool = True
+    # How long in-flight calls get to finish on SIGTERM.
+    shutdown_grace_s: float = 10.0
+    # Offsets are committed at most this often, and always on revoke and shutdown.
+    commit_interval_s: float = 1.0
+    # The consumer halts when more than this share of recent messages went to the DLQ.
+    dlq_max_ratio: float = 0.5
