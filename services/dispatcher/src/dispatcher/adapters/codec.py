@@ -1,0 +1,66 @@
+"""Translation between the dispatcher's domain objects and protobuf."""
+
+from datetime import UTC, datetime
+
+from fairtask.v1 import events_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from dispatcher.domain.model import Task, TaskType
+
+
+def to_timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def from_timestamp(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def task_to_pb(task: Task) -> events_pb2.TaskSubmitted:
+    message = events_pb2.TaskSubmitted(
+        task_id=task.task_id,
+        platform_id=task.platform_id,
+        client_task_id=task.client_task_id,
+        task_type=task.task_type.name,
+        pool=task.pool,
+        purpose=task.task_type.purpose,
+        payload=task.payload,
+        effort_seconds=task.task_type.effort_seconds,
+        price_micros=task.task_type.price_micros,
+        skills=list(task.task_type.skills),
+        sensitive=task.task_type.sensitive,
+        gold_answer=task.gold_answer,
+        submitted_at=to_timestamp(task.submitted_at),
+    )
+    if task.deadline is not None:
+        message.deadline.CopyFrom(to_timestamp(task.deadline))
+    return message
+
+
+def task_from_pb(message: events_pb2.TaskSubmitted) -> Task:
+    return Task(
+        task_id=message.task_id,
+        platform_id=message.platform_id,
+        client_task_id=message.client_task_id,
+        task_type=TaskType(
+            name=message.task_type,
+            purpose=message.purpose,
+            price_micros=message.price_micros,
+            effort_seconds=message.effort_seconds,
+            skills=tuple(message.skills),
+            sensitive=message.sensitive,
+        ),
+        pool=message.pool,
+        payload=message.payload,
+        deadline=from_timestamp(message.deadline) if message.HasField("deadline") else None,
+        gold_answer=message.gold_answer,
+        submitted_at=from_timestamp(message.submitted_at),
+    )
+
+
+def task_from_bytes(raw: bytes) -> Task:
+    message = events_pb2.TaskSubmitted()
+    message.ParseFromString(raw)
+    return task_from_pb(message)

@@ -1,0 +1,259 @@
+"""Dispatcher state in Redis: task types, tasks, queues per pool, offers and leases."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
+import redis.asyncio as redis
+
+from dispatcher.adapters import redis_scripts
+from dispatcher.adapters.codec import task_from_bytes, task_to_pb
+from dispatcher.domain.errors import ConflictError, NotFoundError
+from dispatcher.domain.events import OfferOutcome
+from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
+from dispatcher.service_layer.ports import Accepted, Cancellation
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _at(ms: bytes | str | int) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+
+
+def _text(value: object) -> str:
+    """redis-py is typed bytes | str; this client is built with decode_responses off."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return "" if value is None else str(value)
+
+
+def _raw(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return b"" if value is None else str(value).encode()
+
+
+class RedisTaskTypes:
+    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
+        self._r = client
+        self._p = prefix
+
+    async def put(self, platform_id: str, task_type: TaskType) -> None:
+        data = orjson.dumps(
+            {
+                "name": task_type.name,
+                "purpose": task_type.purpose,
+                "price_micros": task_type.price_micros,
+                "effort_seconds": task_type.effort_seconds,
+                "skills": list(task_type.skills),
+                "sensitive": task_type.sensitive,
+            }
+        )
+        await self._r.hset(f"{self._p}tt:{platform_id}", task_type.name, data)
+
+    async def get_many(self, platform_id: str, names: Sequence[str]) -> dict[str, TaskType]:
+        if not names:
+            return {}
+        raw = await self._r.hmget(f"{self._p}tt:{platform_id}", list(names))
+        found: dict[str, TaskType] = {}
+        for name, data in zip(names, raw, strict=True):
+            if data is not None:
+                d = orjson.loads(data)
+                found[name] = TaskType(
+                    d["name"],
+                    d["purpose"],
+                    d["price_micros"],
+                    d["effort_seconds"],
+                    tuple(d["skills"]),
+                    d["sensitive"],
+                )
+        return found
+
+
+class RedisTaskStore:
+    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
+        self._r = client
+        self._p = prefix
+        self._ingest = client.register_script(redis_scripts.INGEST)
+        self._cancel = client.register_script(redis_scripts.CANCEL)
+        self._take = client.register_script(redis_scripts.TAKE)
+        self._close_offer = client.register_script(redis_scripts.CLOSE_OFFER)
+        self._accept = client.register_script(redis_scripts.ACCEPT)
+        self._heartbeat = client.register_script(redis_scripts.HEARTBEAT)
+        self._complete = client.register_script(redis_scripts.COMPLETE)
+        self._release = client.register_script(redis_scripts.RELEASE)
+
+    async def fingerprints(
+        self, platform_id: str, client_task_ids: Sequence[str]
+    ) -> dict[str, str]:
+        if not client_task_ids:
+            return {}
+        raw = await self._r.hmget(f"{self._p}client:{platform_id}", list(client_task_ids))
+        return {c: _text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
+
+    async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
+        if not accepted:
+            return
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                f"{self._p}client:{platform_id}",
+                mapping={a.client_task_id: a.fingerprint for a in accepted},
+            )
+            for a in accepted:
+                key = f"{self._p}task:{a.task_id}"
+                # HSETNX: the consumer may already have ingested the task.
+                pipe.hsetnx(key, "platform_id", platform_id)
+                pipe.hsetnx(key, "client_task_id", a.client_task_id)
+                pipe.hsetnx(key, "task_type", a.task_type)
+                pipe.hsetnx(key, "state", TaskState.QUEUED.value)
+            await pipe.execute()
+
+    async def ingest(self, task: Task) -> bool:
+        result = await self._ingest(
+            args=[
+                self._p,
+                task.task_id,
+                task_to_pb(task).SerializeToString(),
+                task.platform_id,
+                task.client_task_id,
+                task.task_type.name,
+                task.pool,
+                orjson.dumps(list(task.task_type.skills)),
+            ]
+        )
+        return bool(result)
+
+    async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
+        raw = await self._r.hmget(
+            f"{self._p}task:{task_id}", ["platform_id", "client_task_id", "task_type", "state"]
+        )
+        owner, client_id, task_type, state = raw
+        if owner is None or _text(owner) != platform_id:
+            return None
+        worker = await self._r.hget(f"{self._p}task:{task_id}", "worker_id")
+        return TaskStatus(
+            task_id, _text(client_id), _text(task_type), TaskState(_text(state)), _text(worker)
+        )
+
+    async def cancel(self, platform_id: str, task_id: str) -> Cancellation:
+        result = await self._cancel(args=[self._p, task_id, platform_id])
+        verdict = _text(result[0])
+        if verdict == "not_found":
+            raise NotFoundError(task_id)
+        if verdict == "conflict":
+            raise ConflictError(f"task is {_text(result[1])}; it can no longer be cancelled")
+        if len(result) == 1:
+            return Cancellation(TaskState.CANCELLED)
+        task = task_from_bytes(result[3])
+        offer = Offer(_text(result[1]), task, _text(result[2]), datetime.now(UTC))
+        return Cancellation(TaskState.CANCELLED, offer)
+
+    async def known_pools(self) -> dict[str, tuple[str, ...]]:
+        raw = await self._r.hgetall(f"{self._p}pools")
+        return {_text(k): tuple(orjson.loads(v)) for k, v in raw.items()}
+
+    async def take_for_offer(
+        self, pools: Sequence[str], worker_id: str, offer_id: str, expires_at: datetime
+    ) -> Offer | None:
+        raw = await self._take(args=[self._p, worker_id, offer_id, _ms(expires_at), *pools])
+        if not raw:
+            return None
+        return Offer(offer_id, task_from_bytes(raw), worker_id, expires_at)
+
+    async def close_offer(
+        self, offer_id: str, worker_id: str | None, outcome: OfferOutcome
+    ) -> Offer | None:
+        raw = await self._close_offer(args=[self._p, offer_id, worker_id or ""])
+        if not raw:
+            return None
+        worker, expires, event = raw
+        return Offer(offer_id, task_from_bytes(event), _text(worker), _at(expires))
+
+    async def expired_offers(self, now: datetime, limit: int) -> list[str]:
+        raw = await self._r.zrangebyscore(
+            f"{self._p}offers:expiry", "-inf", _ms(now), start=0, num=limit
+        )
+        return [_text(r) for r in raw]
+
+    async def accept(
+        self, offer_id: str, worker_id: str, lease_id: str, region: str, now: datetime
+    ) -> Lease:
+        result = await self._accept(args=[self._p, offer_id, worker_id, lease_id, region, _ms(now)])
+        verdict = _text(result[0])
+        if verdict == "not_found":
+            raise NotFoundError(f"offer {offer_id} is not outstanding for you")
+        if verdict == "expired":
+            raise ConflictError(f"offer {offer_id} has expired")
+        lease = await self.get_lease(lease_id)
+        assert lease is not None  # written by the script just now
+        return lease
+
+    async def lease_of(self, worker_id: str) -> Lease | None:
+        lease_id = await self._r.get(f"{self._p}worker:{worker_id}:lease")
+        if lease_id is None:
+            return None
+        lease = await self.get_lease(_text(lease_id))
+        return lease if lease is not None and lease.active else None
+
+    async def heartbeat(
+        self, lease_id: str, worker_id: str, draft: bytes | None, now: datetime
+    ) -> Lease:
+        has_draft = "1" if draft is not None else "0"
+        ok = await self._heartbeat(
+            args=[self._p, lease_id, worker_id, _ms(now), has_draft, draft or b""]
+        )
+        if not ok:
+            raise NotFoundError(f"lease {lease_id} is not your active lease")
+        lease = await self.get_lease(lease_id)
+        assert lease is not None
+        return lease
+
+    async def complete(self, lease_id: str, worker_id: str) -> bool:
+        verdict = _text(await self._complete(args=[self._p, lease_id, worker_id]))
+        if verdict == "not_found":
+            raise NotFoundError(f"lease {lease_id} is not yours")
+        return verdict == "ok"
+
+    async def start_grace(self, lease_id: str, until: datetime) -> None:
+        await self._r.zadd(f"{self._p}leases:grace", {lease_id: _ms(until)}, nx=True)
+
+    async def end_grace(self, lease_id: str) -> None:
+        await self._r.zrem(f"{self._p}leases:grace", lease_id)
+
+    async def overdue_leases(self, now: datetime, limit: int) -> list[str]:
+        raw = await self._r.zrangebyscore(
+            f"{self._p}leases:grace", "-inf", _ms(now), start=0, num=limit
+        )
+        return [_text(r) for r in raw]
+
+    async def release(self, lease_id: str) -> Lease | None:
+        lease = await self.get_lease(lease_id)
+        if lease is None or not bool(await self._release(args=[self._p, lease_id])):
+            return None
+        return lease
+
+    async def active_leases(self) -> list[Lease]:
+        ids = await self._r.smembers(f"{self._p}leases:active")
+        leases = [await self.get_lease(_text(i)) for i in ids]
+        return [lease for lease in leases if lease is not None and lease.active]
+
+    async def get_lease(self, lease_id: str) -> Lease | None:
+        raw = await self._r.hgetall(f"{self._p}lease:{lease_id}")
+        if not raw:
+            return None
+        event = await self._r.hget(f"{self._p}task:{_text(raw[b'task_id'])}", "event")
+        if event is None:
+            return None
+        return Lease(
+            lease_id=lease_id,
+            task=task_from_bytes(_raw(event)),
+            worker_id=_text(raw[b"worker_id"]),
+            region=_text(raw[b"region"]),
+            offer_id=_text(raw[b"offer_id"]),
+            leased_at=_at(raw[b"leased_at"]),
+            last_seen=_at(raw[b"last_seen"]),
+            draft=_raw(raw.get(b"draft")),
+            active=raw[b"state"] == b"active",
+        )

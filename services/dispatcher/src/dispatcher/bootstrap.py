@@ -1,0 +1,97 @@
+"""The dispatcher's composition root: every adapter is built here and nowhere else."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as redis
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.clock import Clock, SystemClock
+from fairtask_runtime.envelope import new_event_id
+from fairtask_runtime.grpc.server import GrpcServer
+from fairtask_runtime.http.app import HttpServer, build_http_app
+from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
+from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
+from fairtask_runtime.kafka.dlq import DeadLetters
+from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.service import ServiceRuntime
+
+from dispatcher.adapters.kafka import KafkaEventPublisher
+from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
+from dispatcher.config import DispatcherSettings
+from dispatcher.domain.validation import Limits
+from dispatcher.entrypoints.consumers import TaskIngest
+from dispatcher.entrypoints.grpc_platform import PlatformServicer
+from dispatcher.entrypoints.grpc_worker import WorkerServicer
+from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
+from dispatcher.service_layer.platform import PlatformHandlers
+from dispatcher.service_layer.ports import EventPublisher, TaskStore, TaskTypeStore
+
+
+@dataclass
+class Dispatcher:
+    runtime: ServiceRuntime
+    dispatch: Dispatch
+    platform: PlatformHandlers
+
+
+def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
+    """Wires the service; nothing connects until `runtime.start()`."""
+    client: redis.Redis = overrides.get("redis") or redis.from_url(settings.redis_url)
+    clock: Clock = overrides.get("clock") or SystemClock()
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, "dispatcher")
+    events: EventPublisher = overrides.get("events") or KafkaEventPublisher(producer)
+    tasks: TaskStore = overrides.get("tasks") or RedisTaskStore(client, settings.redis_prefix)
+    task_types: TaskTypeStore = overrides.get("task_types") or RedisTaskTypes(
+        client, settings.redis_prefix
+    )
+    dispatch = Dispatch(
+        tasks,
+        events,
+        clock,
+        DispatchConfig(
+            offer_ttl_s=settings.offer_ttl_s,
+            grace_s=settings.grace_s,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+        ),
+        new_id=new_event_id,
+    )
+    platform = PlatformHandlers(
+        task_types, tasks, events, clock, Limits(), on_withdrawn=dispatch.offer_withdrawn
+    )
+    grpc_server = GrpcServer(
+        service_names=[
+            dispatcher_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
+            dispatcher_pb2.DESCRIPTOR.services_by_name["WorkerService"].full_name,
+        ],
+        registrars=[
+            lambda s: dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(
+                PlatformServicer(platform), s
+            ),
+            lambda s: dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(
+                WorkerServicer(dispatch, settings.hello_timeout_s), s
+            ),
+        ],
+    )
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group_id="dispatcher",
+            topics=("tasks.submitted",),
+            topic_prefix=settings.topic_prefix,
+            commit_interval_s=settings.commit_interval_s,
+        ),
+        TaskIngest(dispatch),
+        DeadLetters(producer, settings.dlq_max_ratio),
+        processed=RedisProcessedEvents(client, settings.redis_prefix + "ingest"),
+    )
+    runtime = ServiceRuntime(
+        name="dispatcher",
+        grpc=grpc_server,
+        http=HttpServer(build_http_app("dispatcher"), settings.host, settings.http_port),
+        producer=producer,
+        consumers=[consumer],
+        loops=[dispatch.run_dispatch, dispatch.run_timers],
+        closers=[client.aclose],
+        grace_s=settings.shutdown_grace_s,
+    )
+    return Dispatcher(runtime, dispatch, platform)

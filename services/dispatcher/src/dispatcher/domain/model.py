@@ -1,0 +1,103 @@
+"""What the dispatcher knows about task types, tasks, offers and leases."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+_ID_NAMESPACE = uuid.UUID("5f7a4c2e-9a57-4b8e-8f0a-6f1f0d6f2b11")
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    OFFERED = "offered"
+    LEASED = "leased"
+    SUBMITTED = "submitted"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class TaskType:
+    name: str
+    purpose: str
+    price_micros: int
+    effort_seconds: int
+    skills: tuple[str, ...] = ()
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class NewTask:
+    client_task_id: str
+    task_type: str
+    payload: bytes
+    deadline: datetime | None = None
+    gold_answer: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task accepted for dispatch, with everything an offer shows."""
+
+    task_id: str
+    platform_id: str
+    client_task_id: str
+    task_type: TaskType
+    pool: str
+    payload: bytes
+    deadline: datetime | None
+    gold_answer: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    task_id: str
+    client_task_id: str
+    task_type: str
+    state: TaskState
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    offer_id: str
+    task: Task
+    worker_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    lease_id: str
+    task: Task
+    worker_id: str
+    region: str
+    offer_id: str
+    leased_at: datetime
+    # Last sign of life: a heartbeat, or the moment the connection dropped.
+    last_seen: datetime
+    draft: bytes = b""
+    active: bool = True
+
+    def worked_seconds(self) -> int:
+        return max(int((self.last_seen - self.leased_at).total_seconds()), 0)
+
+
+def task_id_for(platform_id: str, client_task_id: str) -> str:
+    """Deterministic, so a retried submission names the same task even after a crash."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{platform_id}\x00{client_task_id}"))
+
+
+def submission_id_for(lease_id: str) -> str:
+    """Deterministic, so a lease can be paid at most once however often it is submitted."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"submission\x00{lease_id}"))
+
+
+def pool_of(platform_id: str, task_type: str) -> str:
+    return f"{platform_id}/{task_type}"
+
+
+def fits(worker_skills: frozenset[str], required: tuple[str, ...]) -> bool:
+    return all(skill in worker_skills for skill in required)

@@ -1,0 +1,108 @@
+"""fairtask.v1.PlatformService: protobuf in, domain calls, protobuf out."""
+
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.grpc.identity import platform_id
+
+from dispatcher import metrics
+from dispatcher.adapters.codec import from_timestamp
+from dispatcher.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from dispatcher.domain.model import NewTask, TaskState, TaskType
+from dispatcher.entrypoints.errors import Context, abort_with, required
+from dispatcher.service_layer.platform import PlatformHandlers, SubmitTasks
+
+_STATES = {
+    TaskState.QUEUED: dispatcher_pb2.TASK_STATE_QUEUED,
+    TaskState.OFFERED: dispatcher_pb2.TASK_STATE_OFFERED,
+    TaskState.LEASED: dispatcher_pb2.TASK_STATE_LEASED,
+    TaskState.SUBMITTED: dispatcher_pb2.TASK_STATE_SUBMITTED,
+    TaskState.CANCELLED: dispatcher_pb2.TASK_STATE_CANCELLED,
+    TaskState.EXPIRED: dispatcher_pb2.TASK_STATE_EXPIRED,
+}
+
+_HANDLED = (InvalidInputError, NotFoundError, ConflictError)
+
+
+class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
+    def __init__(self, handlers: PlatformHandlers) -> None:
+        self._handlers = handlers
+
+    async def DefineTaskType(
+        self, request: dispatcher_pb2.DefineTaskTypeRequest, context: Context
+    ) -> dispatcher_pb2.DefineTaskTypeResponse:
+        caller = await platform_id(context)
+        given = request.task_type
+        task_type = TaskType(
+            name=given.name,
+            purpose=given.purpose,
+            price_micros=given.price_micros,
+            effort_seconds=given.effort_seconds,
+            skills=tuple(given.skills),
+            sensitive=given.sensitive,
+        )
+        try:
+            await self._handlers.define_task_type(caller, task_type)
+        except _HANDLED as error:
+            await abort_with(context, error)
+        return dispatcher_pb2.DefineTaskTypeResponse(task_type=given)
+
+    async def SubmitTasks(
+        self, request: dispatcher_pb2.SubmitTasksRequest, context: Context
+    ) -> dispatcher_pb2.SubmitTasksResponse:
+        caller = await platform_id(context)
+        tasks = [
+            NewTask(
+                client_task_id=t.client_task_id,
+                task_type=t.task_type,
+                payload=t.payload,
+                deadline=from_timestamp(t.deadline) if t.HasField("deadline") else None,
+                gold_answer=t.gold_answer,
+            )
+            for t in request.tasks
+        ]
+        try:
+            submitted = await self._handlers.submit_tasks(SubmitTasks(caller, tasks))
+        except _HANDLED as error:
+            metrics.SUBMIT_REJECTED.inc()
+            await abort_with(context, error)
+            raise
+        metrics.TASKS_SUBMITTED.inc(sum(1 for s in submitted if not s.duplicate))
+        return dispatcher_pb2.SubmitTasksResponse(
+            tasks=[
+                dispatcher_pb2.SubmittedTask(
+                    client_task_id=s.client_task_id, task_id=s.task_id, duplicate=s.duplicate
+                )
+                for s in submitted
+            ]
+        )
+
+    async def GetTask(
+        self, request: dispatcher_pb2.GetTaskRequest, context: Context
+    ) -> dispatcher_pb2.GetTaskResponse:
+        caller = await platform_id(context)
+        try:
+            if violations := required(request.task_id, "task_id"):
+                raise InvalidInputError(violations)
+            status = await self._handlers.get_task(caller, request.task_id)
+        except _HANDLED as error:
+            await abort_with(context, error)
+            raise
+        return dispatcher_pb2.GetTaskResponse(
+            task_id=status.task_id,
+            client_task_id=status.client_task_id,
+            task_type=status.task_type,
+            state=_STATES[status.state],
+            worker_id=status.worker_id,
+        )
+
+    async def CancelTask(
+        self, request: dispatcher_pb2.CancelTaskRequest, context: Context
+    ) -> dispatcher_pb2.CancelTaskResponse:
+        caller = await platform_id(context)
+        try:
+            if violations := required(request.task_id, "task_id"):
+                raise InvalidInputError(violations)
+            state = await self._handlers.cancel_task(caller, request.task_id, request.reason)
+        except _HANDLED as error:
+            await abort_with(context, error)
+            raise
+        return dispatcher_pb2.CancelTaskResponse(state=_STATES[state])

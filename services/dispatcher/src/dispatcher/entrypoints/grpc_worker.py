@@ -1,0 +1,183 @@
+"""fairtask.v1.WorkerService.Connect: one bidirectional stream per connected worker.
+
+The first message must be Hello. After that the worker's messages are handled in order by a
+reader task while this coroutine writes whatever the dispatcher pushes to the session.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import structlog
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+
+from dispatcher import metrics
+from dispatcher.adapters.codec import to_timestamp
+from dispatcher.domain.errors import (
+    AlreadyDoneError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from dispatcher.domain.model import Lease
+from dispatcher.entrypoints.errors import Context, status_code_of
+from dispatcher.service_layer.dispatch import Dispatch
+from dispatcher.service_layer.sessions import (
+    Closed,
+    ErrorPush,
+    Hello,
+    LeasePush,
+    OfferPush,
+    OfferWithdrawnPush,
+    Push,
+    SubmitAcceptedPush,
+    Welcome,
+    WorkerSession,
+)
+
+log = structlog.get_logger(__name__)
+
+_HANDLED = (InvalidInputError, NotFoundError, ConflictError, AlreadyDoneError)
+_MAX_ID_CHARS = 128
+
+
+class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
+    def __init__(self, dispatch: Dispatch, hello_timeout_s: float) -> None:
+        self._dispatch = dispatch
+        self._hello_timeout_s = hello_timeout_s
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[dispatcher_pb2.ConnectRequest], context: Context
+    ) -> AsyncIterator[dispatcher_pb2.ConnectResponse]:
+        try:
+            first = await asyncio.wait_for(anext(request_iterator), self._hello_timeout_s)
+        except (TimeoutError, StopAsyncIteration):
+            yield _error("DEADLINE_EXCEEDED", "send hello first", "hello")
+            return
+        hello, problem = _hello_of(first)
+        if hello is None:
+            yield _error("INVALID_ARGUMENT", problem, "hello")
+            return
+        session = await self._dispatch.connect(hello)
+        metrics.CONNECTED_WORKERS.labels("grpc").inc()
+        reader = asyncio.create_task(self._read(request_iterator, session))
+        try:
+            while True:
+                push = await session.outbox.get()
+                yield _to_pb(push)
+                if isinstance(push, Closed):
+                    break
+        finally:
+            reader.cancel()
+            metrics.CONNECTED_WORKERS.labels("grpc").dec()
+            # Shielded: the grace period must start even if the stream is being cancelled.
+            await asyncio.shield(self._dispatch.disconnect(session))
+
+    async def _read(
+        self, requests: AsyncIterator[dispatcher_pb2.ConnectRequest], session: WorkerSession
+    ) -> None:
+        try:
+            async for request in requests:
+                await self._handle(request, session)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.info("worker stream broke", worker=session.worker_id, exc_info=True)
+        session.push(Closed("stream ended"))
+
+    async def _handle(self, request: dispatcher_pb2.ConnectRequest, session: WorkerSession) -> None:
+        kind = request.WhichOneof("message")
+        d = self._dispatch
+        try:
+            match kind:
+                case "accept":
+                    await d.accept(session, request.accept.offer_id)
+                case "decline":
+                    await d.decline(session, request.decline.offer_id)
+                case "heartbeat":
+                    beat = request.heartbeat
+                    draft = beat.draft if beat.draft else None
+                    await d.heartbeat(session, beat.lease_id, draft)
+                case "submit":
+                    await d.submit(session, request.submit.lease_id, request.submit.answer)
+                case "hello":
+                    session.push(ErrorPush("FAILED_PRECONDITION", "already said hello", "hello"))
+                case _:
+                    session.push(ErrorPush("INVALID_ARGUMENT", "empty message", "message"))
+        except _HANDLED as error:
+            field = error.violations[0].field if isinstance(error, InvalidInputError) else kind
+            session.push(ErrorPush(status_code_of(error).name, str(error), field or ""))
+
+
+def _hello_of(request: dispatcher_pb2.ConnectRequest) -> tuple[Hello | None, str]:
+    if request.WhichOneof("message") != "hello":
+        return None, "the first message must be hello"
+    h = request.hello
+    if not h.worker_id.strip() or len(h.worker_id) > _MAX_ID_CHARS:
+        return None, f"worker_id must be 1-{_MAX_ID_CHARS} characters"
+    if not h.region.strip() or len(h.region) > _MAX_ID_CHARS:
+        return None, f"region must be 1-{_MAX_ID_CHARS} characters"
+    hello = Hello(
+        worker_id=h.worker_id,
+        region=h.region,
+        skills=frozenset(h.skills),
+        time_zone=h.time_zone or "UTC",
+        availability=tuple(h.availability),
+        sensitive_opt_in=h.sensitive_opt_in,
+    )
+    return hello, ""
+
+
+def _lease_pb(lease: Lease, heartbeat_interval_s: int = 0) -> dispatcher_pb2.Lease:
+    return dispatcher_pb2.Lease(
+        lease_id=lease.lease_id,
+        task_id=lease.task.task_id,
+        payload=lease.task.payload,
+        draft=lease.draft,
+        heartbeat_interval_seconds=heartbeat_interval_s,
+    )
+
+
+def _error(code: str, message: str, field: str = "") -> dispatcher_pb2.ConnectResponse:
+    return dispatcher_pb2.ConnectResponse(
+        error=dispatcher_pb2.StreamError(code=code, message=message, field=field)
+    )
+
+
+def _to_pb(push: Push) -> dispatcher_pb2.ConnectResponse:
+    match push:
+        case Welcome(worker_id, resumed):
+            welcome = dispatcher_pb2.Welcome(worker_id=worker_id)
+            if resumed is not None:
+                welcome.resumed_lease.CopyFrom(_lease_pb(resumed))
+            return dispatcher_pb2.ConnectResponse(welcome=welcome)
+        case OfferPush(offer):
+            task = offer.task
+            # Never the gold answer: workers see the work, its purpose and its pay.
+            return dispatcher_pb2.ConnectResponse(
+                offer=dispatcher_pb2.Offer(
+                    offer_id=offer.offer_id,
+                    task_id=task.task_id,
+                    task_type=task.task_type.name,
+                    purpose=task.task_type.purpose,
+                    price_micros=task.task_type.price_micros,
+                    effort_seconds=task.task_type.effort_seconds,
+                    payload=task.payload,
+                    expires_at=to_timestamp(offer.expires_at),
+                )
+            )
+        case LeasePush(lease, interval):
+            return dispatcher_pb2.ConnectResponse(lease=_lease_pb(lease, interval))
+        case OfferWithdrawnPush(offer_id, reason):
+            return dispatcher_pb2.ConnectResponse(
+                offer_withdrawn=dispatcher_pb2.OfferWithdrawn(offer_id=offer_id, reason=reason)
+            )
+        case SubmitAcceptedPush(lease_id, submission_id):
+            return dispatcher_pb2.ConnectResponse(
+                submit_accepted=dispatcher_pb2.SubmitAccepted(
+                    lease_id=lease_id, submission_id=submission_id
+                )
+            )
+        case ErrorPush(code, message, field):
+            return _error(code, message, field)
+        case Closed(reason):
+            return _error("UNAVAILABLE", f"connection closed: {reason}")

@@ -1,0 +1,132 @@
+"""Platform operations: define task types, submit, look up and cancel tasks."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fairtask_runtime.clock import Clock
+
+from dispatcher.domain.errors import InvalidInputError, NotFoundError, Violation
+from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
+from dispatcher.domain.model import (
+    NewTask,
+    Task,
+    TaskState,
+    TaskStatus,
+    TaskType,
+    pool_of,
+    task_id_for,
+)
+from dispatcher.domain.validation import Limits, batch_violations, fingerprint, task_type_violations
+from dispatcher.service_layer.ports import Accepted, EventPublisher, TaskStore, TaskTypeStore
+
+# Tells a connected worker that their offer is gone: (worker_id, offer_id, reason).
+OfferWithdrawnHook = Callable[[str, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SubmitTasks:
+    platform_id: str
+    tasks: Sequence[NewTask]
+
+
+@dataclass(frozen=True)
+class SubmittedTask:
+    client_task_id: str
+    task_id: str
+    duplicate: bool
+
+
+class PlatformHandlers:
+    def __init__(
+        self,
+        task_types: TaskTypeStore,
+        tasks: TaskStore,
+        events: EventPublisher,
+        clock: Clock,
+        limits: Limits,
+        on_withdrawn: OfferWithdrawnHook,
+    ) -> None:
+        self._task_types = task_types
+        self._tasks = tasks
+        self._events = events
+        self._clock = clock
+        self._limits = limits
+        self._on_withdrawn = on_withdrawn
+
+    async def define_task_type(self, platform_id: str, task_type: TaskType) -> TaskType:
+        violations = task_type_violations(task_type, self._limits)
+        if violations:
+            raise InvalidInputError(violations)
+        await self._task_types.put(platform_id, task_type)
+        return task_type
+
+    async def submit_tasks(self, command: SubmitTasks) -> list[SubmittedTask]:
+        """Accepts the whole batch or none of it; a repeat of an accepted task is a no-op."""
+        now = self._clock.now()
+        names = sorted({t.task_type for t in command.tasks})
+        task_types = await self._task_types.get_many(command.platform_id, names)
+        violations = batch_violations(command.tasks, task_types, now, self._limits)
+        ids = [t.client_task_id for t in command.tasks]
+        earlier = await self._tasks.fingerprints(command.platform_id, ids)
+        prints = [fingerprint(t) for t in command.tasks]
+        for i, (client_id, printed) in enumerate(zip(ids, prints, strict=True)):
+            if client_id in earlier and earlier[client_id] != printed:
+                violations.append(
+                    Violation(
+                        f"tasks[{i}].client_task_id",
+                        "already used for a task with different content",
+                    )
+                )
+        if violations:
+            raise InvalidInputError(violations)
+
+        results: list[SubmittedTask] = []
+        fresh: list[Accepted] = []
+        for task, printed in zip(command.tasks, prints, strict=True):
+            task_id = task_id_for(command.platform_id, task.client_task_id)
+            duplicate = task.client_task_id in earlier
+            results.append(SubmittedTask(task.client_task_id, task_id, duplicate))
+            if duplicate:
+                continue
+            accepted = _build(command.platform_id, task_id, task, task_types[task.task_type], now)
+            # Durable in Kafka before we answer; the deterministic task id makes a retry after
+            # a failure here collapse into the same task downstream.
+            await self._events.publish(TaskSubmitted(accepted))
+            fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
+        await self._tasks.record_accepted(command.platform_id, fresh)
+        return results
+
+    async def get_task(self, platform_id: str, task_id: str) -> TaskStatus:
+        status = await self._tasks.status(platform_id, task_id)
+        if status is None:
+            raise NotFoundError(task_id)
+        return status
+
+    async def cancel_task(self, platform_id: str, task_id: str, reason: str) -> TaskState:
+        outcome = await self._tasks.cancel(platform_id, task_id)
+        if outcome.withdrawn is not None:
+            offer = outcome.withdrawn
+            await self._events.publish(
+                OfferClosed(offer.offer_id, task_id, offer.worker_id, OfferOutcome.WITHDRAWN)
+            )
+            await self._on_withdrawn(offer.worker_id, offer.offer_id, "cancelled by the platform")
+        if outcome.state is TaskState.CANCELLED:
+            await self._events.publish(TaskCancelled(task_id, platform_id, reason))
+        return outcome.state
+
+
+def _build(
+    platform_id: str, task_id: str, task: NewTask, task_type: TaskType, now: datetime
+) -> Task:
+    return Task(
+        task_id=task_id,
+        platform_id=platform_id,
+        client_task_id=task.client_task_id,
+        task_type=task_type,
+        pool=pool_of(platform_id, task_type.name),
+        payload=task.payload,
+        deadline=task.deadline,
+        gold_answer=task.gold_answer,
+        submitted_at=now,
+    )

@@ -1,0 +1,93 @@
+"""A connected worker as the dispatcher sees it, and what it pushes to them.
+
+Transports (gRPC stream now, WebSocket and SSE later) read `outbox` and translate the pushes;
+the dispatcher never knows which transport a worker uses.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from dispatcher.domain.model import Lease, Offer
+
+
+@dataclass(frozen=True)
+class Hello:
+    worker_id: str
+    region: str
+    skills: frozenset[str]
+    time_zone: str = "UTC"
+    availability: tuple[str, ...] = ()
+    sensitive_opt_in: bool = False
+
+
+@dataclass(frozen=True)
+class Welcome:
+    worker_id: str
+    resumed: Lease | None
+
+
+@dataclass(frozen=True)
+class OfferPush:
+    offer: Offer
+
+
+@dataclass(frozen=True)
+class LeasePush:
+    lease: Lease
+    heartbeat_interval_s: int
+
+
+@dataclass(frozen=True)
+class OfferWithdrawnPush:
+    offer_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SubmitAcceptedPush:
+    lease_id: str
+    submission_id: str
+
+
+@dataclass(frozen=True)
+class ErrorPush:
+    code: str
+    message: str
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The dispatcher ends this connection (e.g. the worker connected again elsewhere)."""
+
+    reason: str
+
+
+Push = (
+    Welcome | OfferPush | LeasePush | OfferWithdrawnPush | SubmitAcceptedPush | ErrorPush | Closed
+)
+
+
+@dataclass(eq=False)
+class WorkerSession:
+    hello: Hello
+    # Bounded: a worker has at most one offer and one lease, so a full outbox means a stuck
+    # client; the dispatcher closes it rather than buffering without limit.
+    outbox: asyncio.Queue[Push] = field(default_factory=lambda: asyncio.Queue(maxsize=64))
+    offer_id: str | None = None
+    lease_id: str | None = None
+    open: bool = True
+
+    @property
+    def worker_id(self) -> str:
+        return self.hello.worker_id
+
+    @property
+    def idle(self) -> bool:
+        return self.open and self.offer_id is None and self.lease_id is None
+
+    def push(self, message: Push) -> None:
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.open = False
