@@ -1,0 +1,50 @@
+# fairtask: the only interface. `make run` and `make test` each install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.local/bin:$(PATH)
+export UV_LINK_MODE := copy
+
+DURATION ?=
+REPORT ?=
+STACK_DIR ?= .stack
+PYTEST_ARGS ?=
+UV := uv run --frozen
+
+.PHONY: help setup proto proto-check lint test test-unit up down run
+
+help:
+	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
+	@echo "make test                                  lint, contracts, unit and integration tests"
+	@echo "make up / make down                        start / stop Kafka, Redis and PostgreSQL"
+	@echo "make proto / proto-check                   regenerate / verify the protobuf code"
+
+setup:
+	@bash scripts/setup.sh
+
+proto: setup
+	@bash scripts/gen_proto.sh
+
+proto-check: setup
+	@bash scripts/proto_check.sh
+
+lint: setup
+	$(UV) ruff format --check .
+	$(UV) ruff check .
+	$(UV) mypy
+	$(UV) lint-imports
+
+test: lint proto-check
+	$(UV) pytest -q $(PYTEST_ARGS)
+
+test-unit: setup
+	$(UV) pytest -q -m "not integration" $(PYTEST_ARGS)
+
+up: setup
+	$(UV) python -m fairtask_localstack up --dir $(STACK_DIR)
+
+down:
+	@if [ -d .venv ]; then $(UV) python -m fairtask_localstack down --dir $(STACK_DIR); fi
+
+run: setup
+	$(UV) python -m fairtask_demo run --stack-dir $(STACK_DIR) \
+	  $(if $(DURATION),--duration $(DURATION)) $(if $(REPORT),--report $(REPORT))
