@@ -1,0 +1,361 @@
+"""The dispatcher as a platform and a worker see it: real gRPC, Redis and Kafka."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from dispatcher.bootstrap import Dispatcher, bootstrap
+from dispatcher.config import DispatcherSettings
+from fairtask.v1 import dispatcher_pb2 as d
+from fairtask.v1 import dispatcher_pb2_grpc as dg
+from fairtask.v1 import envelope_pb2
+from fairtask_runtime.grpc.errors import field_violations_of
+
+pytestmark = pytest.mark.integration
+
+PLATFORM = (("x-platform-id", "lab-a"),)
+OTHER_PLATFORM = (("x-platform-id", "lab-b"),)
+PURPOSE = "Lab A trains a model that finds cars in street photos"
+
+
+@pytest.fixture
+async def service(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Dispatcher]:
+    settings = DispatcherSettings(
+        kafka_bootstrap=stack_endpoints.kafka_bootstrap,
+        redis_url=stack_endpoints.redis_url,
+        redis_prefix=f"t{uuid.uuid4().hex[:8]}:",
+        topic_prefix=kafka_topics,
+        offer_ttl_s=1.5,
+        grace_s=1.5,
+        log_json=False,
+        shutdown_grace_s=1.0,
+    )
+    service = bootstrap(settings)
+    await service.runtime.start("127.0.0.1", 0, 0)
+    yield service
+    await service.runtime.stop()
+
+
+@pytest.fixture
+async def channel(service: Dispatcher) -> AsyncIterator[grpc.aio.Channel]:
+    assert service.runtime.grpc is not None
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.runtime.grpc.port}") as ch:
+        yield ch
+
+
+async def define(platform: dg.PlatformServiceStub, effort_seconds: int = 90) -> None:
+    await platform.DefineTaskType(
+        d.DefineTaskTypeRequest(
+            task_type=d.TaskType(
+                name="image-bbox",
+                purpose=PURPOSE,
+                price_micros=400_000,
+                effort_seconds=effort_seconds,
+                skills=["en"],
+            )
+        ),
+        metadata=PLATFORM,
+        timeout=5,
+    )
+
+
+def new_task(client_id: str, payload: bytes = b"img", **fields: Any) -> d.NewTask:
+    return d.NewTask(client_task_id=client_id, task_type="image-bbox", payload=payload, **fields)
+
+
+class Worker:
+    """A worker's end of the Connect stream, driven message by message."""
+
+    def __init__(self, channel: grpc.aio.Channel, worker_id: str, region: str = "ph") -> None:
+        self._outgoing: asyncio.Queue[d.ConnectRequest | None] = asyncio.Queue()
+        self.worker_id = worker_id
+        self.region = region
+        self._call = dg.WorkerServiceStub(channel).Connect(self._requests())
+
+    async def _requests(self) -> AsyncIterator[d.ConnectRequest]:
+        while (message := await self._outgoing.get()) is not None:
+            yield message
+
+    async def send(self, **message: Any) -> None:
+        await self._outgoing.put(d.ConnectRequest(**message))
+
+    async def hello(self) -> d.ConnectResponse:
+        await self.send(hello=d.Hello(worker_id=self.worker_id, region=self.region, skills=["en"]))
+        return await self.next("welcome")
+
+    async def next(self, kind: str, wait_s: float = 10) -> d.ConnectResponse:
+        message: d.ConnectResponse = await asyncio.wait_for(self._call.read(), wait_s)
+        assert message is not grpc.aio.EOF, f"stream ended while waiting for {kind}"
+        assert message.WhichOneof("message") == kind, message
+        return message
+
+    def hang_up(self) -> None:
+        self._call.cancel()
+
+
+async def read_events(
+    bootstrap: str, topic: str, count: int, kind: str, wait_s: float = 15
+) -> list[envelope_pb2.Envelope]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    found: list[envelope_pb2.Envelope] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while len(found) < count and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                for record in records:
+                    envelope = envelope_pb2.Envelope.FromString(record.value)
+                    if envelope.WhichOneof("payload") == kind:
+                        found.append(envelope)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_serves_health_and_reflection(channel: grpc.aio.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    reply = await health.Check(
+        health_pb2.HealthCheckRequest(service="fairtask.v1.PlatformService"), timeout=5
+    )
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+    async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    async for answer in stub.ServerReflectionInfo(ask(), timeout=5):
+        names = {s.name for s in answer.list_services_response.service}
+        assert {"fairtask.v1.PlatformService", "fairtask.v1.WorkerService"} <= names
+        break
+
+
+async def test_calls_without_platform_credentials_are_refused(channel: grpc.aio.Channel) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await platform.GetTask(d.GetTaskRequest(task_id="x"), timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_invalid_tasks_get_one_field_violation_each_and_nothing_is_accepted(
+    channel: grpc.aio.Channel,
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform)
+    past = datetime.now(UTC) - timedelta(hours=1)
+    batch = [
+        new_task("ok-1"),
+        d.NewTask(client_task_id="t-unknown", task_type="no-such-type", payload=b"x"),
+        new_task("t-big", payload=b"x" * 70_000),
+        new_task("t-late"),
+        new_task(""),
+    ]
+    batch[3].deadline.FromDatetime(past)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await platform.SubmitTasks(d.SubmitTasksRequest(tasks=batch), metadata=PLATFORM, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = {v.field for v in field_violations_of(caught.value)}
+    assert fields == {
+        "tasks[1].task_type",
+        "tasks[2].payload",
+        "tasks[3].deadline",
+        "tasks[4].client_task_id",
+    }
+    # The valid task of the refused batch was not accepted either.
+    accepted = await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("ok-1")]), metadata=PLATFORM, timeout=5
+    )
+    assert not accepted.tasks[0].duplicate
+
+
+async def test_task_types_without_purpose_or_with_absurd_effort_are_refused(
+    channel: grpc.aio.Channel,
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    bad = d.TaskType(name="x", purpose="", price_micros=-5, effort_seconds=10 * 86400)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await platform.DefineTaskType(
+            d.DefineTaskTypeRequest(task_type=bad), metadata=PLATFORM, timeout=5
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = {v.field for v in field_violations_of(caught.value)}
+    assert fields == {
+        "task_type.purpose",
+        "task_type.price_micros",
+        "task_type.effort_seconds",
+    }
+
+
+async def test_resubmission_is_idempotent_and_reuse_with_other_content_is_refused(
+    channel: grpc.aio.Channel,
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform)
+    first = await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("same")]), metadata=PLATFORM, timeout=5
+    )
+    again = await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("same")]), metadata=PLATFORM, timeout=5
+    )
+    assert again.tasks[0].task_id == first.tasks[0].task_id
+    assert again.tasks[0].duplicate
+    changed = new_task("same", payload=b"other image")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await platform.SubmitTasks(
+            d.SubmitTasksRequest(tasks=[changed]), metadata=PLATFORM, timeout=5
+        )
+    assert [v.field for v in field_violations_of(caught.value)] == ["tasks[0].client_task_id"]
+
+
+async def test_offer_accept_submit_publishes_one_submission(
+    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform)
+    submitted = await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("flow-1", gold_answer="car")]),
+        metadata=PLATFORM,
+        timeout=5,
+    )
+    task_id = submitted.tasks[0].task_id
+    worker = Worker(channel, "w-flow")
+    await worker.hello()
+    offer = (await worker.next("offer")).offer
+    assert offer.task_id == task_id
+    assert offer.purpose == PURPOSE
+    assert offer.price_micros == 400_000
+    assert b"car" not in offer.SerializeToString()  # the gold answer never reaches a worker
+    await worker.send(accept=d.Accept(offer_id=offer.offer_id))
+    lease = (await worker.next("lease")).lease
+    await worker.send(submit=d.Submit(lease_id=lease.lease_id, answer=b"car"))
+    accepted = (await worker.next("submit_accepted")).submit_accepted
+    await worker.send(submit=d.Submit(lease_id=lease.lease_id, answer=b"car"))
+    duplicate = (await worker.next("error")).error
+    assert duplicate.code == "ALREADY_EXISTS"
+    status = await platform.GetTask(d.GetTaskRequest(task_id=task_id), metadata=PLATFORM)
+    assert status.state == d.TASK_STATE_SUBMITTED
+    assert status.worker_id == "w-flow"
+    events = await read_events(
+        stack_endpoints.kafka_bootstrap, kafka_topics + "submissions", 2, "submission_received", 5
+    )
+    assert [e.submission_received.submission_id for e in events] == [accepted.submission_id]
+    worker.hang_up()
+
+
+async def test_other_platforms_cannot_see_or_cancel_a_task(channel: grpc.aio.Channel) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform)
+    task_id = (
+        (
+            await platform.SubmitTasks(
+                d.SubmitTasksRequest(tasks=[new_task("private")]), metadata=PLATFORM, timeout=5
+            )
+        )
+        .tasks[0]
+        .task_id
+    )
+    for call, request in (
+        (platform.GetTask, d.GetTaskRequest(task_id=task_id)),
+        (platform.CancelTask, d.CancelTaskRequest(task_id=task_id)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(request, metadata=OTHER_PLATFORM, timeout=5)  # type: ignore[operator]
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    cancelled = await platform.CancelTask(
+        d.CancelTaskRequest(task_id=task_id, reason="no longer needed"), metadata=PLATFORM
+    )
+    assert cancelled.state == d.TASK_STATE_CANCELLED
+
+
+async def test_stream_errors_leave_the_connection_usable(channel: grpc.aio.Channel) -> None:
+    rude = Worker(channel, "w-rude")
+    await rude.send(accept=d.Accept(offer_id="x"))
+    refused = (await rude.next("error")).error
+    assert refused.code == "INVALID_ARGUMENT"
+    worker = Worker(channel, "w-errors")
+    await worker.hello()
+    await worker.send(accept=d.Accept(offer_id="not-mine"))
+    assert (await worker.next("error")).error.code == "NOT_FOUND"
+    await worker.send(submit=d.Submit(lease_id="stale", answer=b"x"))
+    assert (await worker.next("error")).error.code == "NOT_FOUND"
+    await worker.send(heartbeat=d.Heartbeat(lease_id="stale"))
+    assert (await worker.next("error")).error.code == "NOT_FOUND"
+    await worker.send(submit=d.Submit(lease_id="stale", answer=b"x" * 300_000))
+    assert (await worker.next("error")).error.code == "INVALID_ARGUMENT"
+    worker.hang_up()
+
+
+async def test_disconnect_keeps_the_lease_through_grace_then_releases_it(
+    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform)
+    await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("grace-1")]), metadata=PLATFORM, timeout=5
+    )
+    worker = Worker(channel, "w-grace")
+    await worker.hello()
+    offer = (await worker.next("offer")).offer
+    await worker.send(accept=d.Accept(offer_id=offer.offer_id))
+    lease = (await worker.next("lease")).lease
+    await worker.send(heartbeat=d.Heartbeat(lease_id=lease.lease_id, draft=b"half done"))
+    await asyncio.sleep(0.3)
+    worker.hang_up()  # the power goes out
+    await asyncio.sleep(0.3)
+    back = Worker(channel, "w-grace")
+    welcome = (await back.hello()).welcome
+    assert welcome.resumed_lease.lease_id == lease.lease_id
+    assert (await back.next("lease")).lease.draft == b"half done"
+    back.hang_up()  # and out again, this time for longer than the grace period
+    other = Worker(channel, "w-other")
+    await other.hello()
+    again = (await other.next("offer", wait_s=10)).offer
+    assert again.task_id == offer.task_id
+    released = await read_events(
+        stack_endpoints.kafka_bootstrap, kafka_topics + "tasks.assigned", 1, "lease_released"
+    )
+    assert released[0].lease_released.lease_id == lease.lease_id
+    assert released[0].lease_released.worker_id == "w-grace"
+    other.hang_up()
+
+
+async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
+    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=stack_endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(kafka_topics + "tasks.submitted", b"\x00garbage", key=b"p")
+    finally:
+        await producer.stop()
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform)
+    await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("after-garbage")]), metadata=PLATFORM, timeout=5
+    )
+    worker = Worker(channel, "w-dlq")
+    await worker.hello()
+    assert (await worker.next("offer")).offer.task_id
+    consumer = AIOKafkaConsumer(
+        kafka_topics + "tasks.submitted.dlq",
+        bootstrap_servers=stack_endpoints.kafka_bootstrap,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), 15)
+    finally:
+        await consumer.stop()
+    assert record.value == b"\x00garbage"
+    assert dict(record.headers)["error"].startswith(b"PoisonMessageError")
+    worker.hang_up()
