@@ -223,7 +223,7 @@ async def test_offer_accept_submit_publishes_one_submission(
     platform = dg.PlatformServiceStub(channel)
     await define(platform)
     submitted = await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=[new_task("flow-1", gold_answer="car")]),
+        d.SubmitTasksRequest(tasks=[new_task("flow-1", gold_answer="gold-secret-7")]),
         metadata=PLATFORM,
         timeout=5,
     )
@@ -234,7 +234,9 @@ async def test_offer_accept_submit_publishes_one_submission(
     assert offer.task_id == task_id
     assert offer.purpose == PURPOSE
     assert offer.price_micros == 400_000
-    assert b"car" not in offer.SerializeToString()  # the gold answer never reaches a worker
+    assert (
+        b"gold-secret-7" not in offer.SerializeToString()
+    )  # the gold answer never reaches a worker
     await worker.send(accept=d.Accept(offer_id=offer.offer_id))
     lease = (await worker.next("lease")).lease
     await worker.send(submit=d.Submit(lease_id=lease.lease_id, answer=b"car"))
