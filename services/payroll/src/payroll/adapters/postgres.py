@@ -1,0 +1,310 @@
+"""The ledger in PostgreSQL, through an asyncpg pool.
+
+Nothing connects at construction: `start()` (called by the service's start-up loop, or by the
+first query, whichever comes first) applies the migrations and opens the pool. Every query
+runs under the pool's `command_timeout` plus a server-side `statement_timeout`, and taking a
+connection from the pool has its own deadline, so no call can hang.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+
+from payroll.adapters.migrations import DEFAULT_DIRECTORY, load_migrations, migrate
+from payroll.domain.model import (
+    AccountKind,
+    EntryKind,
+    LedgerSummary,
+    Line,
+    Posting,
+    RegionEarnings,
+    Statement,
+    StatementLine,
+    worker_payable,
+)
+from payroll.service_layer.ports import LedgerUnavailableError, Posted
+
+log = structlog.get_logger(__name__)
+
+# Failures that say nothing about the request itself: the same call may succeed later.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+_POSTING_COLUMNS = """
+    id::text AS id, source_key, kind, worker_id, region, task_id, platform_id, task_type,
+    amount_micros, paid_seconds, source_event_id, posted_at
+"""
+
+
+class PostgresLedger:
+    def __init__(
+        self,
+        dsn: str,
+        timeout_s: float = 5.0,
+        max_pool_size: int = 10,
+        migrations_dir: Path | None = None,
+        migration_timeout_s: float = 60.0,
+    ) -> None:
+        self._dsn = dsn
+        self._timeout_s = timeout_s
+        self._max_pool_size = max_pool_size
+        self._migrations_dir = migrations_dir or DEFAULT_DIRECTORY
+        self._migration_timeout_s = migration_timeout_s
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        # Serialises start(): the start-up loop, the consumer and gRPC calls may race to it.
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Applies pending migrations, then opens the pool. Idempotent. Raises
+        LedgerUnavailableError when PostgreSQL cannot be reached, MigrationError when the
+        migrations are inconsistent."""
+        await self._ready()
+
+    async def close(self) -> None:
+        """Closes the pool, waiting up to the timeout for connections in use; then drops them."""
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        try:
+            await asyncio.wait_for(pool.close(), timeout=self._timeout_s)
+        except TimeoutError:
+            log.warning("ledger pool did not close in time; terminating it")
+            pool.terminate()
+
+    async def post(self, posting: Posting) -> Posted:
+        pool = await self._ready()
+        lines = sorted(posting.lines, key=lambda line: line.account_id)
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
+                # Accounts are created on first use, in account-id order so two transactions
+                # touching the same pair of accounts cannot deadlock.
+                await conn.execute(
+                    """
+                    INSERT INTO accounts (id, kind)
+                    SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1
+                    ON CONFLICT (id) DO NOTHING
+                    """,
+                    [line.account_id for line in lines],
+                    [line.account_kind.value for line in lines],
+                )
+                # A concurrent insert of the same source_key makes this wait for the other
+                # transaction; if it commits, we write nothing and read its posting below.
+                inserted = await conn.fetchval(
+                    """
+                    INSERT INTO postings (id, source_key, kind, worker_id, region, task_id,
+                        platform_id, task_type, amount_micros, paid_seconds, source_event_id,
+                        posted_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    ON CONFLICT (source_key) DO NOTHING
+                    RETURNING id
+                    """,
+                    posting.entry_id,
+                    posting.source_key,
+                    posting.kind.value,
+                    posting.worker_id,
+                    posting.region,
+                    posting.task_id,
+                    posting.platform_id,
+                    posting.task_type,
+                    posting.amount_micros,
+                    posting.paid_seconds,
+                    posting.source_event_id,
+                    posting.posted_at,
+                )
+                if inserted is None:
+                    return Posted(await self._load(conn, posting.source_key), created=False)
+                await conn.execute(
+                    """
+                    INSERT INTO ledger_lines (posting_id, account_id, amount_micros)
+                    SELECT $1, * FROM unnest($2::text[], $3::bigint[])
+                    """,
+                    posting.entry_id,
+                    [line.account_id for line in lines],
+                    [line.amount_micros for line in lines],
+                )
+                # The deferred balance trigger runs at this block's COMMIT.
+            return Posted(posting, created=True)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"posting {posting.source_key}: {exc!r}") from exc
+
+    async def statement(self, worker_id: str, max_lines: int) -> Statement | None:
+        pool = await self._ready()
+        try:
+            async with (
+                pool.acquire(timeout=self._timeout_s) as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                totals = await conn.fetchrow(
+                    """
+                    SELECT count(*) AS postings,
+                           count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
+                           coalesce(sum(paid_seconds), 0)::bigint AS paid_seconds
+                    FROM postings WHERE worker_id = $1
+                    """,
+                    worker_id,
+                )
+                if totals is None or totals["postings"] == 0:
+                    return None
+                balance = await conn.fetchval(
+                    """
+                    SELECT coalesce(-sum(amount_micros), 0)::bigint
+                    FROM ledger_lines WHERE account_id = $1
+                    """,
+                    worker_payable(worker_id),
+                )
+                rows = await conn.fetch(
+                    """
+                    SELECT id::text AS id, kind, amount_micros, paid_seconds, task_id, posted_at
+                    FROM postings WHERE worker_id = $1
+                    ORDER BY posted_at DESC, id DESC LIMIT $2
+                    """,
+                    worker_id,
+                    max_lines,
+                )
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"statement: {exc!r}") from exc
+        return Statement(
+            worker_id=worker_id,
+            lines=tuple(
+                StatementLine(
+                    entry_id=row["id"],
+                    kind=EntryKind(row["kind"]),
+                    amount_micros=row["amount_micros"],
+                    paid_seconds=row["paid_seconds"],
+                    task_id=row["task_id"],
+                    posted_at=row["posted_at"],
+                )
+                for row in reversed(rows)
+            ),
+            balance_micros=balance,
+            tasks_paid=totals["tasks_paid"],
+            paid_seconds=totals["paid_seconds"],
+        )
+
+    async def summary(self) -> LedgerSummary:
+        pool = await self._ready()
+        try:
+            async with (
+                pool.acquire(timeout=self._timeout_s) as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                totals = await conn.fetchrow(
+                    """
+                    SELECT
+                      coalesce(sum(amount_micros) FILTER (WHERE amount_micros > 0), 0)::bigint
+                        AS debits,
+                      coalesce(-sum(amount_micros) FILTER (WHERE amount_micros < 0), 0)::bigint
+                        AS credits,
+                      NOT EXISTS (
+                        SELECT 1 FROM ledger_lines
+                        GROUP BY posting_id HAVING sum(amount_micros) <> 0
+                      ) AS every_posting_balanced
+                    FROM ledger_lines
+                    """
+                )
+                regions = await conn.fetch(
+                    """
+                    SELECT region,
+                           sum(amount_micros)::bigint AS earnings_micros,
+                           sum(paid_seconds)::bigint AS paid_seconds,
+                           count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
+                           count(*) AS postings
+                    FROM postings GROUP BY region ORDER BY region
+                    """
+                )
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"summary: {exc!r}") from exc
+        assert totals is not None  # an aggregate without GROUP BY always returns one row
+        return LedgerSummary(
+            balanced=totals["every_posting_balanced"] and totals["debits"] == totals["credits"],
+            total_debits_micros=totals["debits"],
+            total_credits_micros=totals["credits"],
+            postings=sum(row["postings"] for row in regions),
+            regions=tuple(
+                RegionEarnings(
+                    region=row["region"],
+                    earnings_micros=row["earnings_micros"],
+                    paid_seconds=row["paid_seconds"],
+                    tasks_paid=row["tasks_paid"],
+                )
+                for row in regions
+            ),
+        )
+
+    async def _ready(self) -> "asyncpg.Pool[asyncpg.Record]":
+        if self._pool is not None:
+            return self._pool
+        async with self._starting:
+            if self._pool is None:
+                try:
+                    await self._migrate()
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=1,
+                        max_size=self._max_pool_size,
+                        timeout=self._timeout_s,
+                        command_timeout=self._timeout_s,
+                        server_settings={
+                            "application_name": "payroll",
+                            # Also bounds queries the server runs after a client-side timeout.
+                            "statement_timeout": str(int(self._timeout_s * 1000)),
+                        },
+                    )
+                except _TRANSIENT as exc:
+                    raise LedgerUnavailableError(f"cannot open the ledger: {exc!r}") from exc
+                log.info("ledger ready")
+            return self._pool
+
+    async def _migrate(self) -> None:
+        migrations = load_migrations(self._migrations_dir)
+        # A dedicated connection: the advisory lock is per session, and must not outlive the
+        # run on some pooled connection.
+        conn = await asyncpg.connect(
+            self._dsn, timeout=self._timeout_s, server_settings={"application_name": "payroll"}
+        )
+        try:
+            await migrate(conn, migrations, self._migration_timeout_s)
+        finally:
+            await asyncio.wait_for(conn.close(), timeout=self._timeout_s)
+
+    async def _load(self, conn: Any, source_key: str) -> Posting:
+        row = await conn.fetchrow(
+            f"SELECT {_POSTING_COLUMNS} FROM postings WHERE source_key = $1", source_key
+        )
+        lines = await conn.fetch(
+            """
+            SELECT l.account_id, a.kind, l.amount_micros
+            FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
+            WHERE l.posting_id = $1 ORDER BY l.amount_micros DESC
+            """,
+            row["id"],
+        )
+        return Posting(
+            entry_id=row["id"],
+            source_key=row["source_key"],
+            kind=EntryKind(row["kind"]),
+            worker_id=row["worker_id"],
+            region=row["region"],
+            task_id=row["task_id"],
+            platform_id=row["platform_id"],
+            task_type=row["task_type"],
+            amount_micros=row["amount_micros"],
+            paid_seconds=row["paid_seconds"],
+            source_event_id=row["source_event_id"],
+            posted_at=row["posted_at"],
+            lines=tuple(
+                Line(r["account_id"], AccountKind(r["kind"]), r["amount_micros"]) for r in lines
+            ),
+        )

@@ -1,0 +1,100 @@
+"""The composition root: every adapter payroll uses is built here and nowhere else."""
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from fairtask_runtime.clock import Clock, SystemClock
+from fairtask_runtime.envelope import new_event_id
+from fairtask_runtime.grpc.server import GrpcServer
+from fairtask_runtime.http.app import HttpServer, build_http_app
+from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
+from fairtask_runtime.kafka.dlq import DeadLetters
+from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.service import Loop, ServiceRuntime
+from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
+from payroll.adapters.postgres import PostgresLedger
+from payroll.config import PayrollSettings
+from payroll.entrypoints.consumers import GROUP_ID, TOPICS, PayrollConsumer
+from payroll.entrypoints.grpc_api import SERVICE_NAME, PayrollServicer, register
+from payroll.service_layer.handlers import PayrollHandlers
+from payroll.service_layer.ports import EntryPublisher, Ledger, LedgerUnavailableError
+
+log = structlog.get_logger(__name__)
+
+SERVICE = "payroll"
+
+
+def bootstrap(
+    settings: PayrollSettings,
+    *,
+    ledger: Ledger | None = None,
+    publisher: EntryPublisher | None = None,
+    clock: Clock | None = None,
+    new_id: Callable[[], str] = new_event_id,
+) -> ServiceRuntime:
+    """Wires the service. Connects to nothing: PostgreSQL is opened by the start-up loop,
+    Kafka and the servers by ServiceRuntime.start(). Call inside the running event loop."""
+    loops: list[Loop] = []
+    closers = []
+    if ledger is None:
+        postgres = PostgresLedger(
+            settings.postgres_dsn,
+            timeout_s=settings.postgres_timeout_s,
+            max_pool_size=settings.postgres_pool_max_size,
+            migrations_dir=settings.migrations_dir,
+        )
+        loops.append(_open_ledger(postgres))
+        closers.append(postgres.close)
+        ledger = postgres
+    producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=SERVICE)
+    handlers = PayrollHandlers(
+        ledger=ledger,
+        publisher=publisher or KafkaEntryPublisher(producer),
+        clock=clock or SystemClock(),
+        new_id=new_id,
+        floor_micros_per_hour=settings.pay_floor_micros_per_hour,
+    )
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=GROUP_ID,
+            topics=TOPICS,
+            topic_prefix=settings.topic_prefix,
+            commit_interval_s=settings.commit_interval_s,
+        ),
+        PayrollConsumer(handlers),
+        DeadLetters(producer, settings.dlq_max_ratio),
+        processed=LedgerDeduplicates(),
+    )
+    return ServiceRuntime(
+        name=SERVICE,
+        grpc=GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers))]),
+        http=HttpServer(build_http_app(SERVICE), settings.host, settings.http_port),
+        producer=producer,
+        consumers=[consumer],
+        loops=loops,
+        closers=closers,
+        grace_s=settings.shutdown_grace_s,
+    )
+
+
+def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:
+    async def open_then_idle() -> None:
+        """Migrates and opens the pool at start-up instead of at the first event, retrying
+        while PostgreSQL is unreachable. An inconsistent migration history raises, which
+        stops the service: running against a schema we do not understand is worse."""
+        backoff_s = 0.2
+        while True:
+            try:
+                await ledger.start()
+                break
+            except LedgerUnavailableError as exc:
+                log.warning("ledger not reachable yet", error=str(exc), retry_in_s=backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, max_backoff_s)
+        # The runtime ends the service when a loop returns, so idle until stop() cancels us.
+        await asyncio.Event().wait()
+
+    return open_then_idle

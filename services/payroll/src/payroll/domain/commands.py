@@ -1,0 +1,38 @@
+"""Commands: requests to pay a worker, built from the events that earn the pay."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PayForTask:
+    """Pay the task's price for a scored submission (any verdict: rejecting work without
+    paying needs a reasoned, appealable dispute, which is a later issue)."""
+
+    submission_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    price_micros: int
+    worked_seconds: int
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class PayForTimeWorked:
+    """Pay the time spent on a task lost to a disconnect, at the pay floor."""
+
+    lease_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    worked_seconds: int
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class GetStatement:
+    worker_id: str

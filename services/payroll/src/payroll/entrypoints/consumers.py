@@ -1,0 +1,76 @@
+"""Kafka events that earn pay, mapped to payroll's commands.
+
+Topics: `submissions.scored` (SubmissionScored pays the task) and `tasks.assigned`
+(LeaseReleased pays the time worked at the floor; the other lease-life events carry no pay).
+"""
+
+import structlog
+
+from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_runtime.envelope import PoisonMessageError
+from payroll.domain.commands import PayForTask, PayForTimeWorked
+from payroll.domain.errors import InvalidPostingError
+from payroll.service_layer.handlers import PayrollHandlers
+
+log = structlog.get_logger(__name__)
+
+GROUP_ID = "payroll"
+TOPICS = ("submissions.scored", "tasks.assigned")
+
+# Valid events on our topics that carry no pay. Anything else is ignored too (see below).
+_NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed", "task_cancelled"})
+
+
+def pay_for_task(event_id: str, scored: events_pb2.SubmissionScored) -> PayForTask:
+    return PayForTask(
+        submission_id=scored.submission_id,
+        task_id=scored.task_id,
+        worker_id=scored.worker_id,
+        region=scored.region,
+        platform_id=scored.platform_id,
+        task_type=scored.task_type,
+        price_micros=scored.price_micros,
+        worked_seconds=scored.worked_seconds,
+        source_event_id=event_id,
+    )
+
+
+def pay_for_time_worked(event_id: str, released: events_pb2.LeaseReleased) -> PayForTimeWorked:
+    return PayForTimeWorked(
+        lease_id=released.lease_id,
+        task_id=released.task_id,
+        worker_id=released.worker_id,
+        region=released.region,
+        platform_id=released.platform_id,
+        task_type=released.task_type,
+        worked_seconds=released.worked_seconds,
+        source_event_id=event_id,
+    )
+
+
+class PayrollConsumer:
+    """The EventConsumer handler. Raises PoisonMessageError for an event that can never be
+    paid; lets transient failures (ledger or broker down) propagate so they are retried."""
+
+    def __init__(self, handlers: PayrollHandlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        field = envelope.WhichOneof("payload")
+        try:
+            if field == "submission_scored":
+                await self._handlers.pay_for_task(
+                    pay_for_task(envelope.event_id, envelope.submission_scored)
+                )
+            elif field == "lease_released":
+                await self._handlers.pay_for_time_worked(
+                    pay_for_time_worked(envelope.event_id, envelope.lease_released)
+                )
+            elif field not in _NO_PAY:
+                # A type this version does not know to pay for: new lease events may be added
+                # to these topics, and dead-lettering them would halt payroll at the DLQ limit.
+                log.warning(
+                    "ignoring unexpected event", type=envelope.type, event_id=envelope.event_id
+                )
+        except InvalidPostingError as exc:
+            raise PoisonMessageError(f"{envelope.type} {envelope.event_id}: {exc}") from exc

@@ -1,0 +1,130 @@
+"""One contract for every Ledger: the in-memory fake and PostgreSQL must answer alike."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from payroll.adapters.memory import MemoryLedger
+from payroll.adapters.postgres import PostgresLedger
+from payroll.domain.commands import PayForTask, PayForTimeWorked
+from payroll.domain.model import Posting, RegionEarnings
+from payroll.domain.pay import task_pay_posting, time_worked_posting
+from payroll.service_layer.ports import Ledger
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+FLOOR = 12_000_000
+
+
+def entry_id(n: int) -> str:
+    return f"00000000-0000-7000-8000-{n:012d}"
+
+
+def pay(n: int, worker: str = "w-1", region: str = "ke", price: int = 400_000) -> Posting:
+    command = PayForTask(
+        f"sub-{n}", f"task-{n}", worker, region, "lab-a", "bbox", price, 90, f"evt-{n}"
+    )
+    return task_pay_posting(command, entry_id(n), T0 + timedelta(minutes=n))
+
+
+def lost(n: int, worker: str = "w-1", region: str = "ke") -> Posting:
+    command = PayForTimeWorked(
+        f"lease-{n}", f"task-{n}", worker, region, "lab-a", "bbox", 600, f"evt-{n}"
+    )
+    posting = time_worked_posting(command, FLOOR, entry_id(n), T0 + timedelta(minutes=n))
+    assert posting is not None
+    return posting
+
+
+@pytest.fixture
+async def postgres_ledger(payroll_dsn: str) -> AsyncIterator[PostgresLedger]:
+    ledger = PostgresLedger(payroll_dsn, timeout_s=10.0)
+    try:
+        yield ledger
+    finally:
+        await ledger.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def ledger(request: pytest.FixtureRequest) -> Ledger:
+    if request.param == "memory":
+        return MemoryLedger()
+    # Requested lazily, so the memory variant needs no servers.
+    postgres: PostgresLedger = request.getfixturevalue("postgres_ledger")
+    return postgres
+
+
+async def test_a_new_posting_is_created_and_returned_as_given(ledger: Ledger) -> None:
+    posting = pay(1)
+
+    posted = await ledger.post(posting)
+
+    assert posted.created
+    assert posted.posting == posting
+
+
+async def test_the_same_source_key_posts_once_and_returns_the_stored_posting(
+    ledger: Ledger,
+) -> None:
+    original = pay(1)
+    await ledger.post(original)
+    retry = task_pay_posting(
+        PayForTask("sub-1", "task-1", "w-1", "ke", "lab-a", "bbox", 777, 90, "evt-other"),
+        entry_id(99),
+        T0 + timedelta(days=1),
+    )
+
+    posted = await ledger.post(retry)
+
+    assert not posted.created
+    assert posted.posting == original
+    assert (await ledger.summary()).postings == 1
+
+
+async def test_statement_of_a_worker_never_paid_is_none(ledger: Ledger) -> None:
+    await ledger.post(pay(1, worker="w-1"))
+    assert await ledger.statement("w-2", max_lines=10) is None
+
+
+async def test_statement_lists_the_latest_lines_and_totals_everything(ledger: Ledger) -> None:
+    for posting in [pay(1), lost(2), pay(3), pay(4, worker="w-2")]:
+        await ledger.post(posting)
+
+    statement = await ledger.statement("w-1", max_lines=2)
+
+    assert statement is not None
+    assert [line.entry_id for line in statement.lines] == [entry_id(2), entry_id(3)]
+    assert [line.posted_at for line in statement.lines] == [
+        T0 + timedelta(minutes=2),
+        T0 + timedelta(minutes=3),
+    ]
+    assert statement.balance_micros == 400_000 + 2_000_000 + 400_000
+    assert statement.tasks_paid == 2
+    assert statement.paid_seconds == 90 + 600 + 90
+
+
+async def test_summary_of_an_empty_ledger(ledger: Ledger) -> None:
+    summary = await ledger.summary()
+
+    assert summary.balanced
+    assert (summary.postings, summary.total_debits_micros, summary.total_credits_micros) == (
+        0,
+        0,
+        0,
+    )
+    assert summary.regions == ()
+
+
+async def test_summary_totals_and_earnings_by_region(ledger: Ledger) -> None:
+    for posting in [pay(1, region="ke"), lost(2, region="ke"), pay(3, "w-2", "ph", 500_000)]:
+        await ledger.post(posting)
+
+    summary = await ledger.summary()
+
+    assert summary.balanced
+    assert summary.postings == 3
+    assert summary.total_debits_micros == summary.total_credits_micros == 2_900_000
+    assert summary.regions == (
+        RegionEarnings("ke", 2_400_000, 690, 1),
+        RegionEarnings("ph", 500_000, 90, 1),
+    )

@@ -1,0 +1,139 @@
+"""Kafka envelopes mapped to the pay handlers: what is paid, ignored or dead-lettered."""
+
+import pytest
+from google.protobuf.message import Message
+
+from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_runtime.envelope import PoisonMessageError, wrap
+from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
+from payroll.domain.model import EntryKind
+from payroll.entrypoints.consumers import PayrollConsumer
+from payroll.service_layer.handlers import PayrollHandlers
+from payroll.service_layer.ports import LedgerUnavailableError
+
+
+def envelope(payload: Message) -> envelope_pb2.Envelope:
+    return wrap(payload, producer="test")
+
+
+def submission_scored(**changes: object) -> events_pb2.SubmissionScored:
+    message = events_pb2.SubmissionScored(
+        submission_id="sub-1",
+        task_id="task-1",
+        worker_id="w-1",
+        region="ke",
+        platform_id="lab-a",
+        task_type="image-bbox",
+        verdict=events_pb2.VERDICT_GOLD_FAILED,
+        price_micros=400_000,
+        worked_seconds=90,
+    )
+    for name, value in changes.items():
+        setattr(message, name, value)
+    return message
+
+
+def lease_released(**changes: object) -> events_pb2.LeaseReleased:
+    message = events_pb2.LeaseReleased(
+        lease_id="lease-1",
+        task_id="task-1",
+        worker_id="w-1",
+        region="ph",
+        platform_id="lab-a",
+        task_type="image-bbox",
+        worked_seconds=1_800,
+        reason="disconnect grace expired",
+    )
+    for name, value in changes.items():
+        setattr(message, name, value)
+    return message
+
+
+@pytest.fixture
+def consume(handlers: PayrollHandlers) -> PayrollConsumer:
+    return PayrollConsumer(handlers)
+
+
+async def test_any_verdict_pays_the_task(
+    consume: PayrollConsumer, ledger: MemoryLedger, publisher: MemoryEntryPublisher
+) -> None:
+    event = envelope(submission_scored())
+
+    await consume(event)
+
+    posting = ledger.postings["task_pay:sub-1"]
+    assert posting.amount_micros == 400_000
+    assert posting.source_event_id == event.event_id
+    assert [e.entry_id for e in publisher.published] == [posting.entry_id]
+
+
+async def test_a_new_event_for_the_same_submission_pays_once(
+    consume: PayrollConsumer, ledger: MemoryLedger, publisher: MemoryEntryPublisher
+) -> None:
+    await consume(envelope(submission_scored()))
+    await consume(envelope(submission_scored()))
+
+    assert len(ledger.postings) == 1
+    assert len({e.entry_id for e in publisher.published}) == 1
+
+
+async def test_a_released_lease_pays_the_time_worked(
+    consume: PayrollConsumer, ledger: MemoryLedger
+) -> None:
+    await consume(envelope(lease_released()))
+
+    posting = ledger.postings["time_worked:lease-1"]
+    assert posting.kind is EntryKind.TIME_WORKED
+    assert posting.amount_micros == 6_000_000  # half an hour at $12/h
+    assert posting.paid_seconds == 1_800
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        events_pb2.TaskOffered(offer_id="o", task_id="t", worker_id="w", region="ke"),
+        events_pb2.TaskAssigned(lease_id="l", task_id="t", worker_id="w", region="ke"),
+        events_pb2.OfferClosed(offer_id="o", task_id="t", worker_id="w"),
+        events_pb2.TaskCancelled(task_id="t", platform_id="p"),
+        events_pb2.WorkerPresenceChanged(worker_id="w", region="ke"),
+    ],
+)
+async def test_events_without_pay_are_ignored(
+    consume: PayrollConsumer,
+    ledger: MemoryLedger,
+    publisher: MemoryEntryPublisher,
+    payload: Message,
+) -> None:
+    await consume(envelope(payload))
+
+    assert ledger.postings == {}
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        submission_scored(worker_id=""),
+        submission_scored(submission_id=""),
+        submission_scored(platform_id=""),
+        submission_scored(price_micros=-1),
+        submission_scored(price_micros=0),
+        submission_scored(worker_id="w\x00"),
+        lease_released(worker_id=""),
+        lease_released(lease_id=""),
+    ],
+)
+async def test_an_event_that_can_never_be_paid_is_poison(
+    consume: PayrollConsumer, ledger: MemoryLedger, payload: Message
+) -> None:
+    with pytest.raises(PoisonMessageError):
+        await consume(envelope(payload))
+    assert ledger.postings == {}
+
+
+async def test_an_unreachable_ledger_is_retried_not_dead_lettered(
+    consume: PayrollConsumer, ledger: MemoryLedger
+) -> None:
+    ledger.unavailable = True
+    with pytest.raises(LedgerUnavailableError):
+        await consume(envelope(submission_scored()))
