@@ -2,11 +2,10 @@
 
 import asyncio
 
-from fairtask_runtime.logging import configure_logging
-from fairtask_runtime.shutdown import shutdown_event
-
 from dispatcher.bootstrap import bootstrap
 from dispatcher.config import DispatcherSettings
+from fairtask_runtime.logging import configure_logging
+from fairtask_runtime.shutdown import shutdown_event
 
 
 async def main() -> None:

@@ -4,16 +4,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
-from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
-from fairtask_runtime.clock import Clock, SystemClock
-from fairtask_runtime.envelope import new_event_id
-from fairtask_runtime.grpc.server import GrpcServer
-from fairtask_runtime.http.app import HttpServer, build_http_app
-from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
-from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
-from fairtask_runtime.kafka.dlq import DeadLetters
-from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.service import ServiceRuntime
 
 from dispatcher.adapters.kafka import KafkaEventPublisher
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
@@ -25,6 +15,16 @@ from dispatcher.entrypoints.grpc_worker import WorkerServicer
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import PlatformHandlers
 from dispatcher.service_layer.ports import EventPublisher, TaskStore, TaskTypeStore
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.clock import Clock, SystemClock
+from fairtask_runtime.envelope import new_event_id
+from fairtask_runtime.grpc.server import GrpcServer
+from fairtask_runtime.http.app import HttpServer, build_http_app
+from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
+from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
+from fairtask_runtime.kafka.dlq import DeadLetters
+from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.service import ServiceRuntime
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime
 
-from fairtask.v1 import events_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.domain.model import Task, TaskType
+from fairtask.v1 import events_pb2
 
 
 def to_timestamp(moment: datetime) -> Timestamp:

@@ -1,12 +1,12 @@
 """Publishing the dispatcher's domain events as envelopes on their topics."""
 
-from fairtask.v1 import events_pb2
-from fairtask_runtime.envelope import wrap
-from fairtask_runtime.kafka.producer import EventProducer
 from google.protobuf.message import Message
 
 from dispatcher.adapters.codec import task_to_pb, to_timestamp
 from dispatcher.domain import events
+from fairtask.v1 import events_pb2
+from fairtask_runtime.envelope import wrap
+from fairtask_runtime.kafka.producer import EventProducer
 
 _OUTCOMES = {
     events.OfferOutcome.DECLINED: events_pb2.OFFER_OUTCOME_DECLINED,

@@ -29,11 +29,12 @@ if state == 'queued' then
   if t[3] then redis.call('ZREM', p .. 'queue:' .. t[3], tid) end
   return {'cancelled'}
 elseif state == 'offered' then
+  local expires = redis.call('HGET', p .. 'offer:' .. t[4], 'expires_at')
   redis.call('DEL', p .. 'offer:' .. t[4])
   redis.call('ZREM', p .. 'offers:expiry', t[4])
   redis.call('HSET', tk, 'state', 'cancelled')
-  redis.call('HDEL', tk, 'offer_id')
-  return {'cancelled', t[4], t[5], redis.call('HGET', tk, 'event')}
+  redis.call('HDEL', tk, 'offer_id', 'worker_id')
+  return {'cancelled', t[4], t[5], redis.call('HGET', tk, 'event'), expires}
 elseif state == 'cancelled' then
   return {'cancelled'}
 end

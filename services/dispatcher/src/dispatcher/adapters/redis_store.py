@@ -146,8 +146,8 @@ class RedisTaskStore:
             raise ConflictError(f"task is {_text(result[1])}; it can no longer be cancelled")
         if len(result) == 1:
             return Cancellation(TaskState.CANCELLED)
-        task = task_from_bytes(result[3])
-        offer = Offer(_text(result[1]), task, _text(result[2]), datetime.now(UTC))
+        task = task_from_bytes(_raw(result[3]))
+        offer = Offer(_text(result[1]), task, _text(result[2]), _at(_text(result[4])))
         return Cancellation(TaskState.CANCELLED, offer)
 
     async def known_pools(self) -> dict[str, tuple[str, ...]]:

@@ -1,10 +1,9 @@
 """Kafka events the dispatcher consumes, mapped to its handlers."""
 
-from fairtask.v1 import envelope_pb2
-from fairtask_runtime.envelope import PoisonMessageError
-
 from dispatcher.adapters.codec import task_from_pb
 from dispatcher.service_layer.dispatch import Dispatch
+from fairtask.v1 import envelope_pb2
+from fairtask_runtime.envelope import PoisonMessageError
 
 
 class TaskIngest:

@@ -1,7 +1,6 @@
 """Domain errors as gRPC statuses: clear codes and field violations, never a stack trace."""
 
 import grpc
-from fairtask_runtime.grpc.errors import FieldViolation, bad_request_status
 
 from dispatcher.domain.errors import (
     AlreadyDoneError,
@@ -10,6 +9,7 @@ from dispatcher.domain.errors import (
     NotFoundError,
     Violation,
 )
+from fairtask_runtime.grpc.errors import FieldViolation, bad_request_status
 
 Context = grpc.aio.ServicerContext[object, object]
 

@@ -1,14 +1,13 @@
 """fairtask.v1.PlatformService: protobuf in, domain calls, protobuf out."""
 
-from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
-from fairtask_runtime.grpc.identity import platform_id
-
 from dispatcher import metrics
 from dispatcher.adapters.codec import from_timestamp
 from dispatcher.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from dispatcher.domain.model import NewTask, TaskState, TaskType
 from dispatcher.entrypoints.errors import Context, abort_with, required
 from dispatcher.service_layer.platform import PlatformHandlers, SubmitTasks
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.grpc.identity import platform_id
 
 _STATES = {
     TaskState.QUEUED: dispatcher_pb2.TASK_STATE_QUEUED,

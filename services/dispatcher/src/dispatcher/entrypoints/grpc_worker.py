@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
-from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 from dispatcher import metrics
 from dispatcher.adapters.codec import to_timestamp
@@ -33,6 +32,7 @@ from dispatcher.service_layer.sessions import (
     Welcome,
     WorkerSession,
 )
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from fairtask_runtime.clock import Clock
 
 from dispatcher import metrics
 from dispatcher.domain.errors import AlreadyDoneError, InvalidInputError, NotFoundError, Violation
@@ -36,6 +35,7 @@ from dispatcher.service_layer.sessions import (
     Welcome,
     WorkerSession,
 )
+from fairtask_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +46,8 @@ class DispatchConfig:
     grace_s: float = 900.0
     heartbeat_interval_s: int = 10
     timer_interval_s: float = 0.25
+    pool_refresh_ticks: int = 8
+    retry_backoff_s: float = 0.5
     max_answer_bytes: int = 256 * 1024
 
 
@@ -125,10 +127,12 @@ class Dispatch:
         if session.offer_id != offer_id:
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
         lease_id = self._new_id()
-        session.offer_id = None
+        # Cleared only once the lease exists: a refused accept (expired offer) leaves the offer
+        # outstanding, and the expiry timer must still find it here to make the worker idle.
         lease = await self._store.accept(
             offer_id, session.worker_id, lease_id, session.hello.region, self._clock.now()
         )
+        session.offer_id = None
         metrics.OFFER_OUTCOMES.labels(session.hello.region, "accepted").inc()
         session.lease_id = lease.lease_id
         session.push(LeasePush(lease, self._config.heartbeat_interval_s))
@@ -174,18 +178,39 @@ class Dispatch:
 
     # -- loops ----------------------------------------------------------------------------
     async def run_dispatch(self) -> None:
-        self._pools = await self._store.known_pools()
+        await self._refresh_pools()
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._dispatch_round()
+            try:
+                await self._dispatch_round()
+            except Exception:
+                # Redis or Kafka hiccup: nothing is lost (state changes are atomic and offers
+                # expire), so log, back off and try again rather than stopping the service.
+                log.exception("dispatch round failed; retrying")
+                await asyncio.sleep(self._config.retry_backoff_s)
+                self._wake.set()
 
     async def run_timers(self) -> None:
         await self._recover()
+        ticks = 0
         while True:
             await asyncio.sleep(self._config.timer_interval_s)
-            await self._expire_offers()
-            await self._release_overdue_leases()
+            ticks += 1
+            try:
+                await self._expire_offers()
+                await self._release_overdue_leases()
+                if ticks % self._config.pool_refresh_ticks == 0:
+                    await self._refresh_pools()
+            except Exception:
+                log.exception("timer round failed; retrying")
+
+    async def _refresh_pools(self) -> None:
+        """Learns pools ingested by other replicas (tasks.submitted is partitioned by pool)."""
+        for pool, skills in (await self._store.known_pools()).items():
+            if pool not in self._pools:
+                self._pools[pool] = skills
+                self._wake.set()
 
     async def _dispatch_round(self) -> None:
         for _ in range(len(self._idle)):
@@ -277,7 +302,8 @@ class Dispatch:
             self._make_idle(session)
 
     def _make_idle(self, session: WorkerSession) -> None:
-        if session.idle:
+        # Once per worker: a reconnect may find the worker still queued from its last session.
+        if session.idle and session.worker_id not in self._idle:
             self._idle.append(session.worker_id)
             self._wake.set()
 

@@ -4,8 +4,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from fairtask_runtime.clock import Clock
-
 from dispatcher.domain.errors import InvalidInputError, NotFoundError, Violation
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import (
@@ -19,6 +17,7 @@ from dispatcher.domain.model import (
 )
 from dispatcher.domain.validation import Limits, batch_violations, fingerprint, task_type_violations
 from dispatcher.service_layer.ports import Accepted, EventPublisher, TaskStore, TaskTypeStore
+from fairtask_runtime.clock import Clock
 
 # Tells a connected worker that their offer is gone: (worker_id, offer_id, reason).
 OfferWithdrawnHook = Callable[[str, str, str], Awaitable[None]]

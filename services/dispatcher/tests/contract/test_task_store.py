@@ -1,0 +1,607 @@
+"""One contract, two stores: the in-memory fake must behave exactly like Redis and its scripts."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from dispatcher.adapters.memory import MemoryTaskStore, MemoryTaskTypes
+from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
+from dispatcher.domain.errors import ConflictError, NotFoundError
+from dispatcher.domain.events import OfferOutcome
+from dispatcher.domain.model import Task, TaskState, TaskType, pool_of, task_id_for
+from dispatcher.service_layer.ports import Accepted, TaskStore, TaskTypeStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+PLATFORM = "lab-a"
+OTHER = "lab-b"
+PURPOSE = "Lab A trains a model that finds cars in street photos"
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def ttl(seconds: float = 60) -> datetime:
+    return at(seconds)
+
+
+def make_task(
+    client_id: str,
+    task_type: str = "bbox",
+    platform: str = PLATFORM,
+    skills: tuple[str, ...] = (),
+    gold: str = "",
+) -> Task:
+    kind = TaskType(task_type, PURPOSE, 400_000, 90, skills)
+    return Task(
+        task_id=task_id_for(platform, client_id),
+        platform_id=platform,
+        client_task_id=client_id,
+        task_type=kind,
+        pool=pool_of(platform, task_type),
+        payload=f"payload of {client_id}".encode(),
+        deadline=None,
+        gold_answer=gold,
+        submitted_at=T0,
+    )
+
+
+POOL = pool_of(PLATFORM, "bbox")
+
+
+@dataclass
+class Stores:
+    tasks: TaskStore
+    types: TaskTypeStore
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    if request.param == "memory":
+        yield Stores(MemoryTaskStore(), MemoryTaskTypes())
+        return
+    endpoints: Any = request.getfixturevalue("stack_endpoints")
+    client = redis.from_url(endpoints.redis_url)
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    try:
+        yield Stores(RedisTaskStore(client, prefix), RedisTaskTypes(client, prefix))
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def store(stores: Stores) -> TaskStore:
+    return stores.tasks
+
+
+async def queued(store: TaskStore, *tasks: Task) -> None:
+    for task in tasks:
+        assert await store.ingest(task)
+
+
+async def offer_ids(store: TaskStore, pools: list[str], count: int) -> list[str]:
+    """Takes `count` offers for distinct workers and returns the client ids offered, in order."""
+    taken: list[str] = []
+    for i in range(count):
+        offer = await store.take_for_offer(pools, f"w{i}", f"o{i}", ttl())
+        assert offer is not None
+        taken.append(offer.task.client_task_id)
+    return taken
+
+
+async def leased(store: TaskStore, task: Task, worker: str = "w1", lease_id: str = "l1") -> str:
+    await queued(store, task)
+    offer = await store.take_for_offer([task.pool], worker, f"offer-{lease_id}", ttl())
+    assert offer is not None
+    await store.accept(offer.offer_id, worker, lease_id, "eu", at(1))
+    return lease_id
+
+
+class TestTaskTypes:
+    async def test_get_many_returns_only_known_types_of_that_platform(self, stores: Stores) -> None:
+        bbox = TaskType("bbox", PURPOSE, 400_000, 90, ("vision", "en"), sensitive=True)
+        await stores.types.put(PLATFORM, bbox)
+
+        assert await stores.types.get_many(PLATFORM, ["bbox", "nope"]) == {"bbox": bbox}
+        assert await stores.types.get_many(OTHER, ["bbox"]) == {}
+        assert await stores.types.get_many(PLATFORM, []) == {}
+
+    async def test_put_replaces(self, stores: Stores) -> None:
+        await stores.types.put(PLATFORM, TaskType("bbox", PURPOSE, 400_000, 90))
+        newer = TaskType("bbox", PURPOSE, 500_000, 60)
+        await stores.types.put(PLATFORM, newer)
+
+        assert await stores.types.get_many(PLATFORM, ["bbox"]) == {"bbox": newer}
+
+
+class TestSubmissionAndIngest:
+    async def test_fingerprints_are_remembered_per_platform(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        assert await store.fingerprints(PLATFORM, ["c1"]) == {}
+
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
+
+        assert await store.fingerprints(PLATFORM, ["c1", "c2"]) == {"c1": "fp1"}
+        assert await store.fingerprints(OTHER, ["c1"]) == {}
+        assert await store.fingerprints(PLATFORM, []) == {}
+
+    async def test_an_accepted_task_is_queued_before_it_is_ingested(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
+
+        status = await store.status(PLATFORM, task.task_id)
+
+        assert status is not None
+        assert (status.client_task_id, status.task_type, status.state) == (
+            "c1",
+            "bbox",
+            TaskState.QUEUED,
+        )
+        assert status.worker_id == ""
+
+    async def test_ingest_is_idempotent(self, store: TaskStore) -> None:
+        task = make_task("c1")
+
+        assert await store.ingest(task)
+        assert not await store.ingest(task)
+
+        assert await offer_ids(store, [POOL], 1) == ["c1"]
+        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+
+    async def test_ingest_after_record_accepted_queues_once(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
+
+        assert await store.ingest(task)
+        assert not await store.ingest(task)
+        assert await offer_ids(store, [POOL], 1) == ["c1"]
+
+    async def test_record_accepted_after_ingest_changes_nothing(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
+
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.OFFERED
+
+    async def test_a_task_cancelled_before_ingest_is_never_queued(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
+        assert (await store.cancel(PLATFORM, task.task_id)).state is TaskState.CANCELLED
+
+        assert not await store.ingest(task)
+
+        assert await store.take_for_offer([POOL], "w1", "o1", ttl()) is None
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.CANCELLED
+
+    async def test_known_pools_keep_the_first_skills_seen(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1", skills=("vision",)))
+        await queued(store, make_task("c2", skills=("audio",)))
+        await queued(store, make_task("c3", task_type="transcribe", skills=()))
+
+        assert await store.known_pools() == {
+            POOL: ("vision",),
+            pool_of(PLATFORM, "transcribe"): (),
+        }
+
+
+class TestOffers:
+    async def test_tasks_are_offered_in_arrival_order(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
+
+        assert await offer_ids(store, [POOL], 3) == ["c1", "c2", "c3"]
+        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+
+    async def test_a_declined_task_goes_back_to_its_original_place(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
+        first = await store.take_for_offer([POOL], "w1", "o1", ttl())
+        second = await store.take_for_offer([POOL], "w2", "o2", ttl())
+        assert first is not None
+        assert second is not None
+
+        await store.close_offer("o2", "w2", OfferOutcome.DECLINED)
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+
+        assert await offer_ids(store, [POOL], 3) == ["c1", "c2", "c3"]
+
+    async def test_the_offer_names_the_task_worker_and_expiry(self, store: TaskStore) -> None:
+        task = make_task("c1", skills=("vision",), gold="cat")
+        await queued(store, task)
+
+        offer = await store.take_for_offer([POOL], "w1", "o1", ttl(30))
+
+        assert offer is not None
+        assert (offer.offer_id, offer.worker_id, offer.expires_at) == ("o1", "w1", ttl(30))
+        assert offer.task == task
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert (status.state, status.worker_id) == (TaskState.OFFERED, "w1")
+
+    async def test_the_first_non_empty_pool_in_the_given_order_wins(self, store: TaskStore) -> None:
+        older = make_task("old", task_type="transcribe")
+        newer = make_task("new", task_type="bbox")
+        await queued(store, older, newer)
+        pools = [pool_of(PLATFORM, "empty"), newer.pool, older.pool]
+
+        offer = await store.take_for_offer(pools, "w1", "o1", ttl())
+
+        assert offer is not None
+        assert offer.task.client_task_id == "new"
+        assert await offer_ids(store, pools, 1) == ["old"]
+
+    async def test_cancelled_tasks_are_skipped(self, store: TaskStore) -> None:
+        a, b = make_task("c1"), make_task("c2")
+        await queued(store, a, b)
+        await store.cancel(PLATFORM, a.task_id)
+
+        assert await offer_ids(store, [POOL], 1) == ["c2"]
+        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+
+    async def test_no_pools_or_unknown_pools_offer_nothing(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"))
+
+        assert await store.take_for_offer([], "w1", "o1", ttl()) is None
+        assert await store.take_for_offer(["nope/x"], "w1", "o1", ttl()) is None
+
+    async def test_close_offer_by_the_wrong_worker_changes_nothing(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+
+        assert await store.close_offer("o1", "w2", OfferOutcome.DECLINED) is None
+
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.OFFERED
+        lease = await store.accept("o1", "w1", "l1", "eu", at(1))
+        assert lease.task == task
+
+    async def test_close_offer_returns_the_offer_once(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.take_for_offer([POOL], "w1", "o1", ttl(30))
+
+        closed = await store.close_offer("o1", None, OfferOutcome.EXPIRED)
+
+        assert closed is not None
+        assert (closed.offer_id, closed.worker_id, closed.expires_at) == ("o1", "w1", ttl(30))
+        assert closed.task == task
+        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED) is None
+        assert await store.close_offer("unknown", None, OfferOutcome.EXPIRED) is None
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert (status.state, status.worker_id) == (TaskState.QUEUED, "")
+
+    async def test_expired_offers_are_listed_by_expiry(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
+        await store.take_for_offer([POOL], "w1", "late", at(20))
+        await store.take_for_offer([POOL], "w2", "early", at(10))
+        await store.take_for_offer([POOL], "w3", "closed", at(5))
+        await store.close_offer("closed", "w3", OfferOutcome.DECLINED)
+
+        assert await store.expired_offers(at(9), 10) == []
+        assert await store.expired_offers(at(10), 10) == ["early"]
+        assert await store.expired_offers(at(30), 10) == ["early", "late"]
+        assert await store.expired_offers(at(30), 1) == ["early"]
+
+
+class TestAccept:
+    async def test_accept_turns_the_offer_into_a_lease(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+
+        lease = await store.accept("o1", "w1", "l1", "eu", at(5))
+
+        assert (lease.lease_id, lease.worker_id, lease.region, lease.offer_id) == (
+            "l1",
+            "w1",
+            "eu",
+            "o1",
+        )
+        assert (lease.leased_at, lease.last_seen, lease.draft, lease.active) == (
+            at(5),
+            at(5),
+            b"",
+            True,
+        )
+        assert lease.task == task
+        assert await store.get_lease("l1") == lease
+        assert await store.lease_of("w1") == lease
+        assert await store.active_leases() == [lease]
+        assert await store.expired_offers(at(1000), 10) == []
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert (status.state, status.worker_id) == (TaskState.LEASED, "w1")
+
+    async def test_someone_elses_offer_cannot_be_accepted(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"))
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+
+        with pytest.raises(NotFoundError):
+            await store.accept("o1", "w2", "l1", "eu", at(1))
+
+        assert await store.get_lease("l1") is None
+        assert await store.lease_of("w2") is None
+        assert (await store.accept("o1", "w1", "l1", "eu", at(1))).worker_id == "w1"
+
+    async def test_an_expired_offer_cannot_be_accepted(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.take_for_offer([POOL], "w1", "o1", at(10))
+
+        with pytest.raises(ConflictError):
+            await store.accept("o1", "w1", "l1", "eu", at(10))
+
+        assert await store.get_lease("l1") is None
+        # Still outstanding until the timer closes it, which requeues the task.
+        assert await store.expired_offers(at(10), 10) == ["o1"]
+        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED) is not None
+        assert await offer_ids(store, [POOL], 1) == ["c1"]
+
+    async def test_an_offer_is_accepted_once(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"))
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await store.accept("o1", "w1", "l1", "eu", at(1))
+
+        with pytest.raises(NotFoundError):
+            await store.accept("o1", "w1", "l2", "eu", at(2))
+
+        assert await store.get_lease("l2") is None
+        lease = await store.lease_of("w1")
+        assert lease is not None
+        assert lease.lease_id == "l1"
+
+    async def test_closed_or_unknown_offers_cannot_be_accepted(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"))
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+
+        with pytest.raises(NotFoundError):
+            await store.accept("o1", "w1", "l1", "eu", at(1))
+        with pytest.raises(NotFoundError):
+            await store.accept("unknown", "w1", "l1", "eu", at(1))
+
+
+class TestLeases:
+    async def test_heartbeat_records_life_and_the_draft(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+
+        lease = await store.heartbeat("l1", "w1", b"half done", at(30))
+        assert (lease.last_seen, lease.draft) == (at(30), b"half done")
+
+        lease = await store.heartbeat("l1", "w1", None, at(40))
+        assert (lease.last_seen, lease.draft) == (at(40), b"half done")
+        assert lease.worked_seconds() == 39
+        assert await store.get_lease("l1") == lease
+
+    async def test_heartbeat_on_someone_elses_lease_is_refused(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+
+        with pytest.raises(NotFoundError):
+            await store.heartbeat("l1", "w2", b"mine now", at(30))
+        with pytest.raises(NotFoundError):
+            await store.heartbeat("unknown", "w1", None, at(30))
+
+        lease = await store.get_lease("l1")
+        assert lease is not None
+        assert (lease.last_seen, lease.draft) == (at(1), b"")
+
+    async def test_heartbeat_on_a_finished_lease_is_refused(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+        await store.complete("l1", "w1")
+
+        with pytest.raises(NotFoundError):
+            await store.heartbeat("l1", "w1", None, at(30))
+
+    async def test_complete_marks_the_task_submitted_once(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await leased(store, task)
+        await store.start_grace("l1", at(100))
+
+        assert await store.complete("l1", "w1")
+        assert not await store.complete("l1", "w1")
+
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.SUBMITTED
+        assert await store.lease_of("w1") is None
+        assert await store.active_leases() == []
+        assert await store.overdue_leases(at(1000), 10) == []
+        lease = await store.get_lease("l1")
+        assert lease is not None
+        assert not lease.active
+
+    async def test_complete_by_someone_else_is_refused(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+
+        with pytest.raises(NotFoundError):
+            await store.complete("l1", "w2")
+        with pytest.raises(NotFoundError):
+            await store.complete("unknown", "w1")
+
+        assert await store.complete("l1", "w1")
+
+    async def test_grace_periods_start_once_and_fall_due_in_order(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"), "w1", "l1")
+        await leased(store, make_task("c2"), "w2", "l2")
+        await store.start_grace("l2", at(50))
+        await store.start_grace("l1", at(60))
+        await store.start_grace("l1", at(500))  # NX: the first deadline stands
+
+        assert await store.overdue_leases(at(49), 10) == []
+        assert await store.overdue_leases(at(50), 10) == ["l2"]
+        assert await store.overdue_leases(at(60), 10) == ["l2", "l1"]
+        assert await store.overdue_leases(at(60), 1) == ["l2"]
+
+        await store.end_grace("l2")
+        await store.end_grace("l2")
+        assert await store.overdue_leases(at(60), 10) == ["l1"]
+
+        await store.end_grace("l1")
+        await store.start_grace("l1", at(500))
+        assert await store.overdue_leases(at(499), 10) == []
+        assert await store.overdue_leases(at(500), 10) == ["l1"]
+
+    async def test_release_requeues_the_task_at_its_place(self, store: TaskStore) -> None:
+        first = make_task("c1")
+        await leased(store, first)
+        await queued(store, make_task("c2"))
+        await store.heartbeat("l1", "w1", b"draft", at(20))
+        await store.start_grace("l1", at(100))
+
+        released = await store.release("l1")
+
+        assert released is not None
+        assert (released.lease_id, released.worker_id, released.active) == ("l1", "w1", True)
+        assert released.worked_seconds() == 19
+        status = await store.status(PLATFORM, first.task_id)
+        assert status is not None
+        assert (status.state, status.worker_id) == (TaskState.QUEUED, "")
+        assert await store.lease_of("w1") is None
+        assert await store.active_leases() == []
+        assert await store.overdue_leases(at(1000), 10) == []
+        lease = await store.get_lease("l1")
+        assert lease is not None
+        assert not lease.active
+        assert await offer_ids(store, [POOL], 2) == ["c1", "c2"]
+
+    async def test_release_is_idempotent(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+
+        assert await store.release("l1") is not None
+        assert await store.release("l1") is None
+        assert await store.release("unknown") is None
+        assert await offer_ids(store, [POOL], 1) == ["c1"]
+        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+
+    async def test_a_released_lease_cannot_be_completed(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+        await store.release("l1")
+
+        with pytest.raises(NotFoundError):
+            await store.complete("l1", "w1")
+
+    async def test_a_completed_lease_is_not_released_but_leaves_grace(
+        self, store: TaskStore
+    ) -> None:
+        task = make_task("c1")
+        await leased(store, task)
+        await store.complete("l1", "w1")
+        await store.start_grace("l1", at(10))  # a late disconnect
+
+        assert await store.release("l1") is None
+
+        assert await store.overdue_leases(at(1000), 10) == []
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.SUBMITTED
+
+    async def test_a_released_task_can_be_leased_by_another_worker(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await leased(store, task, "w1", "l1")
+        await store.release("l1")
+
+        offer = await store.take_for_offer([POOL], "w2", "o2", ttl())
+        assert offer is not None
+        lease = await store.accept("o2", "w2", "l2", "us", at(5))
+
+        assert lease.task == task
+        assert await store.lease_of("w2") == lease
+        assert await store.lease_of("w1") is None
+        assert [lease.lease_id for lease in await store.active_leases()] == ["l2"]
+
+
+class TestStatusAndCancel:
+    async def test_status_hides_unknown_and_other_platforms_tasks(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+
+        assert await store.status(OTHER, task.task_id) is None
+        assert await store.status(PLATFORM, "unknown") is None
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert (status.task_id, status.client_task_id, status.task_type, status.state) == (
+            task.task_id,
+            "c1",
+            "bbox",
+            TaskState.QUEUED,
+        )
+
+    async def test_cancel_a_queued_task(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+
+        outcome = await store.cancel(PLATFORM, task.task_id)
+
+        assert (outcome.state, outcome.withdrawn) == (TaskState.CANCELLED, None)
+        assert await store.take_for_offer([POOL], "w1", "o1", ttl()) is None
+        again = await store.cancel(PLATFORM, task.task_id)
+        assert (again.state, again.withdrawn) == (TaskState.CANCELLED, None)
+
+    async def test_cancel_an_offered_task_withdraws_the_offer(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+
+        outcome = await store.cancel(PLATFORM, task.task_id)
+
+        assert outcome.state is TaskState.CANCELLED
+        assert outcome.withdrawn is not None
+        assert (outcome.withdrawn.offer_id, outcome.withdrawn.worker_id) == ("o1", "w1")
+        assert outcome.withdrawn.expires_at == ttl()
+        assert outcome.withdrawn.task == task
+        assert await store.expired_offers(at(1000), 10) == []
+        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED) is None
+        with pytest.raises(NotFoundError):
+            await store.accept("o1", "w1", "l1", "eu", at(1))
+        assert await store.take_for_offer([POOL], "w2", "o2", ttl()) is None
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.CANCELLED
+        assert status.worker_id == ""
+
+    async def test_a_leased_task_cannot_be_cancelled(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await leased(store, task)
+
+        with pytest.raises(ConflictError):
+            await store.cancel(PLATFORM, task.task_id)
+
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.LEASED
+        assert await store.complete("l1", "w1")
+
+    async def test_a_submitted_task_cannot_be_cancelled(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await leased(store, task)
+        await store.complete("l1", "w1")
+
+        with pytest.raises(ConflictError):
+            await store.cancel(PLATFORM, task.task_id)
+
+    async def test_cancel_of_unknown_or_foreign_tasks_is_not_found(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+
+        with pytest.raises(NotFoundError):
+            await store.cancel(PLATFORM, "unknown")
+        with pytest.raises(NotFoundError):
+            await store.cancel(OTHER, task.task_id)
+
+        assert await offer_ids(store, [POOL], 1) == ["c1"]

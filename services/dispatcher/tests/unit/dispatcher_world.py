@@ -1,0 +1,86 @@
+"""The dispatcher's handlers wired to in-memory fakes and a clock that moves only when told.
+
+Imported by the unit tests as a plain module (conftest.py puts this folder on sys.path).
+"""
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dispatcher.adapters.memory import MemoryTaskStore, MemoryTaskTypes, RecordingPublisher
+from dispatcher.domain.model import Task, TaskType, pool_of, task_id_for
+from dispatcher.domain.validation import Limits
+from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
+from dispatcher.service_layer.platform import PlatformHandlers
+from dispatcher.service_layer.sessions import Hello, OfferPush, Push, WorkerSession
+from fairtask_runtime.clock import FakeClock
+
+PLATFORM = "lab-a"
+OTHER_PLATFORM = "lab-b"
+PURPOSE = "Lab A trains a model that finds cars in street photos"
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CONFIG = DispatchConfig(offer_ttl_s=120.0, grace_s=900.0, heartbeat_interval_s=10)
+
+
+def ids(prefix: str) -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter)}"
+
+
+@dataclass
+class World:
+    clock: FakeClock = field(default_factory=lambda: FakeClock(START))
+    store: MemoryTaskStore = field(default_factory=MemoryTaskStore)
+    task_types: MemoryTaskTypes = field(default_factory=MemoryTaskTypes)
+    events: RecordingPublisher = field(default_factory=RecordingPublisher)
+
+    def __post_init__(self) -> None:
+        self.dispatch = Dispatch(self.store, self.events, self.clock, CONFIG, new_id=ids("id"))
+        self.platform = PlatformHandlers(
+            self.task_types,
+            self.store,
+            self.events,
+            self.clock,
+            Limits(),
+            on_withdrawn=self.dispatch.offer_withdrawn,
+        )
+
+
+def hello(worker_id: str, skills: tuple[str, ...] = (), region: str = "eu") -> Hello:
+    return Hello(worker_id=worker_id, region=region, skills=frozenset(skills))
+
+
+def make_task(
+    client_id: str,
+    task_type: str = "bbox",
+    skills: tuple[str, ...] = (),
+    gold: str = "",
+    platform: str = PLATFORM,
+) -> Task:
+    return Task(
+        task_id=task_id_for(platform, client_id),
+        platform_id=platform,
+        client_task_id=client_id,
+        task_type=TaskType(task_type, PURPOSE, 400_000, 90, skills),
+        pool=pool_of(platform, task_type),
+        payload=f"payload of {client_id}".encode(),
+        deadline=None,
+        gold_answer=gold,
+        submitted_at=START,
+    )
+
+
+def drain(session: WorkerSession) -> list[Push]:
+    """Everything pushed to the worker since the last drain."""
+    pushed: list[Push] = []
+    while True:
+        try:
+            pushed.append(session.outbox.get_nowait())
+        except asyncio.QueueEmpty:
+            return pushed
+
+
+def offers_in(pushed: list[Push]) -> list[OfferPush]:
+    return [p for p in pushed if isinstance(p, OfferPush)]

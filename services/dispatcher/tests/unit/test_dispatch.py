@@ -1,0 +1,439 @@
+"""Offers, leases and their timers, driven step by step on fakes with a fake clock."""
+
+from datetime import timedelta
+
+import pytest
+from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
+
+from dispatcher.adapters.memory import PublishFailedError
+from dispatcher.domain.errors import (
+    AlreadyDoneError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from dispatcher.domain.events import (
+    LeaseReleased,
+    OfferClosed,
+    OfferOutcome,
+    SubmissionReceived,
+    TaskAssigned,
+    TaskOffered,
+    WorkerPresenceChanged,
+)
+from dispatcher.domain.model import Offer, TaskState, submission_id_for
+from dispatcher.service_layer.sessions import (
+    Closed,
+    LeasePush,
+    OfferWithdrawnPush,
+    SubmitAcceptedPush,
+    Welcome,
+    WorkerSession,
+)
+
+
+async def connect(world: World, worker_id: str, skills: tuple[str, ...] = ()) -> WorkerSession:
+    session = await world.dispatch.connect(hello(worker_id, skills))
+    drain(session)  # the welcome
+    return session
+
+
+async def ingest(world: World, *client_ids: str) -> None:
+    for client_id in client_ids:
+        await world.dispatch.ingest(make_task(client_id, gold="the gold answer"))
+
+
+async def offered(world: World, session: WorkerSession) -> Offer:
+    """Runs a dispatch round and returns the one offer it pushed to this worker."""
+    await world.dispatch._dispatch_round()
+    [push] = offers_in(drain(session))
+    return push.offer
+
+
+async def leased(world: World, session: WorkerSession) -> str:
+    offer = await offered(world, session)
+    await world.dispatch.accept(session, offer.offer_id)
+    [push] = drain(session)
+    assert isinstance(push, LeasePush)
+    return push.lease.lease_id
+
+
+class TestOffers:
+    async def test_an_idle_worker_gets_at_most_one_offer(self, world: World) -> None:
+        await ingest(world, "c1", "c2", "c3")
+        session = await connect(world, "w1")
+
+        await world.dispatch._dispatch_round()
+        await world.dispatch._dispatch_round()
+
+        [push] = offers_in(drain(session))
+        assert push.offer.task.client_task_id == "c1"
+        assert session.offer_id == push.offer.offer_id
+        assert push.offer.expires_at == START + timedelta(seconds=CONFIG.offer_ttl_s)
+        assert [e.offer for e in world.events.of_type(TaskOffered)] == [push.offer]
+        assert len(world.store.outstanding_offers()) == 1
+
+    async def test_idle_workers_are_served_round_robin(self, world: World) -> None:
+        w1 = await connect(world, "w1")
+        w2 = await connect(world, "w2")
+        await world.dispatch._dispatch_round()  # nothing to offer yet
+        served: list[str] = []
+
+        for client_id in ("c1", "c2", "c3", "c4"):
+            await ingest(world, client_id)
+            await world.dispatch._dispatch_round()
+            for session in (w1, w2):
+                for push in offers_in(drain(session)):
+                    served.append(session.worker_id)
+                    await world.dispatch.accept(session, push.offer.offer_id)
+                    lease = await world.store.lease_of(session.worker_id)
+                    assert lease is not None
+                    await world.dispatch.submit(session, lease.lease_id, b"done")
+                    drain(session)
+
+        assert served == ["w1", "w2", "w1", "w2"]
+
+    async def test_two_idle_workers_get_different_tasks(self, world: World) -> None:
+        await ingest(world, "c1", "c2", "c3")
+        w1 = await connect(world, "w1")
+        w2 = await connect(world, "w2")
+
+        first = await offered(world, w1)
+        [second] = offers_in(drain(w2))
+
+        assert (first.task.client_task_id, second.offer.task.client_task_id) == ("c1", "c2")
+
+    async def test_workers_only_get_tasks_their_skills_fit(self, world: World) -> None:
+        await world.dispatch.ingest(make_task("audio-1", "transcribe", skills=("audio",)))
+        novice = await connect(world, "novice", ("vision",))
+        expert = await connect(world, "expert", ("audio", "vision"))
+
+        await world.dispatch._dispatch_round()
+
+        assert offers_in(drain(novice)) == []
+        [push] = offers_in(drain(expert))
+        assert push.offer.task.client_task_id == "audio-1"
+
+    async def test_a_declined_task_is_requeued_and_offered_again(self, world: World) -> None:
+        await ingest(world, "c1", "c2")
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+
+        await world.dispatch.decline(session, offer.offer_id)
+
+        assert world.events.of_type(OfferClosed) == [
+            OfferClosed(offer.offer_id, offer.task.task_id, "w1", OfferOutcome.DECLINED)
+        ]
+        again = await offered(world, session)
+        assert again.task.client_task_id == "c1"
+        assert again.offer_id != offer.offer_id
+
+    async def test_an_offer_expires_after_its_ttl(self, world: World) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+
+        world.clock.advance(CONFIG.offer_ttl_s - 1)
+        await world.dispatch._expire_offers()
+        assert drain(session) == []
+        assert session.offer_id == offer.offer_id
+
+        world.clock.advance(1)
+        await world.dispatch._expire_offers()
+
+        assert drain(session) == [OfferWithdrawnPush(offer.offer_id, "expired")]
+        assert session.offer_id is None
+        assert world.events.of_type(OfferClosed) == [
+            OfferClosed(offer.offer_id, offer.task.task_id, "w1", OfferOutcome.EXPIRED)
+        ]
+        assert (await offered(world, session)).task.client_task_id == "c1"
+
+    async def test_a_worker_who_leaves_gives_the_offer_back(self, world: World) -> None:
+        await ingest(world, "c1")
+        w1 = await connect(world, "w1")
+        offer = await offered(world, w1)
+
+        await world.dispatch.disconnect(w1)
+
+        assert world.events.of_type(OfferClosed) == [
+            OfferClosed(offer.offer_id, offer.task.task_id, "w1", OfferOutcome.WITHDRAWN)
+        ]
+        assert world.events.events[-1] == WorkerPresenceChanged("w1", "eu", False, START)
+        w2 = await connect(world, "w2")
+        assert (await offered(world, w2)).task.client_task_id == "c1"
+
+
+class TestAccept:
+    async def test_accept_leases_the_task(self, world: World) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+
+        await world.dispatch.accept(session, offer.offer_id)
+
+        [push] = drain(session)
+        assert isinstance(push, LeasePush)
+        assert push.heartbeat_interval_s == CONFIG.heartbeat_interval_s
+        lease = push.lease
+        assert (lease.task, lease.worker_id, lease.region, lease.offer_id) == (
+            offer.task,
+            "w1",
+            "eu",
+            offer.offer_id,
+        )
+        assert world.events.of_type(TaskAssigned) == [TaskAssigned(lease)]
+        assert (session.offer_id, session.lease_id) == (None, lease.lease_id)
+
+    async def test_someone_elses_offer_cannot_be_accepted(self, world: World) -> None:
+        await ingest(world, "c1")
+        w1 = await connect(world, "w1")
+        w2 = await connect(world, "w2")
+        offer = await offered(world, w1)
+        drain(w2)
+        published = list(world.events.events)
+
+        with pytest.raises(NotFoundError):
+            await world.dispatch.accept(w2, offer.offer_id)
+
+        assert world.events.events == published
+        assert (w1.offer_id, w2.offer_id, w2.lease_id) == (offer.offer_id, None, None)
+        assert drain(w1) == drain(w2) == []
+        status = await world.store.status(offer.task.platform_id, offer.task.task_id)
+        assert status is not None
+        assert (status.state, status.worker_id) == (TaskState.OFFERED, "w1")
+
+    async def test_a_declined_offer_cannot_be_accepted(self, world: World) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+        await world.dispatch.decline(session, offer.offer_id)
+        published = list(world.events.events)
+
+        with pytest.raises(NotFoundError):
+            await world.dispatch.accept(session, offer.offer_id)
+
+        assert world.events.events == published
+        assert await world.store.lease_of("w1") is None
+
+    async def test_an_expired_offer_cannot_be_accepted_and_the_worker_stays_served(
+        self, world: World
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+        world.clock.advance(CONFIG.offer_ttl_s)  # expired, but the timer has not run yet
+        published = list(world.events.events)
+
+        with pytest.raises(ConflictError):
+            await world.dispatch.accept(session, offer.offer_id)
+
+        assert world.events.events == published
+        assert session.offer_id == offer.offer_id
+        assert await world.store.lease_of("w1") is None
+        # The timer still finds the offer and hands the worker a fresh one.
+        await world.dispatch._expire_offers()
+        assert drain(session) == [OfferWithdrawnPush(offer.offer_id, "expired")]
+        assert (await offered(world, session)).task.client_task_id == "c1"
+
+    async def test_an_accept_after_the_offer_was_cancelled_is_refused(self, world: World) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+        await world.platform.cancel_task(offer.task.platform_id, offer.task.task_id, "oops")
+
+        with pytest.raises(NotFoundError):
+            await world.dispatch.accept(session, offer.offer_id)
+
+        assert session.idle
+
+
+class TestLeaseWork:
+    async def test_submit_publishes_one_submission_with_a_deterministic_id(
+        self, world: World
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        world.clock.advance(42)
+
+        await world.dispatch.submit(session, lease_id, b"3 cars")
+
+        [received] = world.events.of_type(SubmissionReceived)
+        assert received.submission_id == submission_id_for(lease_id)
+        assert (received.lease.lease_id, received.answer, received.worked_seconds) == (
+            lease_id,
+            b"3 cars",
+            42,
+        )
+        assert received.submitted_at == START + timedelta(seconds=42)
+        assert drain(session) == [SubmitAcceptedPush(lease_id, submission_id_for(lease_id))]
+        assert session.idle
+
+        with pytest.raises(AlreadyDoneError):
+            await world.dispatch.submit(session, lease_id, b"3 cars")
+        assert len(world.events.of_type(SubmissionReceived)) == 1
+
+    async def test_someone_elses_lease_cannot_be_submitted(self, world: World) -> None:
+        await ingest(world, "c1")
+        w1 = await connect(world, "w1")
+        w2 = await connect(world, "w2")
+        lease_id = await leased(world, w1)
+
+        with pytest.raises(NotFoundError):
+            await world.dispatch.submit(w2, lease_id, b"stolen")
+        with pytest.raises(NotFoundError):
+            await world.dispatch.heartbeat(w2, lease_id, b"stolen")
+
+        assert world.events.of_type(SubmissionReceived) == []
+
+    async def test_an_oversized_answer_or_draft_is_refused(self, world: World) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        too_big = b"x" * (CONFIG.max_answer_bytes + 1)
+
+        with pytest.raises(InvalidInputError) as submitted:
+            await world.dispatch.submit(session, lease_id, too_big)
+        with pytest.raises(InvalidInputError) as drafted:
+            await world.dispatch.heartbeat(session, lease_id, too_big)
+
+        assert [v.field for v in submitted.value.violations] == ["submit.answer"]
+        assert [v.field for v in drafted.value.violations] == ["heartbeat.draft"]
+        assert world.events.of_type(SubmissionReceived) == []
+
+    async def test_a_submit_that_cannot_be_published_can_be_retried(self, world: World) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        world.events.failing = True
+
+        with pytest.raises(PublishFailedError):
+            await world.dispatch.submit(session, lease_id, b"answer")
+
+        assert session.lease_id == lease_id
+        world.events.failing = False
+        await world.dispatch.submit(session, lease_id, b"answer")
+        assert len(world.events.of_type(SubmissionReceived)) == 1
+
+
+class TestGrace:
+    async def test_a_worker_who_returns_within_grace_resumes_the_lease(self, world: World) -> None:
+        await ingest(world, "c1", "c2")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        world.clock.advance(30)
+        await world.dispatch.heartbeat(session, lease_id, b"half the boxes")
+
+        await world.dispatch.disconnect(session)
+        world.clock.advance(CONFIG.grace_s - 1)
+        back = await world.dispatch.connect(hello("w1"))
+
+        welcome, push = drain(back)
+        assert isinstance(welcome, Welcome)
+        assert welcome.resumed is not None
+        assert (welcome.resumed.lease_id, welcome.resumed.draft) == (lease_id, b"half the boxes")
+        assert push == LeasePush(welcome.resumed, CONFIG.heartbeat_interval_s)
+        world.clock.advance(10 * CONFIG.grace_s)
+        await world.dispatch._release_overdue_leases()
+        assert world.events.of_type(LeaseReleased) == []
+        await world.dispatch._dispatch_round()
+        assert offers_in(drain(back)) == []  # busy with the resumed lease
+        await world.dispatch.submit(back, lease_id, b"all the boxes")
+        assert len(world.events.of_type(SubmissionReceived)) == 1
+
+    async def test_after_grace_the_lease_is_released_with_the_time_worked(
+        self, world: World
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        world.clock.advance(75)
+        await world.dispatch.disconnect(session)
+
+        world.clock.advance(CONFIG.grace_s - 1)
+        await world.dispatch._release_overdue_leases()
+        assert world.events.of_type(LeaseReleased) == []
+        world.clock.advance(1)
+        await world.dispatch._release_overdue_leases()
+
+        [released] = world.events.of_type(LeaseReleased)
+        assert (released.lease.lease_id, released.worked_seconds) == (lease_id, 75)
+        assert released.reason == "grace period ended"
+        other = await connect(world, "w2")
+        assert (await offered(world, other)).task.client_task_id == "c1"
+        back = await world.dispatch.connect(hello("w1"))
+        assert drain(back) == [Welcome("w1", None)]
+
+    async def test_after_a_restart_absent_workers_get_their_grace(self, world: World) -> None:
+        await ingest(world, "c1", "c2")
+        present = await connect(world, "present")
+        absent = await connect(world, "absent")
+        await world.dispatch._dispatch_round()
+        for session in (present, absent):
+            [push] = offers_in(drain(session))
+            await world.dispatch.accept(session, push.offer.offer_id)
+        absent_lease = await world.store.lease_of("absent")
+        assert absent_lease is not None
+        world.dispatch._sessions.pop("absent")  # as if the process had restarted without them
+
+        await world.dispatch._recover()
+
+        due = START + timedelta(seconds=CONFIG.grace_s)
+        assert await world.store.overdue_leases(due, 10) == [absent_lease.lease_id]
+
+
+class TestConnections:
+    async def test_connect_welcomes_and_announces_the_worker(self, world: World) -> None:
+        session = await world.dispatch.connect(hello("w1"))
+
+        assert drain(session) == [Welcome("w1", None)]
+        assert world.events.events == [WorkerPresenceChanged("w1", "eu", True, START)]
+        assert world.dispatch.connected == 1
+
+    async def test_a_second_connection_closes_the_first_and_withdraws_its_offer(
+        self, world: World
+    ) -> None:
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        offer = await offered(world, first)
+
+        second = await world.dispatch.connect(hello("w1"))
+
+        assert drain(first) == [
+            Closed("connected again from elsewhere"),
+            OfferWithdrawnPush(offer.offer_id, "connected again from elsewhere"),
+        ]
+        assert not first.open
+        assert world.events.of_type(OfferClosed) == [
+            OfferClosed(offer.offer_id, offer.task.task_id, "w1", OfferOutcome.WITHDRAWN)
+        ]
+        assert drain(second) == [Welcome("w1", None)]
+        assert world.dispatch.session("w1") is second
+        # The old stream ending later must not disturb the new one.
+        await world.dispatch.disconnect(first)
+        assert world.dispatch.session("w1") is second
+        assert WorkerPresenceChanged("w1", "eu", False, START) not in world.events.events
+        assert (await offered(world, second)).task.client_task_id == "c1"
+
+    async def test_a_second_connection_takes_over_the_lease(self, world: World) -> None:
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        lease_id = await leased(world, first)
+
+        second = await world.dispatch.connect(hello("w1"))
+        await world.dispatch.disconnect(first)
+
+        welcome, _ = drain(second)
+        assert isinstance(welcome, Welcome)
+        assert welcome.resumed is not None
+        assert welcome.resumed.lease_id == lease_id
+        assert await world.store.overdue_leases(START + timedelta(days=365), 10) == []
+
+    async def test_reconnecting_workers_are_queued_once(self, world: World) -> None:
+        for _ in range(5):
+            session = await connect(world, "w1")
+            await world.dispatch._dispatch_round()
+        await world.dispatch.disconnect(session)
+        await connect(world, "w1")
+
+        assert list(world.dispatch._idle) == ["w1"]

@@ -1,0 +1,231 @@
+"""Platform operations on fakes: whole batches accepted or refused, repeats harmless."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, START, World, drain, hello
+
+from dispatcher.adapters.memory import PublishFailedError
+from dispatcher.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
+from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
+from dispatcher.domain.validation import Limits
+from dispatcher.service_layer.platform import SubmitTasks
+from dispatcher.service_layer.sessions import OfferPush, OfferWithdrawnPush
+
+BBOX = TaskType("bbox", PURPOSE, 400_000, 90, ("vision",))
+
+
+async def define(world: World, task_type: TaskType = BBOX) -> None:
+    await world.platform.define_task_type(PLATFORM, task_type)
+
+
+def new(
+    client_id: str,
+    payload: bytes = b"img",
+    task_type: str = "bbox",
+    deadline: datetime | None = None,
+) -> NewTask:
+    return NewTask(client_id, task_type, payload, deadline)
+
+
+async def submit(world: World, *tasks: NewTask, platform: str = PLATFORM) -> list[tuple[str, bool]]:
+    done = await world.platform.submit_tasks(SubmitTasks(platform, list(tasks)))
+    return [(s.client_task_id, s.duplicate) for s in done]
+
+
+def fields_of(error: pytest.ExceptionInfo[InvalidInputError]) -> list[str]:
+    return [v.field for v in error.value.violations]
+
+
+class TestDefineTaskType:
+    async def test_a_valid_task_type_is_stored_for_that_platform(self, world: World) -> None:
+        await define(world)
+
+        assert await world.task_types.get_many(PLATFORM, ["bbox"]) == {"bbox": BBOX}
+        assert await world.task_types.get_many(OTHER_PLATFORM, ["bbox"]) == {}
+
+    @pytest.mark.parametrize("purpose", ["", "   ", "for training", "x" * 19 + "   "])
+    async def test_a_missing_or_vague_purpose_is_refused(self, world: World, purpose: str) -> None:
+        with pytest.raises(InvalidInputError) as error:
+            await define(world, TaskType("bbox", purpose, 400_000, 90))
+
+        assert fields_of(error) == ["task_type.purpose"]
+        assert await world.task_types.get_many(PLATFORM, ["bbox"]) == {}
+
+    @pytest.mark.parametrize("effort", [-1, 0, Limits().max_effort_seconds + 1, 10**9])
+    async def test_negative_or_absurd_effort_is_refused(self, world: World, effort: int) -> None:
+        with pytest.raises(InvalidInputError) as error:
+            await define(world, TaskType("bbox", PURPOSE, 400_000, effort))
+
+        assert fields_of(error) == ["task_type.effort_seconds"]
+
+
+class TestSubmitTasks:
+    async def test_accepted_tasks_are_published_and_remembered(self, world: World) -> None:
+        await define(world)
+
+        result = await submit(world, new("c1"), new("c2"))
+
+        assert result == [("c1", False), ("c2", False)]
+        published = world.events.of_type(TaskSubmitted)
+        assert [e.task.client_task_id for e in published] == ["c1", "c2"]
+        task = published[0].task
+        assert task.task_id == task_id_for(PLATFORM, "c1")
+        assert (task.task_type, task.pool, task.submitted_at) == (BBOX, "lab-a/bbox", START)
+        status = await world.platform.get_task(PLATFORM, task.task_id)
+        assert status.state is TaskState.QUEUED
+
+    async def test_the_whole_batch_is_refused_with_one_violation_per_problem(
+        self, world: World
+    ) -> None:
+        await define(world)
+        await submit(world, new("taken", b"original"))
+        published_before = list(world.events.events)
+
+        with pytest.raises(InvalidInputError) as error:
+            await submit(
+                world,
+                new("fine"),
+                new("c-unknown", task_type="nope"),
+                new("c-late", deadline=START - timedelta(minutes=1)),
+                new("c-big", b"x" * (Limits().max_payload_bytes + 1)),
+                new("taken", b"changed"),
+                new("fine"),
+            )
+
+        assert sorted(fields_of(error)) == sorted(
+            [
+                "tasks[1].task_type",
+                "tasks[2].deadline",
+                "tasks[3].payload",
+                "tasks[4].client_task_id",
+                "tasks[5].client_task_id",
+            ]
+        )
+        problems = {v.field: v.problem for v in error.value.violations}
+        assert "different content" in problems["tasks[4].client_task_id"]
+        assert "repeated" in problems["tasks[5].client_task_id"]
+        assert world.events.events == published_before
+        assert await world.store.fingerprints(PLATFORM, ["fine", "c-late"]) == {}
+
+    async def test_an_identical_resubmission_is_a_duplicate_and_publishes_nothing(
+        self, world: World
+    ) -> None:
+        await define(world)
+        deadline = START + timedelta(days=1)
+        [first] = await world.platform.submit_tasks(
+            SubmitTasks(PLATFORM, [new("c1", deadline=deadline)])
+        )
+        published = len(world.events.events)
+
+        again = await world.platform.submit_tasks(
+            SubmitTasks(PLATFORM, [new("c1", deadline=deadline), new("c2")])
+        )
+
+        assert [(s.client_task_id, s.task_id, s.duplicate) for s in again] == [
+            ("c1", first.task_id, True),
+            ("c2", task_id_for(PLATFORM, "c2"), False),
+        ]
+        assert [e.task.client_task_id for e in world.events.of_type(TaskSubmitted)] == [
+            "c1",
+            "c2",
+        ]
+        assert len(world.events.events) == published + 1
+
+    async def test_client_ids_belong_to_their_platform(self, world: World) -> None:
+        await define(world)
+        await world.platform.define_task_type(OTHER_PLATFORM, BBOX)
+        await submit(world, new("c1", b"a"))
+
+        assert await submit(world, new("c1", b"b"), platform=OTHER_PLATFORM) == [("c1", False)]
+
+    async def test_a_publish_failure_records_nothing_so_a_retry_works(self, world: World) -> None:
+        await define(world)
+        world.events.fail_after = 1  # the first task reaches Kafka, the second does not
+
+        with pytest.raises(PublishFailedError):
+            await submit(world, new("c1"), new("c2"))
+
+        assert await world.store.fingerprints(PLATFORM, ["c1", "c2"]) == {}
+        with pytest.raises(NotFoundError):
+            await world.platform.get_task(PLATFORM, task_id_for(PLATFORM, "c1"))
+
+        world.events.fail_after = None
+        assert await submit(world, new("c1"), new("c2")) == [("c1", False), ("c2", False)]
+        # c1 went out twice under one task id; ingest collapses the copies.
+        c1 = [e.task for e in world.events.of_type(TaskSubmitted) if e.task.client_task_id == "c1"]
+        assert len(c1) == 2
+        assert c1[0].task_id == c1[1].task_id
+        assert await world.store.ingest(c1[0])
+        assert not await world.store.ingest(c1[1])
+
+
+class TestGetAndCancel:
+    async def test_unknown_and_foreign_tasks_are_not_found(self, world: World) -> None:
+        await define(world)
+        await submit(world, new("c1"))
+        task_id = task_id_for(PLATFORM, "c1")
+
+        with pytest.raises(NotFoundError):
+            await world.platform.get_task(OTHER_PLATFORM, task_id)
+        with pytest.raises(NotFoundError):
+            await world.platform.cancel_task(OTHER_PLATFORM, task_id, "mine?")
+        with pytest.raises(NotFoundError):
+            await world.platform.get_task(PLATFORM, "unknown")
+
+    async def test_cancel_a_queued_task(self, world: World) -> None:
+        await define(world)
+        await submit(world, new("c1"))
+        task_id = task_id_for(PLATFORM, "c1")
+
+        state = await world.platform.cancel_task(PLATFORM, task_id, "no longer needed")
+
+        assert state is TaskState.CANCELLED
+        assert world.events.of_type(TaskCancelled) == [
+            TaskCancelled(task_id, PLATFORM, "no longer needed")
+        ]
+        assert world.events.of_type(OfferClosed) == []
+        [published] = world.events.of_type(TaskSubmitted)
+        await world.dispatch.ingest(published.task)
+        session = await world.dispatch.connect(hello("w1", ("vision",)))
+        await world.dispatch._dispatch_round()
+        assert not any(isinstance(p, OfferPush) for p in drain(session))
+
+    async def test_cancel_an_offered_task_tells_the_worker(self, world: World) -> None:
+        await define(world)
+        await submit(world, new("c1"))
+        [published] = world.events.of_type(TaskSubmitted)
+        await world.dispatch.ingest(published.task)
+        session = await world.dispatch.connect(hello("w1", ("vision",)))
+        await world.dispatch._dispatch_round()
+        [offer] = [p.offer for p in drain(session) if isinstance(p, OfferPush)]
+
+        state = await world.platform.cancel_task(PLATFORM, offer.task.task_id, "oops")
+
+        assert state is TaskState.CANCELLED
+        assert world.events.of_type(OfferClosed) == [
+            OfferClosed(offer.offer_id, offer.task.task_id, "w1", OfferOutcome.WITHDRAWN)
+        ]
+        assert len(world.events.of_type(TaskCancelled)) == 1
+        assert drain(session) == [OfferWithdrawnPush(offer.offer_id, "cancelled by the platform")]
+        assert session.offer_id is None
+        assert session.idle
+
+    async def test_a_leased_task_cannot_be_cancelled(self, world: World) -> None:
+        await define(world)
+        await submit(world, new("c1"))
+        [published] = world.events.of_type(TaskSubmitted)
+        await world.dispatch.ingest(published.task)
+        session = await world.dispatch.connect(hello("w1", ("vision",)))
+        await world.dispatch._dispatch_round()
+        [offer] = [p.offer for p in drain(session) if isinstance(p, OfferPush)]
+        await world.dispatch.accept(session, offer.offer_id)
+        published_before = list(world.events.events)
+
+        with pytest.raises(ConflictError):
+            await world.platform.cancel_task(PLATFORM, offer.task.task_id, "too late")
+
+        assert world.events.events == published_before
+        status = await world.platform.get_task(PLATFORM, offer.task.task_id)
+        assert (status.state, status.worker_id) == (TaskState.LEASED, "w1")

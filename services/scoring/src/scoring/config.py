@@ -1,0 +1,12 @@
+"""Scoring settings (FAIRTASK_* environment variables)."""
+
+from fairtask_runtime.settings import ServiceSettings
+
+
+class ScoringSettings(ServiceSettings):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Every key scoring writes starts with this; tests use a fresh one each.
+    redis_prefix: str = "scoring:"
+    # Longest single wait of a WatchResults stream for new results before it polls again.
+    watch_block_s: float = 5.0
+    watch_batch: int = 100

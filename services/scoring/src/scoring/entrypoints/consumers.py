@@ -1,0 +1,53 @@
+"""Kafka events scoring consumes, mapped to its handlers.
+
+Two consumers in two groups: a submission that arrives before its task is retried with
+backoff, and that retry must not hold up tasks.submitted, which would never deliver the task.
+"""
+
+from fairtask.v1 import envelope_pb2
+from fairtask_runtime.envelope import PoisonMessageError
+from scoring import metrics
+from scoring.adapters.codec import submission_from_pb, task_from_pb
+from scoring.service_layer.handlers import RememberTask, ScoreSubmission, ScoringHandlers
+
+TASKS_TOPIC = "tasks.submitted"
+SUBMISSIONS_TOPIC = "submissions"
+
+
+class TaskIntake:
+    """tasks.submitted -> the task remembered for scoring (idempotent by task id)."""
+
+    def __init__(self, handlers: ScoringHandlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        if envelope.WhichOneof("payload") != "task_submitted":
+            raise PoisonMessageError(f"unexpected {envelope.type} on {TASKS_TOPIC}")
+        message = envelope.task_submitted
+        missing = [f for f in ("task_id", "platform_id") if not getattr(message, f)]
+        if missing:
+            raise PoisonMessageError(f"task_submitted lacks {', '.join(missing)}")
+        await self._handlers.remember_task(RememberTask(task_from_pb(message)))
+
+
+class SubmissionScoring:
+    """submissions -> verdict published, accepted work released (idempotent by submission)."""
+
+    def __init__(self, handlers: ScoringHandlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        if envelope.WhichOneof("payload") != "submission_received":
+            raise PoisonMessageError(f"unexpected {envelope.type} on {SUBMISSIONS_TOPIC}")
+        message = envelope.submission_received
+        missing = [f for f in ("submission_id", "task_id", "worker_id") if not getattr(message, f)]
+        if missing:
+            raise PoisonMessageError(f"submission_received lacks {', '.join(missing)}")
+        # TaskNotKnownError propagates as an ordinary exception: the runtime retries it.
+        outcome = await self._handlers.score_submission(
+            ScoreSubmission(submission_from_pb(message))
+        )
+        if outcome.published:
+            metrics.SUBMISSIONS_SCORED.labels(outcome.verdict.value).inc()
+        if outcome.released:
+            metrics.RESULTS_RELEASED.inc()

@@ -1,0 +1,110 @@
+"""Scoring's use cases: remember tasks, score submissions, stream released results."""
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from fairtask_runtime.clock import Clock
+from scoring.domain.cursor import parse_cursor
+from scoring.domain.errors import TaskNotKnownError
+from scoring.domain.events import SubmissionScored
+from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
+from scoring.domain.verdicts import releases_result, result_of, verdict_for
+from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
+
+
+@dataclass(frozen=True)
+class RememberTask:
+    task: TaskRecord
+
+
+@dataclass(frozen=True)
+class ScoreSubmission:
+    submission: Submission
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What scoring a submission did; `published` and `released` are False on a re-run."""
+
+    verdict: Verdict
+    published: bool
+    released: bool
+
+
+@dataclass(frozen=True)
+class WatchResults:
+    platform_id: str
+    # Empty: from the start of the platform's log.
+    cursor: str
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    batch: int = 100
+    # Bounded so a watch wakes up regularly instead of parking a Redis call indefinitely.
+    block_s: float = 5.0
+
+
+class ScoringHandlers:
+    def __init__(
+        self,
+        tasks: TaskBook,
+        marks: ScoreMarks,
+        results: ResultLog,
+        events: ScoredEvents,
+        clock: Clock,
+        watch: WatchConfig | None = None,
+    ) -> None:
+        self._tasks = tasks
+        self._marks = marks
+        self._results = results
+        self._events = events
+        self._clock = clock
+        self._watch = watch or WatchConfig()
+
+    async def remember_task(self, command: RememberTask) -> bool:
+        """Idempotent: a redelivered TaskSubmitted changes nothing."""
+        return await self._tasks.remember(command.task)
+
+    async def score_submission(self, command: ScoreSubmission) -> Scored:
+        """Publishes the verdict, then releases accepted ordinary work to its platform.
+
+        Safe to re-run after a crash at any point: the verdict is a pure function of the task
+        and the answer, the scored mark skips a second publish, and the release is atomic
+        per submission_id. Raises TaskNotKnownError (retryable) when the task has not been
+        consumed yet.
+        """
+        submission = command.submission
+        task = await self._tasks.get(submission.task_id)
+        if task is None:
+            raise TaskNotKnownError(submission.task_id)
+        verdict = verdict_for(task, submission.answer)
+        now = self._clock.now()
+        published = False
+        if not await self._marks.is_scored(submission.submission_id):
+            await self._events.publish(SubmissionScored(submission, verdict, task.is_gold, now))
+            # A crash right here publishes the event again on the re-run; payroll is
+            # idempotent on submission_id, so that duplicate costs nothing but a message.
+            await self._marks.mark_scored(submission.submission_id, verdict)
+            published = True
+        released = False
+        if releases_result(verdict):
+            released = await self._results.release(result_of(task, submission, now))
+        return Scored(verdict, published, released)
+
+    def watch_results(self, query: WatchResults) -> AsyncGenerator[ResultEntry, None]:
+        """The platform's released results after the cursor, then new ones as they come,
+        until the caller stops iterating. Raises InvalidCursorError here, before streaming."""
+        if query.cursor:
+            parse_cursor(query.cursor)
+        return self._follow(query.platform_id, query.cursor)
+
+    async def _follow(self, platform_id: str, cursor: str) -> AsyncGenerator[ResultEntry, None]:
+        while True:
+            # Blocks up to block_s; cancelling the caller (client gone) interrupts it here.
+            entries = await self._results.read(
+                platform_id, cursor, self._watch.batch, self._watch.block_s
+            )
+            for entry in entries:
+                yield entry
+                cursor = entry.cursor

@@ -1,0 +1,296 @@
+"""Scoring in-process against real Kafka and Redis: the whole path from events to results."""
+
+import asyncio
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc
+import pytest
+import redis.asyncio as redis
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import REGISTRY
+
+from fairtask.v1 import envelope_pb2, events_pb2, scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.envelope import wrap
+from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.service import ServiceRuntime
+from scoring.bootstrap import bootstrap
+from scoring.config import ScoringSettings
+
+if TYPE_CHECKING:
+    from fairtask.v1.scoring_pb2_grpc import ResultsServiceAsyncStub
+
+pytestmark = pytest.mark.integration
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@dataclass
+class Scoring:
+    runtime: ServiceRuntime
+    producer: EventProducer
+    results: "ResultsServiceAsyncStub"
+    bootstrap: str
+    prefix: str
+
+    async def task(self, task_id: str, platform_id: str, gold: str = "") -> None:
+        message = events_pb2.TaskSubmitted(
+            task_id=task_id,
+            platform_id=platform_id,
+            client_task_id=f"client-{task_id}",
+            task_type="label",
+            pool="label/en",
+            payload=b"picture",
+            gold_answer=gold,
+        )
+        await self.producer.publish("tasks.submitted", "label/en", wrap(message, "dispatcher"))
+
+    async def submit(
+        self, submission_id: str, task_id: str, platform_id: str, answer: bytes, key: str = ""
+    ) -> envelope_pb2.Envelope:
+        envelope = wrap(_submission(submission_id, task_id, platform_id, answer), "dispatcher")
+        await self.producer.publish("submissions", key or task_id, envelope)
+        return envelope
+
+    async def records(
+        self, topic: str, until: Callable[[list[Record]], bool], timeout_s: float = 60
+    ) -> list[Record]:
+        """Reads `topic` from the start until `until(records)` holds."""
+        consumer = AIOKafkaConsumer(
+            self.prefix + topic,
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list[Record] = []
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not until(found):
+                    batch = await consumer.getmany(timeout_ms=200)
+                    for records in batch.values():
+                        found += records
+        except TimeoutError:
+            pytest.fail(f"{topic}: condition not met; got {len(found)} records")
+        finally:
+            await consumer.stop()
+        return found
+
+    async def scored(self, *submission_ids: str) -> dict[str, list[Record]]:
+        """Scored events by submission, once every named submission has at least one."""
+
+        def by_id(records: list[Record]) -> dict[str, list[Record]]:
+            grouped: dict[str, list[Record]] = {}
+            for record in records:
+                grouped.setdefault(_scored(record).submission_id, []).append(record)
+            return grouped
+
+        records = await self.records(
+            "submissions.scored", lambda rs: set(submission_ids) <= set(by_id(rs))
+        )
+        return by_id(records)
+
+
+def _submission(
+    submission_id: str, task_id: str, platform_id: str, answer: bytes
+) -> events_pb2.SubmissionReceived:
+    return events_pb2.SubmissionReceived(
+        submission_id=submission_id,
+        task_id=task_id,
+        lease_id=f"lease-{submission_id}",
+        worker_id="worker-7",
+        region="ke",
+        platform_id=platform_id,
+        client_task_id=f"client-{task_id}",
+        task_type="label",
+        answer=answer,
+        worked_seconds=75,
+        effort_seconds=90,
+        price_micros=400_000,
+    )
+
+
+def _scored(record: Record) -> events_pb2.SubmissionScored:
+    envelope = envelope_pb2.Envelope()
+    envelope.ParseFromString(record.value or b"")
+    return envelope.submission_scored
+
+
+def _as(platform_id: str) -> tuple[tuple[str, str]]:
+    return (("x-platform-id", platform_id),)
+
+
+async def _next(call: Any) -> scoring_pb2.WatchResultsResponse:
+    response = await asyncio.wait_for(call.read(), 30)
+    assert isinstance(response, scoring_pb2.WatchResultsResponse)
+    return response
+
+
+@pytest.fixture
+async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scoring]:
+    redis_prefix = f"scoring-test-{uuid.uuid4().hex}:"
+    settings = ScoringSettings(
+        kafka_bootstrap=stack_endpoints.kafka_bootstrap,
+        topic_prefix=kafka_topics,
+        redis_url=stack_endpoints.redis_url,
+        redis_prefix=redis_prefix,
+        host="127.0.0.1",
+        shutdown_grace_s=1.0,
+        commit_interval_s=0.2,
+        watch_block_s=0.5,
+    )
+    runtime = bootstrap(settings)
+    await runtime.start(settings.host, 0, 0)
+    producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, "scoring-test")
+    await producer.start()
+    assert runtime.grpc is not None
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
+    try:
+        yield Scoring(
+            runtime,
+            producer,
+            scoring_pb2_grpc.ResultsServiceStub(channel),
+            stack_endpoints.kafka_bootstrap,
+            kafka_topics,
+        )
+    finally:
+        await channel.close()
+        await producer.stop()
+        await runtime.stop()
+        client: redis.Redis = redis.from_url(stack_endpoints.redis_url)
+        keys = [key async for key in client.scan_iter(match=f"{redis_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_submissions_are_scored_and_only_ordinary_results_are_released(
+    scoring: Scoring,
+) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    # The submission comes first: scoring retries it until its task has been consumed.
+    await scoring.submit("s-ord", "t-ord", platform, b"a cat")
+    await scoring.task("t-ord", platform)
+    await scoring.task("t-gold", platform, gold="Cat")
+    await scoring.submit("s-gold", "t-gold", platform, b"  CAT\n")
+
+    scored = await scoring.scored("s-ord", "s-gold")
+    [ordinary], [gold] = scored["s-ord"], scored["s-gold"]
+    assert ordinary.key == b"worker-7"
+    event = _scored(ordinary)
+    assert (event.verdict, event.gold) == (events_pb2.VERDICT_ACCEPTED, False)
+    assert (event.task_id, event.worker_id, event.region, event.platform_id) == (
+        "t-ord",
+        "worker-7",
+        "ke",
+        platform,
+    )
+    assert (event.task_type, event.price_micros, event.worked_seconds) == ("label", 400_000, 75)
+    assert event.HasField("scored_at")
+    assert (_scored(gold).verdict, _scored(gold).gold) == (events_pb2.VERDICT_GOLD_PASSED, True)
+
+    watch = scoring.results.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as(platform))
+    first = await _next(watch)
+    assert (first.task_id, first.client_task_id, first.answer) == (
+        "t-ord",
+        "client-t-ord",
+        b"a cat",
+    )
+    assert (first.worker_id, first.task_type) == ("worker-7", "label")
+    assert first.cursor
+    watch.cancel()
+
+    # A result released after the client went away arrives, alone, when it resumes.
+    await scoring.task("t-later", platform)
+    await scoring.submit("s-later", "t-later", platform, b"a dog")
+    resumed = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=_as(platform)
+    )
+    later = await _next(resumed)
+    assert later.task_id == "t-later"
+    # And the stream stays open for more instead of ending or repeating.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(resumed.read(), 1.5)
+    resumed.cancel()
+
+    stranger = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=_as(f"other-{platform}")
+    )
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(stranger.read(), 1.5)
+    stranger.cancel()
+
+
+async def test_a_malformed_cursor_is_an_invalid_argument(scoring: Scoring) -> None:
+    call = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(cursor="0-0; DROP"), metadata=_as("p-1")
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await asyncio.wait_for(call.read(), 10)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations_of(raised.value)] == ["cursor"]
+
+
+async def test_poison_goes_to_the_dlq_and_the_next_message_is_scored(scoring: Scoring) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    await scoring.task("t-1", platform)
+    # Same key as the valid submission: same partition, so it must get past both poisons.
+    await scoring.producer.publish_raw(
+        scoring.prefix + "submissions", b"t-1", b"\x00 not an envelope", headers=[]
+    )
+    no_worker = _submission("s-bad", "t-1", platform, b"x")
+    no_worker.ClearField("worker_id")
+    await scoring.producer.publish("submissions", "t-1", wrap(no_worker, "dispatcher"))
+    await scoring.submit("s-good", "t-1", platform, b"fine")
+
+    scored = await scoring.scored("s-good")
+    assert "s-bad" not in scored
+    dead = await scoring.records("submissions.dlq", lambda rs: len(rs) >= 2)
+    assert dead[0].value == b"\x00 not an envelope"
+    errors = [dict(r.headers)["error"].decode() for r in dead]
+    assert "PoisonMessageError" in errors[0]
+    assert "worker_id" in errors[1]
+
+
+async def test_a_duplicate_envelope_is_handled_once(scoring: Scoring) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    topic = scoring.prefix + "submissions"
+    await scoring.task("t-1", platform)
+    envelope = await scoring.submit("s-1", "t-1", platform, b"once")
+    await scoring.producer.publish("submissions", "t-1", envelope)
+    # A later submission on the same partition and worker: once it is scored, the duplicate
+    # has been through the consumer too.
+    await scoring.task("t-2", platform)
+    await scoring.submit("s-2", "t-2", platform, b"after", key="t-1")
+
+    scored = await scoring.scored("s-1", "s-2")
+    assert len(scored["s-1"]) == 1
+    duplicates = REGISTRY.get_sample_value(
+        "fairtask_kafka_messages_total", {"topic": topic, "outcome": "duplicate"}
+    )
+    assert duplicates == 1
+
+    watch = scoring.results.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as(platform))
+    assert [(await _next(watch)).task_id, (await _next(watch)).task_id] == ["t-1", "t-2"]
+    watch.cancel()
+
+
+async def test_metrics_and_health_are_served(scoring: Scoring) -> None:
+    assert scoring.runtime.http is not None
+    base = f"http://127.0.0.1:{scoring.runtime.http.port}"
+
+    def get(path: str) -> tuple[int, str]:
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            return response.status, response.read().decode()
+
+    assert await asyncio.to_thread(get, "/healthz") == (200, '{"status":"ok"}')
+    status, body = await asyncio.to_thread(get, "/metrics/")
+    assert status == 200
+    assert 'fairtask_submissions_scored_total{verdict="gold_failed"}' in body
+    assert "fairtask_results_released_total" in body

@@ -1,0 +1,128 @@
+"""One contract for the stores, run against the in-memory fakes and against real Redis."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from scoring.adapters.memory import MemoryResultLog, MemoryScoreMarks, MemoryTaskBook
+from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
+from scoring.domain.errors import InvalidCursorError
+from scoring.domain.model import Result, TaskRecord, Verdict
+from scoring.service_layer.ports import ResultLog, ScoreMarks, TaskBook
+
+AT = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=UTC)
+
+
+@dataclass
+class Stores:
+    tasks: TaskBook
+    marks: ScoreMarks
+    results: ResultLog
+
+
+def _result(sid: str, platform_id: str = "p-1", answer: bytes = b"yes") -> Result:
+    return Result(sid, platform_id, f"t-{sid}", f"c-{sid}", "label", "w-1", answer, AT)
+
+
+class StoreContract:
+    @pytest.fixture
+    def stores(self) -> Any:
+        raise NotImplementedError
+
+    async def test_a_task_is_remembered_once_and_first_write_wins(self, stores: Stores) -> None:
+        task = TaskRecord("t-1", "p-1", "c-\u00e9", "label", gold_answer="Gr\u00fc\u00df")
+        assert await stores.tasks.get("t-1") is None
+        assert await stores.tasks.remember(task)
+        assert not await stores.tasks.remember(TaskRecord("t-1", "p-2", "x", "y"))
+        assert await stores.tasks.get("t-1") == task
+
+    async def test_a_task_without_gold_stays_without_gold(self, stores: Stores) -> None:
+        await stores.tasks.remember(TaskRecord("t-2", "p-1", "c", "label"))
+        found = await stores.tasks.get("t-2")
+        assert found is not None
+        assert not found.is_gold
+
+    async def test_scored_marks_are_idempotent(self, stores: Stores) -> None:
+        assert not await stores.marks.is_scored("s-1")
+        await stores.marks.mark_scored("s-1", Verdict.ACCEPTED)
+        await stores.marks.mark_scored("s-1", Verdict.ACCEPTED)
+        assert await stores.marks.is_scored("s-1")
+        assert not await stores.marks.is_scored("s-2")
+
+    async def test_a_submission_is_released_once(self, stores: Stores) -> None:
+        assert await stores.results.release(_result("s-1"))
+        assert not await stores.results.release(_result("s-1", answer=b"changed"))
+        entries = await stores.results.read("p-1", "", 10, 0)
+        assert [e.result for e in entries] == [_result("s-1")]
+
+    async def test_results_round_trip_exactly(self, stores: Stores) -> None:
+        result = _result("s-1", answer=b"\xff\x00 not utf-8")
+        await stores.results.release(result)
+        [entry] = await stores.results.read("p-1", "", 10, 0)
+        assert entry.result == result
+        assert entry.result.released_at.utcoffset() == timedelta(0)
+
+    async def test_reading_resumes_after_a_cursor_in_order(self, stores: Stores) -> None:
+        for i in range(5):
+            await stores.results.release(_result(f"s-{i}"))
+        head = await stores.results.read("p-1", "", 2, 0)
+        assert [e.result.submission_id for e in head] == ["s-0", "s-1"]
+        rest = await stores.results.read("p-1", head[-1].cursor, 10, 0)
+        assert [e.result.submission_id for e in rest] == ["s-2", "s-3", "s-4"]
+        assert await stores.results.read("p-1", rest[-1].cursor, 10, 0) == []
+
+    async def test_each_platform_reads_only_its_own_log(self, stores: Stores) -> None:
+        await stores.results.release(_result("s-a", platform_id="p-a"))
+        await stores.results.release(_result("s-b", platform_id="p-b"))
+        entries = await stores.results.read("p-a", "", 10, 0)
+        assert [e.result.submission_id for e in entries] == ["s-a"]
+        assert await stores.results.read("p-nobody", "", 10, 0) == []
+
+    async def test_an_empty_read_waits_about_the_block_time(self, stores: Stores) -> None:
+        started = time.monotonic()
+        assert await stores.results.read("p-1", "", 10, 0.3) == []
+        assert 0.25 <= time.monotonic() - started < 2.0
+
+    async def test_a_waiting_read_wakes_up_on_release(self, stores: Stores) -> None:
+        waiting = asyncio.create_task(stores.results.read("p-1", "", 10, 5.0))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await stores.results.release(_result("s-1"))
+        entries = await asyncio.wait_for(waiting, 3.0)
+        assert [e.result.submission_id for e in entries] == ["s-1"]
+        assert time.monotonic() - started < 2.0
+
+    @pytest.mark.parametrize("cursor", ["garbage", "1-x", f"{2**64}-0"])
+    async def test_a_malformed_cursor_is_refused(self, stores: Stores, cursor: str) -> None:
+        with pytest.raises(InvalidCursorError):
+            await stores.results.read("p-1", cursor, 10, 0)
+
+
+class TestMemoryStores(StoreContract):
+    @pytest.fixture
+    def stores(self) -> Stores:
+        return Stores(MemoryTaskBook(), MemoryScoreMarks(), MemoryResultLog())
+
+
+@pytest.mark.integration
+class TestRedisStores(StoreContract):
+    @pytest.fixture
+    async def stores(self, stack_endpoints: Any) -> AsyncIterator[Stores]:
+        client: redis.Redis = redis.from_url(stack_endpoints.redis_url)
+        prefix = f"scoring-test-{uuid.uuid4().hex}:"
+        yield Stores(
+            RedisTaskBook(client, prefix),
+            RedisScoreMarks(client, prefix),
+            RedisResultLog(client, prefix),
+        )
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -1,0 +1,129 @@
+"""The Kafka entrypoints: envelopes to handlers, poison to the DLQ, retries for the rest."""
+
+import pytest
+from prometheus_client import REGISTRY
+
+from fairtask.v1 import events_pb2
+from fairtask_runtime.envelope import PoisonMessageError, wrap
+from scoring.adapters.memory import MemoryPorts
+from scoring.domain.errors import TaskNotKnownError
+from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake
+from scoring.service_layer.handlers import ScoringHandlers
+
+
+def _task(task_id: str = "t-1", gold: str = "", **fields: str) -> events_pb2.TaskSubmitted:
+    message = events_pb2.TaskSubmitted(
+        task_id=task_id,
+        platform_id="p-1",
+        client_task_id="c-1",
+        task_type="label",
+        pool="label/en",
+        gold_answer=gold,
+    )
+    for name, value in fields.items():
+        setattr(message, name, value)
+    return message
+
+
+def _submission(
+    submission_id: str = "s-1", task_id: str = "t-1", worker_id: str = "w-1", answer: bytes = b"x"
+) -> events_pb2.SubmissionReceived:
+    return events_pb2.SubmissionReceived(
+        submission_id=submission_id,
+        task_id=task_id,
+        worker_id=worker_id,
+        lease_id="l-1",
+        region="ke",
+        platform_id="p-1",
+        client_task_id="c-1",
+        task_type="label",
+        answer=answer,
+        worked_seconds=42,
+        effort_seconds=60,
+        price_micros=300_000,
+    )
+
+
+def _scored_count(verdict: str) -> float:
+    value = REGISTRY.get_sample_value("fairtask_submissions_scored_total", {"verdict": verdict})
+    return value or 0.0
+
+
+def _released_count() -> float:
+    return REGISTRY.get_sample_value("fairtask_results_released_total") or 0.0
+
+
+@pytest.mark.parametrize("missing", ["submission_id", "task_id", "worker_id"])
+async def test_a_submission_without_its_ids_is_poison(
+    handlers: ScoringHandlers, ports: MemoryPorts, missing: str
+) -> None:
+    await TaskIntake(handlers)(wrap(_task(), producer="test"))
+    message = _submission()
+    message.ClearField(missing)
+    with pytest.raises(PoisonMessageError, match=missing):
+        await SubmissionScoring(handlers)(wrap(message, producer="test"))
+    assert ports.events.published == []
+
+
+async def test_another_event_on_submissions_is_poison(handlers: ScoringHandlers) -> None:
+    with pytest.raises(PoisonMessageError):
+        await SubmissionScoring(handlers)(wrap(_task(), producer="test"))
+
+
+@pytest.mark.parametrize("missing", ["task_id", "platform_id"])
+async def test_a_task_without_its_ids_is_poison(
+    handlers: ScoringHandlers, ports: MemoryPorts, missing: str
+) -> None:
+    message = _task()
+    message.ClearField(missing)
+    with pytest.raises(PoisonMessageError, match=missing):
+        await TaskIntake(handlers)(wrap(message, producer="test"))
+    assert ports.tasks.tasks == {}
+
+
+async def test_another_event_on_tasks_is_poison(handlers: ScoringHandlers) -> None:
+    with pytest.raises(PoisonMessageError):
+        await TaskIntake(handlers)(wrap(_submission(), producer="test"))
+
+
+async def test_a_submission_before_its_task_is_retried_not_dead_lettered(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    envelope = wrap(_submission(), producer="test")
+    with pytest.raises(TaskNotKnownError):
+        await SubmissionScoring(handlers)(envelope)
+    await TaskIntake(handlers)(wrap(_task(), producer="test"))
+    await SubmissionScoring(handlers)(envelope)
+    assert [e.submission.submission_id for e in ports.events.published] == ["s-1"]
+
+
+async def test_the_same_envelope_twice_is_scored_counted_and_released_once(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    accepted, released = _scored_count("accepted"), _released_count()
+    await TaskIntake(handlers)(wrap(_task(), producer="test"))
+    envelope = wrap(_submission(answer=b"label: cat"), producer="test")
+    await SubmissionScoring(handlers)(envelope)
+    await SubmissionScoring(handlers)(envelope)
+
+    [event] = ports.events.published
+    assert event.submission.worked_seconds == 42
+    assert event.submission.price_micros == 300_000
+    assert len(await ports.results.read("p-1", "", 10, 0)) == 1
+    assert _scored_count("accepted") == accepted + 1
+    assert _released_count() == released + 1
+
+
+async def test_gold_verdicts_are_counted_by_verdict(handlers: ScoringHandlers) -> None:
+    passed, failed = _scored_count("gold_passed"), _scored_count("gold_failed")
+    released = _released_count()
+    await TaskIntake(handlers)(wrap(_task("g-1", gold="yes"), producer="test"))
+    await SubmissionScoring(handlers)(
+        wrap(_submission("s-1", "g-1", answer=b" YES "), producer="test")
+    )
+    await SubmissionScoring(handlers)(
+        wrap(_submission("s-2", "g-1", answer=b"no"), producer="test")
+    )
+    assert _scored_count("gold_passed") == passed + 1
+    assert _scored_count("gold_failed") == failed + 1
+    assert _released_count() == released

@@ -1,0 +1,109 @@
+"""ResultsService over a real gRPC channel, backed by the in-memory fakes."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+
+from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.clock import FakeClock
+from fairtask_runtime.grpc.errors import field_violations_of
+from scoring.adapters.memory import MemoryPorts, MemoryResultLog
+from scoring.domain.errors import StoreUnavailableError
+from scoring.domain.model import ResultEntry, Submission, TaskRecord
+from scoring.entrypoints.grpc_api import ResultsServicer
+from scoring.service_layer.handlers import RememberTask, ScoreSubmission, ScoringHandlers
+
+if TYPE_CHECKING:
+    from fairtask.v1.scoring_pb2_grpc import ResultsServiceAsyncStub as Stub
+
+
+@pytest.fixture
+async def stub(handlers: ScoringHandlers) -> AsyncIterator["Stub"]:
+    server = grpc.aio.server()
+    scoring_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(handlers), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield scoring_pb2_grpc.ResultsServiceStub(channel)
+    await server.stop(0)
+
+
+async def _release(handlers: ScoringHandlers, platform_id: str, task_id: str) -> None:
+    task = TaskRecord(task_id, platform_id, f"client-{task_id}", "label")
+    await handlers.remember_task(RememberTask(task))
+    await handlers.score_submission(
+        ScoreSubmission(Submission(f"s-{task_id}", task_id, "w-9", f"answer {task_id}".encode()))
+    )
+
+
+def _as(platform_id: str) -> tuple[tuple[str, str]]:
+    return (("x-platform-id", platform_id),)
+
+
+async def test_results_stream_from_a_cursor_for_the_calling_platform_only(
+    stub: "Stub", handlers: ScoringHandlers, clock: FakeClock
+) -> None:
+    await _release(handlers, "p-1", "t-1")
+    await _release(handlers, "p-2", "t-2")
+    await _release(handlers, "p-1", "t-3")
+
+    call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as("p-1"))
+    first = await asyncio.wait_for(call.read(), 2)
+    assert isinstance(first, scoring_pb2.WatchResultsResponse)
+    assert (first.task_id, first.client_task_id, first.task_type) == ("t-1", "client-t-1", "label")
+    assert (first.answer, first.worker_id) == (b"answer t-1", "w-9")
+    assert first.released_at.ToDatetime().timestamp() == clock.now().timestamp()
+    call.cancel()
+
+    resumed = stub.WatchResults(
+        scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=_as("p-1")
+    )
+    second = await asyncio.wait_for(resumed.read(), 2)
+    assert isinstance(second, scoring_pb2.WatchResultsResponse)
+    assert second.task_id == "t-3"
+    resumed.cancel()
+
+
+async def test_a_malformed_cursor_is_an_invalid_argument_on_the_cursor(stub: "Stub") -> None:
+    call = stub.WatchResults(
+        scoring_pb2.WatchResultsRequest(cursor="yesterday"), metadata=_as("p-1")
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await asyncio.wait_for(call.read(), 2)
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations_of(raised.value)] == ["cursor"]
+
+
+async def test_a_caller_without_a_platform_is_unauthenticated(stub: "Stub") -> None:
+    call = stub.WatchResults(scoring_pb2.WatchResultsRequest())
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await asyncio.wait_for(call.read(), 2)
+    assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+class _UnreachableLog(MemoryResultLog):
+    async def read(
+        self, platform_id: str, after: str, limit: int, block_s: float
+    ) -> list[ResultEntry]:
+        raise StoreUnavailableError("connection refused")
+
+
+async def test_an_unreachable_store_is_unavailable_not_a_crash(clock: FakeClock) -> None:
+    ports = MemoryPorts(results=_UnreachableLog())
+    handlers = ScoringHandlers(ports.tasks, ports.marks, ports.results, ports.events, clock)
+    server = grpc.aio.server()
+    scoring_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(handlers), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub: Stub = scoring_pb2_grpc.ResultsServiceStub(channel)
+            call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as("p-1"))
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await asyncio.wait_for(call.read(), 2)
+        assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+    finally:
+        await server.stop(0)
