@@ -3,8 +3,9 @@
 from datetime import UTC, datetime
 
 import uuid_utils
-from fairtask.v1 import envelope_pb2
 from google.protobuf.message import DecodeError, Message
+
+from fairtask.v1 import envelope_pb2
 
 _FIELD_BY_TYPE: dict[str, str] = {
     field.message_type.full_name: field.name

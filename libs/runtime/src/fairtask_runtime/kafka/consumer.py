@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from fairtask.v1 import envelope_pb2
 from tenacity import AsyncRetrying, retry_if_not_exception_type, wait_exponential
 
+from fairtask.v1 import envelope_pb2
 from fairtask_runtime.envelope import PoisonMessageError, decode
 from fairtask_runtime.kafka.dedupe import MemoryProcessedEvents, ProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters

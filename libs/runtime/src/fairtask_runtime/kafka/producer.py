@@ -1,8 +1,8 @@
 """Publishing envelopes to Kafka with idempotence and full acknowledgement."""
 
 from aiokafka import AIOKafkaProducer
-from fairtask.v1 import envelope_pb2
 
+from fairtask.v1 import envelope_pb2
 from fairtask_runtime.metrics import EVENTS_PUBLISHED
 
 
