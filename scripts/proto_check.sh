@@ -2,7 +2,7 @@
 # Fails when the committed Python contracts are stale, buf lint fails, or proto/ breaks main.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/gen_proto.sh >/dev/null
+bash scripts/gen_proto.sh >/dev/null 2>&1 || { echo "protoc failed: run make proto" >&2; exit 1; }
 if ! git diff --exit-code --stat -- libs/contracts; then
   echo "generated contracts are stale: run 'make proto' and commit" >&2
   exit 1
