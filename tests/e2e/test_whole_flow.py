@@ -1,0 +1,180 @@
+"""One task's whole journey through the three services as separate processes, on the real
+Kafka, Redis and PostgreSQL: platform -> dispatcher -> worker -> scoring -> payroll."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+
+from fairtask.v1 import dispatcher_pb2 as d
+from fairtask.v1 import dispatcher_pb2_grpc as dg
+from fairtask.v1 import payroll_pb2 as p
+from fairtask.v1 import payroll_pb2_grpc as pg
+from fairtask.v1 import scoring_pb2 as s
+from fairtask.v1 import scoring_pb2_grpc as sg
+from fairtask_demo.supervisor import ServiceProcess, plan, service_env
+
+pytestmark = pytest.mark.integration
+
+PLATFORM = (("x-platform-id", "lab-e2e"),)
+PRICE_MICROS = 400_000
+
+
+@pytest.fixture
+async def payroll_dsn(stack_endpoints: Any) -> AsyncIterator[str]:
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base = stack_endpoints.postgres_dsn.rsplit("/", 1)[0]
+        yield f"{base}/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def services(
+    stack_endpoints: Any, kafka_topics: str, payroll_dsn: str, tmp_path: Path
+) -> Iterator[dict[str, ServiceProcess]]:
+    running = {service.name: service for service in plan(tmp_path / "logs")}
+    keys = f"e{uuid.uuid4().hex[:8]}"
+    for service in running.values():
+        env = service_env(stack_endpoints.to_env(), service, kafka_topics)
+        env |= {
+            "FAIRTASK_POSTGRES_DSN": payroll_dsn,
+            "FAIRTASK_REDIS_PREFIX": f"{keys}:{service.name}:",
+            "FAIRTASK_SHUTDOWN_GRACE_S": "3",
+        }
+        service.start(env, Path.cwd())
+    yield running
+    for service in running.values():
+        if service.process is not None and service.process.poll() is None:
+            service.process.kill()
+
+
+async def eventually(probe: Any, wait_s: float = 30) -> Any:
+    """Retries `probe` until it returns something truthy (services are eventually consistent)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        result = await probe()
+        if result or loop.time() > deadline:
+            return result
+        await asyncio.sleep(0.3)
+
+
+async def work_through(channel: grpc.aio.Channel, worker_id: str, tasks: int) -> list[str]:
+    """A worker who accepts and submits `tasks` offers; returns the submission ids."""
+    outgoing: asyncio.Queue[d.ConnectRequest | None] = asyncio.Queue()
+
+    async def requests() -> AsyncIterator[d.ConnectRequest]:
+        while (message := await outgoing.get()) is not None:
+            yield message
+
+    await outgoing.put(
+        d.ConnectRequest(hello=d.Hello(worker_id=worker_id, region="ke", skills=["en"]))
+    )
+    call = dg.WorkerServiceStub(channel).Connect(requests())
+    submissions: list[str] = []
+    async for message in call:
+        kind = message.WhichOneof("message")
+        if kind == "offer":
+            await outgoing.put(d.ConnectRequest(accept=d.Accept(offer_id=message.offer.offer_id)))
+        elif kind == "lease":
+            answer = d.Submit(lease_id=message.lease.lease_id, answer=b"car")
+            await outgoing.put(d.ConnectRequest(submit=answer))
+        elif kind == "submit_accepted":
+            submissions.append(message.submit_accepted.submission_id)
+            if len(submissions) == tasks:
+                break
+        elif kind == "error":
+            raise AssertionError(message.error)
+    await outgoing.put(None)
+    call.cancel()
+    return submissions
+
+
+async def test_a_task_travels_from_platform_to_ledger(
+    services: dict[str, ServiceProcess],
+) -> None:
+    for service in services.values():
+        await service.wait_healthy(60)
+    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
+    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
+    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
+    platform = dg.PlatformServiceStub(dispatcher)
+    await platform.DefineTaskType(
+        d.DefineTaskTypeRequest(
+            task_type=d.TaskType(
+                name="image-bbox",
+                purpose="Lab E2E trains a model that finds cars in street photos",
+                price_micros=PRICE_MICROS,
+                effort_seconds=90,
+                skills=["en"],
+            )
+        ),
+        metadata=PLATFORM,
+        timeout=5,
+    )
+    batch = [
+        d.NewTask(client_task_id=f"e2e-{i}", task_type="image-bbox", payload=b"img")
+        for i in range(2)
+    ]
+    batch.append(
+        d.NewTask(
+            client_task_id="e2e-gold", task_type="image-bbox", payload=b"img", gold_answer="car"
+        )
+    )
+    submitted = await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=batch), metadata=PLATFORM, timeout=10
+    )
+    assert len({t.task_id for t in submitted.tasks}) == 3
+
+    submissions = await asyncio.wait_for(work_through(dispatcher, "w-e2e", 3), 60)
+    assert len(set(submissions)) == 3
+
+    # Scoring released the two ordinary results to the platform; the gold task stays private.
+    results: list[s.WatchResultsResponse] = []
+    watch = sg.ResultsServiceStub(scoring).WatchResults(
+        s.WatchResultsRequest(), metadata=PLATFORM, timeout=30
+    )
+    async for result in watch:
+        results.append(result)
+        if len(results) == 2:
+            break
+    watch.cancel()
+    assert sorted(r.client_task_id for r in results) == ["e2e-0", "e2e-1"]
+    assert all(r.answer == b"car" and r.worker_id == "w-e2e" for r in results)
+
+    # Payroll paid each of the three once, from balanced postings.
+    ledger = pg.PayrollServiceStub(payroll)
+
+    async def statement() -> p.GetStatementResponse | None:
+        try:
+            answer = await ledger.GetStatement(p.GetStatementRequest(worker_id="w-e2e"), timeout=5)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return answer if answer.tasks_paid == 3 else None
+
+    paid = await eventually(statement)
+    assert paid is not None, "payroll never paid the three submissions"
+    assert paid.balance_micros == 3 * PRICE_MICROS
+    summary = await ledger.GetLedgerSummary(p.GetLedgerSummaryRequest(), timeout=5)
+    assert summary.balanced
+    assert {r.region: r.tasks_paid for r in summary.regions} == {"ke": 3}
+
+    for channel in (dispatcher, scoring, payroll):
+        await channel.close()
+
+    # SIGTERM: each service stops taking work, finishes, commits and exits cleanly.
+    for service in services.values():
+        await service.stop(grace_s=20)
+        assert service.exit_code() == 0, service.log_tail()
