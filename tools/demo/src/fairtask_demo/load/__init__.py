@@ -1,0 +1,1 @@
+"""Simulated platforms and workers that drive the services through their public gRPC APIs."""

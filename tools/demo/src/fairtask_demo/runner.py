@@ -1,0 +1,153 @@
+"""`make run`: the local stack, the three services, the demo load, and the report.
+
+Exit codes: 0 the run completed (by duration or by Ctrl-C), 1 a service died during the run,
+2 the stack failed, 3 a service failed to start, 4 the load itself failed (e.g. a refused
+task type).
+"""
+
+import asyncio
+import contextlib
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from fairtask_demo.config import DemoConfig
+from fairtask_demo.render import report_text
+from fairtask_demo.report import build_report
+from fairtask_demo.session import Control, LoadSession, Targets
+from fairtask_demo.stack import LocalStack, StackError, project_root
+from fairtask_demo.supervisor import ServiceError, ServiceProcess, plan, service_env
+
+EXIT_OK, EXIT_SERVICE_DIED, EXIT_STACK_FAILED, EXIT_SERVICE_FAILED, EXIT_LOAD_FAILED = range(5)
+_HEALTH_TIMEOUT_S = 60.0
+_STOP_GRACE_S = 15.0
+_SAME_PRESS_S = 1.0
+
+
+def _write_json(path: Path, report: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _install_signals(control: Control) -> None:
+    """First Ctrl-C (or SIGTERM): stop submitting and drain. Second: skip the waiting."""
+
+    loop = asyncio.get_running_loop()
+    first_at: list[float] = []
+
+    def on_signal() -> None:
+        if not first_at:
+            first_at.append(loop.time())
+            _say("\nstopping: no new tasks; letting work in flight finish (Ctrl-C again: hurry)")
+            control.stop.set()
+        # One Ctrl-C can arrive several times: from the terminal to the whole process group,
+        # and again forwarded by `uv run` and `make`. Only a later press means "hurry".
+        elif loop.time() - first_at[0] > _SAME_PRESS_S and not control.hurry.is_set():
+            _say("\nhurrying: skipping the drain")
+            control.hurry.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+
+async def _watch(services: list[ServiceProcess], control: Control) -> None:
+    """A service that exits mid-run fails the run; the load stops and the report says why."""
+    while True:
+        for service in services:
+            if (message := service.died()) is not None and message not in control.failures:
+                control.failures.append(message)
+                _say(f"\n!! {message}; {service.log_tail()}")
+                control.stop.set()
+                control.hurry.set()
+        await asyncio.sleep(0.5)
+
+
+def _where(services: list[ServiceProcess], stack: LocalStack, log_dir: Path) -> None:
+    endpoints = stack.endpoints
+    assert endpoints is not None
+    state = "started" if stack.started_here else "reused"
+    _say(
+        f"stack ({state}): kafka {endpoints.kafka_bootstrap}, redis {endpoints.redis_url}, "
+        f"postgres {endpoints.postgres_dsn}"
+    )
+    for s in services:
+        _say(f"  {s.name:<10} gRPC {s.grpc_target:<16} metrics {s.metrics_url}")
+    _say(f"  logs in {log_dir}/")
+
+
+async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None) -> int:
+    control = Control()
+    _install_signals(control)
+    root = project_root()
+    stack_dir = await asyncio.to_thread(stack_dir.resolve)
+    log_dir = stack_dir / "logs"
+    stack = LocalStack(stack_dir, root)
+    services = plan(log_dir)
+    watcher: asyncio.Task[None] | None = None
+    report: dict[str, Any] | None = None
+    try:
+        _say(f"starting the local stack in {stack_dir} (Kafka, Redis, PostgreSQL) ...")
+        try:
+            endpoints = await stack.start()
+        except StackError as error:
+            _say(f"!! the local stack failed:\n{error}")
+            return EXIT_STACK_FAILED
+        if control.stop.is_set():
+            _say("stopped before the load began: nothing to report")
+            return EXIT_OK
+        _say("starting dispatcher, scoring and payroll ...")
+        for service in services:
+            service.start(service_env(endpoints.to_env(), service, topic_prefix=""), cwd=root)
+        try:
+            await asyncio.gather(*(s.wait_healthy(_HEALTH_TIMEOUT_S) for s in services))
+        except ServiceError as error:
+            _say(f"!! {error}")
+            return EXIT_SERVICE_FAILED
+        if control.stop.is_set():
+            _say("stopped before the load began: nothing to report")
+            return EXIT_OK
+        _where(services, stack, log_dir)
+        watcher = asyncio.create_task(_watch(services, control))
+        until = f"for {config.duration_s:.0f} s" if config.duration_s else "until Ctrl-C"
+        _say(f"demo load {until}: {config.tasks_per_s:g} tasks/s, seed {config.seed}")
+        target = {s.name: s.grpc_target for s in services}
+        session = LoadSession(
+            config,
+            Targets(target["dispatcher"], target["scoring"], target["payroll"]),
+            control,
+            say=_say,
+        )
+        try:
+            record = await session.run()
+        except grpc.aio.AioRpcError as error:
+            _say(f"!! the demo load failed: {error.code().name}: {error.details()}")
+            return EXIT_SERVICE_DIED if control.failures else EXIT_LOAD_FAILED
+        report = build_report(record)
+        for problem in session.registry.problems[:10]:
+            _say(f"  note: {problem}")
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        _say("stopping the services ...")
+        await asyncio.gather(*(s.stop(_STOP_GRACE_S) for s in services))
+        if stack.started_here:
+            _say("stopping the local stack ...")
+            try:
+                await stack.stop()
+            except StackError as error:
+                _say(f"!! stopping the stack failed: {error}")
+    assert report is not None  # every path that leaves it None has returned
+    _say(report_text(report))
+    if report_path is not None:
+        await asyncio.to_thread(_write_json, report_path, report)
+        _say(f"\nreport written to {report_path}")
+    return EXIT_OK if report["completed"] else EXIT_SERVICE_DIED

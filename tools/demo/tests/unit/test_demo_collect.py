@@ -1,0 +1,54 @@
+"""Reading outcomes back: unknown tasks are lost, an unreachable service gives up quickly."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import grpc
+
+from fairtask_demo import collect
+from fairtask_demo.fakes import FakeServices
+from fairtask_demo.model import SubmittedTask
+from fairtask_localstack.ports import free_ports
+
+NOW = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _task(task_id: str, platform: str = "lab-a") -> SubmittedTask:
+    return SubmittedTask(task_id, f"c-{task_id}", platform, "image-label", 90, False, NOW, NOW)
+
+
+async def test_a_task_the_dispatcher_does_not_know_is_lost(fake_services: FakeServices) -> None:
+    async with grpc.aio.insecure_channel(fake_services.target) as channel:
+        found = await collect.task_states(channel, [_task("nobody-knows-me")])
+    assert found["nobody-knows-me"].state == "LOST"
+
+
+async def test_statements_carry_entry_kinds_by_name(fake_services: FakeServices) -> None:
+    fake_services.world.paid["w1"] = [("t1", 400_000, 90)]
+    async with grpc.aio.insecure_channel(fake_services.target) as channel:
+        found = await collect.statements(channel, ["w1", "w2"])
+        ledger = await collect.ledger_summary(channel)
+    assert found["w1"].lines[0].kind == "TASK_PAY"
+    assert found["w1"].balance_micros == 400_000
+    assert found["w2"].tasks_paid == 0
+    assert collect.tasks_paid(found) == 1
+    assert ledger is not None
+    assert ledger.balanced
+
+
+async def test_an_unreachable_service_is_given_up_on_quickly() -> None:
+    (port,) = free_ports(1)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        tasks = [_task(f"t{i}") for i in range(500)]
+        found, statements, ledger = await asyncio.wait_for(
+            asyncio.gather(
+                collect.task_states(channel, tasks),
+                collect.statements(channel, [f"w{i}" for i in range(100)]),
+                collect.ledger_summary(channel),
+            ),
+            timeout=20,
+        )
+    # Nothing vouched for: the report counts these tasks lost and the pay unknown.
+    assert found == {}
+    assert statements == {}
+    assert ledger is None
