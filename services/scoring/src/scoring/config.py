@@ -8,5 +8,6 @@ class ScoringSettings(ServiceSettings):
     # Every key scoring writes starts with this; tests use a fresh one each.
     redis_prefix: str = "scoring:"
     # Longest single wait of a WatchResults stream for new results before it polls again.
-    watch_block_s: float = 5.0
+    # Kept well under redis-py's 5 s socket timeout, which would otherwise cut a blocking XREAD.
+    watch_block_s: float = 2.0
     watch_batch: int = 100

@@ -5,14 +5,13 @@ import socket
 
 import uvicorn
 from fastapi import FastAPI, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
 
 def build_http_app(title: str) -> FastAPI:
     # `_created` samples double the series count and no dashboard or alert uses them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
-    app = FastAPI(title=title, default_response_class=ORJSONResponse)
+    app = FastAPI(title=title)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

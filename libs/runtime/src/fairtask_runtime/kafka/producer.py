@@ -1,5 +1,7 @@
 """Publishing envelopes to Kafka with idempotence and full acknowledgement."""
 
+import asyncio
+
 from aiokafka import AIOKafkaProducer
 
 from fairtask.v1 import envelope_pb2
@@ -39,6 +41,19 @@ class EventProducer:
             self.topic(topic), key.encode(), envelope.SerializeToString(), headers=[]
         )
         EVENTS_PUBLISHED.labels(topic).inc()
+
+    async def publish_many(self, items: list[tuple[str, str, envelope_pb2.Envelope]]) -> None:
+        """Publishes (topic, key, envelope) items in one round trip; returns when all are
+        durable, raises if any is not (the rest may still have been written)."""
+        pending = [
+            await self._producer.send(
+                self.topic(topic), value=envelope.SerializeToString(), key=key.encode()
+            )
+            for topic, key, envelope in items
+        ]
+        await asyncio.gather(*pending)
+        for topic, _, _ in items:
+            EVENTS_PUBLISHED.labels(topic).inc()
 
     async def publish_raw(
         self,

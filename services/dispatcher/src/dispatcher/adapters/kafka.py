@@ -1,5 +1,7 @@
 """Publishing the dispatcher's domain events as envelopes on their topics."""
 
+from collections.abc import Sequence
+
 from google.protobuf.message import Message
 
 from dispatcher.adapters.codec import task_to_pb, to_timestamp
@@ -22,6 +24,12 @@ class KafkaEventPublisher:
     async def publish(self, event: events.Event) -> None:
         topic, key, payload = _route(event)
         await self._producer.publish(topic, key, wrap(payload, producer="dispatcher"))
+
+    async def publish_many(self, batch: Sequence[events.Event]) -> None:
+        routed = [_route(event) for event in batch]
+        await self._producer.publish_many(
+            [(topic, key, wrap(payload, producer="dispatcher")) for topic, key, payload in routed]
+        )
 
 
 def _route(event: events.Event) -> tuple[str, str, Message]:

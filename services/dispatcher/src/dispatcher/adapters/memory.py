@@ -328,5 +328,9 @@ class RecordingPublisher:
         if self.fail_after is not None:
             self.fail_after -= 1
 
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            await self.publish(event)
+
     def of_type(self, kind: type[_E]) -> list[_E]:
         return [e for e in self.events if isinstance(e, kind)]

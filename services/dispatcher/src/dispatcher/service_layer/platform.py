@@ -82,6 +82,7 @@ class PlatformHandlers:
 
         results: list[SubmittedTask] = []
         fresh: list[Accepted] = []
+        new_tasks: list[TaskSubmitted] = []
         for task, printed in zip(command.tasks, prints, strict=True):
             task_id = task_id_for(command.platform_id, task.client_task_id)
             duplicate = task.client_task_id in earlier
@@ -89,10 +90,11 @@ class PlatformHandlers:
             if duplicate:
                 continue
             accepted = _build(command.platform_id, task_id, task, task_types[task.task_type], now)
-            # Durable in Kafka before we answer; the deterministic task id makes a retry after
-            # a failure here collapse into the same task downstream.
-            await self._events.publish(TaskSubmitted(accepted))
+            new_tasks.append(TaskSubmitted(accepted))
             fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
+        # Durable in Kafka before we answer; the deterministic task ids make a retry after a
+        # partial failure here collapse into the same tasks downstream.
+        await self._events.publish_many(new_tasks)
         await self._tasks.record_accepted(command.platform_id, fresh)
         return results
 

@@ -118,3 +118,7 @@ class EventPublisher(Protocol):
     async def publish(self, event: Event) -> None:
         """Returns once the event is durable in Kafka; raises if it could not be made so."""
         ...
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """As `publish` for several events in one round trip; raises if any is not durable."""
+        ...
