@@ -48,6 +48,12 @@ if ! command -v uv >/dev/null 2>&1; then
     # Debian 12 marks its Python externally managed; uv is a self-contained binary, so it is safe.
     python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv
     hash -r
+    if ! command -v uv >/dev/null 2>&1; then
+        # pip put it in a scripts dir that is not on PATH (e.g. pyenv before a rehash).
+        scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+        as_root ln -sf "$scripts/uv" /usr/local/bin/uv
+        hash -r
+    fi
 fi
 
 # 3. Kafka jars into .cache/kafka/libs. The marker holds the pom's sha256, as in
