@@ -17,6 +17,9 @@ from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer
 from fairtask_runtime.kafka.consumer import EventConsumer
 from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.logging import configure_logging
+from fairtask_runtime.settings import ServiceSettings
+from fairtask_runtime.shutdown import shutdown_event
 
 log = structlog.get_logger(__name__)
 
@@ -84,3 +87,20 @@ class ServiceRuntime:
         for close in self.closers:
             await close()
         log.info("service stopped")
+
+
+def run_service(name: str, settings: ServiceSettings, build: Callable[[], ServiceRuntime]) -> None:
+    """The body of every `python -m <service>`: logs, wiring, run until SIGTERM, stop in order."""
+
+    async def main() -> None:
+        configure_logging(name, settings.log_level, settings.log_json)
+        runtime = build()
+        stop = shutdown_event()
+        # start() logs one "service started" line with the bound gRPC and HTTP ports.
+        await runtime.start(settings.host, settings.grpc_port, settings.http_port)
+        try:
+            await runtime.run_until(stop)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(main())
