@@ -200,6 +200,30 @@ class TestSubmissionAndIngest:
 
 
 class TestOffers:
+    async def test_a_chosen_queued_task_can_be_offered_once(self, store: TaskStore) -> None:
+        first, second = make_task("c1"), make_task("c2")
+        await queued(store, first, second)
+
+        offer = await store.offer_task(second.task_id, "w1", "o1", ttl(30))
+
+        assert offer is not None
+        assert (offer.offer_id, offer.worker_id, offer.expires_at) == ("o1", "w1", ttl(30))
+        assert offer.task == second
+        assert await store.offer_task(second.task_id, "w2", "o2", ttl()) is None
+        assert [t.client_task_id for t in await store.queued_tasks()] == ["c1"]
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+        assert [t.client_task_id for t in await store.queued_tasks()] == ["c1", "c2"]
+
+    async def test_cancelled_or_unknown_tasks_cannot_be_offered(self, store: TaskStore) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.cancel(PLATFORM, task.task_id)
+
+        assert await store.offer_task(task.task_id, "w1", "o1", ttl()) is None
+        assert await store.offer_task("no-such-task", "w1", "o2", ttl()) is None
+        assert await store.queued_tasks() == []
+        assert await store.expired_offers(at(1000), 10) == []
+
     async def test_tasks_are_offered_in_arrival_order(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
 

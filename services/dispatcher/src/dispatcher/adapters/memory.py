@@ -171,6 +171,27 @@ class MemoryTaskStore:
                 return Offer(offer_id, record.task, worker_id, expires_at)
         return None
 
+    async def offer_task(
+        self, task_id: str, worker_id: str, offer_id: str, expires_at: datetime
+    ) -> Offer | None:
+        record = self._tasks.get(task_id)
+        if record is None or record.state is not TaskState.QUEUED or record.task is None:
+            return None
+        self._queues.get(record.task.pool, {}).pop(task_id, None)
+        record.state = TaskState.OFFERED
+        record.offer_id, record.worker_id = offer_id, worker_id
+        self._offers[offer_id] = _OfferRecord(task_id, worker_id, _ms(expires_at))
+        return Offer(offer_id, record.task, worker_id, expires_at)
+
+    async def queued_tasks(self) -> list[Task]:
+        found: list[Task] = []
+        for queue in self._queues.values():
+            for task_id in sorted(queue, key=lambda t: (queue[t], t)):
+                record = self._tasks[task_id]
+                if record.state is TaskState.QUEUED and record.task is not None:
+                    found.append(record.task)
+        return found
+
     async def close_offer(
         self, offer_id: str, worker_id: str | None, outcome: OfferOutcome
     ) -> Offer | None:

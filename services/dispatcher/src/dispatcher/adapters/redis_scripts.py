@@ -144,3 +144,16 @@ if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
 redis.call('SREM', p .. 'leases:active', lease)
 return 1
 """
+
+OFFER_TASK = """
+local p, tid, worker, offer, expires = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local tk = p .. 'task:' .. tid
+local t = redis.call('HMGET', tk, 'state', 'pool')
+if t[1] ~= 'queued' then return false end
+redis.call('ZREM', p .. 'queue:' .. t[2], tid)
+redis.call('HSET', tk, 'state', 'offered', 'offer_id', offer, 'worker_id', worker)
+redis.call('HSET', p .. 'offer:' .. offer, 'task_id', tid, 'worker_id', worker,
+  'expires_at', expires)
+redis.call('ZADD', p .. 'offers:expiry', expires, offer)
+return redis.call('HGET', tk, 'event')
+"""

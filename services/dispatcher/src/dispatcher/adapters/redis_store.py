@@ -84,6 +84,7 @@ class RedisTaskStore:
         self._heartbeat = client.register_script(redis_scripts.HEARTBEAT)
         self._complete = client.register_script(redis_scripts.COMPLETE)
         self._release = client.register_script(redis_scripts.RELEASE)
+        self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -161,6 +162,27 @@ class RedisTaskStore:
         if not raw:
             return None
         return Offer(offer_id, task_from_bytes(raw), worker_id, expires_at)
+
+    async def offer_task(
+        self, task_id: str, worker_id: str, offer_id: str, expires_at: datetime
+    ) -> Offer | None:
+        raw = await self._offer_task(args=[self._p, task_id, worker_id, offer_id, _ms(expires_at)])
+        if not raw:
+            return None
+        return Offer(offer_id, task_from_bytes(_raw(raw)), worker_id, expires_at)
+
+    async def queued_tasks(self) -> list[Task]:
+        found: list[Task] = []
+        for pool in (await self.known_pools()).keys():
+            ids = await self._r.zrange(f"{self._p}queue:{pool}", 0, -1)
+            if not ids:
+                continue
+            async with self._r.pipeline(transaction=False) as pipe:
+                for task_id in ids:
+                    pipe.hget(f"{self._p}task:{_text(task_id)}", "event")
+                events = await pipe.execute()
+            found += [task_from_bytes(_raw(e)) for e in events if e]
+        return found
 
     async def close_offer(
         self, offer_id: str, worker_id: str | None, outcome: OfferOutcome

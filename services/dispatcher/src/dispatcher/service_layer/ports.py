@@ -68,6 +68,16 @@ class TaskStore(Protocol):
         """Moves the oldest queued task of the first non-empty pool into an offer."""
         ...
 
+    async def offer_task(
+        self, task_id: str, worker_id: str, offer_id: str, expires_at: datetime
+    ) -> Offer | None:
+        """Moves this queued task into an offer to this worker; None if it is not queued."""
+        ...
+
+    async def queued_tasks(self) -> list[Task]:
+        """Every queued task, in queue order per pool (to rebuild a scheduler after restart)."""
+        ...
+
     async def close_offer(
         self, offer_id: str, worker_id: str | None, outcome: OfferOutcome
     ) -> Offer | None:
