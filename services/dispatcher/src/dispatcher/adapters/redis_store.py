@@ -173,7 +173,7 @@ class RedisTaskStore:
 
     async def queued_tasks(self) -> list[Task]:
         found: list[Task] = []
-        for pool in (await self.known_pools()).keys():
+        for pool in await self.known_pools():
             ids = await self._r.zrange(f"{self._p}queue:{pool}", 0, -1)
             if not ids:
                 continue
