@@ -8,6 +8,7 @@ import redis.asyncio as redis
 from dispatcher.adapters.kafka import KafkaEventPublisher
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
 from dispatcher.config import DispatcherSettings
+from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.domain.validation import Limits
 from dispatcher.entrypoints.consumers import TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
@@ -54,9 +55,10 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             heartbeat_interval_s=settings.heartbeat_interval_s,
         ),
         new_id=new_event_id,
+        policy=overrides.get("policy") or RoundRobinPolicy(settings.offer_ttl_s),
     )
     platform = PlatformHandlers(
-        task_types, tasks, events, clock, Limits(), on_withdrawn=dispatch.offer_withdrawn
+        task_types, tasks, events, clock, Limits(), on_cancelled=dispatch.task_cancelled
     )
     grpc_server = GrpcServer(
         service_names=[

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from dispatcher.adapters.memory import MemoryTaskStore, MemoryTaskTypes, RecordingPublisher
 from dispatcher.domain.model import Task, TaskType, pool_of, task_id_for
+from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.domain.validation import Limits
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import PlatformHandlers
@@ -37,14 +38,17 @@ class World:
     events: RecordingPublisher = field(default_factory=RecordingPublisher)
 
     def __post_init__(self) -> None:
-        self.dispatch = Dispatch(self.store, self.events, self.clock, CONFIG, new_id=ids("id"))
+        self.policy = RoundRobinPolicy(CONFIG.offer_ttl_s)
+        self.dispatch = Dispatch(
+            self.store, self.events, self.clock, CONFIG, new_id=ids("id"), policy=self.policy
+        )
         self.platform = PlatformHandlers(
             self.task_types,
             self.store,
             self.events,
             self.clock,
             Limits(),
-            on_withdrawn=self.dispatch.offer_withdrawn,
+            on_cancelled=self.dispatch.task_cancelled,
         )
 
 

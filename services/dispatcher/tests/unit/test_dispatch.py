@@ -436,4 +436,4 @@ class TestConnections:
         await world.dispatch.disconnect(session)
         await connect(world, "w1")
 
-        assert list(world.dispatch._idle) == ["w1"]
+        assert list(world.policy._idle) == ["w1"]

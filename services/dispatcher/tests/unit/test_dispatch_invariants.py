@@ -175,7 +175,8 @@ class DispatchMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_idle_worker_is_queued_once(self) -> None:
-        queued = list(self.dispatch._idle)
+        # The policy's view: each free, connected worker is waiting for work exactly once.
+        queued = list(self.world.policy._idle)
         assert len(queued) == len(set(queued))
         for worker_id in WORKERS:
             session = self.session(worker_id)

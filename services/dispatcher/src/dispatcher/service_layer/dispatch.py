@@ -1,14 +1,15 @@
 """Connected workers, the dispatch loop and the timers for offers and leases.
 
-Skeleton policy: idle workers are served round robin, each from the oldest task of the pools
-their skills fit. The fair scheduler replaces `_next_offer` without touching the rest.
+Which worker is offered which task is the policy's decision (the fair scheduler in production,
+a pure synchronous core). This module keeps the policy told of every arrival, connection and
+outcome, turns its decisions into atomic offers in the task store, and pushes them to workers.
 """
 
 import asyncio
-from collections import deque
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -23,8 +24,10 @@ from dispatcher.domain.events import (
     TaskOffered,
     WorkerPresenceChanged,
 )
-from dispatcher.domain.model import Task, fits, submission_id_for
+from dispatcher.domain.model import Offer, Task, submission_id_for
+from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision, WorkerProfile
 from dispatcher.service_layer.ports import EventPublisher, TaskStore
+from dispatcher.service_layer.profiles import task_spec, worker_profile
 from dispatcher.service_layer.sessions import (
     Closed,
     Hello,
@@ -46,7 +49,6 @@ class DispatchConfig:
     grace_s: float = 900.0
     heartbeat_interval_s: int = 10
     timer_interval_s: float = 0.25
-    pool_refresh_ticks: int = 8
     retry_backoff_s: float = 0.5
     max_answer_bytes: int = 256 * 1024
 
@@ -59,15 +61,18 @@ class Dispatch:
         clock: Clock,
         config: DispatchConfig,
         new_id: Callable[[], str],
+        policy: DispatchPolicy,
     ) -> None:
         self._store = store
         self._events = events
         self._clock = clock
         self._config = config
         self._new_id = new_id
+        self._policy = policy
         self._sessions: dict[str, WorkerSession] = {}
-        self._idle: deque[str] = deque()
-        self._pools: dict[str, tuple[str, ...]] = {}
+        self._profiles: dict[str, WorkerProfile] = {}
+        # Workers the policy may offer to: connected and not holding a lease it never saw.
+        self._available: set[str] = set()
         self._wake = asyncio.Event()
 
     @property
@@ -77,14 +82,31 @@ class Dispatch:
     def session(self, worker_id: str) -> WorkerSession | None:
         return self._sessions.get(worker_id)
 
-    # -- tasks arriving -------------------------------------------------------------------
+    def _now_s(self) -> float:
+        return self._clock.now().timestamp()
+
+    # -- tasks arriving and leaving -------------------------------------------------------
     async def ingest(self, task: Task) -> None:
         if await self._store.ingest(task):
-            self._pools.setdefault(task.pool, task.task_type.skills)
+            self._policy.submit(task_spec(task), self._now_s())
             self._wake.set()
+
+    async def task_cancelled(self, task_id: str, withdrawn: Offer | None) -> None:
+        """The platform cancelled a task; its offer, if any, is already gone from the store."""
+        now = self._now_s()
+        if withdrawn is not None:
+            self._policy.expired(withdrawn.worker_id, task_id, now)
+            session = self._sessions.get(withdrawn.worker_id)
+            if session is not None and session.offer_id == withdrawn.offer_id:
+                session.offer_id = None
+                session.push(OfferWithdrawnPush(withdrawn.offer_id, "cancelled by the platform"))
+        self._policy.cancel(task_id, now)
+        self._wake.set()
 
     # -- connections ----------------------------------------------------------------------
     async def connect(self, hello: Hello) -> WorkerSession:
+        """Raises InvalidInputError when the hello's time zone or availability is wrong."""
+        profile = worker_profile(hello, self._clock.now())
         previous = self._sessions.get(hello.worker_id)
         if previous is not None:
             previous.push(Closed("connected again from elsewhere"))
@@ -92,6 +114,7 @@ class Dispatch:
             previous.open = False
         session = WorkerSession(hello)
         self._sessions[hello.worker_id] = session
+        self._profiles[hello.worker_id] = profile
         lease = await self._store.lease_of(hello.worker_id)
         if lease is not None:
             await self._store.end_grace(lease.lease_id)
@@ -99,10 +122,11 @@ class Dispatch:
         session.push(Welcome(hello.worker_id, lease))
         if lease is not None:
             session.push(LeasePush(lease, self._config.heartbeat_interval_s))
+        else:
+            self._make_available(hello.worker_id, refresh=True)
         await self._events.publish(
             WorkerPresenceChanged(hello.worker_id, hello.region, True, self._clock.now())
         )
-        self._make_idle(session)
         return session
 
     async def disconnect(self, session: WorkerSession) -> None:
@@ -111,6 +135,8 @@ class Dispatch:
             return  # replaced by a newer connection, which now owns the offer and lease
         del self._sessions[session.worker_id]
         await self._withdraw_offer(session, "disconnected")
+        self._available.discard(session.worker_id)
+        self._policy.worker_offline(session.worker_id, self._now_s())
         if session.lease_id is not None:
             await self._store.heartbeat(
                 session.lease_id, session.worker_id, None, self._clock.now()
@@ -133,6 +159,7 @@ class Dispatch:
             offer_id, session.worker_id, lease_id, session.hello.region, self._clock.now()
         )
         session.offer_id = None
+        self._policy.accepted(session.worker_id, lease.task.task_id, self._now_s())
         metrics.OFFER_OUTCOMES.labels(session.hello.region, "accepted").inc()
         session.lease_id = lease.lease_id
         session.push(LeasePush(lease, self._config.heartbeat_interval_s))
@@ -144,11 +171,12 @@ class Dispatch:
         session.offer_id = None
         offer = await self._store.close_offer(offer_id, session.worker_id, OfferOutcome.DECLINED)
         if offer is not None:
+            self._policy.declined(session.worker_id, offer.task.task_id, self._now_s())
             metrics.OFFER_OUTCOMES.labels(session.hello.region, "declined").inc()
             await self._events.publish(
                 OfferClosed(offer_id, offer.task.task_id, session.worker_id, OfferOutcome.DECLINED)
             )
-        self._make_idle(session)
+        self._wake.set()
 
     async def heartbeat(self, session: WorkerSession, lease_id: str, draft: bytes | None) -> None:
         if len(draft or b"") > self._config.max_answer_bytes:
@@ -172,15 +200,21 @@ class Dispatch:
         if not await self._store.complete(lease_id, session.worker_id):
             raise AlreadyDoneError(f"lease {lease_id} was already submitted")
         session.lease_id = None
+        self._policy.completed(
+            session.worker_id, lease.task.task_id, float(worked), now.timestamp()
+        )
         metrics.SUBMISSIONS.inc()
         session.push(SubmitAcceptedPush(lease_id, submission_id))
-        self._make_idle(session)
+        self._make_available(session.worker_id)
 
     # -- loops ----------------------------------------------------------------------------
     async def run_dispatch(self) -> None:
-        await self._refresh_pools()
         while True:
-            await self._wake.wait()
+            wakeup = self._policy.next_wakeup(self._now_s())
+            timeout = None if wakeup is None else max(wakeup - self._now_s(), 0.0)
+            # A timeout means a window opened or held work is due: the policy has something new.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             try:
                 await self._dispatch_round()
@@ -193,61 +227,51 @@ class Dispatch:
 
     async def run_timers(self) -> None:
         await self._recover()
-        ticks = 0
         while True:
             await asyncio.sleep(self._config.timer_interval_s)
-            ticks += 1
             try:
                 await self._expire_offers()
                 await self._release_overdue_leases()
-                if ticks % self._config.pool_refresh_ticks == 0:
-                    await self._refresh_pools()
             except Exception:
                 log.exception("timer round failed; retrying")
 
-    async def _refresh_pools(self) -> None:
-        """Learns pools ingested by other replicas (tasks.submitted is partitioned by pool)."""
-        for pool, skills in (await self._store.known_pools()).items():
-            if pool not in self._pools:
-                self._pools[pool] = skills
-                self._wake.set()
-
     async def _dispatch_round(self) -> None:
-        for _ in range(len(self._idle)):
-            worker_id = self._idle.popleft()
-            session = self._sessions.get(worker_id)
-            if session is None or not session.idle:
-                continue
-            with metrics.OFFER_DECISION_SECONDS.time():
-                offered = await self._next_offer(session)
-            if not offered:
-                self._idle.append(worker_id)
+        with metrics.OFFER_DECISION_SECONDS.time():
+            decisions = self._policy.decide(self._now_s())
+        for decision in decisions:
+            await self._make_offer(decision)
 
-    async def _next_offer(self, session: WorkerSession) -> bool:
-        pools = [p for p, skills in self._pools.items() if fits(session.hello.skills, skills)]
-        if not pools:
-            return False
-        expires_at = self._clock.now() + timedelta(seconds=self._config.offer_ttl_s)
-        offer = await self._store.take_for_offer(
-            pools, session.worker_id, self._new_id(), expires_at
-        )
-        if offer is None:
-            return False
+    async def _make_offer(self, decision: OfferDecision) -> None:
+        worker_id, task_id = decision.worker_id, decision.task_id
+        session = self._sessions.get(worker_id)
+        if session is None or not session.idle:
+            self._policy.expired(worker_id, task_id, self._now_s())
+            return
+        expires_at = datetime.fromtimestamp(decision.expires_at, UTC)
+        offer = await self._store.offer_task(task_id, worker_id, self._new_id(), expires_at)
+        if offer is None:  # cancelled meanwhile, or offered by another replica
+            now = self._now_s()
+            self._policy.expired(worker_id, task_id, now)
+            self._policy.cancel(task_id, now)
+            return
         if not session.open:  # the worker left while we were choosing
             await self._store.close_offer(offer.offer_id, None, OfferOutcome.WITHDRAWN)
+            self._policy.expired(worker_id, task_id, self._now_s())
             self._wake.set()
-            return True
+            return
         session.offer_id = offer.offer_id
         session.push(OfferPush(offer))
         metrics.OFFERS.labels(session.hello.region).inc()
         await self._events.publish(TaskOffered(offer, session.hello.region))
-        return True
 
     async def _expire_offers(self) -> None:
         for offer_id in await self._store.expired_offers(self._clock.now(), 200):
             offer = await self._store.close_offer(offer_id, None, OfferOutcome.EXPIRED)
             if offer is None:
                 continue
+            self._policy.expired(offer.worker_id, offer.task.task_id, self._now_s())
+            # Known to the store but not to the policy (e.g. offered before a restart).
+            self._policy.submit(task_spec(offer.task), self._now_s())
             session = self._sessions.get(offer.worker_id)
             region = session.hello.region if session is not None else "disconnected"
             metrics.OFFER_OUTCOMES.labels(region, "expired").inc()
@@ -257,7 +281,6 @@ class Dispatch:
             if session is not None and session.offer_id == offer_id:
                 session.offer_id = None
                 session.push(OfferWithdrawnPush(offer_id, "expired"))
-                self._make_idle(session)
             self._wake.set()
 
     async def _release_overdue_leases(self) -> None:
@@ -271,16 +294,24 @@ class Dispatch:
                 LeaseReleased(lease, lease.worked_seconds(), "grace period ended")
             )
             if await self._store.release(lease_id) is not None:
+                now = self._now_s()
+                self._policy.lease_lost(lease.worker_id, lease.task.task_id, now)
+                self._policy.submit(task_spec(lease.task), now)
                 metrics.LEASES_RELEASED.inc()
                 log.info("lease released after grace", lease_id=lease_id, worker=lease.worker_id)
                 self._wake.set()
 
     async def _recover(self) -> None:
-        """After a restart, leases of workers who are not connected start their grace."""
+        """After a restart: queued tasks go back to the policy, and leases of workers who are
+        not connected start their grace period."""
+        now = self._now_s()
+        for task in await self._store.queued_tasks():
+            self._policy.submit(task_spec(task), now)
         until = self._clock.now() + timedelta(seconds=self._config.grace_s)
         for lease in await self._store.active_leases():
             if lease.worker_id not in self._sessions:
                 await self._store.start_grace(lease.lease_id, until)
+        self._wake.set()
 
     async def _withdraw_offer(self, session: WorkerSession, reason: str) -> None:
         if session.offer_id is None:
@@ -288,24 +319,20 @@ class Dispatch:
         offer_id, session.offer_id = session.offer_id, None
         offer = await self._store.close_offer(offer_id, None, OfferOutcome.WITHDRAWN)
         if offer is not None:
+            self._policy.expired(offer.worker_id, offer.task.task_id, self._now_s())
             await self._events.publish(
                 OfferClosed(offer_id, offer.task.task_id, offer.worker_id, OfferOutcome.WITHDRAWN)
             )
             session.push(OfferWithdrawnPush(offer_id, reason))
             self._wake.set()
 
-    async def offer_withdrawn(self, worker_id: str, offer_id: str, reason: str) -> None:
-        session = self._sessions.get(worker_id)
-        if session is not None and session.offer_id == offer_id:
-            session.offer_id = None
-            session.push(OfferWithdrawnPush(offer_id, reason))
-            self._make_idle(session)
-
-    def _make_idle(self, session: WorkerSession) -> None:
-        # Once per worker: a reconnect may find the worker still queued from its last session.
-        if session.idle and session.worker_id not in self._idle:
-            self._idle.append(session.worker_id)
-            self._wake.set()
+    def _make_available(self, worker_id: str, refresh: bool = False) -> None:
+        """Tells the policy a worker is free: new, reconnected (its profile may have changed),
+        or done with a lease resumed from an earlier connection, which the policy never saw."""
+        if refresh or worker_id not in self._available:
+            self._available.add(worker_id)
+            self._policy.worker_online(self._profiles[worker_id], self._now_s())
+        self._wake.set()
 
 
 def _too_large(field: str, limit: int) -> InvalidInputError:

@@ -8,6 +8,7 @@ from dispatcher.domain.errors import InvalidInputError, NotFoundError, Violation
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import (
     NewTask,
+    Offer,
     Task,
     TaskState,
     TaskStatus,
@@ -19,8 +20,8 @@ from dispatcher.domain.validation import Limits, batch_violations, fingerprint, 
 from dispatcher.service_layer.ports import Accepted, EventPublisher, TaskStore, TaskTypeStore
 from fairtask_runtime.clock import Clock
 
-# Tells a connected worker that their offer is gone: (worker_id, offer_id, reason).
-OfferWithdrawnHook = Callable[[str, str, str], Awaitable[None]]
+# Tells dispatch a task was cancelled, with the offer that was withdrawn from a worker, if any.
+CancelledHook = Callable[[str, Offer | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,14 @@ class PlatformHandlers:
         events: EventPublisher,
         clock: Clock,
         limits: Limits,
-        on_withdrawn: OfferWithdrawnHook,
+        on_cancelled: CancelledHook,
     ) -> None:
         self._task_types = task_types
         self._tasks = tasks
         self._events = events
         self._clock = clock
         self._limits = limits
-        self._on_withdrawn = on_withdrawn
+        self._on_cancelled = on_cancelled
 
     async def define_task_type(self, platform_id: str, task_type: TaskType) -> TaskType:
         violations = task_type_violations(task_type, self._limits)
@@ -111,8 +112,8 @@ class PlatformHandlers:
             await self._events.publish(
                 OfferClosed(offer.offer_id, task_id, offer.worker_id, OfferOutcome.WITHDRAWN)
             )
-            await self._on_withdrawn(offer.worker_id, offer.offer_id, "cancelled by the platform")
         if outcome.state is TaskState.CANCELLED:
+            await self._on_cancelled(task_id, outcome.withdrawn)
             await self._events.publish(TaskCancelled(task_id, platform_id, reason))
         return outcome.state
 
