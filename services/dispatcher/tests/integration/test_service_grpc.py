@@ -284,6 +284,15 @@ async def test_stream_errors_leave_the_connection_usable(channel: grpc.aio.Chann
     await rude.send(accept=d.Accept(offer_id="x"))
     refused = (await rude.next("error")).error
     assert refused.code == "INVALID_ARGUMENT"
+    lost = Worker(channel, "w-lost")
+    await lost.send(
+        hello=d.Hello(
+            worker_id="w-lost", region="ph", time_zone="Mars/Olympus", availability=["25:00-26:00"]
+        )
+    )
+    unknown_zone = (await lost.next("error")).error
+    assert (unknown_zone.code, unknown_zone.field) == ("INVALID_ARGUMENT", "hello.time_zone")
+    assert "hello.availability[0]" in unknown_zone.message
     worker = Worker(channel, "w-errors")
     await worker.hello()
     await worker.send(accept=d.Accept(offer_id="not-mine"))

@@ -57,7 +57,11 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         if hello is None:
             yield _error("INVALID_ARGUMENT", problem, "hello")
             return
-        session = await self._dispatch.connect(hello)
+        try:
+            session = await self._dispatch.connect(hello)
+        except InvalidInputError as error:
+            yield _error("INVALID_ARGUMENT", str(error), error.violations[0].field)
+            return
         metrics.CONNECTED_WORKERS.labels("grpc").inc()
         reader = asyncio.create_task(self._read(request_iterator, session))
         try:
