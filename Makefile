@@ -6,16 +6,22 @@ export UV_LINK_MODE := copy
 
 DURATION ?=
 REPORT ?=
+SCENARIO ?= sim/scenarios/follow-the-sun.yaml
+POLICY ?= fair
+JSON ?=
 STACK_DIR ?= .stack
 PYTEST_ARGS ?=
 UV := uv run --frozen
 
-.PHONY: help setup proto proto-check lint test test-unit up down run
+.PHONY: help setup proto proto-check lint test test-unit up down run sim sim-compare bench
 
 help:
 	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
 	@echo "make test                                  lint, contracts, unit and integration tests"
 	@echo "make up / make down                        start / stop Kafka, Redis and PostgreSQL"
+	@echo "make sim SCENARIO=f.yaml POLICY=fair|fcfs|poll JSON=out.json   the discrete-event simulator"
+	@echo "make sim-compare JSON=out.json             every shipped scenario under every policy"
+	@echo "make bench JSON=out.json                   the performance benchmarks"
 	@echo "make proto / proto-check                   regenerate / verify the protobuf code"
 
 setup:
@@ -48,3 +54,13 @@ down:
 run: setup
 	$(UV) python -m fairtask_demo run --stack-dir $(STACK_DIR) \
 	  $(if $(DURATION),--duration $(DURATION)) $(if $(REPORT),--report $(REPORT))
+
+sim: setup
+	$(UV) python -m fairtask_sim --scenario $(SCENARIO) --policy $(POLICY) $(if $(JSON),--json $(JSON))
+
+sim-compare: setup
+	$(UV) python -m fairtask_sim compare --scenarios sim/scenarios/*.yaml \
+	  $(if $(JSON),--json $(JSON)) --markdown docs/fairness-table.md
+
+bench: setup
+	$(UV) python bench/scheduler_bench.py $(if $(JSON),--json $(JSON))
