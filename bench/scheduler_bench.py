@@ -1,0 +1,183 @@
+"""Scheduling decisions per second of the fair scheduler, on one core, in pure Python.
+
+    uv run python bench/scheduler_bench.py [--json out.json] [--quick]
+
+A decision is one OfferDecision produced by `decide`. To keep a steady state, every offer is
+answered at once (most accepted and completed, some declined) and every completed task is
+replaced by a new one, so the queue and the number of connected workers stay constant.
+Reported:
+- the headline: decisions per second with 10,000 connected workers and 100,000 queued tasks,
+  counting everything the scheduler does per decision (decide, accepted + completed or
+  declined, and the replacement submit), and `decide` alone;
+- flatness: the cost per decision (microseconds, full cycle) for 100, 1,000, 10,000 and 100,000
+  connected workers, each with 100,000 queued tasks.
+Workers are spread over 10 regions and 4 pools (skills), and always inside their window, so
+every idle worker can be offered something: the benchmark measures the decision path, not
+waiting. The clock advances one second per round.
+"""
+
+import argparse
+import gc
+import importlib
+import json
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dispatcher.domain.scheduling.policy import DispatchPolicy, TaskSpec, Window, WorkerProfile
+
+REGIONS = 10
+POOLS = (("label", ()), ("en", ("en",)), ("es", ("es",)), ("code", ("en", "code")))
+ALWAYS = (Window(0, 24 * 60),)
+DECLINE_SHARE = 0.05
+SCHEDULER_MODULES = (
+    "dispatcher.domain.scheduling.scheduler",
+    "dispatcher.domain.scheduling.fair_share",
+)
+
+
+def fair_scheduler_factory() -> Callable[[], DispatchPolicy]:
+    for name in SCHEDULER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        factory = getattr(module, "FairScheduler", None)
+        if factory is not None:
+            return factory  # type: ignore[no-any-return]
+    raise SystemExit(f"no FairScheduler in {SCHEDULER_MODULES}")
+
+
+def make_worker(index: int, rng: random.Random) -> WorkerProfile:
+    skills = {"en"} if rng.random() < 0.8 else {"es"}
+    if rng.random() < 0.3:
+        skills.add("es")
+    if "en" in skills and rng.random() < 0.3:
+        skills.add("code")
+    return WorkerProfile(
+        worker_id=f"w{index:06d}",
+        region=f"r{index % REGIONS}",
+        utc_offset_s=3600 * (index % REGIONS) - 5 * 3600,
+        windows=ALWAYS,
+        skills=frozenset(skills),
+    )
+
+
+class TaskSource:
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._next = 0
+
+    def make(self, now: float) -> TaskSpec:
+        self._next += 1
+        pool, skills = POOLS[self._next % len(POOLS)]
+        return TaskSpec(
+            task_id=f"t{self._next}",
+            pool=pool,
+            platform=f"p{self._next % 3}",
+            effort_s=float(60 + self._next % 7 * 30),
+            arrived_at=now,
+            deadline_at=now + 7 * 86_400.0,
+            skills=skills,
+        )
+
+
+def run(workers: int, tasks: int, min_decisions: int, seed: int = 1) -> dict[str, float]:
+    """Sets up `workers` connected workers and `tasks` queued tasks, then runs rounds until at
+    least `min_decisions` decisions were made; returns the timings."""
+    rng = random.Random(seed)
+    policy = fair_scheduler_factory()()
+    source = TaskSource(rng)
+    now = 0.0
+    started = time.perf_counter()
+    for index in range(workers):
+        policy.worker_online(make_worker(index, rng), now)
+    for _ in range(tasks):
+        policy.submit(source.make(now), now)
+    setup_s = time.perf_counter() - started
+    # Answers are drawn up front so the random draws are not timed.
+    declines = [rng.random() < DECLINE_SHARE for _ in range(4096)]
+    decide_s = answer_s = 0.0
+    decisions = rounds = 0
+    gc.collect()
+    gc.disable()  # a steady state allocates little; collection pauses are noise here
+    try:
+        while decisions < min_decisions:
+            now += 1.0
+            t0 = time.perf_counter()
+            made = policy.decide(now)
+            t1 = time.perf_counter()
+            for i, decision in enumerate(made):
+                worker_id, task_id = decision.worker_id, decision.task_id
+                if declines[(decisions + i) & 4095]:
+                    policy.declined(worker_id, task_id, now)
+                else:
+                    policy.accepted(worker_id, task_id, now)
+                    policy.completed(worker_id, task_id, 60.0, now)
+                    policy.submit(source.make(now), now)
+            t2 = time.perf_counter()
+            if not made:
+                raise SystemExit(f"no decisions at round {rounds}: the benchmark is not steady")
+            decide_s += t1 - t0
+            answer_s += t2 - t1
+            decisions += len(made)
+            rounds += 1
+    finally:
+        gc.enable()
+    total_s = decide_s + answer_s
+    return {
+        "workers": workers,
+        "queued_tasks": tasks,
+        "rounds": rounds,
+        "decisions": decisions,
+        "setup_s": round(setup_s, 3),
+        "decisions_per_s": round(decisions / total_s),
+        "decide_only_decisions_per_s": round(decisions / decide_s),
+        "us_per_decision": round(total_s / decisions * 1e6, 3),
+        "decide_us_per_decision": round(decide_s / decisions * 1e6, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    args = parser.parse_args(argv)
+    tasks = 10_000 if args.quick else 100_000
+    headline_decisions = 50_000 if args.quick else 1_000_000
+    flat_decisions = 20_000 if args.quick else 300_000
+    sizes = (100, 1_000, 10_000) if args.quick else (100, 1_000, 10_000, 100_000)
+
+    headline = run(10_000, tasks, headline_decisions)
+    print(
+        f"10,000 workers, {tasks:,} queued tasks: {headline['decisions_per_s']:,.0f} decisions/s "
+        f"(decide alone {headline['decide_only_decisions_per_s']:,.0f}/s), "
+        f"{headline['us_per_decision']} us per decision"
+    )
+    flatness: list[dict[str, float]] = []
+    print(f"{'workers':>8} {'us/decision':>12} {'decide us':>10} {'decisions/s':>12}")
+    for workers in sizes:
+        row = run(workers, tasks, max(flat_decisions, 3 * workers))
+        flatness.append(row)
+        print(
+            f"{workers:>8,} {row['us_per_decision']:>12} {row['decide_us_per_decision']:>10} "
+            f"{row['decisions_per_s']:>12,.0f}"
+        )
+    report: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "headline": headline,
+        "flatness": flatness,
+    }
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,270 @@
+"""The fair scheduler: work shared across regions in proportion to the worker-time they offer.
+
+Per pool (the workers whose skills fit a task type), each region keeps the work it was charged
+and the eligible worker-seconds it offered. Its ratio work / eligible-time is its virtual time:
+it grows when the region is charged and falls while its workers wait; a region asleep offers no
+time, so it banks nothing. Decisions, earliest deadline first:
+- the awake region with the lowest ratio gets the task, and inside it the worker with the
+  least work since they came online (start-time fair queueing, no banking either);
+- *holding*: an awake region takes work only while its ratio is no higher than that of every
+  region that will wake before the task must start;
+- *hold cap*: work beyond what those sleeping regions can absorb in their next window is
+  released now to the awake region with the lowest ratio;
+- *pacing*: ratios count a short look-ahead of each region's available worker-time, so held
+  work drains at the pace the waking region offers time rather than all at once;
+- *EDF*: a task about to miss its deadline goes to anyone eligible.
+Hard filters come first: window, skills, sensitive opt-in and exposure cap, one offer per worker,
+deadline feasibility.
+"""
+
+import heapq
+import itertools
+from dataclasses import dataclass
+
+from dispatcher.domain.scheduling.exposure import Exposure
+from dispatcher.domain.scheduling.local_time import window_state
+from dispatcher.domain.scheduling.policy import (
+    OfferDecision,
+    PolicyStats,
+    TaskSpec,
+    WorkerProfile,
+)
+from dispatcher.domain.scheduling.pools import Pool, Region, Worker
+from dispatcher.domain.scheduling.states import TaskBook
+
+
+@dataclass(frozen=True)
+class FairConfig:
+    offer_ttl_s: float = 120.0
+    # Look-ahead of available worker-time counted in every ratio (pacing).
+    pacing_horizon_s: float = 900.0
+    # A task whose latest start is nearer than this is offered to anyone eligible (EDF).
+    urgency_s: float = 1800.0
+    # Held work may not exceed this share of the sleeping regions' next-window worker-time.
+    hold_cap_share: float = 0.5
+    # How often held work is looked at again while nothing else happens.
+    recheck_s: float = 60.0
+
+
+class FairScheduler:
+    name = "fair"
+
+    def __init__(self, offer_ttl_s: float = 120.0, config: FairConfig | None = None) -> None:
+        self._config = config or FairConfig(offer_ttl_s=offer_ttl_s)
+        self._workers: dict[str, Worker] = {}
+        self._pools: dict[str, Pool] = {}
+        self._book = TaskBook()
+        self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
+        self._seq = itertools.count()
+        self._stats = PolicyStats()
+        self._holding = False
+
+    # -- who is there -----------------------------------------------------------------
+    def worker_known(self, worker: WorkerProfile, now: float = 0.0) -> None:
+        """Registers a worker's windows before they connect, to forecast when regions wake."""
+        known = self._workers.get(worker.worker_id)
+        if known is None:
+            known = self._workers[worker.worker_id] = Worker(worker, Exposure())
+            for pool in self._pools.values():
+                pool.learn(known)
+        else:
+            known.profile = worker
+
+    def worker_online(self, worker: WorkerProfile, now: float) -> None:
+        self.worker_known(worker, now)
+        known = self._workers[worker.worker_id]
+        if known.online:
+            return
+        known.online = True
+        self._refresh_window(known, now)
+
+    def worker_offline(self, worker_id: str, now: float) -> None:
+        known = self._workers.get(worker_id)
+        if known is None or not known.online:
+            return
+        self._set_eligible(known, False, now)
+        known.online = False
+        known.epoch += 1
+
+    # -- tasks ------------------------------------------------------------------------
+    def submit(self, task: TaskSpec, now: float) -> None:
+        if not self._book.add(task):
+            return
+        pool = self._pools.get(task.pool)
+        if pool is None:
+            pool = self._pools[task.pool] = Pool(task.pool, frozenset(task.skills), task.sensitive)
+            for worker in self._workers.values():
+                pool.learn(worker)
+                if worker.eligible and pool.fits(worker):
+                    pool.join(worker, now)
+        pool.enqueue(task, next(self._seq), self._config.offer_ttl_s)
+
+    def cancel(self, task_id: str, now: float) -> bool:
+        task = self._book.queued(task_id)
+        if task is None:
+            return False
+        self._pools[task.pool].remove(task)
+        self._book.cancel(task_id)
+        return True
+
+    # -- decisions --------------------------------------------------------------------
+    def decide(self, now: float) -> list[OfferDecision]:
+        self._advance_windows(now)
+        decisions: list[OfferDecision] = []
+        self._holding = False
+        for pool in self._pools.values():
+            if pool.queued_count:
+                self._decide_pool(pool, now, decisions)
+        return decisions
+
+    def _decide_pool(self, pool: Pool, now: float, decisions: list[OfferDecision]) -> None:
+        config = self._config
+        horizon = config.pacing_horizon_s
+        # Regions none of whose idle workers may take this pool's work now (exposure caps).
+        exhausted: set[str] = set()
+        while True:
+            task = pool.peek(now)
+            if task is None:
+                return
+            candidates = [r for r in pool.awake_with_idle() if r.name not in exhausted]
+            if not candidates:
+                return
+            # A region just woken gets its first offer at once; then the lowest ratio leads.
+            region = min(candidates, key=lambda r: (not r.fresh, r.ratio(now, horizon), r.name))
+            latest_start = pool.latest_start(task)
+            urgent = latest_start - now <= config.urgency_s
+            if (
+                not region.fresh
+                and not urgent
+                and self._hold_for_sleepers(pool, region, latest_start, now)
+            ):
+                self._holding = True
+                return
+            worker = region.pop_idle(task, now)
+            if worker is None:
+                exhausted.add(region.name)
+                continue
+            pool.dequeue(task)
+            self._book.offer(task.task_id, worker.profile.worker_id)
+            worker.busy_task = task.task_id
+            worker.epoch += 1
+            region.charge(task.effort_s)
+            worker.charge(task, now)
+            self._stats.offers += 1
+            self._stats.charged_effort_s += task.effort_s
+            decisions.append(
+                OfferDecision(worker.profile.worker_id, task.task_id, now, now + config.offer_ttl_s)
+            )
+
+    def _hold_for_sleepers(
+        self, pool: Pool, region: Region, latest_start: float, now: float
+    ) -> bool:
+        """True when a region that wakes before `latest_start` is behind `region`, and the work
+        already held does not exceed what the sleepers can take in their next window."""
+        ratio = region.ratio(now, self._config.pacing_horizon_s)
+        capacity = 0.0
+        behind = False
+        for sleeper in pool.regions.values():
+            if sleeper.eligible_now or sleeper is region:
+                continue
+            wakes_at, window_s, workers = pool.forecast(sleeper, now)
+            if wakes_at > latest_start or workers == 0:
+                continue
+            if sleeper.ratio(now, self._config.pacing_horizon_s) < ratio:
+                behind = True
+                capacity += workers * min(window_s, max(latest_start - wakes_at, 0.0))
+        if not behind:
+            return False
+        return pool.queued_effort <= capacity * self._config.hold_cap_share
+
+    # -- outcomes ---------------------------------------------------------------------
+    def accepted(self, worker_id: str, task_id: str, now: float) -> None:
+        if self._book.lease(task_id, worker_id):
+            worker = self._workers[worker_id]
+            worker.leased = True
+
+    def declined(self, worker_id: str, task_id: str, now: float) -> None:
+        self._give_back(worker_id, task_id, now)
+
+    def expired(self, worker_id: str, task_id: str, now: float) -> None:
+        self._give_back(worker_id, task_id, now)
+
+    def completed(self, worker_id: str, task_id: str, worked_s: float, now: float) -> None:
+        task = self._book.complete(task_id, worker_id)
+        worker = self._workers.get(worker_id)
+        if task is None or worker is None or worker.busy_task != task_id:
+            return
+        worker.exposure.finished(task, worked_s, now)
+        self._free(worker, now)
+
+    def lease_lost(self, worker_id: str, task_id: str, now: float) -> None:
+        task = self._book.requeue(task_id, worker_id)
+        worker = self._workers.get(worker_id)
+        if worker is not None and worker.busy_task == task_id:
+            worker.busy_task = None
+            worker.leased = False
+            worker.epoch += 1
+        if task is not None:
+            self._pools[task.pool].enqueue(task, next(self._seq), self._config.offer_ttl_s)
+
+    def next_wakeup(self, now: float) -> float | None:
+        soonest = self._boundaries[0][0] if self._boundaries else None
+        if self._holding:
+            recheck = now + self._config.recheck_s
+            soonest = recheck if soonest is None else min(soonest, recheck)
+        return soonest
+
+    def stats(self) -> PolicyStats:
+        return self._stats
+
+    # -- internals --------------------------------------------------------------------
+    def _give_back(self, worker_id: str, task_id: str, now: float) -> None:
+        """Refund the charge and requeue: declining or letting an offer lapse costs nothing."""
+        task = self._book.requeue(task_id, worker_id)
+        worker = self._workers.get(worker_id)
+        if task is None or worker is None or worker.busy_task != task_id:
+            return
+        pool = self._pools[task.pool]
+        pool.regions[worker.profile.region].refund(task.effort_s)
+        worker.refund(task)
+        self._stats.refunded_effort_s += task.effort_s
+        pool.enqueue(task, next(self._seq), self._config.offer_ttl_s)
+        self._free(worker, now)
+
+    def _free(self, worker: Worker, now: float) -> None:
+        worker.busy_task = None
+        worker.leased = False
+        worker.epoch += 1
+        if worker.eligible:
+            for pool in self._pools.values():
+                if pool.fits(worker):
+                    pool.regions[worker.profile.region].push_idle(worker)
+
+    def _refresh_window(self, worker: Worker, now: float) -> None:
+        inside, change = window_state(worker.profile, now)
+        self._set_eligible(worker, inside, now)
+        if change != float("inf"):
+            heapq.heappush(
+                self._boundaries, (change, worker.window_epoch, worker.profile.worker_id)
+            )
+
+    def _advance_windows(self, now: float) -> None:
+        boundaries = self._boundaries
+        while boundaries and boundaries[0][0] <= now:
+            _, epoch, worker_id = heapq.heappop(boundaries)
+            worker = self._workers[worker_id]
+            if worker.online and epoch == worker.window_epoch:
+                self._refresh_window(worker, now)
+
+    def _set_eligible(self, worker: Worker, eligible: bool, now: float) -> None:
+        worker.window_epoch += 1
+        if worker.eligible == eligible:
+            return
+        worker.eligible = eligible
+        worker.epoch += 1
+        for pool in self._pools.values():
+            if pool.fits(worker):
+                if eligible:
+                    pool.join(worker, now)
+                else:
+                    pool.leave(worker, now)
