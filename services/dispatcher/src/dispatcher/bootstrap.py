@@ -8,7 +8,7 @@ import redis.asyncio as redis
 from dispatcher.adapters.kafka import KafkaEventPublisher
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
 from dispatcher.config import DispatcherSettings
-from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
+from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.validation import Limits
 from dispatcher.entrypoints.consumers import TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
@@ -55,7 +55,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             heartbeat_interval_s=settings.heartbeat_interval_s,
         ),
         new_id=new_event_id,
-        policy=overrides.get("policy") or RoundRobinPolicy(settings.offer_ttl_s),
+        policy=overrides.get("policy") or FairScheduler(offer_ttl_s=settings.offer_ttl_s),
     )
     platform = PlatformHandlers(
         task_types, tasks, events, clock, Limits(), on_cancelled=dispatch.task_cancelled
