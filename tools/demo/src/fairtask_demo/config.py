@@ -75,7 +75,7 @@ class DemoConfig:
     seed: int = 7
     # None: run until SIGINT/SIGTERM.
     duration_s: float | None = None
-    policy: str = "round_robin"
+    policy: str = "fair"
     scenario: str = "demo"
     tasks_per_s: float = 20.0
     batch_interval_s: float = 1.0
