@@ -57,7 +57,6 @@ class FairScheduler:
         self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
         self._seq = itertools.count()
         self._stats = PolicyStats()
-        self._holding = False
 
     # -- who is there -----------------------------------------------------------------
     def worker_known(self, worker: WorkerProfile, now: float = 0.0) -> None:
@@ -111,9 +110,9 @@ class FairScheduler:
     def decide(self, now: float) -> list[OfferDecision]:
         self._advance_windows(now)
         decisions: list[OfferDecision] = []
-        self._holding = False
         for pool in self._pools.values():
-            if pool.queued_count:
+            if pool.queued_count and (not pool.settled or now >= pool.wake_at):
+                pool.settled, pool.wake_at = True, float("inf")
                 self._decide_pool(pool, now, decisions)
         return decisions
 
@@ -138,7 +137,9 @@ class FairScheduler:
                 and not urgent
                 and self._hold_for_sleepers(pool, region, latest_start, now)
             ):
-                self._holding = True
+                # Look again later: ratios move with time, and the task may turn urgent.
+                recheck = min(now + config.recheck_s, latest_start - config.urgency_s)
+                pool.wake_at = max(recheck, now + 1.0)
                 return
             worker = region.pop_idle(task, now)
             if worker is None:
@@ -208,11 +209,11 @@ class FairScheduler:
             self._pools[task.pool].enqueue(task, next(self._seq), self._config.offer_ttl_s)
 
     def next_wakeup(self, now: float) -> float | None:
-        soonest = self._boundaries[0][0] if self._boundaries else None
-        if self._holding:
-            recheck = now + self._config.recheck_s
-            soonest = recheck if soonest is None else min(soonest, recheck)
-        return soonest
+        soonest = self._boundaries[0][0] if self._boundaries else float("inf")
+        for pool in self._pools.values():
+            if pool.queued_count and pool.wake_at < soonest:
+                soonest = pool.wake_at
+        return None if soonest == float("inf") else soonest
 
     def stats(self) -> PolicyStats:
         return self._stats
@@ -239,6 +240,7 @@ class FairScheduler:
             for pool in self._pools.values():
                 if pool.fits(worker):
                     pool.regions[worker.profile.region].push_idle(worker)
+                    pool.settled = False
 
     def _refresh_window(self, worker: Worker, now: float) -> None:
         inside, change = window_state(worker.profile, now)

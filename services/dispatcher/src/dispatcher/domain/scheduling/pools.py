@@ -126,6 +126,10 @@ class Pool:
         self._shapes: dict[str, dict[tuple[int, tuple[object, ...]], _Shape]] = {}
         self._learned: set[str] = set()
         self._forecasts: dict[str, tuple[float, float, float, int]] = {}
+        # Nothing new since the last decision round (no task, no freed or woken worker): the
+        # pool is not looked at again before `wake_at` (held work due for a recheck).
+        self.settled = False
+        self.wake_at = float("inf")
 
     @property
     def queued_count(self) -> int:
@@ -151,6 +155,7 @@ class Pool:
     def join(self, worker: Worker, now: float) -> None:
         self.learn(worker)
         self.regions[worker.profile.region].join(worker, now)
+        self.settled = False
 
     def leave(self, worker: Worker, now: float) -> None:
         region = self.regions.get(worker.profile.region)
@@ -160,6 +165,7 @@ class Pool:
     def enqueue(self, task: TaskSpec, seq: int, offer_ttl_s: float) -> None:
         self.queued[task.task_id] = (task, seq)
         self.queued_effort += task.effort_s
+        self.settled = False
         heapq.heappush(self._heap, (self.latest_start(task), seq, task.task_id))
 
     def dequeue(self, task: TaskSpec) -> None:
