@@ -211,7 +211,8 @@ class PolicyMachine(RuleBasedStateMachine):
         worker_id, task_id, now = decision.worker_id, decision.task_id, self.now
         profile = self.profiles.get(worker_id)
         task = self.tasks.get(task_id)
-        assert profile is not None and task is not None, f"unknown pair in {decision}"
+        assert profile is not None, f"unknown worker in {decision}"
+        assert task is not None, f"unknown task in {decision}"
         assert worker_id in self.online, f"{worker_id} is offline"
         assert in_window(profile, now), f"{worker_id} offered outside their window at {now}"
         assert worker_id not in self.offers, f"{worker_id} already has an outstanding offer"
@@ -219,7 +220,8 @@ class PolicyMachine(RuleBasedStateMachine):
         assert self.state[task_id] == "queued", f"{task_id} is {self.state[task_id]}"
         assert fits(profile, task), f"{worker_id} does not fit {task}"
         assert self._feasible(task), f"{task_id} offered too late to meet its deadline"
-        assert decision.made_at == now and decision.expires_at > now
+        assert decision.made_at == now
+        assert decision.expires_at > now
         if task.sensitive:
             key = (worker_id, local_day(profile, now))
             used = self.exposure.get(key, 0.0)

@@ -40,8 +40,9 @@ class FairConfig:
     pacing_horizon_s: float = 900.0
     # A task whose latest start is nearer than this is offered to anyone eligible (EDF).
     urgency_s: float = 1800.0
-    # Held work may not exceed this share of the sleeping regions' next-window worker-time.
-    hold_cap_share: float = 0.5
+    # Held work may not exceed what the sleeping regions would take in their next window at the
+    # pool's current work rate, times this.
+    hold_cap_share: float = 1.0
     # How often held work is looked at again while nothing else happens.
     recheck_s: float = 60.0
 
@@ -161,22 +162,23 @@ class FairScheduler:
         self, pool: Pool, region: Region, latest_start: float, now: float
     ) -> bool:
         """True when a region that wakes before `latest_start` is behind `region`, and the work
-        already held does not exceed what the sleepers can take in their next window."""
-        ratio = region.ratio(now, self._config.pacing_horizon_s)
-        capacity = 0.0
-        behind = False
+        already queued does not exceed what the sleepers would take in their next window at
+        the pool's current rate of work per eligible second (the hold cap)."""
+        horizon = self._config.pacing_horizon_s
+        ratio = region.ratio(now, horizon)
+        absorb_s = 0.0
         for sleeper in pool.regions.values():
             if sleeper.eligible_now or sleeper is region:
                 continue
             wakes_at, window_s, workers = pool.forecast(sleeper, now)
             if wakes_at > latest_start or workers == 0:
                 continue
-            if sleeper.ratio(now, self._config.pacing_horizon_s) < ratio:
-                behind = True
-                capacity += workers * min(window_s, max(latest_start - wakes_at, 0.0))
-        if not behind:
+            if sleeper.ratio(now, horizon) < ratio:
+                absorb_s += workers * min(window_s, latest_start - wakes_at)
+        if absorb_s == 0.0:
             return False
-        return pool.queued_effort <= capacity * self._config.hold_cap_share
+        rate = pool.ratio(now, horizon)
+        return pool.queued_effort <= absorb_s * rate * self._config.hold_cap_share
 
     # -- outcomes ---------------------------------------------------------------------
     def accepted(self, worker_id: str, task_id: str, now: float) -> None:
