@@ -78,7 +78,12 @@ async def work_through(channel: grpc.aio.Channel, worker_id: str, tasks: int) ->
             yield message
 
     await outgoing.put(
-        d.ConnectRequest(hello=d.Hello(worker_id=worker_id, region="ke", skills=["en"]))
+        # Available all day: the default quiet hours would make this test depend on the clock.
+        d.ConnectRequest(
+            hello=d.Hello(
+                worker_id=worker_id, region="ke", skills=["en"], availability=["00:00-24:00"]
+            )
+        )
     )
     call = dg.WorkerServiceStub(channel).Connect(requests())
     submissions: list[str] = []

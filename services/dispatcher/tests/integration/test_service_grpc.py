@@ -88,7 +88,15 @@ class Worker:
         await self._outgoing.put(d.ConnectRequest(**message))
 
     async def hello(self) -> d.ConnectResponse:
-        await self.send(hello=d.Hello(worker_id=self.worker_id, region=self.region, skills=["en"]))
+        # Available all day: the default quiet hours would make these tests depend on the clock.
+        await self.send(
+            hello=d.Hello(
+                worker_id=self.worker_id,
+                region=self.region,
+                skills=["en"],
+                availability=["00:00-24:00"],
+            )
+        )
         return await self.next("welcome")
 
     async def next(self, kind: str, wait_s: float = 10) -> d.ConnectResponse:

@@ -42,7 +42,7 @@ class FairConfig:
     urgency_s: float = 1800.0
     # Held work may not exceed what the sleeping regions would take in their next window at the
     # pool's current work rate, times this.
-    hold_cap_share: float = 1.0
+    hold_cap_share: float = 1.5
     # How often held work is looked at again while nothing else happens.
     recheck_s: float = 60.0
 
