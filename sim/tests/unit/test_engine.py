@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dispatcher.domain.scheduling.policy import OfferDecision, TaskSpec
 from fairtask_sim.compare import run_one
@@ -256,3 +258,26 @@ def test_first_offer_after_waking_up(
     # The region with nothing offered all window long counts the whole window as its delay.
     assert report["first_offer_delay_s"] == {"r": delay_s}
     assert report["wakeups_measured"] == 1
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 10_000), policy=st.sampled_from(["fcfs", "poll"]))
+def test_books_balance_for_any_seed(tiny: Scenario, seed: int, policy: str) -> None:
+    report = run_one(tiny, policy, seed=seed)
+    assert report["tasks_lost"] == 0
+    assert (
+        report["tasks_completed"]
+        + report["tasks_pending_at_end"]
+        + report["tasks_cancelled"]
+        + report["tasks_expired"]
+        == report["tasks_submitted"]
+    )
+    # Nobody is paid below the floor, and the eligible time adds up region by region.
+    assert report["below_floor_payments"] == 0
+    by_region: dict[str, float] = {}
+    for row in report["workers"]:
+        by_region[row["region"]] = by_region.get(row["region"], 0.0) + row["eligible_seconds"]
+    for name, region in report["regions"].items():
+        assert region["eligible_worker_seconds"] == pytest.approx(by_region[name], abs=1.0)
