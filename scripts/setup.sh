@@ -35,6 +35,7 @@ compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || packages+=(postgresq
 command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 python3 -m pip --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "${#packages[@]}" -gt 0 ]; then
     apt_install "${packages[@]}"

@@ -77,15 +77,16 @@ async def work_through(channel: grpc.aio.Channel, worker_id: str, tasks: int) ->
         while (message := await outgoing.get()) is not None:
             yield message
 
-    await outgoing.put(
-        # Available all day: the default quiet hours would make this test depend on the clock.
-        d.ConnectRequest(
-            hello=d.Hello(
-                worker_id=worker_id, region="ke", skills=["en"], availability=["00:00-24:00"]
-            )
-        )
+    workers = dg.WorkerServiceStub(channel)
+    # Available all day: the default quiet hours would make this test depend on the clock.
+    registered = await workers.RegisterWorker(
+        d.RegisterWorkerRequest(
+            worker_id=worker_id, region="ke", skills=["en"], availability=["00:00-24:00"]
+        ),
+        timeout=10,
     )
-    call = dg.WorkerServiceStub(channel).Connect(requests())
+    await outgoing.put(d.ConnectRequest(hello=d.Hello(token=registered.token)))
+    call = workers.Connect(requests())
     submissions: list[str] = []
     async for message in call:
         kind = message.WhichOneof("message")

@@ -7,12 +7,22 @@ import redis.asyncio as redis
 
 from dispatcher.adapters.kafka import KafkaEventPublisher
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
+from dispatcher.adapters.tokens import JwtTokenCodec, token_secret
+from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
 from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.validation import Limits
 from dispatcher.entrypoints.consumers import TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer
+from dispatcher.entrypoints.http_worker import worker_router
+from dispatcher.entrypoints.page import mount_worker_page
+from dispatcher.entrypoints.worker_connections import (
+    TransportConfig,
+    WorkerConnections,
+    WorkerHttpServer,
+)
+from dispatcher.service_layer.auth import WorkerAuth, WorkerRegistry
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import PlatformHandlers
 from dispatcher.service_layer.ports import EventPublisher, TaskStore, TaskTypeStore
@@ -20,7 +30,7 @@ from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
 from fairtask_runtime.grpc.server import GrpcServer
-from fairtask_runtime.http.app import HttpServer, build_http_app
+from fairtask_runtime.http.app import build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
@@ -33,6 +43,7 @@ class Dispatcher:
     runtime: ServiceRuntime
     dispatch: Dispatch
     platform: PlatformHandlers
+    auth: WorkerAuth
 
 
 def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
@@ -57,6 +68,17 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         new_id=new_event_id,
         policy=overrides.get("policy") or FairScheduler(offer_ttl_s=settings.offer_ttl_s),
     )
+    registry: WorkerRegistry = overrides.get("worker_registry") or RedisWorkerRegistry(
+        client, settings.redis_prefix
+    )
+    secret = settings.worker_token_secret
+    auth = WorkerAuth(
+        JwtTokenCodec(token_secret(secret.get_secret_value() if secret else None)),
+        registry,
+        clock,
+        settings.worker_token_ttl_s,
+        new_id=new_event_id,
+    )
     platform = PlatformHandlers(
         task_types, tasks, events, clock, Limits(), on_cancelled=dispatch.task_cancelled
     )
@@ -70,7 +92,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
                 PlatformServicer(platform), s
             ),
             lambda s: dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(
-                WorkerServicer(dispatch, settings.hello_timeout_s), s
+                WorkerServicer(dispatch, auth, settings.hello_timeout_s), s
             ),
         ],
     )
@@ -86,14 +108,26 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         DeadLetters(producer, settings.dlq_max_ratio),
         processed=RedisProcessedEvents(client, settings.redis_prefix + "ingest"),
     )
+    connections = WorkerConnections(dispatch)
+    app = build_http_app("dispatcher")
+    transport = TransportConfig(
+        hello_timeout_s=settings.hello_timeout_s,
+        frame_max_bytes=settings.worker_frame_max_bytes,
+        sse_keepalive_s=settings.sse_keepalive_s,
+    )
+    app.include_router(worker_router(connections, auth, clock, transport))
+    mount_worker_page(app)
+    http = WorkerHttpServer(
+        app, settings.host, settings.http_port, connections, settings.shutdown_grace_s
+    )
     runtime = ServiceRuntime(
         name="dispatcher",
         grpc=grpc_server,
-        http=HttpServer(build_http_app("dispatcher"), settings.host, settings.http_port),
+        http=http,
         producer=producer,
         consumers=[consumer],
         loops=[dispatch.run_dispatch, dispatch.run_timers],
         closers=[client.aclose],
         grace_s=settings.shutdown_grace_s,
     )
-    return Dispatcher(runtime, dispatch, platform)
+    return Dispatcher(runtime, dispatch, platform, auth)

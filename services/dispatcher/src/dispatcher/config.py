@@ -1,5 +1,7 @@
 """Dispatcher settings (FAIRTASK_* environment variables)."""
 
+from pydantic import Field, SecretStr
+
 from fairtask_runtime.settings import ServiceSettings
 
 
@@ -10,3 +12,12 @@ class DispatcherSettings(ServiceSettings):
     grace_s: float = 900.0
     heartbeat_interval_s: int = 10
     hello_timeout_s: float = 30.0
+    # HMAC key of worker tokens (FAIRTASK_WORKER_TOKEN_SECRET, at least 32 characters), shared
+    # by every replica. Unset, each process makes up its own: for development only.
+    worker_token_secret: SecretStr | None = Field(default=None, min_length=32)
+    worker_token_ttl_s: float = 7 * 24 * 3600.0
+    # WebSocket frames and POST bodies above this are refused. Answers travel base64-encoded,
+    # so this leaves room for the largest answer accepted (256 KiB) and the JSON around it.
+    worker_frame_max_bytes: int = 384 * 1024
+    # A comment on an idle event stream this often, so proxies do not time it out.
+    sse_keepalive_s: float = 15.0

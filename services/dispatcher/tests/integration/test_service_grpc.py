@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from dispatcher.bootstrap import Dispatcher, bootstrap
 from dispatcher.config import DispatcherSettings
+from dispatcher.service_layer.auth import RegisterWorker
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask.v1 import envelope_pb2
@@ -74,9 +75,12 @@ def new_task(client_id: str, payload: bytes = b"img", **fields: Any) -> d.NewTas
 class Worker:
     """A worker's end of the Connect stream, driven message by message."""
 
-    def __init__(self, channel: grpc.aio.Channel, worker_id: str, region: str = "ph") -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, worker_id: str, token: str, region: str = "ph"
+    ) -> None:
         self._outgoing: asyncio.Queue[d.ConnectRequest | None] = asyncio.Queue()
         self.worker_id = worker_id
+        self.token = token
         self.region = region
         self._call = dg.WorkerServiceStub(channel).Connect(self._requests())
 
@@ -90,12 +94,7 @@ class Worker:
     async def hello(self) -> d.ConnectResponse:
         # Available all day: the default quiet hours would make these tests depend on the clock.
         await self.send(
-            hello=d.Hello(
-                worker_id=self.worker_id,
-                region=self.region,
-                skills=["en"],
-                availability=["00:00-24:00"],
-            )
+            hello=d.Hello(token=self.token, skills=["en"], availability=["00:00-24:00"])
         )
         return await self.next("welcome")
 
@@ -107,6 +106,26 @@ class Worker:
 
     def hang_up(self) -> None:
         self._call.cancel()
+
+
+WorkerFactory = Callable[[str], Awaitable[Worker]]
+
+
+@pytest.fixture
+def workers(service: Dispatcher, channel: grpc.aio.Channel) -> WorkerFactory:
+    """Connects a worker by id, registering it (once) for a token."""
+    tokens: dict[str, str] = {}
+
+    async def connect(worker_id: str) -> Worker:
+        if worker_id not in tokens:
+            # All day: the fair scheduler keeps quiet hours for workers who state no window.
+            command = RegisterWorker(
+                region="ph", worker_id=worker_id, skills=("en",), availability=("00:00-24:00",)
+            )
+            tokens[worker_id] = (await service.auth.register(command)).token
+        return Worker(channel, worker_id, tokens[worker_id])
+
+    return connect
 
 
 async def read_events(
@@ -226,7 +245,7 @@ async def test_resubmission_is_idempotent_and_reuse_with_other_content_is_refuse
 
 
 async def test_offer_accept_submit_publishes_one_submission(
-    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str
+    channel: grpc.aio.Channel, workers: WorkerFactory, stack_endpoints: Any, kafka_topics: str
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
     await define(platform)
@@ -236,7 +255,7 @@ async def test_offer_accept_submit_publishes_one_submission(
         timeout=5,
     )
     task_id = submitted.tasks[0].task_id
-    worker = Worker(channel, "w-flow")
+    worker = await workers("w-flow")
     await worker.hello()
     offer = (await worker.next("offer")).offer
     assert offer.task_id == task_id
@@ -287,21 +306,27 @@ async def test_other_platforms_cannot_see_or_cancel_a_task(channel: grpc.aio.Cha
     assert cancelled.state == d.TASK_STATE_CANCELLED
 
 
-async def test_stream_errors_leave_the_connection_usable(channel: grpc.aio.Channel) -> None:
-    rude = Worker(channel, "w-rude")
+async def test_stream_errors_leave_the_connection_usable(
+    channel: grpc.aio.Channel, workers: WorkerFactory
+) -> None:
+    rude = await workers("w-rude")
     await rude.send(accept=d.Accept(offer_id="x"))
     refused = (await rude.next("error")).error
     assert refused.code == "INVALID_ARGUMENT"
-    lost = Worker(channel, "w-lost")
+    lost = await workers("w-lost")
     await lost.send(
         hello=d.Hello(
-            worker_id="w-lost", region="ph", time_zone="Mars/Olympus", availability=["25:00-26:00"]
+            worker_id="w-lost",
+            region="ph",
+            time_zone="Mars/Olympus",
+            availability=["25:00-26:00"],
+            token=lost.token,
         )
     )
     unknown_zone = (await lost.next("error")).error
     assert (unknown_zone.code, unknown_zone.field) == ("INVALID_ARGUMENT", "hello.time_zone")
     assert "hello.availability[0]" in unknown_zone.message
-    worker = Worker(channel, "w-errors")
+    worker = await workers("w-errors")
     await worker.hello()
     await worker.send(accept=d.Accept(offer_id="not-mine"))
     assert (await worker.next("error")).error.code == "NOT_FOUND"
@@ -315,14 +340,14 @@ async def test_stream_errors_leave_the_connection_usable(channel: grpc.aio.Chann
 
 
 async def test_disconnect_keeps_the_lease_through_grace_then_releases_it(
-    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str
+    channel: grpc.aio.Channel, workers: WorkerFactory, stack_endpoints: Any, kafka_topics: str
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
     await define(platform)
     await platform.SubmitTasks(
         d.SubmitTasksRequest(tasks=[new_task("grace-1")]), metadata=PLATFORM, timeout=5
     )
-    worker = Worker(channel, "w-grace")
+    worker = await workers("w-grace")
     await worker.hello()
     offer = (await worker.next("offer")).offer
     await worker.send(accept=d.Accept(offer_id=offer.offer_id))
@@ -331,12 +356,12 @@ async def test_disconnect_keeps_the_lease_through_grace_then_releases_it(
     await asyncio.sleep(0.3)
     worker.hang_up()  # the power goes out
     await asyncio.sleep(0.3)
-    back = Worker(channel, "w-grace")
+    back = await workers("w-grace")
     welcome = (await back.hello()).welcome
     assert welcome.resumed_lease.lease_id == lease.lease_id
     assert (await back.next("lease")).lease.draft == b"half done"
     back.hang_up()  # and out again, this time for longer than the grace period
-    other = Worker(channel, "w-other")
+    other = await workers("w-other")
     await other.hello()
     again = (await other.next("offer", wait_s=10)).offer
     assert again.task_id == offer.task_id
@@ -349,7 +374,7 @@ async def test_disconnect_keeps_the_lease_through_grace_then_releases_it(
 
 
 async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
-    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str
+    channel: grpc.aio.Channel, workers: WorkerFactory, stack_endpoints: Any, kafka_topics: str
 ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=stack_endpoints.kafka_bootstrap)
     await producer.start()
@@ -362,7 +387,7 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
     await platform.SubmitTasks(
         d.SubmitTasksRequest(tasks=[new_task("after-garbage")]), metadata=PLATFORM, timeout=5
     )
-    worker = Worker(channel, "w-dlq")
+    worker = await workers("w-dlq")
     await worker.hello()
     assert (await worker.next("offer")).offer.task_id
     consumer = AIOKafkaConsumer(

@@ -5,8 +5,10 @@ from datetime import timedelta
 import pytest
 from dispatcher_world import START, make_task
 
+from dispatcher.domain.errors import InvalidInputError
 from dispatcher.domain.model import Lease, Offer
 from dispatcher.entrypoints.grpc_worker import _hello_of, _to_pb
+from dispatcher.service_layer.auth import WorkerClaims
 from dispatcher.service_layer.sessions import LeasePush, OfferPush, Push, Welcome
 from fairtask.v1 import dispatcher_pb2
 
@@ -56,36 +58,61 @@ def test_leases_and_resumed_leases_do_not_carry_the_gold_answer() -> None:
     assert _to_pb(Welcome("w1", lease)).welcome.resumed_lease.draft == b"draft"
 
 
-def request(**hello: object) -> dispatcher_pb2.ConnectRequest:
-    return dispatcher_pb2.ConnectRequest(hello=dispatcher_pb2.Hello(**hello))  # type: ignore[arg-type]
+CLAIMS = WorkerClaims(
+    worker_id="w1",
+    region="eu",
+    time_zone="Europe/Berlin",
+    skills=("en",),
+    availability=("08:00-20:00",),
+    sensitive_opt_in=True,
+    token_id="t1",
+    issued_at=START,
+    expires_at=START + timedelta(days=1),
+)
 
 
-def test_a_good_hello_becomes_the_domain_hello() -> None:
-    hello, problem = _hello_of(request(worker_id="w1", region="eu", skills=["vision", "en"]))
+def test_the_worker_is_the_tokens_and_empty_hello_fields_keep_the_registration() -> None:
+    hello = _hello_of(dispatcher_pb2.Hello(), CLAIMS)
 
-    assert problem == ""
-    assert hello is not None
-    assert (hello.worker_id, hello.region, hello.skills, hello.time_zone) == (
-        "w1",
-        "eu",
-        frozenset({"vision", "en"}),
-        "UTC",
+    assert (hello.worker_id, hello.region, hello.skills) == ("w1", "eu", frozenset({"en"}))
+    assert (hello.time_zone, hello.availability) == ("Europe/Berlin", ("08:00-20:00",))
+    # proto3 cannot tell an unset bool from false: opting in to sensitive work is explicit.
+    assert not hello.sensitive_opt_in
+
+
+def test_a_hello_changes_preferences_for_its_connection() -> None:
+    given = dispatcher_pb2.Hello(
+        worker_id="w1",
+        region="eu",
+        skills=["vision", "en"],
+        time_zone="Asia/Manila",
+        availability=["09:00-17:00"],
+        sensitive_opt_in=True,
     )
+
+    hello = _hello_of(given, CLAIMS)
+
+    assert (hello.worker_id, hello.region) == ("w1", "eu")
+    assert hello.skills == frozenset({"vision", "en"})
+    assert (hello.time_zone, hello.availability) == ("Asia/Manila", ("09:00-17:00",))
+    assert hello.sensitive_opt_in
 
 
 @pytest.mark.parametrize(
-    ("message", "mentions"),
+    ("given", "field"),
     [
-        (dispatcher_pb2.ConnectRequest(), "hello"),
-        (request(worker_id="", region="eu"), "worker_id"),
-        (request(worker_id="w" * 129, region="eu"), "worker_id"),
-        (request(worker_id="w1", region=" "), "region"),
+        (dispatcher_pb2.Hello(worker_id="someone-else"), "hello.worker_id"),
+        (dispatcher_pb2.Hello(region="us"), "hello.region"),
+        (dispatcher_pb2.Hello(time_zone="Mars/Olympus"), "hello.time_zone"),
+        (dispatcher_pb2.Hello(time_zone="America"), "hello.time_zone"),
+        (dispatcher_pb2.Hello(availability=["25:00-26:00"]), "hello.availability[0]"),
+        (dispatcher_pb2.Hello(skills=["Not A Skill"]), "hello.skills[0]"),
     ],
 )
-def test_a_bad_hello_is_refused_with_the_reason(
-    message: dispatcher_pb2.ConnectRequest, mentions: str
+def test_a_hello_that_disagrees_with_the_token_or_is_wrong_is_refused(
+    given: dispatcher_pb2.Hello, field: str
 ) -> None:
-    hello, problem = _hello_of(message)
+    with pytest.raises(InvalidInputError) as caught:
+        _hello_of(given, CLAIMS)
 
-    assert hello is None
-    assert mentions in problem
+    assert [v.field for v in caught.value.violations] == [field]

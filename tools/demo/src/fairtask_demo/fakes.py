@@ -149,6 +149,13 @@ class FakeWorkerService(dispatcher_pb2_grpc.WorkerServiceServicer):
     def __init__(self, world: FakeWorld) -> None:
         self.world = world
 
+    async def RegisterWorker(
+        self, request: dispatcher_pb2.RegisterWorkerRequest, context: Context
+    ) -> dispatcher_pb2.RegisterWorkerResponse:
+        return dispatcher_pb2.RegisterWorkerResponse(
+            worker_id=request.worker_id, token=f"token-of-{request.worker_id}"
+        )
+
     async def Connect(
         self, request_iterator: AsyncIterator[dispatcher_pb2.ConnectRequest], context: Context
     ) -> AsyncIterator[dispatcher_pb2.ConnectResponse]:

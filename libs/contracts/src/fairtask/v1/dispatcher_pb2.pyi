@@ -27,6 +27,32 @@ TASK_STATE_SUBMITTED: TaskState
 TASK_STATE_CANCELLED: TaskState
 TASK_STATE_EXPIRED: TaskState
 
+class RegisterWorkerRequest(_message.Message):
+    __slots__ = ("worker_id", "region", "time_zone", "skills", "availability", "sensitive_opt_in")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_OPT_IN_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    region: str
+    time_zone: str
+    skills: _containers.RepeatedScalarFieldContainer[str]
+    availability: _containers.RepeatedScalarFieldContainer[str]
+    sensitive_opt_in: bool
+    def __init__(self, worker_id: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., availability: _Optional[_Iterable[str]] = ..., sensitive_opt_in: _Optional[bool] = ...) -> None: ...
+
+class RegisterWorkerResponse(_message.Message):
+    __slots__ = ("worker_id", "token", "expires_at")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    token: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, worker_id: _Optional[str] = ..., token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class TaskType(_message.Message):
     __slots__ = ("name", "purpose", "price_micros", "effort_seconds", "skills", "sensitive")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -126,20 +152,22 @@ class CancelTaskResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[TaskState, str]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("worker_id", "region", "skills", "time_zone", "availability", "sensitive_opt_in")
+    __slots__ = ("worker_id", "region", "skills", "time_zone", "availability", "sensitive_opt_in", "token")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
     SENSITIVE_OPT_IN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     region: str
     skills: _containers.RepeatedScalarFieldContainer[str]
     time_zone: str
     availability: _containers.RepeatedScalarFieldContainer[str]
     sensitive_opt_in: bool
-    def __init__(self, worker_id: _Optional[str] = ..., region: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., time_zone: _Optional[str] = ..., availability: _Optional[_Iterable[str]] = ..., sensitive_opt_in: _Optional[bool] = ...) -> None: ...
+    token: str
+    def __init__(self, worker_id: _Optional[str] = ..., region: _Optional[str] = ..., skills: _Optional[_Iterable[str]] = ..., time_zone: _Optional[str] = ..., availability: _Optional[_Iterable[str]] = ..., sensitive_opt_in: _Optional[bool] = ..., token: _Optional[str] = ...) -> None: ...
 
 class Accept(_message.Message):
     __slots__ = ("offer_id",)
@@ -212,18 +240,26 @@ class Offer(_message.Message):
     def __init__(self, offer_id: _Optional[str] = ..., task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., purpose: _Optional[str] = ..., price_micros: _Optional[int] = ..., effort_seconds: _Optional[int] = ..., payload: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Lease(_message.Message):
-    __slots__ = ("lease_id", "task_id", "payload", "draft", "heartbeat_interval_seconds")
+    __slots__ = ("lease_id", "task_id", "payload", "draft", "heartbeat_interval_seconds", "task_type", "purpose", "price_micros", "effort_seconds")
     LEASE_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     DRAFT_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    EFFORT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     lease_id: str
     task_id: str
     payload: bytes
     draft: bytes
     heartbeat_interval_seconds: int
-    def __init__(self, lease_id: _Optional[str] = ..., task_id: _Optional[str] = ..., payload: _Optional[bytes] = ..., draft: _Optional[bytes] = ..., heartbeat_interval_seconds: _Optional[int] = ...) -> None: ...
+    task_type: str
+    purpose: str
+    price_micros: int
+    effort_seconds: int
+    def __init__(self, lease_id: _Optional[str] = ..., task_id: _Optional[str] = ..., payload: _Optional[bytes] = ..., draft: _Optional[bytes] = ..., heartbeat_interval_seconds: _Optional[int] = ..., task_type: _Optional[str] = ..., purpose: _Optional[str] = ..., price_micros: _Optional[int] = ..., effort_seconds: _Optional[int] = ...) -> None: ...
 
 class OfferWithdrawn(_message.Message):
     __slots__ = ("offer_id", "reason")

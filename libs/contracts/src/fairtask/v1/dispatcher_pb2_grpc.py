@@ -241,6 +241,11 @@ class WorkerServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.RegisterWorker = channel.unary_unary(
+                '/fairtask.v1.WorkerService/RegisterWorker',
+                request_serializer=fairtask_dot_v1_dot_dispatcher__pb2.RegisterWorkerRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_dispatcher__pb2.RegisterWorkerResponse.FromString,
+                _registered_method=True)
         self.Connect = channel.stream_stream(
                 '/fairtask.v1.WorkerService/Connect',
                 request_serializer=fairtask_dot_v1_dot_dispatcher__pb2.ConnectRequest.SerializeToString,
@@ -252,6 +257,14 @@ class WorkerServiceServicer:
     """The worker-facing API: one long-lived stream per connected worker. Offers are pushed.
     """
 
+    def RegisterWorker(self, request, context):
+        """Registers a worker and issues the signed, expiring token every connection must carry
+        (in Hello.token or as `authorization: Bearer <token>` metadata).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Connect(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -261,6 +274,11 @@ class WorkerServiceServicer:
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'RegisterWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterWorker,
+                    request_deserializer=fairtask_dot_v1_dot_dispatcher__pb2.RegisterWorkerRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_dispatcher__pb2.RegisterWorkerResponse.SerializeToString,
+            ),
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
                     request_deserializer=fairtask_dot_v1_dot_dispatcher__pb2.ConnectRequest.FromString,
@@ -277,6 +295,33 @@ def add_WorkerServiceServicer_to_server(servicer, server):
 class WorkerService:
     """The worker-facing API: one long-lived stream per connected worker. Offers are pushed.
     """
+
+    @staticmethod
+    def RegisterWorker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.WorkerService/RegisterWorker',
+            fairtask_dot_v1_dot_dispatcher__pb2.RegisterWorkerRequest.SerializeToString,
+            fairtask_dot_v1_dot_dispatcher__pb2.RegisterWorkerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def Connect(request_iterator,

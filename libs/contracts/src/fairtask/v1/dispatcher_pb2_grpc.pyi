@@ -94,6 +94,10 @@ class WorkerServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> WorkerServiceAsyncStub: ...
+    RegisterWorker: _grpc.UnaryUnaryMultiCallable[_dispatcher_pb2.RegisterWorkerRequest, _dispatcher_pb2.RegisterWorkerResponse]
+    """Registers a worker and issues the signed, expiring token every connection must carry
+    (in Hello.token or as `authorization: Bearer <token>` metadata).
+    """
     Connect: _grpc.StreamStreamMultiCallable[_dispatcher_pb2.ConnectRequest, _dispatcher_pb2.ConnectResponse]
 
 @_typing.type_check_only
@@ -101,10 +105,24 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     """The worker-facing API: one long-lived stream per connected worker. Offers are pushed."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    RegisterWorker: _aio.UnaryUnaryMultiCallable[_dispatcher_pb2.RegisterWorkerRequest, _dispatcher_pb2.RegisterWorkerResponse]  # type: ignore[assignment]
+    """Registers a worker and issues the signed, expiring token every connection must carry
+    (in Hello.token or as `authorization: Bearer <token>` metadata).
+    """
     Connect: _aio.StreamStreamMultiCallable[_dispatcher_pb2.ConnectRequest, _dispatcher_pb2.ConnectResponse]  # type: ignore[assignment]
 
 class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
     """The worker-facing API: one long-lived stream per connected worker. Offers are pushed."""
+
+    @_abc_1.abstractmethod
+    def RegisterWorker(
+        self,
+        request: _dispatcher_pb2.RegisterWorkerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_dispatcher_pb2.RegisterWorkerResponse, _abc.Awaitable[_dispatcher_pb2.RegisterWorkerResponse]]:
+        """Registers a worker and issues the signed, expiring token every connection must carry
+        (in Hello.token or as `authorization: Bearer <token>` metadata).
+        """
 
     @_abc_1.abstractmethod
     def Connect(

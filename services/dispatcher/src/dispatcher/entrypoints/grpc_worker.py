@@ -1,5 +1,7 @@
-"""fairtask.v1.WorkerService.Connect: one bidirectional stream per connected worker.
+"""fairtask.v1.WorkerService: registration, and Connect, one bidirectional stream per worker.
 
+The stream needs a token from RegisterWorker, in Hello.token or `authorization: Bearer <token>`
+metadata; a bad one gets an UNAUTHENTICATED StreamError, then the call ends with that status.
 The first message must be Hello. After that the worker's messages are handled in order by a
 reader task while this coroutine writes whatever the dispatcher pushes to the session.
 """
@@ -7,6 +9,7 @@ reader task while this coroutine writes whatever the dispatcher pushes to the se
 import asyncio
 from collections.abc import AsyncIterator
 
+import grpc
 import structlog
 
 from dispatcher import metrics
@@ -18,7 +21,15 @@ from dispatcher.domain.errors import (
     NotFoundError,
 )
 from dispatcher.domain.model import Lease
-from dispatcher.entrypoints.errors import Context, status_code_of
+from dispatcher.entrypoints.errors import Context, abort_with, status_code_of
+from dispatcher.service_layer.auth import (
+    HelloOverrides,
+    RegisterWorker,
+    UnauthenticatedError,
+    WorkerAuth,
+    WorkerClaims,
+    hello_for,
+)
 from dispatcher.service_layer.dispatch import Dispatch
 from dispatcher.service_layer.sessions import (
     Closed,
@@ -37,28 +48,64 @@ from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 log = structlog.get_logger(__name__)
 
 _HANDLED = (InvalidInputError, NotFoundError, ConflictError, AlreadyDoneError)
-_MAX_ID_CHARS = 128
 
 
 class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, dispatch: Dispatch, hello_timeout_s: float) -> None:
+    def __init__(self, dispatch: Dispatch, auth: WorkerAuth, hello_timeout_s: float) -> None:
         self._dispatch = dispatch
+        self._auth = auth
         self._hello_timeout_s = hello_timeout_s
+
+    async def RegisterWorker(
+        self, request: dispatcher_pb2.RegisterWorkerRequest, context: Context
+    ) -> dispatcher_pb2.RegisterWorkerResponse:
+        command = RegisterWorker(
+            region=request.region,
+            worker_id=request.worker_id,
+            time_zone=request.time_zone or "UTC",
+            skills=tuple(request.skills),
+            availability=tuple(request.availability),
+            sensitive_opt_in=request.sensitive_opt_in,
+        )
+        try:
+            issued = await self._auth.register(command)
+        except InvalidInputError as error:
+            await abort_with(context, error)
+            raise
+        except ConflictError as error:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(error))
+            raise
+        return dispatcher_pb2.RegisterWorkerResponse(
+            worker_id=issued.claims.worker_id,
+            token=issued.token,
+            expires_at=to_timestamp(issued.claims.expires_at),
+        )
 
     async def Connect(
         self, request_iterator: AsyncIterator[dispatcher_pb2.ConnectRequest], context: Context
     ) -> AsyncIterator[dispatcher_pb2.ConnectResponse]:
+        metadata_token = _bearer(context)
+        refused = metadata_token and await self._refusal(metadata_token)
+        if refused:
+            # Before the hello: a client with a bad token learns it at once.
+            yield _error("UNAUTHENTICATED", refused, "token")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, refused)
         try:
             first = await asyncio.wait_for(anext(request_iterator), self._hello_timeout_s)
         except (TimeoutError, StopAsyncIteration):
             yield _error("DEADLINE_EXCEEDED", "send hello first", "hello")
             return
-        hello, problem = _hello_of(first)
-        if hello is None:
-            yield _error("INVALID_ARGUMENT", problem, "hello")
+        if first.WhichOneof("message") != "hello":
+            yield _error("INVALID_ARGUMENT", "the first message must be hello", "hello")
             return
         try:
-            session = await self._dispatch.connect(hello)
+            claims = await self._auth.authenticate(metadata_token or first.hello.token)
+        except UnauthenticatedError as error:
+            yield _error("UNAUTHENTICATED", str(error), "token")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(error))
+            raise
+        try:
+            session = await self._dispatch.connect(_hello_of(first.hello, claims))
         except InvalidInputError as error:
             yield _error("INVALID_ARGUMENT", str(error), error.violations[0].field)
             return
@@ -75,6 +122,14 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
             metrics.CONNECTED_WORKERS.labels("grpc").dec()
             # Shielded: the grace period must start even if the stream is being cancelled.
             await asyncio.shield(self._dispatch.disconnect(session))
+
+    async def _refusal(self, token: str) -> str:
+        """Why the token is refused, or "" when it is good."""
+        try:
+            await self._auth.authenticate(token)
+        except UnauthenticatedError as error:
+            return str(error)
+        return ""
 
     async def _read(
         self, requests: AsyncIterator[dispatcher_pb2.ConnectRequest], session: WorkerSession
@@ -112,23 +167,26 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
             session.push(ErrorPush(status_code_of(error).name, str(error), field or ""))
 
 
-def _hello_of(request: dispatcher_pb2.ConnectRequest) -> tuple[Hello | None, str]:
-    if request.WhichOneof("message") != "hello":
-        return None, "the first message must be hello"
-    h = request.hello
-    if not h.worker_id.strip() or len(h.worker_id) > _MAX_ID_CHARS:
-        return None, f"worker_id must be 1-{_MAX_ID_CHARS} characters"
-    if not h.region.strip() or len(h.region) > _MAX_ID_CHARS:
-        return None, f"region must be 1-{_MAX_ID_CHARS} characters"
-    hello = Hello(
-        worker_id=h.worker_id,
-        region=h.region,
-        skills=frozenset(h.skills),
-        time_zone=h.time_zone or "UTC",
-        availability=tuple(h.availability),
+def _hello_of(h: dispatcher_pb2.Hello, claims: WorkerClaims) -> Hello:
+    """The worker is the token's; empty fields keep what was registered. Proto3 cannot tell an
+    unset bool from false, so sensitive_opt_in is taken as sent: opting in is always explicit.
+    Raises InvalidInputError naming the hello field that is wrong."""
+    overrides = HelloOverrides(
+        time_zone=h.time_zone or None,
+        skills=tuple(h.skills) or None,
+        availability=tuple(h.availability) or None,
         sensitive_opt_in=h.sensitive_opt_in,
     )
-    return hello, ""
+    return hello_for(claims, overrides, h.worker_id, h.region)
+
+
+def _bearer(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer":
+                return token.strip()
+    return ""
 
 
 def _lease_pb(lease: Lease, heartbeat_interval_s: int = 0) -> dispatcher_pb2.Lease:
@@ -138,6 +196,10 @@ def _lease_pb(lease: Lease, heartbeat_interval_s: int = 0) -> dispatcher_pb2.Lea
         payload=lease.task.payload,
         draft=lease.draft,
         heartbeat_interval_seconds=heartbeat_interval_s,
+        task_type=lease.task.task_type.name,
+        purpose=lease.task.task_type.purpose,
+        price_micros=lease.task.task_type.price_micros,
+        effort_seconds=lease.task.task_type.effort_seconds,
     )
 
 

@@ -18,7 +18,7 @@ def worker_profile(hello: Hello, now: datetime) -> WorkerProfile:
     problems: list[Violation] = []
     try:
         offset = ZoneInfo(hello.time_zone).utcoffset(now)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
         offset = None
         problems.append(Violation("hello.time_zone", f"unknown time zone {hello.time_zone!r}"))
     windows, bad = parse_windows(hello.availability, "hello.availability")

@@ -73,7 +73,8 @@ def test_a_window_opens_exactly_at_its_local_minute_whatever_the_fixed_offset(
     at its local minute on every day of the year, and not a second before."""
     end_min = (start_min + length_min) % (24 * 60)
     profile = worker("kai", offset_s=offset_min * 60, windows=(Window(start_min, end_min),))
-    opens = utc_of_local(day, start_min / 60, profile.utc_offset_s)
+    # In whole seconds: start_min / 60 hours would carry float error into the expected time.
+    opens = day * 86_400.0 + start_min * 60.0 - profile.utc_offset_s
     policy = new_policy()
     policy.worker_online(profile, opens - HOUR)
     policy.submit(task("t1", opens - HOUR, effort_s=60.0), opens - HOUR)

@@ -56,6 +56,7 @@ class WorkerSim:
         self._session: asyncio.Task[None] | None = None
         self._outage_s = 0.0
         self._closing = False
+        self._token: str | None = None
         self._write_lock = asyncio.Lock()
 
     # -- control, from the runner --------------------------------------------------------
@@ -103,14 +104,32 @@ class WorkerSim:
             await asyncio.sleep(backoff_s * (0.5 + self._rng.random()))
             backoff_s = min(backoff_s * 2, _MAX_BACKOFF_S)
 
+    async def _register(self) -> str:
+        """Signs the worker up once; the dispatcher's token names them on every connection."""
+        if self._token is None:
+            p = self.tally.profile
+            issued = await self._stub.RegisterWorker(
+                dispatcher_pb2.RegisterWorkerRequest(
+                    worker_id=p.worker_id,
+                    region=p.region,
+                    skills=list(p.skills),
+                    time_zone=p.time_zone,
+                    availability=list(p.availability),
+                ),
+                timeout=10,
+            )
+            self._token = issued.token
+        return self._token
+
     async def _connect_once(self) -> None:
         loop = asyncio.get_running_loop()
+        token = await self._register()
         # No deadline on purpose: the stream lives exactly as long as the worker is online.
         call: Call = self._stub.Connect()
         worker: asyncio.Task[None] | None = None
         connected_at: float | None = None
         try:
-            await call.write(dispatcher_pb2.ConnectRequest(hello=self._hello()))
+            await call.write(dispatcher_pb2.ConnectRequest(hello=self._hello(token)))
             while True:
                 message = await call.read()
                 if message is grpc.aio.EOF:
@@ -143,9 +162,10 @@ class WorkerSim:
             self.tally.connected = False
             call.cancel()
 
-    def _hello(self) -> dispatcher_pb2.Hello:
+    def _hello(self, token: str) -> dispatcher_pb2.Hello:
         p = self.tally.profile
         return dispatcher_pb2.Hello(
+            token=token,
             worker_id=p.worker_id,
             region=p.region,
             skills=list(p.skills),

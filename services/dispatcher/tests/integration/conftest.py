@@ -1,0 +1,42 @@
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The tests share `worker_clients`; --import-mode=importlib does not put this folder on the path.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from worker_clients import Running, running, settings_for
+
+from fairtask_localstack.topics import create_topics, delete_topics, topic_names
+
+
+@asynccontextmanager
+async def dispatcher_for_tests(endpoints: Any, **settings: Any) -> AsyncIterator[Running]:
+    """A dispatcher on topics of its own, deleted afterwards."""
+    prefix = f"w{uuid.uuid4().hex[:8]}."
+    await create_topics(endpoints.kafka_bootstrap, prefix)
+    try:
+        async with running(settings_for(endpoints, prefix, **settings)) as app:
+            yield app
+    finally:
+        await delete_topics(endpoints.kafka_bootstrap, topic_names(prefix))
+
+
+@pytest.fixture(scope="session")
+async def app(stack_endpoints: Any) -> AsyncIterator[Running]:
+    """One dispatcher for every worker-transport test (starting one takes seconds); each test
+    keeps to a task type of its own through `app.lab()`."""
+    async with dispatcher_for_tests(stack_endpoints, offer_ttl_s=2.0, sse_keepalive_s=0.5) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def slow_app(stack_endpoints: Any) -> AsyncIterator[Running]:
+    """As `app`, with the times a person needs: offers for a minute, two minutes of grace."""
+    async with dispatcher_for_tests(stack_endpoints, offer_ttl_s=60.0, grace_s=120.0) as app:
+        yield app
