@@ -79,6 +79,8 @@ def _where(services: list[ServiceProcess], stack: LocalStack, log_dir: Path) -> 
     )
     for s in services:
         _say(f"  {s.name:<10} gRPC {s.grpc_target:<16} metrics {s.metrics_url}")
+        if s.name == "dispatcher":
+            _say(f"  worker page: {s.metrics_url.removesuffix('/metrics')}/worker/")
     _say(f"  logs in {log_dir}/")
 
 
