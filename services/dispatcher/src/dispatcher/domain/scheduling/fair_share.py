@@ -29,7 +29,7 @@ from dispatcher.domain.scheduling.policy import (
     TaskSpec,
     WorkerProfile,
 )
-from dispatcher.domain.scheduling.pools import Pool, Region, Worker
+from dispatcher.domain.scheduling.pools import Pool, Worker
 from dispatcher.domain.scheduling.states import TaskBook
 
 
@@ -120,31 +120,33 @@ class FairScheduler:
     def _decide_pool(self, pool: Pool, now: float, decisions: list[OfferDecision]) -> None:
         config = self._config
         horizon = config.pacing_horizon_s
-        # Regions none of whose idle workers may take this pool's work now (exposure caps).
-        exhausted: set[str] = set()
-        while True:
+        # Worked out once per round: only the region just charged changes its ratio, and no
+        # sleeping region wakes in the middle of a round.
+        ranked = {region: region.ratio(now, horizon) for region in pool.awake_with_idle()}
+        sleepers = [
+            (*pool.forecast(region, now), region.ratio(now, horizon))
+            for region in pool.regions.values()
+            if not region.eligible_now
+        ]
+        work_s, offered_s = pool.totals(now, horizon)
+        while ranked:
             task = pool.peek(now)
             if task is None:
                 return
-            candidates = [r for r in pool.awake_with_idle() if r.name not in exhausted]
-            if not candidates:
-                return
             # A region just woken gets its first offer at once; then the lowest ratio leads.
-            region = min(candidates, key=lambda r: (not r.fresh, r.ratio(now, horizon), r.name))
+            region = min(ranked, key=lambda r: (not r.fresh, ranked[r], r.name))
             latest_start = pool.latest_start(task)
             urgent = latest_start - now <= config.urgency_s
-            if (
-                not region.fresh
-                and not urgent
-                and self._hold_for_sleepers(pool, region, latest_start, now)
-            ):
-                # Look again later: ratios move with time, and the task may turn urgent.
-                recheck = min(now + config.recheck_s, latest_start - config.urgency_s)
-                pool.wake_at = max(recheck, now + 1.0)
-                return
+            if not region.fresh and not urgent:
+                rate = work_s / offered_s if offered_s > 0 else 0.0
+                if self._hold(pool, ranked[region], sleepers, latest_start, rate):
+                    # Look again later: ratios move with time, and the task may turn urgent.
+                    recheck = min(now + config.recheck_s, latest_start - config.urgency_s)
+                    pool.wake_at = max(recheck, now + 1.0)
+                    return
             worker = region.pop_idle(task, now)
-            if worker is None:
-                exhausted.add(region.name)
+            if worker is None:  # none of its idle workers may take this work (exposure caps)
+                del ranked[region]
                 continue
             pool.dequeue(task)
             self._book.offer(task.task_id, worker.profile.worker_id)
@@ -152,32 +154,34 @@ class FairScheduler:
             worker.epoch += 1
             region.charge(task.effort_s)
             worker.charge(task, now)
+            work_s += task.effort_s
+            if region.has_idle():
+                ranked[region] = region.ratio(now, horizon)
+            else:
+                del ranked[region]
             self._stats.offers += 1
             self._stats.charged_effort_s += task.effort_s
             decisions.append(
                 OfferDecision(worker.profile.worker_id, task.task_id, now, now + config.offer_ttl_s)
             )
 
-    def _hold_for_sleepers(
-        self, pool: Pool, region: Region, latest_start: float, now: float
+    def _hold(
+        self,
+        pool: Pool,
+        ratio: float,
+        sleepers: list[tuple[float, float, int, float]],
+        latest_start: float,
+        rate: float,
     ) -> bool:
-        """True when a region that wakes before `latest_start` is behind `region`, and the work
-        already queued does not exceed what the sleepers would take in their next window at
-        the pool's current rate of work per eligible second (the hold cap)."""
-        horizon = self._config.pacing_horizon_s
-        ratio = region.ratio(now, horizon)
+        """True when a region that wakes before `latest_start` is behind (has a lower ratio),
+        and the work already queued does not exceed what those sleepers would take in their next
+        window at the pool's current rate of work per eligible second (the hold cap)."""
         absorb_s = 0.0
-        for sleeper in pool.regions.values():
-            if sleeper.eligible_now or sleeper is region:
-                continue
-            wakes_at, window_s, workers = pool.forecast(sleeper, now)
-            if wakes_at > latest_start or workers == 0:
-                continue
-            if sleeper.ratio(now, horizon) < ratio:
+        for wakes_at, window_s, workers, sleeper_ratio in sleepers:
+            if wakes_at <= latest_start and workers and sleeper_ratio < ratio:
                 absorb_s += workers * min(window_s, latest_start - wakes_at)
         if absorb_s == 0.0:
             return False
-        rate = pool.ratio(now, horizon)
         return pool.queued_effort <= absorb_s * rate * self._config.hold_cap_share
 
     # -- outcomes ---------------------------------------------------------------------

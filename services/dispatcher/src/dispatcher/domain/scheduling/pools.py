@@ -198,13 +198,13 @@ class Pool:
             return float("inf")
         return task.deadline_at - task.effort_s
 
-    def ratio(self, now: float, horizon_s: float) -> float:
-        """Work per eligible second over the whole pool: the rate a region is held to."""
+    def totals(self, now: float, horizon_s: float) -> tuple[float, float]:
+        """Work charged and eligible seconds offered (with look-ahead) over the whole pool."""
         work = offered = 0.0
         for region in self.regions.values():
             work += region.work_s
             offered += region.eligible_s + region.eligible_now * (now - region.since + horizon_s)
-        return work / offered if offered > 0 else 0.0
+        return work, offered
 
     def awake_with_idle(self) -> list[Region]:
         return [r for r in self.regions.values() if r.eligible_now and r.has_idle()]
