@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from fairtask_demo.fairness import Allocation, fairness_of
 from fairtask_demo.model import (
     LOST,
     PENDING_STATES,
@@ -23,6 +22,7 @@ from fairtask_demo.model import (
 )
 from fairtask_demo.pay import below_floor_payments, pay_per_task, pay_rate_spread_usd
 from fairtask_demo.windows import inside, local_minute, parse_window, zone
+from fairtask_sim.fairness import Allocation, fairness_of
 
 _LOST_TASK = FinalTask(LOST)
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fairtask_demo.fairness import (
+from fairtask_sim.fairness import (
     Allocation,
     fairness_of,
     jain_index,
@@ -51,16 +51,16 @@ def test_normalized_shares_average_to_one_weighted_by_eligible_time(
 ) -> None:
     allocations = {k: Allocation(w, e) for k, (w, e) in raw.items()}
     shares = normalized_shares(allocations)
-    total_eligible = sum(a.eligible_seconds for a in allocations.values())
-    weighted = sum(shares[k] * a.eligible_seconds for k, a in allocations.items())
+    total_eligible = sum(a.eligible_s for a in allocations.values())
+    weighted = sum(shares[k] * a.eligible_s for k, a in allocations.items())
     assert weighted / total_eligible == pytest.approx(1.0)
 
 
 def test_work_in_proportion_to_eligible_time_is_perfectly_fair() -> None:
     result = fairness_of(
         {
-            "us": Allocation(work_seconds=900, eligible_seconds=3600),
-            "ph": Allocation(work_seconds=1800, eligible_seconds=7200),
+            "us": Allocation(work_s=900, eligible_s=3600),
+            "ph": Allocation(work_s=1800, eligible_s=7200),
         }
     )
     assert result.shares == {"us": pytest.approx(1.0), "ph": pytest.approx(1.0)}
