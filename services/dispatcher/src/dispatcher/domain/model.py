@@ -97,7 +97,3 @@ def submission_id_for(lease_id: str) -> str:
 
 def pool_of(platform_id: str, task_type: str) -> str:
     return f"{platform_id}/{task_type}"
-
-
-def fits(worker_skills: frozenset[str], required: tuple[str, ...]) -> bool:
-    return all(skill in worker_skills for skill in required)
