@@ -29,8 +29,9 @@ from dispatcher.domain.scheduling.policy import (
     TaskSpec,
     WorkerProfile,
 )
-from dispatcher.domain.scheduling.pools import Pool, Worker
+from dispatcher.domain.scheduling.pools import Crew, CrewKey, Pool, Worker
 from dispatcher.domain.scheduling.states import TaskBook
+from dispatcher.domain.scheduling.task_queue import latest_start as latest_start_of
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class FairScheduler:
         self._config = config or FairConfig(offer_ttl_s=offer_ttl_s)
         self._workers: dict[str, Worker] = {}
         self._pools: dict[str, Pool] = {}
+        self._crews: dict[CrewKey, Crew] = {}
         self._book = TaskBook()
         self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
         self._seq = itertools.count()
@@ -64,11 +66,22 @@ class FairScheduler:
         """Registers a worker's windows before they connect, to forecast when regions wake."""
         known = self._workers.get(worker.worker_id)
         if known is None:
-            known = self._workers[worker.worker_id] = Worker(worker, Exposure())
-            for pool in self._pools.values():
+            known = self._workers[worker.worker_id] = Worker(worker, Exposure(), self._crew(worker))
+            for pool in known.crew.pools:
                 pool.learn(known)
-        else:
+            return
+        if Crew.key_of(worker) == Crew.key_of(known.profile):
             known.profile = worker
+            return
+        # New skills, opt-in or region: the worker moves to another crew and other pools.
+        eligible = known.eligible
+        if eligible:
+            self._set_eligible(known, False, now)
+        known.profile, known.crew = worker, self._crew(worker)
+        for pool in known.crew.pools:
+            pool.learn(known)
+        if eligible:
+            self._set_eligible(known, True, now)
 
     def worker_online(self, worker: WorkerProfile, now: float) -> None:
         self.worker_known(worker, now)
@@ -93,17 +106,21 @@ class FairScheduler:
         pool = self._pools.get(task.pool)
         if pool is None:
             pool = self._pools[task.pool] = Pool(task.pool, frozenset(task.skills), task.sensitive)
+            for crew in self._crews.values():
+                if pool.fits(crew):
+                    pool.adopt(crew)
             for worker in self._workers.values():
-                pool.learn(worker)
-                if worker.eligible and pool.fits(worker):
-                    pool.join(worker, now)
-        pool.enqueue(task, next(self._seq), self._config.offer_ttl_s)
+                if pool.fits(worker.crew):
+                    pool.learn(worker)
+                    if worker.eligible:
+                        pool.join(worker, now)
+        pool.enqueue(task, next(self._seq))
 
     def cancel(self, task_id: str, now: float) -> bool:
         task = self._book.queued(task_id)
         if task is None:
             return False
-        self._pools[task.pool].remove(task)
+        self._pools[task.pool].tasks.remove(task)
         self._book.cancel(task_id)
         return True
 
@@ -120,9 +137,16 @@ class FairScheduler:
     def _decide_pool(self, pool: Pool, now: float, decisions: list[OfferDecision]) -> None:
         config = self._config
         horizon = config.pacing_horizon_s
-        # Worked out once per round: only the region just charged changes its ratio, and no
-        # sleeping region wakes in the middle of a round.
-        ranked = {region: region.ratio(now, horizon) for region in pool.awake_with_idle()}
+        ttl = config.offer_ttl_s
+        book, stats, tasks = self._book, self._stats, pool.tasks
+        # Ranked once per round and kept in a heap: only the region just charged changes its
+        # ratio, and no sleeping region wakes in the middle of a round. A region just woken
+        # gets its first offer at once; then the lowest ratio leads.
+        ranked = [
+            (not region.fresh, region.ratio(now, horizon), region.name, region)
+            for region in pool.awake_with_idle()
+        ]
+        heapq.heapify(ranked)
         sleepers = [
             (*pool.forecast(region, now), region.ratio(now, horizon))
             for region in pool.regions.values()
@@ -130,40 +154,40 @@ class FairScheduler:
         ]
         work_s, offered_s = pool.totals(now, horizon)
         while ranked:
-            task = pool.peek(now)
+            task = tasks.peek(now)
             if task is None:
                 return
-            # A region just woken gets its first offer at once; then the lowest ratio leads.
-            region = min(ranked, key=lambda r: (not r.fresh, ranked[r], r.name))
-            latest_start = pool.latest_start(task)
-            urgent = latest_start - now <= config.urgency_s
-            if not region.fresh and not urgent:
+            seen, ratio, name, region = ranked[0]
+            latest_start = latest_start_of(task)
+            if seen and sleepers and latest_start - now > config.urgency_s:
                 rate = work_s / offered_s if offered_s > 0 else 0.0
-                if self._hold(pool, ranked[region], sleepers, latest_start, rate):
+                if self._hold(pool, ratio, sleepers, latest_start, rate):
                     # Look again later: ratios move with time, and the task may turn urgent.
                     recheck = min(now + config.recheck_s, latest_start - config.urgency_s)
                     pool.wake_at = max(recheck, now + 1.0)
                     return
             worker = region.pop_idle(task, now)
             if worker is None:  # none of its idle workers may take this work (exposure caps)
-                del ranked[region]
+                heapq.heappop(ranked)
                 continue
-            pool.dequeue(task)
-            self._book.offer(task.task_id, worker.profile.worker_id)
+            tasks.remove(task)
+            worker_id = worker.profile.worker_id
+            book.offer(task.task_id, worker_id)
             worker.busy_task = task.task_id
             worker.epoch += 1
-            region.charge(task.effort_s)
-            worker.charge(task, now)
-            work_s += task.effort_s
+            effort_s = task.effort_s
+            region.charge(effort_s)
+            worker.work_s += effort_s
+            if task.sensitive:
+                worker.exposure.reserve(worker.profile, task, now)
+            work_s += effort_s
             if region.has_idle():
-                ranked[region] = region.ratio(now, horizon)
+                heapq.heapreplace(ranked, (True, region.ratio(now, horizon), name, region))
             else:
-                del ranked[region]
-            self._stats.offers += 1
-            self._stats.charged_effort_s += task.effort_s
-            decisions.append(
-                OfferDecision(worker.profile.worker_id, task.task_id, now, now + config.offer_ttl_s)
-            )
+                heapq.heappop(ranked)
+            stats.offers += 1
+            stats.charged_effort_s += effort_s
+            decisions.append(OfferDecision(worker_id, task.task_id, now, now + ttl))
 
     def _hold(
         self,
@@ -182,7 +206,7 @@ class FairScheduler:
                 absorb_s += workers * min(window_s, latest_start - wakes_at)
         if absorb_s == 0.0:
             return False
-        return pool.queued_effort <= absorb_s * rate * self._config.hold_cap_share
+        return pool.tasks.effort_s <= absorb_s * rate * self._config.hold_cap_share
 
     # -- outcomes ---------------------------------------------------------------------
     def accepted(self, worker_id: str, task_id: str, now: float) -> None:
@@ -212,7 +236,7 @@ class FairScheduler:
             worker.leased = False
             worker.epoch += 1
         if task is not None:
-            self._pools[task.pool].enqueue(task, next(self._seq), self._config.offer_ttl_s)
+            self._pools[task.pool].enqueue(task, next(self._seq))
 
     def next_wakeup(self, now: float) -> float | None:
         soonest = self._boundaries[0][0] if self._boundaries else float("inf")
@@ -235,7 +259,7 @@ class FairScheduler:
         pool.regions[worker.profile.region].refund(task.effort_s)
         worker.refund(task)
         self._stats.refunded_effort_s += task.effort_s
-        pool.enqueue(task, next(self._seq), self._config.offer_ttl_s)
+        pool.enqueue(task, next(self._seq))
         self._free(worker, now)
 
     def _free(self, worker: Worker, now: float) -> None:
@@ -243,10 +267,19 @@ class FairScheduler:
         worker.leased = False
         worker.epoch += 1
         if worker.eligible:
+            worker.crew.push(worker)
+            for pool in worker.crew.pools:
+                pool.settled = False
+
+    def _crew(self, profile: WorkerProfile) -> Crew:
+        key = Crew.key_of(profile)
+        crew = self._crews.get(key)
+        if crew is None:
+            crew = self._crews[key] = Crew(*key)
             for pool in self._pools.values():
-                if pool.fits(worker):
-                    pool.regions[worker.profile.region].push_idle(worker)
-                    pool.settled = False
+                if pool.fits(crew):
+                    pool.adopt(crew)
+        return crew
 
     def _refresh_window(self, worker: Worker, now: float) -> None:
         inside, change = window_state(worker.profile, now)
@@ -270,9 +303,10 @@ class FairScheduler:
             return
         worker.eligible = eligible
         worker.epoch += 1
-        for pool in self._pools.values():
-            if pool.fits(worker):
-                if eligible:
-                    pool.join(worker, now)
-                else:
-                    pool.leave(worker, now)
+        for pool in worker.crew.pools:
+            if eligible:
+                pool.join(worker, now)
+            else:
+                pool.leave(worker, now)
+        if eligible and worker.busy_task is None:
+            worker.crew.push(worker)

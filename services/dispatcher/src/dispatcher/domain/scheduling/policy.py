@@ -6,7 +6,7 @@ dispatcher). A policy never reads a clock and does no I/O; it is driven entirely
 """
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 DAY_S = 86_400
 
@@ -47,8 +47,7 @@ class TaskSpec:
     sensitive: bool = False
 
 
-@dataclass(frozen=True)
-class OfferDecision:
+class OfferDecision(NamedTuple):
     worker_id: str
     task_id: str
     made_at: float

@@ -1,4 +1,9 @@
-"""Pools (the workers a task type fits), their regions, and the workers in them."""
+"""Pools (the workers a task type fits), their regions, crews and the workers in them.
+
+A crew is the workers of one region who share skills and sensitive-content opt-in: a pool fits
+all of them or none, so a crew keeps one heap of its idle workers that every pool it fits reads.
+A worker who becomes idle is pushed once, whatever the number of pools.
+"""
 
 import heapq
 import itertools
@@ -7,42 +12,73 @@ from dataclasses import dataclass, field
 from dispatcher.domain.scheduling.exposure import Exposure
 from dispatcher.domain.scheduling.local_time import next_opening
 from dispatcher.domain.scheduling.policy import TaskSpec, WorkerProfile
+from dispatcher.domain.scheduling.task_queue import TaskQueue
 
 _ticket = itertools.count()
+
+CrewKey = tuple[str, frozenset[str], bool]
 
 
 @dataclass(slots=True, eq=False)
 class Worker:
     profile: WorkerProfile
     exposure: Exposure
+    crew: "Crew"
     online: bool = False
     eligible: bool = False  # online and inside a window
     busy_task: str | None = None
     leased: bool = False
-    # Changes whenever the worker's idle entries go stale (offered, freed, left a window).
+    # Changes whenever the worker's idle entry goes stale (offered, freed, left a window).
     epoch: int = 0
     window_epoch: int = 0
     # Work charged: the worker-level virtual time.
     work_s: float = 0.0
-
-    def charge(self, task: TaskSpec, now: float) -> None:
-        self.work_s += task.effort_s
-        self.exposure.reserve(self.profile, task, now)
 
     def refund(self, task: TaskSpec) -> None:
         self.work_s -= task.effort_s
         self.exposure.release(task)
 
 
+IdleEntry = tuple[float, int, int, Worker]  # (work_s, ticket, epoch, worker)
+
+
+@dataclass(slots=True, eq=False)
+class Crew:
+    region: str
+    skills: frozenset[str]
+    sensitive_opt_in: bool
+    # Idle workers by virtual time; entries whose epoch is stale are skipped.
+    idle: list[IdleEntry] = field(default_factory=list)
+    pools: list["Pool"] = field(default_factory=list)
+
+    @staticmethod
+    def key_of(profile: WorkerProfile) -> CrewKey:
+        return (profile.region, profile.skills, profile.sensitive_opt_in)
+
+    def push(self, worker: Worker) -> None:
+        heapq.heappush(self.idle, (worker.work_s, next(_ticket), worker.epoch, worker))
+
+    def top(self) -> IdleEntry | None:
+        idle = self.idle
+        while idle:
+            entry = idle[0]
+            worker = entry[3]
+            if entry[2] == worker.epoch and worker.eligible and worker.busy_task is None:
+                return entry
+            heapq.heappop(idle)
+        return None
+
+
 @dataclass(slots=True, eq=False)
 class Region:
+    """One region inside one pool: its share of the pool's work and of its eligible time."""
+
     name: str
+    crews: list[Crew] = field(default_factory=list)
     work_s: float = 0.0
     eligible_s: float = 0.0
     eligible_now: int = 0
     since: float = 0.0
-    # Idle workers by virtual time: (work_s, ticket, epoch, worker); stale entries skipped.
-    idle: list[tuple[float, int, int, Worker]] = field(default_factory=list)
     # Start tag for workers who come online: no banking credit while away.
     floor_s: float = 0.0
     # Woke up (no eligible worker before) and has not been offered anything since.
@@ -61,40 +97,47 @@ class Region:
         if self.eligible_now == 0:
             self.fresh = True
         self.eligible_now += 1
-        worker.work_s = max(worker.work_s, self.floor_s)
-        if worker.busy_task is None:
-            self.push_idle(worker)
+        if worker.work_s < self.floor_s:
+            worker.work_s = self.floor_s
 
-    def leave(self, worker: Worker, now: float) -> None:
+    def leave(self, now: float) -> None:
         self._sync(now)
         self.eligible_now -= 1
 
-    def push_idle(self, worker: Worker) -> None:
-        heapq.heappush(self.idle, (worker.work_s, next(_ticket), worker.epoch, worker))
-
     def has_idle(self) -> bool:
-        idle = self.idle
-        while idle:
-            _, _, epoch, worker = idle[0]
-            if epoch == worker.epoch and worker.eligible and worker.busy_task is None:
-                return True
-            heapq.heappop(idle)
-        return False
+        return any(crew.top() is not None for crew in self.crews)
 
     def pop_idle(self, task: TaskSpec, now: float) -> Worker | None:
         """The idle worker with the least work who may take `task` (exposure rules)."""
-        skipped: list[tuple[float, int, int, Worker]] = []
+        crews = self.crews
+        if len(crews) == 1 and not task.sensitive:
+            crew = crews[0]
+            entry = crew.top()
+            if entry is None:
+                return None
+            heapq.heappop(crew.idle)
+            self.floor_s = max(self.floor_s, entry[0])
+            return entry[3]
+        skipped: list[tuple[Crew, IdleEntry]] = []
         chosen: Worker | None = None
-        while self.has_idle():
-            entry = heapq.heappop(self.idle)
-            worker = entry[3]
+        while True:
+            best: IdleEntry | None = None
+            best_crew = crews[0]
+            for crew in crews:
+                entry = crew.top()
+                if entry is not None and (best is None or entry < best):
+                    best, best_crew = entry, crew
+            if best is None:
+                break
+            heapq.heappop(best_crew.idle)
+            worker = best[3]
             if worker.exposure.allows(worker.profile, task, now):
                 chosen = worker
-                self.floor_s = max(self.floor_s, entry[0])
+                self.floor_s = max(self.floor_s, best[0])
                 break
-            skipped.append(entry)
-        for entry in skipped:
-            heapq.heappush(self.idle, entry)
+            skipped.append((best_crew, best))
+        for crew, entry in skipped:
+            heapq.heappush(crew.idle, entry)
         return chosen
 
     def charge(self, effort_s: float) -> None:
@@ -119,10 +162,7 @@ class Pool:
         self.skills = skills
         self.sensitive = sensitive
         self.regions: dict[str, Region] = {}
-        self.queued: dict[str, tuple[TaskSpec, int]] = {}
-        self.queued_effort = 0.0
-        self.parked: set[str] = set()  # queued but no longer feasible
-        self._heap: list[tuple[float, int, str]] = []
+        self.tasks = TaskQueue()
         self._shapes: dict[str, dict[tuple[int, tuple[object, ...]], _Shape]] = {}
         self._learned: set[str] = set()
         self._forecasts: dict[str, tuple[float, float, float, int]] = {}
@@ -133,20 +173,27 @@ class Pool:
 
     @property
     def queued_count(self) -> int:
-        return len(self.queued) - len(self.parked)
+        return len(self.tasks)
 
-    def fits(self, worker: Worker) -> bool:
-        profile = worker.profile
-        if self.sensitive and not profile.sensitive_opt_in:
+    def fits(self, crew: Crew) -> bool:
+        if self.sensitive and not crew.sensitive_opt_in:
             return False
-        return self.skills <= profile.skills
+        return self.skills <= crew.skills
+
+    def adopt(self, crew: Crew) -> None:
+        """`crew` fits this pool: its idle workers are candidates in their region."""
+        crew.pools.append(self)
+        region = self.regions.get(crew.region)
+        if region is None:
+            region = self.regions[crew.region] = Region(crew.region)
+        region.crews.append(crew)
 
     def learn(self, worker: Worker) -> None:
-        if worker.profile.worker_id in self._learned or not self.fits(worker):
-            return
-        self._learned.add(worker.profile.worker_id)
+        """Counts a worker's windows into the forecast of when their region wakes."""
         profile = worker.profile
-        self.regions.setdefault(profile.region, Region(profile.region))
+        if profile.worker_id in self._learned:
+            return
+        self._learned.add(profile.worker_id)
         shapes = self._shapes.setdefault(profile.region, {})
         key = (profile.utc_offset_s, tuple(profile.windows))
         shapes.setdefault(key, _Shape(profile)).count += 1
@@ -158,45 +205,14 @@ class Pool:
         self.settled = False
 
     def leave(self, worker: Worker, now: float) -> None:
-        region = self.regions.get(worker.profile.region)
-        if region is not None:
-            region.leave(worker, now)
+        self.regions[worker.profile.region].leave(now)
 
-    def enqueue(self, task: TaskSpec, seq: int, offer_ttl_s: float) -> None:
-        self.queued[task.task_id] = (task, seq)
-        self.queued_effort += task.effort_s
+    def enqueue(self, task: TaskSpec, ticket: int) -> None:
+        self.tasks.push(task, ticket)
         self.settled = False
-        heapq.heappush(self._heap, (self.latest_start(task), seq, task.task_id))
-
-    def dequeue(self, task: TaskSpec) -> None:
-        if self.queued.pop(task.task_id, None) is not None:
-            self.queued_effort -= task.effort_s
-            self.parked.discard(task.task_id)
-
-    remove = dequeue
 
     def peek(self, now: float) -> TaskSpec | None:
-        """The queued task that must start first (EDF; FIFO without deadlines)."""
-        heap = self._heap
-        while heap:
-            _, seq, task_id = heap[0]
-            entry = self.queued.get(task_id)
-            if entry is None or entry[1] != seq:
-                heapq.heappop(heap)
-                continue
-            task = entry[0]
-            if task.deadline_at is not None and now + task.effort_s > task.deadline_at:
-                heapq.heappop(heap)
-                self.parked.add(task_id)  # stays pending; it can no longer be done in time
-                continue
-            return task
-        return None
-
-    @staticmethod
-    def latest_start(task: TaskSpec) -> float:
-        if task.deadline_at is None:
-            return float("inf")
-        return task.deadline_at - task.effort_s
+        return self.tasks.peek(now)
 
     def totals(self, now: float, horizon_s: float) -> tuple[float, float]:
         """Work charged and eligible seconds offered (with look-ahead) over the whole pool."""
