@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what every `make` target needs on a fresh Debian 12 machine: uv, the Debian packages
-# (Redis, PostgreSQL, Prometheus, and Java + Maven if absent), the Kafka jars from Maven Central,
+# (Redis, PostgreSQL, Prometheus, gcc, and Java + Maven if absent), the Kafka jars from Maven Central,
 # and the locked Python environment. Idempotent, and takes about a second when all is in place.
 set -euo pipefail
 
@@ -36,6 +36,7 @@ command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)
 command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+command -v gcc >/dev/null 2>&1 || packages+=(gcc)
 python3 -m pip --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "${#packages[@]}" -gt 0 ]; then
     apt_install "${packages[@]}"
@@ -101,4 +102,7 @@ if [ -f uv.lock ]; then
 else
     uv sync --all-packages -q
 fi
+
+# 5. The scheduling core compiled with mypyc (a no-op when its sources are unchanged).
+bash "$root/scripts/build_native.sh"
 say "done"

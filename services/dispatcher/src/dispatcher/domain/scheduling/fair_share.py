@@ -153,41 +153,47 @@ class FairScheduler:
             if not region.eligible_now
         ]
         work_s, offered_s = pool.totals(now, horizon)
+        made = len(decisions)
+        charged_s = 0.0
         while ranked:
             task = tasks.peek(now)
             if task is None:
-                return
+                break
             seen, ratio, name, region = ranked[0]
-            latest_start = latest_start_of(task)
-            if seen and sleepers and latest_start - now > config.urgency_s:
-                rate = work_s / offered_s if offered_s > 0 else 0.0
-                if self._hold(pool, ratio, sleepers, latest_start, rate):
-                    # Look again later: ratios move with time, and the task may turn urgent.
-                    recheck = min(now + config.recheck_s, latest_start - config.urgency_s)
-                    pool.wake_at = max(recheck, now + 1.0)
-                    return
+            if seen and sleepers:
+                latest_start = latest_start_of(task)
+                if latest_start - now > config.urgency_s:
+                    rate = work_s / offered_s if offered_s > 0 else 0.0
+                    if self._hold(pool, ratio, sleepers, latest_start, rate):
+                        # Look again later: ratios move with time, and the task may turn urgent.
+                        recheck = min(now + config.recheck_s, latest_start - config.urgency_s)
+                        pool.wake_at = max(recheck, now + 1.0)
+                        break
             worker = region.pop_idle(task, now)
             if worker is None:  # none of its idle workers may take this work (exposure caps)
                 heapq.heappop(ranked)
                 continue
             tasks.remove(task)
+            task_id = task.task_id
             worker_id = worker.profile.worker_id
-            book.offer(task.task_id, worker_id)
-            worker.busy_task = task.task_id
+            book.offer(task_id, worker_id)
+            worker.busy_task = task_id
             worker.epoch += 1
             effort_s = task.effort_s
-            region.charge(effort_s)
+            region.work_s += effort_s
+            region.fresh = False
             worker.work_s += effort_s
             if task.sensitive:
                 worker.exposure.reserve(worker.profile, task, now)
             work_s += effort_s
+            charged_s += effort_s
             if region.has_idle():
                 heapq.heapreplace(ranked, (True, region.ratio(now, horizon), name, region))
             else:
                 heapq.heappop(ranked)
-            stats.offers += 1
-            stats.charged_effort_s += effort_s
-            decisions.append(OfferDecision(worker_id, task.task_id, now, now + ttl))
+            decisions.append(OfferDecision(worker_id, task_id, now, now + ttl))
+        stats.offers += len(decisions) - made
+        stats.charged_effort_s += charged_s
 
     def _hold(
         self,

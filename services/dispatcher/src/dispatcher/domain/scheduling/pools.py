@@ -105,7 +105,10 @@ class Region:
         self.eligible_now -= 1
 
     def has_idle(self) -> bool:
-        return any(crew.top() is not None for crew in self.crews)
+        for crew in self.crews:  # noqa: SIM110 - a plain loop: this runs once per decision
+            if crew.top() is not None:
+                return True
+        return False
 
     def pop_idle(self, task: TaskSpec, now: float) -> Worker | None:
         """The idle worker with the least work who may take `task` (exposure rules)."""
@@ -139,10 +142,6 @@ class Region:
         for crew, entry in skipped:
             heapq.heappush(crew.idle, entry)
         return chosen
-
-    def charge(self, effort_s: float) -> None:
-        self.work_s += effort_s
-        self.fresh = False
 
     def refund(self, effort_s: float) -> None:
         self.work_s -= effort_s

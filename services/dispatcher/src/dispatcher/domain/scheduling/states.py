@@ -18,7 +18,7 @@ class TaskPhase(Enum):
     CANCELLED = "cancelled"
 
 
-class IllegalTransitionError(RuntimeError):
+class IllegalTransitionError(Exception):
     pass
 
 
