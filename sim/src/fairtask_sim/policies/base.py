@@ -164,6 +164,12 @@ class BaselinePolicy:
         self._enqueue(self._tasks[task_id])
         self._refresh(worker_id)
 
+    def heartbeat(self, worker_id: str, task_id: str, now: float) -> None:
+        return None
+
+    def timeouts(self, now: float) -> list[object]:
+        return []  # the simulator runs the offer and grace timers
+
     def next_wakeup(self, now: float) -> float | None:
         boundaries = self._boundaries
         while boundaries and self._boundary_token.get(boundaries[0][2]) != boundaries[0][1]:

@@ -30,7 +30,13 @@ from dispatcher.domain.scheduling.policy import (
     WorkerProfile,
 )
 from dispatcher.domain.scheduling.pools import Crew, CrewKey, Pool, Worker
-from dispatcher.domain.scheduling.states import TaskBook
+from dispatcher.domain.scheduling.states import (
+    LeaseRules,
+    TaskBook,
+    TaskPhase,
+    Timeout,
+    TimeoutKind,
+)
 from dispatcher.domain.scheduling.task_queue import latest_start as latest_start_of
 
 
@@ -46,6 +52,10 @@ class FairConfig:
     hold_cap_share: float = 1.5
     # How often held work is looked at again while nothing else happens.
     recheck_s: float = 60.0
+    # Set, the scheduler runs the offer, heartbeat, grace and deadline timers itself (see
+    # `timeouts`); unset, the caller runs them and reports each outcome (the dispatcher keeps
+    # them in Redis so they survive a restart).
+    lease_rules: LeaseRules | None = None
 
 
 class FairScheduler:
@@ -56,7 +66,7 @@ class FairScheduler:
         self._workers: dict[str, Worker] = {}
         self._pools: dict[str, Pool] = {}
         self._crews: dict[CrewKey, Crew] = {}
-        self._book = TaskBook()
+        self._book = TaskBook(self._config.lease_rules)
         self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
         self._seq = itertools.count()
         self._stats = PolicyStats()
@@ -89,6 +99,8 @@ class FairScheduler:
         if known.online:
             return
         known.online = True
+        if known.busy_task is not None:  # back within grace: the paused lease goes on
+            self._book.resume(known.busy_task, worker.worker_id, now)
         self._refresh_window(known, now)
 
     def worker_offline(self, worker_id: str, now: float) -> None:
@@ -98,6 +110,8 @@ class FairScheduler:
         self._set_eligible(known, False, now)
         known.online = False
         known.epoch += 1
+        if known.busy_task is not None:  # the lease waits out the grace period
+            self._book.pause(known.busy_task, worker_id, now)
 
     # -- tasks ------------------------------------------------------------------------
     def submit(self, task: TaskSpec, now: float) -> None:
@@ -176,7 +190,7 @@ class FairScheduler:
             tasks.remove(task)
             task_id = task.task_id
             worker_id = worker.profile.worker_id
-            book.offer(task_id, worker_id)
+            book.offer(task_id, worker_id, now + ttl)
             worker.busy_task = task_id
             worker.epoch += 1
             effort_s = task.effort_s
@@ -216,9 +230,43 @@ class FairScheduler:
 
     # -- outcomes ---------------------------------------------------------------------
     def accepted(self, worker_id: str, task_id: str, now: float) -> None:
-        if self._book.lease(task_id, worker_id):
+        if self._book.lease(task_id, worker_id, now):
             worker = self._workers[worker_id]
             worker.leased = True
+
+    def heartbeat(self, worker_id: str, task_id: str, now: float) -> None:
+        # A beat on a lease paused for missing beats means the worker is back on it.
+        if not self._book.heartbeat(task_id, worker_id, now):
+            self._book.resume(task_id, worker_id, now)
+
+    def timeouts(self, now: float) -> list[Timeout]:
+        """Runs the timers that are due (only with `lease_rules`): a lapsed offer is refunded
+        and requeued, a lease without heartbeats is paused for the grace period, a lease whose
+        grace ran out goes back to the queue, and a task whose deadline passed in the queue
+        expires. Returns what happened, for the caller to tell workers and platforms."""
+        fired: list[Timeout] = []
+        while due := self._book.due(now):  # a requeued task may have a deadline due too
+            fired += due
+            for timeout in due:
+                self._apply(timeout, now)
+        return fired
+
+    def _apply(self, timeout: Timeout, now: float) -> None:
+        task_id, worker_id = timeout.task_id, timeout.worker_id
+        if timeout.kind is TimeoutKind.OFFER_EXPIRED:
+            self._give_back(worker_id, task_id, now)
+        elif timeout.kind is TimeoutKind.HEARTBEAT_MISSED:
+            self._book.pause(task_id, worker_id, now)
+        elif timeout.kind is TimeoutKind.GRACE_ENDED:
+            self.lease_lost(worker_id, task_id, now)
+        else:
+            task = self._book.queued(task_id)
+            if task is not None:
+                self._pools[task.pool].tasks.remove(task)
+                self._book.expire(task_id)
+
+    def phase(self, task_id: str) -> TaskPhase | None:
+        return self._book.phase(task_id)
 
     def declined(self, worker_id: str, task_id: str, now: float) -> None:
         self._give_back(worker_id, task_id, now)
@@ -236,16 +284,18 @@ class FairScheduler:
 
     def lease_lost(self, worker_id: str, task_id: str, now: float) -> None:
         task = self._book.requeue(task_id, worker_id)
+        if task is None:
+            return
         worker = self._workers.get(worker_id)
         if worker is not None and worker.busy_task == task_id:
-            worker.busy_task = None
-            worker.leased = False
-            worker.epoch += 1
-        if task is not None:
-            self._pools[task.pool].enqueue(task, next(self._seq))
+            # Not refunded: the time was worked (and is paid), and sensitive content was seen.
+            worker.exposure.finished(task, 0.0, now)
+            self._free(worker, now)
+        self._pools[task.pool].enqueue(task, next(self._seq))
 
     def next_wakeup(self, now: float) -> float | None:
         soonest = self._boundaries[0][0] if self._boundaries else float("inf")
+        soonest = min(soonest, self._book.next_timer())
         for pool in self._pools.values():
             if pool.queued_count and pool.wake_at < soonest:
                 soonest = pool.wake_at

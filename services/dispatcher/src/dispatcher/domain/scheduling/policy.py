@@ -5,6 +5,7 @@ Times are float seconds on one clock (the simulator's virtual time, or epoch sec
 dispatcher). A policy never reads a clock and does no I/O; it is driven entirely by calls.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -106,6 +107,15 @@ class DispatchPolicy(Protocol):
 
     def lease_lost(self, worker_id: str, task_id: str, now: float) -> None:
         """The grace period ran out: the task goes back to the queue, no penalty."""
+        ...
+
+    def heartbeat(self, worker_id: str, task_id: str, now: float) -> None:
+        """The worker is still on their lease."""
+        ...
+
+    def timeouts(self, now: float) -> Sequence[object]:
+        """Offer, heartbeat, grace and deadline timers due by `now`, applied by a policy that
+        runs its own timers; a policy whose caller runs them returns nothing."""
         ...
 
     def next_wakeup(self, now: float) -> float | None:

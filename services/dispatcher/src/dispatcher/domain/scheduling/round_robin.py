@@ -88,6 +88,12 @@ class RoundRobinPolicy:
         if task is not None:
             self._queue[task_id] = task
 
+    def heartbeat(self, worker_id: str, task_id: str, now: float) -> None:
+        return None
+
+    def timeouts(self, now: float) -> list[object]:
+        return []  # the caller runs the timers
+
     def next_wakeup(self, now: float) -> float | None:
         return None
 

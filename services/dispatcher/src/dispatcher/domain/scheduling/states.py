@@ -1,9 +1,19 @@
-"""Each task's life in the scheduler as an explicit state machine.
+"""Each task's life in the scheduler as an explicit state machine, with its timers.
 
-queued -> offered(worker) -> leased(worker) -> completed; offered/leased -> queued again on a
-decline, expiry or lost lease; queued -> cancelled. Anything else is a bug and raises.
+    queued -> offered(worker, until expiry) -> leased(worker, until the next heartbeat is due)
+    leased -> paused(worker, until grace ends)    the worker dropped off or stopped beating
+    paused -> leased                              the worker came back within grace
+    leased -> completed
+    offered/leased/paused -> queued               declined, offer lapsed, grace ran out
+    queued -> cancelled | expired                 the platform cancelled; the deadline passed
+
+Anything else is a bug and raises. Timers are kept only when the book owns them (`rules`
+given): the simulator and the tests let it, while the dispatcher keeps its timers in Redis,
+where they survive a restart, and reports their outcomes through the same transitions.
 """
 
+import heapq
+import itertools
 from dataclasses import dataclass
 from enum import Enum
 
@@ -14,12 +24,40 @@ class TaskPhase(Enum):
     QUEUED = "queued"
     OFFERED = "offered"
     LEASED = "leased"
+    PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class TimeoutKind(Enum):
+    OFFER_EXPIRED = "offer expired"
+    HEARTBEAT_MISSED = "heartbeat missed"
+    GRACE_ENDED = "grace period ended"
+    DEADLINE_PASSED = "deadline passed"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    kind: TimeoutKind
+    task_id: str
+    worker_id: str  # "" for a deadline that passed in the queue
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRules:
+    # A lease whose worker sent no heartbeat for this long is treated as a disconnect.
+    heartbeat_timeout_s: float = 30.0
+    # How long a paused lease stays reserved for its worker.
+    grace_s: float = 900.0
 
 
 class IllegalTransitionError(Exception):
     pass
+
+
+_HELD = (TaskPhase.OFFERED, TaskPhase.LEASED, TaskPhase.PAUSED)
 
 
 @dataclass(slots=True)
@@ -27,38 +65,77 @@ class _Entry:
     task: TaskSpec
     phase: TaskPhase
     worker_id: str = ""
+    version: int = 0  # bumped on every transition: older timers are stale
 
 
 class TaskBook:
-    def __init__(self) -> None:
+    def __init__(self, rules: LeaseRules | None = None) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._rules = rules
+        self._timers: list[tuple[float, int, str, int]] = []  # (at, seq, task_id, version)
+        self._seq = itertools.count()
+
+    @property
+    def rules(self) -> LeaseRules | None:
+        return self._rules
 
     def add(self, task: TaskSpec) -> bool:
         """False if the task is already known (submission is idempotent)."""
         if task.task_id in self._entries:
             return False
-        self._entries[task.task_id] = _Entry(task, TaskPhase.QUEUED)
+        entry = self._entries[task.task_id] = _Entry(task, TaskPhase.QUEUED)
+        self._arm_deadline(entry)
         return True
 
     def phase(self, task_id: str) -> TaskPhase | None:
         entry = self._entries.get(task_id)
         return entry.phase if entry is not None else None
 
+    def holder(self, task_id: str) -> str:
+        entry = self._entries.get(task_id)
+        return entry.worker_id if entry is not None else ""
+
     def queued(self, task_id: str) -> TaskSpec | None:
         entry = self._entries.get(task_id)
         return entry.task if entry is not None and entry.phase is TaskPhase.QUEUED else None
 
-    def offer(self, task_id: str, worker_id: str) -> None:
+    def offer(self, task_id: str, worker_id: str, until: float) -> None:
         entry = self._entries[task_id]
         if entry.phase is not TaskPhase.QUEUED:
             raise IllegalTransitionError(f"offer of a {entry.phase.value} task {task_id}")
         entry.phase, entry.worker_id = TaskPhase.OFFERED, worker_id
+        self._arm(entry, until)
 
-    def lease(self, task_id: str, worker_id: str) -> bool:
+    def lease(self, task_id: str, worker_id: str, now: float) -> bool:
         entry = self._held_by(task_id, worker_id, TaskPhase.OFFERED)
         if entry is None:
             return False
         entry.phase = TaskPhase.LEASED
+        self._arm_heartbeat(entry, now)
+        return True
+
+    def heartbeat(self, task_id: str, worker_id: str, now: float) -> bool:
+        entry = self._held_by(task_id, worker_id, TaskPhase.LEASED)
+        if entry is None:
+            return False
+        self._arm_heartbeat(entry, now)
+        return True
+
+    def pause(self, task_id: str, worker_id: str, now: float) -> bool:
+        """The worker dropped off: the lease stays theirs until the grace period ends."""
+        entry = self._held_by(task_id, worker_id, TaskPhase.LEASED)
+        if entry is None:
+            return False
+        entry.phase = TaskPhase.PAUSED
+        self._arm(entry, now + self._rules.grace_s if self._rules else float("inf"))
+        return True
+
+    def resume(self, task_id: str, worker_id: str, now: float) -> bool:
+        entry = self._held_by(task_id, worker_id, TaskPhase.PAUSED)
+        if entry is None:
+            return False
+        entry.phase = TaskPhase.LEASED
+        self._arm_heartbeat(entry, now)
         return True
 
     def complete(self, task_id: str, worker_id: str) -> TaskSpec | None:
@@ -66,27 +143,76 @@ class TaskBook:
         if entry is None:
             return None
         entry.phase = TaskPhase.COMPLETED
+        self._arm(entry, float("inf"))
         return entry.task
 
     def requeue(self, task_id: str, worker_id: str) -> TaskSpec | None:
         """Back to the queue from this worker's offer or lease; None if it was not theirs."""
-        entry = self._held_by(task_id, worker_id, TaskPhase.OFFERED, TaskPhase.LEASED)
+        entry = self._held_by(task_id, worker_id, *_HELD)
         if entry is None:
             return None
         entry.phase, entry.worker_id = TaskPhase.QUEUED, ""
+        self._arm_deadline(entry)
         return entry.task
 
     def cancel(self, task_id: str) -> None:
-        entry = self._entries[task_id]
-        if entry.phase is not TaskPhase.QUEUED:
-            raise IllegalTransitionError(f"cancel of a {entry.phase.value} task {task_id}")
-        entry.phase = TaskPhase.CANCELLED
+        self._close(task_id, TaskPhase.CANCELLED)
+
+    def expire(self, task_id: str) -> None:
+        """The deadline passed while the task waited: nobody can do it in time any more."""
+        self._close(task_id, TaskPhase.EXPIRED)
+
+    def due(self, now: float) -> list[Timeout]:
+        """The timers that ran out by `now`, earliest first; the caller applies each."""
+        timers, entries, out = self._timers, self._entries, []
+        while timers and timers[0][0] <= now:
+            at, _, task_id, version = heapq.heappop(timers)
+            entry = entries[task_id]
+            if entry.version != version:
+                continue
+            out.append(Timeout(_KIND[entry.phase], task_id, entry.worker_id, at))
+        return out
+
+    def next_timer(self) -> float:
+        timers, entries = self._timers, self._entries
+        while timers and entries[timers[0][2]].version != timers[0][3]:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else float("inf")
 
     def count(self, phase: TaskPhase) -> int:
         return sum(1 for e in self._entries.values() if e.phase is phase)
+
+    def _close(self, task_id: str, phase: TaskPhase) -> None:
+        entry = self._entries[task_id]
+        if entry.phase is not TaskPhase.QUEUED:
+            raise IllegalTransitionError(f"{phase.value}: task {task_id} is {entry.phase.value}")
+        entry.phase = phase
+        self._arm(entry, float("inf"))
 
     def _held_by(self, task_id: str, worker_id: str, *phases: TaskPhase) -> _Entry | None:
         entry = self._entries.get(task_id)
         if entry is None or entry.phase not in phases or entry.worker_id != worker_id:
             return None
         return entry
+
+    def _arm_heartbeat(self, entry: _Entry, now: float) -> None:
+        self._arm(entry, now + self._rules.heartbeat_timeout_s if self._rules else float("inf"))
+
+    def _arm_deadline(self, entry: _Entry) -> None:
+        deadline = entry.task.deadline_at
+        self._arm(entry, deadline if deadline is not None and self._rules else float("inf"))
+
+    def _arm(self, entry: _Entry, until: float) -> None:
+        entry.version += 1
+        if until != float("inf") and self._rules is not None:
+            heapq.heappush(
+                self._timers, (until, next(self._seq), entry.task.task_id, entry.version)
+            )
+
+
+_KIND = {
+    TaskPhase.QUEUED: TimeoutKind.DEADLINE_PASSED,
+    TaskPhase.OFFERED: TimeoutKind.OFFER_EXPIRED,
+    TaskPhase.LEASED: TimeoutKind.HEARTBEAT_MISSED,
+    TaskPhase.PAUSED: TimeoutKind.GRACE_ENDED,
+}
