@@ -7,7 +7,7 @@ dispatcher). A policy never reads a clock and does no I/O; it is driven entirely
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 DAY_S = 86_400
 
@@ -48,7 +48,8 @@ class TaskSpec:
     sensitive: bool = False
 
 
-class OfferDecision(NamedTuple):
+@dataclass(slots=True)
+class OfferDecision:
     worker_id: str
     task_id: str
     made_at: float

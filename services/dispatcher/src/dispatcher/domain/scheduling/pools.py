@@ -39,7 +39,23 @@ class Worker:
         self.exposure.release(task)
 
 
-IdleEntry = tuple[float, int, int, Worker]  # (work_s, ticket, epoch, worker)
+class IdleEntry:
+    """A worker waiting in a crew's heap, least work first (ties: first in). Stale once the
+    worker's epoch moved on. A class rather than a tuple: compiled, its comparison is a
+    single native call, which is most of what a heap does."""
+
+    __slots__ = ("epoch", "ticket", "work_s", "worker")
+
+    def __init__(self, worker: Worker) -> None:
+        self.work_s = worker.work_s
+        self.ticket = next(_ticket)
+        self.epoch = worker.epoch
+        self.worker = worker
+
+    def __lt__(self, other: "IdleEntry") -> bool:
+        if self.work_s != other.work_s:
+            return self.work_s < other.work_s
+        return self.ticket < other.ticket
 
 
 @dataclass(slots=True, eq=False)
@@ -56,14 +72,14 @@ class Crew:
         return (profile.region, profile.skills, profile.sensitive_opt_in)
 
     def push(self, worker: Worker) -> None:
-        heapq.heappush(self.idle, (worker.work_s, next(_ticket), worker.epoch, worker))
+        heapq.heappush(self.idle, IdleEntry(worker))
 
     def top(self) -> IdleEntry | None:
         idle = self.idle
         while idle:
             entry = idle[0]
-            worker = entry[3]
-            if entry[2] == worker.epoch and worker.eligible and worker.busy_task is None:
+            worker = entry.worker
+            if entry.epoch == worker.epoch and worker.eligible and worker.busy_task is None:
                 return entry
             heapq.heappop(idle)
         return None
@@ -119,8 +135,8 @@ class Region:
             if entry is None:
                 return None
             heapq.heappop(crew.idle)
-            self.floor_s = max(self.floor_s, entry[0])
-            return entry[3]
+            self.floor_s = max(self.floor_s, entry.work_s)
+            return entry.worker
         skipped: list[tuple[Crew, IdleEntry]] = []
         chosen: Worker | None = None
         while True:
@@ -133,10 +149,10 @@ class Region:
             if best is None:
                 break
             heapq.heappop(best_crew.idle)
-            worker = best[3]
+            worker = best.worker
             if worker.exposure.allows(worker.profile, task, now):
                 chosen = worker
-                self.floor_s = max(self.floor_s, best[0])
+                self.floor_s = max(self.floor_s, best.work_s)
                 break
             skipped.append((best_crew, best))
         for crew, entry in skipped:
