@@ -20,3 +20,9 @@ class ServiceSettings(BaseSettings):
     commit_interval_s: float = 1.0
     # The consumer halts when more than this share of recent messages went to the DLQ.
     dlq_max_ratio: float = 0.5
+    # Platform API keys live in one Redis every platform-facing service reads (unset: the
+    # service's own Redis, `redis_url`), under this prefix. A verified key is trusted for
+    # `platform_key_cache_s` seconds: revoking a key takes at most that long to bite.
+    platform_keys_redis_url: str | None = None
+    platform_keys_prefix: str = "platform-keys:"
+    platform_key_cache_s: float = 2.0

@@ -5,7 +5,9 @@ from typing import Any
 import redis.asyncio as redis
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
+from fairtask_runtime.grpc.identity import PlatformAuthenticator, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
@@ -32,7 +34,8 @@ _RESULTS_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ResultsService"].ful
 def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
     """Wires the service; nothing connects until `start()`.
 
-    Overrides (for tests): redis, clock, tasks, marks, results, events, processed.
+    Overrides (for tests): redis, clock, tasks, marks, results, events, processed,
+    platform_keys.
     """
     closers: list[Closer] = []
     client: redis.Redis | None = overrides.get("redis")
@@ -73,11 +76,17 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
             processed=processed,
         )
 
+    platform_keys: PlatformKeys | None = overrides.get("platform_keys")
+    if platform_keys is None:
+        platform_keys, keys_redis = platform_keys_for(settings, client)
+        if keys_redis is not None:
+            closers.append(keys_redis.aclose)
+    platforms = PlatformAuthenticator(platform_keys, settings.platform_key_cache_s)
     grpc_server = GrpcServer(
         service_names=[_RESULTS_SERVICE],
         registrars=[
             lambda s: scoring_pb2_grpc.add_ResultsServiceServicer_to_server(
-                ResultsServicer(handlers), s
+                ResultsServicer(handlers, platforms), s
             )
         ],
     )

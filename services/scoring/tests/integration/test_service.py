@@ -15,8 +15,10 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from fairtask.v1 import envelope_pb2, events_pb2, scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.grpc.identity import Metadata, bearer
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.service import ServiceRuntime
 from scoring.bootstrap import bootstrap
@@ -37,6 +39,11 @@ class Scoring:
     results: "ResultsServiceAsyncStub"
     bootstrap: str
     prefix: str
+    keys: RedisPlatformKeys
+
+    async def as_(self, platform_id: str) -> Metadata:
+        """Call metadata with a fresh API key of the platform."""
+        return bearer((await self.keys.issue(platform_id)).key)
 
     async def task(self, task_id: str, platform_id: str, gold: str = "") -> None:
         message = events_pb2.TaskSubmitted(
@@ -122,10 +129,6 @@ def _scored(record: Record) -> events_pb2.SubmissionScored:
     return envelope.submission_scored
 
 
-def _as(platform_id: str) -> tuple[tuple[str, str]]:
-    return (("x-platform-id", platform_id),)
-
-
 async def _next(call: Any) -> scoring_pb2.WatchResultsResponse:
     response = await asyncio.wait_for(call.read(), 30)
     assert isinstance(response, scoring_pb2.WatchResultsResponse)
@@ -144,6 +147,7 @@ async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scor
         shutdown_grace_s=1.0,
         commit_interval_s=0.2,
         watch_block_s=0.5,
+        platform_keys_prefix=f"{redis_prefix}keys:",
     )
     runtime = bootstrap(settings)
     await runtime.start(settings.host, 0, 0)
@@ -151,6 +155,7 @@ async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scor
     await producer.start()
     assert runtime.grpc is not None
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{runtime.grpc.port}")
+    keys_client: redis.Redis = redis.from_url(stack_endpoints.redis_url)
     try:
         yield Scoring(
             runtime,
@@ -158,8 +163,10 @@ async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scor
             scoring_pb2_grpc.ResultsServiceStub(channel),
             stack_endpoints.kafka_bootstrap,
             kafka_topics,
+            RedisPlatformKeys(keys_client, settings.platform_keys_prefix),
         )
     finally:
+        await keys_client.aclose()
         await channel.close()
         await producer.stop()
         await runtime.stop()
@@ -195,7 +202,9 @@ async def test_submissions_are_scored_and_only_ordinary_results_are_released(
     assert event.HasField("scored_at")
     assert (_scored(gold).verdict, _scored(gold).gold) == (events_pb2.VERDICT_GOLD_PASSED, True)
 
-    watch = scoring.results.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as(platform))
+    watch = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(platform)
+    )
     first = await _next(watch)
     assert (first.task_id, first.client_task_id, first.answer) == (
         "t-ord",
@@ -210,7 +219,7 @@ async def test_submissions_are_scored_and_only_ordinary_results_are_released(
     await scoring.task("t-later", platform)
     await scoring.submit("s-later", "t-later", platform, b"a dog")
     resumed = scoring.results.WatchResults(
-        scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=_as(platform)
+        scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=await scoring.as_(platform)
     )
     later = await _next(resumed)
     assert later.task_id == "t-later"
@@ -220,16 +229,79 @@ async def test_submissions_are_scored_and_only_ordinary_results_are_released(
     resumed.cancel()
 
     stranger = scoring.results.WatchResults(
-        scoring_pb2.WatchResultsRequest(), metadata=_as(f"other-{platform}")
+        scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(f"other-{platform}")
     )
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(stranger.read(), 1.5)
     stranger.cancel()
 
 
+async def test_each_platform_streams_only_its_own_results(scoring: Scoring) -> None:
+    mine, theirs = f"p-{uuid.uuid4().hex[:8]}", f"q-{uuid.uuid4().hex[:8]}"
+    for task_id, platform in (("t-m1", mine), ("t-o1", theirs), ("t-m2", mine)):
+        await scoring.task(task_id, platform)
+        await scoring.submit(f"s-{task_id}", task_id, platform, b"answer")
+        await scoring.scored(f"s-{task_id}")  # released in this order
+    watch_mine = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(mine)
+    )
+    watch_theirs = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(theirs)
+    )
+    # The other platform's result, released in between, never shows up in my stream.
+    assert [(await _next(watch_mine)).task_id for _ in range(2)] == ["t-m1", "t-m2"]
+    assert (await _next(watch_theirs)).task_id == "t-o1"
+    watch_mine.cancel()
+    watch_theirs.cancel()
+
+
+async def test_a_revoked_key_is_refused_within_seconds_even_on_an_open_stream(
+    scoring: Scoring,
+) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    issued = await scoring.keys.issue(platform)
+    await scoring.task("t-1", platform)
+    await scoring.submit("s-1", "t-1", platform, b"answer")
+    open_stream = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=bearer(issued.key)
+    )
+    first = await _next(open_stream)
+    assert first.task_id == "t-1"
+
+    await scoring.keys.revoke(issued.key_id)
+    revoked_at = asyncio.get_running_loop().time()
+
+    async def refusal() -> grpc.StatusCode | None:
+        probe = scoring.results.WatchResults(
+            scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=bearer(issued.key)
+        )
+        try:
+            # Still accepted: the stream waits for results beyond the cursor.
+            await asyncio.wait_for(probe.read(), 0.3)
+        except grpc.aio.AioRpcError as refused:
+            return refused.code()
+        except TimeoutError:
+            return None
+        finally:
+            probe.cancel()
+        return None
+
+    while (code := await refusal()) is None:
+        # The services trust a verified key for 2 s (platform_key_cache_s).
+        assert asyncio.get_running_loop().time() - revoked_at < 4.0, "revocation did not bite"
+    assert code is grpc.StatusCode.UNAUTHENTICATED
+
+    # The stream opened before the revocation gets nothing more either.
+    await scoring.task("t-2", platform)
+    await scoring.submit("s-2", "t-2", platform, b"answer")
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await _next(open_stream)
+    assert ended.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_a_malformed_cursor_is_an_invalid_argument(scoring: Scoring) -> None:
     call = scoring.results.WatchResults(
-        scoring_pb2.WatchResultsRequest(cursor="0-0; DROP"), metadata=_as("p-1")
+        scoring_pb2.WatchResultsRequest(cursor="0-0; DROP"), metadata=await scoring.as_("p-1")
     )
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await asyncio.wait_for(call.read(), 10)
@@ -276,7 +348,9 @@ async def test_a_duplicate_envelope_is_handled_once(scoring: Scoring) -> None:
     )
     assert duplicates == 1
 
-    watch = scoring.results.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as(platform))
+    watch = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(platform)
+    )
     assert [(await _next(watch)).task_id, (await _next(watch)).task_id] == ["t-1", "t-2"]
     watch.cancel()
 

@@ -2,14 +2,17 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import grpc
 import pytest
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.grpc.identity import Metadata, PlatformAuthenticator, bearer
 from scoring.adapters.memory import MemoryPorts, MemoryResultLog
 from scoring.domain.errors import StoreUnavailableError
 from scoring.domain.model import ResultEntry, Submission, TaskRecord
@@ -20,15 +23,27 @@ if TYPE_CHECKING:
     from fairtask.v1.scoring_pb2_grpc import ResultsServiceAsyncStub as Stub
 
 
-@pytest.fixture
-async def stub(handlers: ScoringHandlers) -> AsyncIterator["Stub"]:
+KEYS = MemoryPlatformKeys()
+
+
+@asynccontextmanager
+async def serving(handlers: ScoringHandlers) -> AsyncIterator["Stub"]:
     server = grpc.aio.server()
-    scoring_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(handlers), server)
+    servicer = ResultsServicer(handlers, PlatformAuthenticator(KEYS))
+    scoring_pb2_grpc.add_ResultsServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield scoring_pb2_grpc.ResultsServiceStub(channel)
-    await server.stop(0)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield scoring_pb2_grpc.ResultsServiceStub(channel)
+    finally:
+        await server.stop(0)
+
+
+@pytest.fixture
+async def stub(handlers: ScoringHandlers) -> AsyncIterator["Stub"]:
+    async with serving(handlers) as stub:
+        yield stub
 
 
 async def _release(handlers: ScoringHandlers, platform_id: str, task_id: str) -> None:
@@ -39,8 +54,8 @@ async def _release(handlers: ScoringHandlers, platform_id: str, task_id: str) ->
     )
 
 
-def _as(platform_id: str) -> tuple[tuple[str, str]]:
-    return (("x-platform-id", platform_id),)
+async def _as(platform_id: str) -> Metadata:
+    return bearer((await KEYS.issue(platform_id)).key)
 
 
 async def test_results_stream_from_a_cursor_for_the_calling_platform_only(
@@ -50,7 +65,7 @@ async def test_results_stream_from_a_cursor_for_the_calling_platform_only(
     await _release(handlers, "p-2", "t-2")
     await _release(handlers, "p-1", "t-3")
 
-    call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as("p-1"))
+    call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=await _as("p-1"))
     first = await asyncio.wait_for(call.read(), 2)
     assert isinstance(first, scoring_pb2.WatchResultsResponse)
     assert (first.task_id, first.client_task_id, first.task_type) == ("t-1", "client-t-1", "label")
@@ -59,7 +74,7 @@ async def test_results_stream_from_a_cursor_for_the_calling_platform_only(
     call.cancel()
 
     resumed = stub.WatchResults(
-        scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=_as("p-1")
+        scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=await _as("p-1")
     )
     second = await asyncio.wait_for(resumed.read(), 2)
     assert isinstance(second, scoring_pb2.WatchResultsResponse)
@@ -69,7 +84,7 @@ async def test_results_stream_from_a_cursor_for_the_calling_platform_only(
 
 async def test_a_malformed_cursor_is_an_invalid_argument_on_the_cursor(stub: "Stub") -> None:
     call = stub.WatchResults(
-        scoring_pb2.WatchResultsRequest(cursor="yesterday"), metadata=_as("p-1")
+        scoring_pb2.WatchResultsRequest(cursor="yesterday"), metadata=await _as("p-1")
     )
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await asyncio.wait_for(call.read(), 2)
@@ -77,8 +92,9 @@ async def test_a_malformed_cursor_is_an_invalid_argument_on_the_cursor(stub: "St
     assert [v.field for v in field_violations_of(raised.value)] == ["cursor"]
 
 
-async def test_a_caller_without_a_platform_is_unauthenticated(stub: "Stub") -> None:
-    call = stub.WatchResults(scoring_pb2.WatchResultsRequest())
+@pytest.mark.parametrize("key", ["", "ftk_0123456789abcdef_" + "x" * 43])
+async def test_a_caller_without_a_valid_key_is_unauthenticated(stub: "Stub", key: str) -> None:
+    call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=bearer(key) if key else ())
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await asyncio.wait_for(call.read(), 2)
     assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -94,16 +110,8 @@ class _UnreachableLog(MemoryResultLog):
 async def test_an_unreachable_store_is_unavailable_not_a_crash(clock: FakeClock) -> None:
     ports = MemoryPorts(results=_UnreachableLog())
     handlers = ScoringHandlers(ports.tasks, ports.marks, ports.results, ports.events, clock)
-    server = grpc.aio.server()
-    scoring_pb2_grpc.add_ResultsServiceServicer_to_server(ResultsServicer(handlers), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub: Stub = scoring_pb2_grpc.ResultsServiceStub(channel)
-            call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=_as("p-1"))
-            with pytest.raises(grpc.aio.AioRpcError) as raised:
-                await asyncio.wait_for(call.read(), 2)
-        assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
-    finally:
-        await server.stop(0)
+    async with serving(handlers) as stub:
+        call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=await _as("p-1"))
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await asyncio.wait_for(call.read(), 2)
+    assert raised.value.code() is grpc.StatusCode.UNAVAILABLE

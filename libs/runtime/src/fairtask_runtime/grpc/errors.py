@@ -1,14 +1,18 @@
-"""INVALID_ARGUMENT and friends with google.rpc.BadRequest field violations."""
+"""Rich gRPC errors: INVALID_ARGUMENT with google.rpc.BadRequest field violations, and
+RESOURCE_EXHAUSTED with a google.rpc.RetryInfo hint (plus a `retry-after` trailer in seconds for
+clients that do not decode rich statuses)."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 _FieldViolationPb = error_details_pb2.BadRequest.FieldViolation
+RETRY_AFTER = "retry-after"
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,36 @@ def field_violations_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> list[Fie
             detail.Unpack(request)
             found += [FieldViolation(v.field, v.description) for v in request.field_violations]
     return found
+
+
+def resource_exhausted_status(message: str, retry_after_s: float) -> grpc.Status:
+    """RESOURCE_EXHAUSTED telling the client how long to wait before trying again."""
+    delay = duration_pb2.Duration()
+    delay.FromMilliseconds(round(retry_after_s * 1000))
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    status = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[detail])
+    rich: grpc.Status = rpc_status.to_status(status)
+    return _Status(
+        rich.code,
+        rich.details,
+        (*rich.trailing_metadata, (RETRY_AFTER, str(math.ceil(retry_after_s)))),
+    )
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def retry_delay_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> float | None:
+    """Client side: the seconds a RESOURCE_EXHAUSTED error asks to wait, if it says."""
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return float(info.retry_delay.ToTimedelta().total_seconds())
+    return None

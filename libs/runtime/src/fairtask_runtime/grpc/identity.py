@@ -1,18 +1,105 @@
-"""Who is calling: the platform named by the call's metadata.
+"""Who is calling: the platform whose API key the call carries.
 
-The walking skeleton trusts the `x-platform-id` header; tenant API keys replace it later
-without changing any servicer, because every servicer asks this module.
+A platform sends `authorization: Bearer ftk_...` metadata on every call. Every platform-facing
+servicer asks `PlatformAuthenticator.platform_id(context)`, so the dispatcher and scoring accept
+and refuse exactly the same keys.
 """
 
+import hashlib
+import time
+from collections.abc import Callable
+
 import grpc
+import redis.asyncio as redis
 
-PLATFORM_HEADER = "x-platform-id"
+from fairtask_runtime.api_keys import KeyStoreUnavailableError, PlatformKeys, RedisPlatformKeys
+from fairtask_runtime.settings import ServiceSettings
+
+AUTHORIZATION = "authorization"
+Context = grpc.aio.ServicerContext[object, object]
+Metadata = tuple[tuple[str, str], ...]
+
+MISSING_KEY = "missing platform API key: send gRPC metadata 'authorization: Bearer <key>'"
+REFUSED_KEY = "the platform API key is unknown or revoked"
 
 
-async def platform_id(context: grpc.aio.ServicerContext[object, object]) -> str:
-    """The calling platform; aborts the call with UNAUTHENTICATED when there is none."""
-    for key, value in context.invocation_metadata() or ():
-        if key == PLATFORM_HEADER and isinstance(value, str) and value.strip():
-            return value.strip()
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing {PLATFORM_HEADER} metadata")
-    raise AssertionError("abort returns only by raising")
+def bearer(key: str) -> Metadata:
+    """The call metadata that carries a platform API key."""
+    return ((AUTHORIZATION, f"Bearer {key}"),)
+
+
+class PlatformAuthenticator:
+    """Verifies API keys against the shared store, remembering answers for `cache_s` seconds.
+
+    The cache spares the store a lookup per call; it is why a revoked key may still work for up
+    to `cache_s` seconds, so keep it short. Wrong keys are cached too, so a client hammering with
+    a bad key costs one lookup per `cache_s`.
+    """
+
+    def __init__(
+        self,
+        keys: PlatformKeys,
+        cache_s: float = 2.0,
+        max_cached: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._keys = keys
+        self._cache_s = cache_s
+        self._max_cached = max_cached
+        self._monotonic = monotonic
+        self._cache: dict[bytes, tuple[str | None, float]] = {}
+
+    async def platform_id(self, context: Context) -> str:
+        """The calling platform; aborts with UNAUTHENTICATED for a missing, unknown or revoked
+        key, and UNAVAILABLE when the key store cannot be asked."""
+        key = _presented_key(context)
+        if key is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY)
+            raise AssertionError("abort returns only by raising")
+        try:
+            platform = await self._verify(key)
+        except KeyStoreUnavailableError:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "cannot check the API key right now; retry"
+            )
+            raise AssertionError("abort returns only by raising") from None
+        if platform is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSED_KEY)
+            raise AssertionError("abort returns only by raising")
+        return platform
+
+    async def _verify(self, key: str) -> str | None:
+        # Cached by a hash, so the process keeps no whole keys in memory.
+        name = hashlib.sha256(key.encode()).digest()
+        now = self._monotonic()
+        cached = self._cache.get(name)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        platform = await self._keys.verify(key)
+        if len(self._cache) >= self._max_cached:
+            self._cache = {k: v for k, v in self._cache.items() if v[1] > now}
+            if len(self._cache) >= self._max_cached:
+                self._cache.clear()
+        self._cache[name] = (platform, now + self._cache_s)
+        return platform
+
+
+def _presented_key(context: Context) -> str | None:
+    for name, value in context.invocation_metadata() or ():
+        if name != AUTHORIZATION or not isinstance(value, str):
+            continue
+        scheme, _, key = value.strip().partition(" ")
+        if scheme.lower() == "bearer" and key.strip():
+            return key.strip()
+    return None
+
+
+def platform_keys_for(
+    settings: ServiceSettings, service_redis: "redis.Redis"
+) -> tuple[RedisPlatformKeys, "redis.Redis | None"]:
+    """The key store a service's settings name, and the Redis client opened for it (None when
+    the keys live in the service's own Redis), for the service to close on shutdown."""
+    if not settings.platform_keys_redis_url:
+        return RedisPlatformKeys(service_redis, settings.platform_keys_prefix), None
+    own: redis.Redis = redis.from_url(settings.platform_keys_redis_url)
+    return RedisPlatformKeys(own, settings.platform_keys_prefix), own

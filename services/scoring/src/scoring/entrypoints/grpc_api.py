@@ -6,7 +6,7 @@ import grpc
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
 from fairtask_runtime.grpc.errors import FieldViolation, bad_request_status
-from fairtask_runtime.grpc.identity import platform_id
+from fairtask_runtime.grpc.identity import PlatformAuthenticator
 from scoring.adapters.codec import entry_to_pb
 from scoring.domain.errors import InvalidCursorError, StoreUnavailableError
 from scoring.service_layer.handlers import ScoringHandlers, WatchResults
@@ -15,13 +15,15 @@ Context = grpc.aio.ServicerContext[object, object]
 
 
 class ResultsServicer(scoring_pb2_grpc.ResultsServiceServicer):
-    def __init__(self, handlers: ScoringHandlers) -> None:
+    def __init__(self, handlers: ScoringHandlers, platforms: PlatformAuthenticator) -> None:
         self._handlers = handlers
+        self._platforms = platforms
 
     async def WatchResults(
         self, request: scoring_pb2.WatchResultsRequest, context: Context
     ) -> AsyncIterator[scoring_pb2.WatchResultsResponse]:
-        caller = await platform_id(context)
+        # Only the caller's own results: the stream read is keyed by the verified platform.
+        caller = await self._platforms.platform_id(context)
         try:
             results = self._handlers.watch_results(WatchResults(caller, request.cursor))
         except InvalidCursorError as error:
@@ -33,6 +35,9 @@ class ResultsServicer(scoring_pb2_grpc.ResultsServiceServicer):
             # Runs until the client cancels (or the server stops): grpc cancels this
             # coroutine, which interrupts the blocking read inside the iterator.
             async for entry in results:
+                # Asked again per result (answered from the cache), so a key revoked while its
+                # stream is open stops receiving within the cache time.
+                await self._platforms.platform_id(context)
                 yield entry_to_pb(entry)
         except StoreUnavailableError:
             # Nothing is lost: the client resumes from the last cursor it received.
