@@ -24,11 +24,13 @@ from dispatcher.entrypoints.worker_connections import (
 )
 from dispatcher.service_layer.auth import WorkerAuth, WorkerRegistry
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
-from dispatcher.service_layer.platform import PlatformHandlers
+from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
 from dispatcher.service_layer.ports import EventPublisher, TaskStore, TaskTypeStore
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
+from fairtask_runtime.grpc.identity import PlatformAuthenticator, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
@@ -44,6 +46,8 @@ class Dispatcher:
     dispatch: Dispatch
     platform: PlatformHandlers
     auth: WorkerAuth
+    # Where the platforms' API keys are checked: tests issue their keys here.
+    platform_keys: PlatformKeys
 
 
 def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
@@ -80,8 +84,21 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         new_id=new_event_id,
     )
     platform = PlatformHandlers(
-        task_types, tasks, events, clock, Limits(), on_cancelled=dispatch.task_cancelled
+        task_types,
+        tasks,
+        events,
+        clock,
+        Limits(),
+        on_cancelled=dispatch.task_cancelled,
+        backlog=BacklogBound(settings.platform_backlog_max, settings.backlog_retry_after_s),
     )
+    platform_keys: PlatformKeys
+    keys_redis: redis.Redis | None = None
+    if "platform_keys" in overrides:
+        platform_keys = overrides["platform_keys"]
+    else:
+        platform_keys, keys_redis = platform_keys_for(settings, client)
+    platforms = PlatformAuthenticator(platform_keys, settings.platform_key_cache_s)
     grpc_server = GrpcServer(
         service_names=[
             dispatcher_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
@@ -89,7 +106,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         ],
         registrars=[
             lambda s: dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(
-                PlatformServicer(platform), s
+                PlatformServicer(platform, platforms), s
             ),
             lambda s: dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(
                 WorkerServicer(dispatch, auth, settings.hello_timeout_s), s
@@ -127,7 +144,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         producer=producer,
         consumers=[consumer],
         loops=[dispatch.run_dispatch, dispatch.run_timers],
-        closers=[client.aclose],
+        closers=[client.aclose, *([keys_redis.aclose] if keys_redis else [])],
         grace_s=settings.shutdown_grace_s,
     )
-    return Dispatcher(runtime, dispatch, platform, auth)
+    return Dispatcher(runtime, dispatch, platform, auth, platform_keys)

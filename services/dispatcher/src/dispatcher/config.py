@@ -21,3 +21,7 @@ class DispatcherSettings(ServiceSettings):
     worker_frame_max_bytes: int = 384 * 1024
     # A comment on an idle event stream this often, so proxies do not time it out.
     sse_keepalive_s: float = 15.0
+    # Backpressure: at most this many tasks of one platform wait (accepted, not yet offered);
+    # SubmitTasks beyond it answers RESOURCE_EXHAUSTED, asking to retry after this long.
+    platform_backlog_max: int = Field(default=100_000, ge=1)
+    backlog_retry_after_s: float = Field(default=5.0, gt=0)

@@ -6,6 +6,10 @@ TASKS_SUBMITTED = Counter("fairtask_tasks_submitted_total", "Tasks accepted from
 SUBMIT_REJECTED = Counter(
     "fairtask_submit_rejected_total", "SubmitTasks calls refused for invalid input."
 )
+SUBMIT_THROTTLED = Counter(
+    "fairtask_submit_throttled_total",
+    "SubmitTasks calls refused with RESOURCE_EXHAUSTED: the platform's backlog was full.",
+)
 OFFERS = Counter("fairtask_offers_total", "Offers pushed to workers.", ["region"])
 OFFER_OUTCOMES = Counter(
     "fairtask_offer_outcomes_total", "How offers ended.", ["region", "outcome"]

@@ -629,3 +629,36 @@ class TestStatusAndCancel:
             await store.cancel(OTHER, task.task_id)
 
         assert await offer_ids(store, [POOL], 1) == ["c1"]
+
+
+class TestBacklog:
+    """What counts against a platform's bound: accepted (even while still in Kafka) or queued,
+    not yet offered."""
+
+    async def test_accepted_and_queued_tasks_wait_offered_ones_do_not(
+        self, store: TaskStore
+    ) -> None:
+        first, second, third = make_task("c1"), make_task("c2"), make_task("c3", "label")
+        await store.record_accepted(
+            PLATFORM, [Accepted(t.client_task_id, t.task_id, "fp", "bbox") for t in (first, second)]
+        )
+        assert await store.backlog(PLATFORM) == 2
+        await queued(store, first, second, third)  # ingest moves them from Kafka to the queue
+        assert await store.backlog(PLATFORM) == 3
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        assert await store.backlog(PLATFORM) == 2
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+        assert await store.backlog(PLATFORM) == 3  # back in the queue, waiting again
+        await store.cancel(PLATFORM, second.task_id)
+        assert await store.backlog(PLATFORM) == 2
+        assert await store.backlog(OTHER) == 0
+
+    async def test_a_task_recorded_after_its_ingest_is_not_counted_twice(
+        self, store: TaskStore
+    ) -> None:
+        task = make_task("c1")
+        await queued(store, task)
+        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp", "bbox")])
+        assert await store.backlog(PLATFORM) == 1
+        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        assert await store.backlog(PLATFORM) == 0

@@ -1,7 +1,5 @@
 import sys
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +8,7 @@ import pytest
 # The tests share `worker_clients`; --import-mode=importlib does not put this folder on the path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from worker_clients import Running, running, settings_for
-
-from fairtask_localstack.topics import create_topics, delete_topics, topic_names
-
-
-@asynccontextmanager
-async def dispatcher_for_tests(endpoints: Any, **settings: Any) -> AsyncIterator[Running]:
-    """A dispatcher on topics of its own, deleted afterwards."""
-    prefix = f"w{uuid.uuid4().hex[:8]}."
-    await create_topics(endpoints.kafka_bootstrap, prefix)
-    try:
-        async with running(settings_for(endpoints, prefix, **settings)) as app:
-            yield app
-    finally:
-        await delete_topics(endpoints.kafka_bootstrap, topic_names(prefix))
+from worker_clients import Running, dispatcher_for_tests
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,30 +20,46 @@ from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.grpc.identity import Metadata, bearer
 
 pytestmark = pytest.mark.integration
 
-PLATFORM = (("x-platform-id", "lab-a"),)
-OTHER_PLATFORM = (("x-platform-id", "lab-b"),)
 PURPOSE = "Lab A trains a model that finds cars in street photos"
 
 
-@pytest.fixture
-async def service(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Dispatcher]:
+@asynccontextmanager
+async def serving(endpoints: Any, topic_prefix: str, **extra: Any) -> AsyncIterator[Dispatcher]:
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
     settings = DispatcherSettings(
-        kafka_bootstrap=stack_endpoints.kafka_bootstrap,
-        redis_url=stack_endpoints.redis_url,
-        redis_prefix=f"t{uuid.uuid4().hex[:8]}:",
-        topic_prefix=kafka_topics,
+        kafka_bootstrap=endpoints.kafka_bootstrap,
+        redis_url=endpoints.redis_url,
+        redis_prefix=prefix,
+        platform_keys_prefix=f"{prefix}keys:",
+        topic_prefix=topic_prefix,
         offer_ttl_s=1.5,
         grace_s=1.5,
         log_json=False,
         shutdown_grace_s=1.0,
+        **extra,
     )
     service = bootstrap(settings)
     await service.runtime.start("127.0.0.1", 0, 0)
-    yield service
-    await service.runtime.stop()
+    try:
+        yield service
+    finally:
+        await service.runtime.stop()
+
+
+@pytest.fixture
+async def service(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Dispatcher]:
+    async with serving(stack_endpoints, kafka_topics) as service:
+        yield service
+
+
+@pytest.fixture
+async def lab_a(service: Dispatcher) -> Metadata:
+    """Call metadata with an API key of platform lab-a."""
+    return bearer((await service.platform_keys.issue("lab-a")).key)
 
 
 @pytest.fixture
@@ -52,7 +69,9 @@ async def channel(service: Dispatcher) -> AsyncIterator[grpc.aio.Channel]:
         yield ch
 
 
-async def define(platform: dg.PlatformServiceStub, effort_seconds: int = 90) -> None:
+async def define(
+    platform: dg.PlatformServiceStub, caller: Metadata, effort_seconds: int = 90
+) -> None:
     await platform.DefineTaskType(
         d.DefineTaskTypeRequest(
             task_type=d.TaskType(
@@ -63,7 +82,7 @@ async def define(platform: dg.PlatformServiceStub, effort_seconds: int = 90) -> 
                 skills=["en"],
             )
         ),
-        metadata=PLATFORM,
+        metadata=caller,
         timeout=5,
     )
 
@@ -167,18 +186,11 @@ async def test_serves_health_and_reflection(channel: grpc.aio.Channel) -> None:
         break
 
 
-async def test_calls_without_platform_credentials_are_refused(channel: grpc.aio.Channel) -> None:
-    platform = dg.PlatformServiceStub(channel)
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await platform.GetTask(d.GetTaskRequest(task_id="x"), timeout=5)
-    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-
-
 async def test_invalid_tasks_get_one_field_violation_each_and_nothing_is_accepted(
-    channel: grpc.aio.Channel,
+    channel: grpc.aio.Channel, lab_a: Metadata
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
-    await define(platform)
+    await define(platform, lab_a)
     past = datetime.now(UTC) - timedelta(hours=1)
     batch = [
         new_task("ok-1"),
@@ -189,7 +201,7 @@ async def test_invalid_tasks_get_one_field_violation_each_and_nothing_is_accepte
     ]
     batch[3].deadline.FromDatetime(past)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await platform.SubmitTasks(d.SubmitTasksRequest(tasks=batch), metadata=PLATFORM, timeout=5)
+        await platform.SubmitTasks(d.SubmitTasksRequest(tasks=batch), metadata=lab_a, timeout=5)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     fields = {v.field for v in field_violations_of(caught.value)}
     assert fields == {
@@ -200,19 +212,19 @@ async def test_invalid_tasks_get_one_field_violation_each_and_nothing_is_accepte
     }
     # The valid task of the refused batch was not accepted either.
     accepted = await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=[new_task("ok-1")]), metadata=PLATFORM, timeout=5
+        d.SubmitTasksRequest(tasks=[new_task("ok-1")]), metadata=lab_a, timeout=5
     )
     assert not accepted.tasks[0].duplicate
 
 
 async def test_task_types_without_purpose_or_with_absurd_effort_are_refused(
-    channel: grpc.aio.Channel,
+    channel: grpc.aio.Channel, lab_a: Metadata
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
     bad = d.TaskType(name="x", purpose="", price_micros=-5, effort_seconds=10 * 86400)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await platform.DefineTaskType(
-            d.DefineTaskTypeRequest(task_type=bad), metadata=PLATFORM, timeout=5
+            d.DefineTaskTypeRequest(task_type=bad), metadata=lab_a, timeout=5
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     fields = {v.field for v in field_violations_of(caught.value)}
@@ -224,34 +236,36 @@ async def test_task_types_without_purpose_or_with_absurd_effort_are_refused(
 
 
 async def test_resubmission_is_idempotent_and_reuse_with_other_content_is_refused(
-    channel: grpc.aio.Channel,
+    channel: grpc.aio.Channel, lab_a: Metadata
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
-    await define(platform)
+    await define(platform, lab_a)
     first = await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=[new_task("same")]), metadata=PLATFORM, timeout=5
+        d.SubmitTasksRequest(tasks=[new_task("same")]), metadata=lab_a, timeout=5
     )
     again = await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=[new_task("same")]), metadata=PLATFORM, timeout=5
+        d.SubmitTasksRequest(tasks=[new_task("same")]), metadata=lab_a, timeout=5
     )
     assert again.tasks[0].task_id == first.tasks[0].task_id
     assert again.tasks[0].duplicate
     changed = new_task("same", payload=b"other image")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await platform.SubmitTasks(
-            d.SubmitTasksRequest(tasks=[changed]), metadata=PLATFORM, timeout=5
-        )
+        await platform.SubmitTasks(d.SubmitTasksRequest(tasks=[changed]), metadata=lab_a, timeout=5)
     assert [v.field for v in field_violations_of(caught.value)] == ["tasks[0].client_task_id"]
 
 
 async def test_offer_accept_submit_publishes_one_submission(
-    channel: grpc.aio.Channel, workers: WorkerFactory, stack_endpoints: Any, kafka_topics: str
+    channel: grpc.aio.Channel,
+    workers: WorkerFactory,
+    stack_endpoints: Any,
+    kafka_topics: str,
+    lab_a: Metadata,
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
-    await define(platform)
+    await define(platform, lab_a)
     submitted = await platform.SubmitTasks(
         d.SubmitTasksRequest(tasks=[new_task("flow-1", gold_answer="gold-secret-7")]),
-        metadata=PLATFORM,
+        metadata=lab_a,
         timeout=5,
     )
     task_id = submitted.tasks[0].task_id
@@ -271,7 +285,7 @@ async def test_offer_accept_submit_publishes_one_submission(
     await worker.send(submit=d.Submit(lease_id=lease.lease_id, answer=b"car"))
     duplicate = (await worker.next("error")).error
     assert duplicate.code == "ALREADY_EXISTS"
-    status = await platform.GetTask(d.GetTaskRequest(task_id=task_id), metadata=PLATFORM)
+    status = await platform.GetTask(d.GetTaskRequest(task_id=task_id), metadata=lab_a)
     assert status.state == d.TASK_STATE_SUBMITTED
     assert status.worker_id == "w-flow"
     events = await read_events(
@@ -279,31 +293,6 @@ async def test_offer_accept_submit_publishes_one_submission(
     )
     assert [e.submission_received.submission_id for e in events] == [accepted.submission_id]
     worker.hang_up()
-
-
-async def test_other_platforms_cannot_see_or_cancel_a_task(channel: grpc.aio.Channel) -> None:
-    platform = dg.PlatformServiceStub(channel)
-    await define(platform)
-    task_id = (
-        (
-            await platform.SubmitTasks(
-                d.SubmitTasksRequest(tasks=[new_task("private")]), metadata=PLATFORM, timeout=5
-            )
-        )
-        .tasks[0]
-        .task_id
-    )
-    for call, request in (
-        (platform.GetTask, d.GetTaskRequest(task_id=task_id)),
-        (platform.CancelTask, d.CancelTaskRequest(task_id=task_id)),
-    ):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await call(request, metadata=OTHER_PLATFORM, timeout=5)  # type: ignore[operator]
-        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-    cancelled = await platform.CancelTask(
-        d.CancelTaskRequest(task_id=task_id, reason="no longer needed"), metadata=PLATFORM
-    )
-    assert cancelled.state == d.TASK_STATE_CANCELLED
 
 
 async def test_stream_errors_leave_the_connection_usable(
@@ -340,12 +329,16 @@ async def test_stream_errors_leave_the_connection_usable(
 
 
 async def test_disconnect_keeps_the_lease_through_grace_then_releases_it(
-    channel: grpc.aio.Channel, workers: WorkerFactory, stack_endpoints: Any, kafka_topics: str
+    channel: grpc.aio.Channel,
+    workers: WorkerFactory,
+    stack_endpoints: Any,
+    kafka_topics: str,
+    lab_a: Metadata,
 ) -> None:
     platform = dg.PlatformServiceStub(channel)
-    await define(platform)
+    await define(platform, lab_a)
     await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=[new_task("grace-1")]), metadata=PLATFORM, timeout=5
+        d.SubmitTasksRequest(tasks=[new_task("grace-1")]), metadata=lab_a, timeout=5
     )
     worker = await workers("w-grace")
     await worker.hello()
@@ -374,7 +367,11 @@ async def test_disconnect_keeps_the_lease_through_grace_then_releases_it(
 
 
 async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
-    channel: grpc.aio.Channel, workers: WorkerFactory, stack_endpoints: Any, kafka_topics: str
+    channel: grpc.aio.Channel,
+    workers: WorkerFactory,
+    stack_endpoints: Any,
+    kafka_topics: str,
+    lab_a: Metadata,
 ) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=stack_endpoints.kafka_bootstrap)
     await producer.start()
@@ -383,9 +380,9 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
     finally:
         await producer.stop()
     platform = dg.PlatformServiceStub(channel)
-    await define(platform)
+    await define(platform, lab_a)
     await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=[new_task("after-garbage")]), metadata=PLATFORM, timeout=5
+        d.SubmitTasksRequest(tasks=[new_task("after-garbage")]), metadata=lab_a, timeout=5
     )
     worker = await workers("w-dlq")
     await worker.hello()

@@ -21,17 +21,22 @@ from dispatcher.bootstrap import Dispatcher, bootstrap
 from dispatcher.config import DispatcherSettings
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
+from fairtask_localstack.topics import create_topics, delete_topics, topic_names
+from fairtask_runtime.grpc.identity import Metadata
+from fairtask_runtime.grpc.identity import bearer as bearer_key
 
-PLATFORM = (("x-platform-id", "lab-a"),)
+PLATFORM_ID = "lab-a"
 PURPOSE = "Lab A trains a model that finds cars in street photos"
 SECRET = "integration-test-secret-of-at-least-32-characters"
 
 
 def settings_for(endpoints: Any, topic_prefix: str, **extra: Any) -> DispatcherSettings:
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
     values: dict[str, Any] = {
         "kafka_bootstrap": endpoints.kafka_bootstrap,
         "redis_url": endpoints.redis_url,
-        "redis_prefix": f"t{uuid.uuid4().hex[:8]}:",
+        "redis_prefix": prefix,
+        "platform_keys_prefix": f"{prefix}keys:",
         "topic_prefix": topic_prefix,
         "offer_ttl_s": 20.0,
         "grace_s": 30.0,
@@ -54,13 +59,26 @@ async def running(settings: DispatcherSettings) -> AsyncIterator["Running"]:
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=10)
     app: Running | None = None
     try:
-        app = Running(service, channel, client, http_port, settings)
+        key = (await service.platform_keys.issue(PLATFORM_ID)).key
+        app = Running(service, channel, client, http_port, settings, bearer_key(key))
         yield app
     finally:
         await client.aclose()
         await channel.close()
         if app is None or not app.stopped:
             await service.runtime.stop()
+
+
+@asynccontextmanager
+async def dispatcher_for_tests(endpoints: Any, **settings: Any) -> AsyncIterator["Running"]:
+    """A dispatcher on topics of its own, deleted afterwards."""
+    prefix = f"w{uuid.uuid4().hex[:8]}."
+    await create_topics(endpoints.kafka_bootstrap, prefix)
+    try:
+        async with running(settings_for(endpoints, prefix, **settings)) as app:
+            yield app
+    finally:
+        await delete_topics(endpoints.kafka_bootstrap, topic_names(prefix))
 
 
 @dataclass
@@ -70,6 +88,8 @@ class Running:
     http: httpx.AsyncClient
     http_port: int
     settings: DispatcherSettings
+    # gRPC metadata carrying lab-a's API key.
+    as_platform: Metadata
     stopped: bool = False
 
     async def stop(self) -> None:
@@ -80,10 +100,14 @@ class Running:
     def platform(self) -> dg.PlatformServiceStub:
         return dg.PlatformServiceStub(self.channel)
 
-    async def lab(self, price_micros: int = 400_000) -> "Lab":
+    async def lab(self, price_micros: int = 400_000, platform_id: str = PLATFORM_ID) -> "Lab":
         """A task type of its own, needing a skill of its own: tests sharing one dispatcher see
-        only their own tasks, since no other test's worker has that skill."""
-        lab = Lab(self, f"t{uuid.uuid4().hex[:10]}")
+        only their own tasks, since no other test's worker has that skill. Defined by lab-a,
+        or by `platform_id` with a key of its own."""
+        caller = self.as_platform
+        if platform_id != PLATFORM_ID:
+            caller = bearer_key((await self.service.platform_keys.issue(platform_id)).key)
+        lab = Lab(self, f"t{uuid.uuid4().hex[:10]}", platform_id, caller)
         task_type = d.TaskType(
             name=lab.name,
             purpose=PURPOSE,
@@ -92,7 +116,7 @@ class Running:
             skills=[lab.name],
         )
         await self.platform.DefineTaskType(
-            d.DefineTaskTypeRequest(task_type=task_type), metadata=PLATFORM, timeout=5
+            d.DefineTaskTypeRequest(task_type=task_type), metadata=caller, timeout=5
         )
         return lab
 
@@ -104,12 +128,14 @@ class Running:
 class Lab:
     app: Running
     name: str  # of the task type, and of the skill it needs
+    platform_id: str
+    as_platform: Metadata  # gRPC metadata with the platform's API key
 
     async def submit(self, client_id: str, payload: bytes = b"a photo of a street") -> str:
         task = d.NewTask(client_task_id=f"{self.name}-{client_id}", task_type=self.name)
         task.payload = payload
         answer = await self.app.platform.SubmitTasks(
-            d.SubmitTasksRequest(tasks=[task]), metadata=PLATFORM, timeout=5
+            d.SubmitTasksRequest(tasks=[task]), metadata=self.as_platform, timeout=5
         )
         return answer.tasks[0].task_id
 

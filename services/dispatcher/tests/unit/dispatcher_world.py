@@ -14,7 +14,7 @@ from dispatcher.domain.model import Task, TaskType, pool_of, task_id_for
 from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.domain.validation import Limits
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
-from dispatcher.service_layer.platform import PlatformHandlers
+from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
 from dispatcher.service_layer.sessions import Hello, OfferPush, Push, WorkerSession
 from fairtask_runtime.clock import FakeClock
 
@@ -36,6 +36,7 @@ class World:
     store: MemoryTaskStore = field(default_factory=MemoryTaskStore)
     task_types: MemoryTaskTypes = field(default_factory=MemoryTaskTypes)
     events: RecordingPublisher = field(default_factory=RecordingPublisher)
+    backlog: BacklogBound = field(default_factory=BacklogBound)
 
     def __post_init__(self) -> None:
         self.policy = RoundRobinPolicy(CONFIG.offer_ttl_s)
@@ -49,6 +50,7 @@ class World:
             self.clock,
             Limits(),
             on_cancelled=self.dispatch.task_cancelled,
+            backlog=self.backlog,
         )
 
 

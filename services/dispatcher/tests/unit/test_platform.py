@@ -6,11 +6,16 @@ import pytest
 from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, START, World, drain, hello
 
 from dispatcher.adapters.memory import PublishFailedError
-from dispatcher.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from dispatcher.domain.errors import (
+    BacklogFullError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
 from dispatcher.domain.validation import Limits
-from dispatcher.service_layer.platform import SubmitTasks
+from dispatcher.service_layer.platform import BacklogBound, SubmitTasks
 from dispatcher.service_layer.sessions import OfferPush, OfferWithdrawnPush
 
 BBOX = TaskType("bbox", PURPOSE, 400_000, 90, ("vision",))
@@ -159,6 +164,31 @@ class TestSubmitTasks:
         assert c1[0].task_id == c1[1].task_id
         assert await world.store.ingest(c1[0])
         assert not await world.store.ingest(c1[1])
+
+
+class TestBackpressure:
+    async def test_a_batch_over_the_bound_is_refused_whole_with_a_retry_hint(self) -> None:
+        world = World(backlog=BacklogBound(max_waiting=3, retry_after_s=7.0))
+        await define(world)
+        await world.platform.define_task_type(OTHER_PLATFORM, BBOX)
+        await submit(world, new("c1"), new("c2"))
+        published = len(world.events.events)
+
+        with pytest.raises(BacklogFullError) as full:
+            await submit(world, new("c3"), new("c4"))
+
+        assert (full.value.waiting, full.value.bound, full.value.retry_after_s) == (2, 3, 7.0)
+        assert len(world.events.events) == published
+        assert await world.store.fingerprints(PLATFORM, ["c3", "c4"]) == {}
+        assert await submit(world, new("c1"), new("c3")) == [("c1", True), ("c3", False)]
+        assert await submit(world, new("c1"), new("c2"), new("c3"), platform=OTHER_PLATFORM)
+
+    async def test_a_batch_that_could_never_fit_is_invalid(self) -> None:
+        world = World(backlog=BacklogBound(max_waiting=2))
+        await define(world)
+        with pytest.raises(InvalidInputError) as error:
+            await submit(world, new("c1"), new("c2"), new("c3"))
+        assert fields_of(error) == ["tasks"]
 
 
 class TestGetAndCancel:

@@ -84,6 +84,7 @@ class MemoryTaskStore:
         self._worker_lease: dict[str, str] = {}
         self._active: dict[str, None] = {}  # an ordered set of active lease ids
         self._grace: dict[str, int] = {}  # lease id -> end of its grace period in ms
+        self._in_transit: dict[str, set[str]] = {}  # platform -> accepted, not yet ingested
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -98,8 +99,17 @@ class MemoryTaskStore:
                 self._tasks[a.task_id] = _TaskRecord(
                     platform_id, a.client_task_id, a.task_type, TaskState.QUEUED
                 )
+            if self._tasks[a.task_id].task is None:
+                self._in_transit.setdefault(platform_id, set()).add(a.task_id)
+
+    async def backlog(self, platform_id: str) -> int:
+        queued = sum(
+            len(queue) for pool, queue in self._queues.items() if pool.startswith(f"{platform_id}/")
+        )
+        return len(self._in_transit.get(platform_id, ())) + queued
 
     async def ingest(self, task: Task) -> bool:
+        self._in_transit.get(task.platform_id, set()).discard(task.task_id)
         record = self._tasks.get(task.task_id)
         if record is not None and record.task is not None:
             return False

@@ -4,13 +4,44 @@ Scripts derive some key names from ARGV[1] (the key prefix), which is fine on a 
 primary (with replicas), not on Redis Cluster.
 """
 
+# ARGV: prefix, platform, then (client id, task id, fingerprint, task type) per task.
+# A task still on its way through Kafka counts towards its platform's backlog until ingested.
+RECORD_ACCEPTED = """
+local p, platform = ARGV[1], ARGV[2]
+for i = 3, #ARGV, 4 do
+  local cid, tid, printed, ttype = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local tk = p .. 'task:' .. tid
+  redis.call('HSET', p .. 'client:' .. platform, cid, printed)
+  redis.call('HSETNX', tk, 'platform_id', platform)
+  redis.call('HSETNX', tk, 'client_task_id', cid)
+  redis.call('HSETNX', tk, 'task_type', ttype)
+  redis.call('HSETNX', tk, 'state', 'queued')
+  if redis.call('HGET', tk, 'ingested') ~= '1' then
+    redis.call('SADD', p .. 'accepted:' .. platform, tid)
+  end
+end
+return 1
+"""
+
+# Waiting = on its way through Kafka + queued in any of the platform's pools.
+BACKLOG = """
+local p, platform = ARGV[1], ARGV[2]
+local waiting = redis.call('SCARD', p .. 'accepted:' .. platform)
+for _, pool in ipairs(redis.call('SMEMBERS', p .. 'platform-pools:' .. platform)) do
+  waiting = waiting + redis.call('ZCARD', p .. 'queue:' .. pool)
+end
+return waiting
+"""
+
 INGEST = """
 local p, tid = ARGV[1], ARGV[2]
 local tk = p .. 'task:' .. tid
+redis.call('SREM', p .. 'accepted:' .. ARGV[4], tid)
 if redis.call('HGET', tk, 'ingested') == '1' then return 0 end
 redis.call('HSET', tk, 'event', ARGV[3], 'platform_id', ARGV[4], 'client_task_id', ARGV[5],
   'task_type', ARGV[6], 'pool', ARGV[7], 'ingested', '1')
 redis.call('HSETNX', p .. 'pools', ARGV[7], ARGV[8])
+redis.call('SADD', p .. 'platform-pools:' .. ARGV[4], ARGV[7])
 if redis.call('HGET', tk, 'state') == 'cancelled' then return 0 end
 local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', tk, 'state', 'queued', 'seq', seq)

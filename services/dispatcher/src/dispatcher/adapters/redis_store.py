@@ -1,5 +1,6 @@
 """Dispatcher state in Redis: task types, tasks, queues per pool, offers and leases."""
 
+import itertools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -76,6 +77,8 @@ class RedisTaskStore:
     def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
         self._r = client
         self._p = prefix
+        self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
+        self._backlog = client.register_script(redis_scripts.BACKLOG)
         self._ingest = client.register_script(redis_scripts.INGEST)
         self._cancel = client.register_script(redis_scripts.CANCEL)
         self._take = client.register_script(redis_scripts.TAKE)
@@ -97,19 +100,11 @@ class RedisTaskStore:
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
             return
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                f"{self._p}client:{platform_id}",
-                mapping={a.client_task_id: a.fingerprint for a in accepted},
-            )
-            for a in accepted:
-                key = f"{self._p}task:{a.task_id}"
-                # HSETNX: the consumer may already have ingested the task.
-                pipe.hsetnx(key, "platform_id", platform_id)
-                pipe.hsetnx(key, "client_task_id", a.client_task_id)
-                pipe.hsetnx(key, "task_type", a.task_type)
-                pipe.hsetnx(key, "state", TaskState.QUEUED.value)
-            await pipe.execute()
+        fields = [(a.client_task_id, a.task_id, a.fingerprint, a.task_type) for a in accepted]
+        await self._record_accepted(args=[self._p, platform_id, *itertools.chain(*fields)])
+
+    async def backlog(self, platform_id: str) -> int:
+        return int(await self._backlog(args=[self._p, platform_id]))
 
     async def ingest(self, task: Task) -> bool:
         result = await self._ingest(

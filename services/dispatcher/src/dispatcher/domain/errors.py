@@ -25,3 +25,17 @@ class ConflictError(Exception):
 
 class AlreadyDoneError(Exception):
     """The request repeats something that already happened (e.g. a second submit)."""
+
+
+class BacklogFullError(Exception):
+    """The platform already has as many tasks waiting as it may; nothing of the call was
+    accepted, and the same call may be repeated after `retry_after_s`."""
+
+    def __init__(self, waiting: int, bound: int, retry_after_s: float) -> None:
+        super().__init__(
+            f"{waiting} of your tasks are waiting to be offered and at most {bound} may wait; "
+            f"nothing of this batch was accepted, retry in {retry_after_s:g} s"
+        )
+        self.waiting = waiting
+        self.bound = bound
+        self.retry_after_s = retry_after_s

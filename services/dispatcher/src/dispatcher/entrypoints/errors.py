@@ -4,12 +4,17 @@ import grpc
 
 from dispatcher.domain.errors import (
     AlreadyDoneError,
+    BacklogFullError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     Violation,
 )
-from fairtask_runtime.grpc.errors import FieldViolation, bad_request_status
+from fairtask_runtime.grpc.errors import (
+    FieldViolation,
+    bad_request_status,
+    resource_exhausted_status,
+)
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -24,6 +29,8 @@ def status_code_of(error: Exception) -> grpc.StatusCode:
             return grpc.StatusCode.ALREADY_EXISTS
         case ConflictError():
             return grpc.StatusCode.FAILED_PRECONDITION
+        case BacklogFullError():
+            return grpc.StatusCode.RESOURCE_EXHAUSTED
     return grpc.StatusCode.INTERNAL
 
 
@@ -31,6 +38,8 @@ async def abort_with(context: Context, error: Exception) -> None:
     if isinstance(error, InvalidInputError):
         violations = [FieldViolation(v.field, v.problem) for v in error.violations]
         await context.abort_with_status(bad_request_status(violations))
+    if isinstance(error, BacklogFullError):
+        await context.abort_with_status(resource_exhausted_status(str(error), error.retry_after_s))
     await context.abort(status_code_of(error), str(error))
 
 

@@ -2,12 +2,17 @@
 
 from dispatcher import metrics
 from dispatcher.adapters.codec import from_timestamp
-from dispatcher.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from dispatcher.domain.errors import (
+    BacklogFullError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from dispatcher.domain.model import NewTask, TaskState, TaskType
 from dispatcher.entrypoints.errors import Context, abort_with, required
 from dispatcher.service_layer.platform import PlatformHandlers, SubmitTasks
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
-from fairtask_runtime.grpc.identity import platform_id
+from fairtask_runtime.grpc.identity import PlatformAuthenticator
 
 _STATES = {
     TaskState.QUEUED: dispatcher_pb2.TASK_STATE_QUEUED,
@@ -18,17 +23,18 @@ _STATES = {
     TaskState.EXPIRED: dispatcher_pb2.TASK_STATE_EXPIRED,
 }
 
-_HANDLED = (InvalidInputError, NotFoundError, ConflictError)
+_HANDLED = (InvalidInputError, NotFoundError, ConflictError, BacklogFullError)
 
 
 class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
-    def __init__(self, handlers: PlatformHandlers) -> None:
+    def __init__(self, handlers: PlatformHandlers, platforms: PlatformAuthenticator) -> None:
         self._handlers = handlers
+        self._platforms = platforms
 
     async def DefineTaskType(
         self, request: dispatcher_pb2.DefineTaskTypeRequest, context: Context
     ) -> dispatcher_pb2.DefineTaskTypeResponse:
-        caller = await platform_id(context)
+        caller = await self._platforms.platform_id(context)
         given = request.task_type
         task_type = TaskType(
             name=given.name,
@@ -47,7 +53,7 @@ class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
     async def SubmitTasks(
         self, request: dispatcher_pb2.SubmitTasksRequest, context: Context
     ) -> dispatcher_pb2.SubmitTasksResponse:
-        caller = await platform_id(context)
+        caller = await self._platforms.platform_id(context)
         tasks = [
             NewTask(
                 client_task_id=t.client_task_id,
@@ -61,7 +67,10 @@ class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
         try:
             submitted = await self._handlers.submit_tasks(SubmitTasks(caller, tasks))
         except _HANDLED as error:
-            metrics.SUBMIT_REJECTED.inc()
+            if isinstance(error, BacklogFullError):
+                metrics.SUBMIT_THROTTLED.inc()
+            else:
+                metrics.SUBMIT_REJECTED.inc()
             await abort_with(context, error)
             raise
         metrics.TASKS_SUBMITTED.inc(sum(1 for s in submitted if not s.duplicate))
@@ -77,7 +86,7 @@ class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
     async def GetTask(
         self, request: dispatcher_pb2.GetTaskRequest, context: Context
     ) -> dispatcher_pb2.GetTaskResponse:
-        caller = await platform_id(context)
+        caller = await self._platforms.platform_id(context)
         try:
             if violations := required(request.task_id, "task_id"):
                 raise InvalidInputError(violations)
@@ -96,7 +105,7 @@ class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
     async def CancelTask(
         self, request: dispatcher_pb2.CancelTaskRequest, context: Context
     ) -> dispatcher_pb2.CancelTaskResponse:
-        caller = await platform_id(context)
+        caller = await self._platforms.platform_id(context)
         try:
             if violations := required(request.task_id, "task_id"):
                 raise InvalidInputError(violations)

@@ -4,7 +4,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from dispatcher.domain.errors import InvalidInputError, NotFoundError, Violation
+from dispatcher.domain.errors import (
+    BacklogFullError,
+    InvalidInputError,
+    NotFoundError,
+    Violation,
+)
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import (
     NewTask,
@@ -31,6 +36,15 @@ class SubmitTasks:
 
 
 @dataclass(frozen=True)
+class BacklogBound:
+    """Backpressure: how many tasks of one platform may wait (accepted, not yet offered), and
+    how long a platform over the bound is asked to wait before trying again."""
+
+    max_waiting: int = 100_000
+    retry_after_s: float = 5.0
+
+
+@dataclass(frozen=True)
 class SubmittedTask:
     client_task_id: str
     task_id: str
@@ -46,6 +60,7 @@ class PlatformHandlers:
         clock: Clock,
         limits: Limits,
         on_cancelled: CancelledHook,
+        backlog: BacklogBound | None = None,
     ) -> None:
         self._task_types = task_types
         self._tasks = tasks
@@ -53,6 +68,7 @@ class PlatformHandlers:
         self._clock = clock
         self._limits = limits
         self._on_cancelled = on_cancelled
+        self._backlog = backlog or BacklogBound()
 
     async def define_task_type(self, platform_id: str, task_type: TaskType) -> TaskType:
         violations = task_type_violations(task_type, self._limits)
@@ -62,7 +78,9 @@ class PlatformHandlers:
         return task_type
 
     async def submit_tasks(self, command: SubmitTasks) -> list[SubmittedTask]:
-        """Accepts the whole batch or none of it; a repeat of an accepted task is a no-op."""
+        """Accepts the whole batch or none of it; a repeat of an accepted task is a no-op.
+        Raises InvalidInputError, or BacklogFullError when the new tasks would take the
+        platform's waiting tasks over the bound."""
         now = self._clock.now()
         names = sorted({t.task_type for t in command.tasks})
         task_types = await self._task_types.get_many(command.platform_id, names)
@@ -78,8 +96,14 @@ class PlatformHandlers:
                         "already used for a task with different content",
                     )
                 )
+        new_count = sum(1 for client_id in ids if client_id not in earlier)
+        if new_count > self._backlog.max_waiting:
+            violations.append(
+                Violation("tasks", f"at most {self._backlog.max_waiting} tasks may wait at once")
+            )
         if violations:
             raise InvalidInputError(violations)
+        await self._check_backlog(command.platform_id, new_count)
 
         results: list[SubmittedTask] = []
         fresh: list[Accepted] = []
@@ -98,6 +122,15 @@ class PlatformHandlers:
         await self._events.publish_many(new_tasks)
         await self._tasks.record_accepted(command.platform_id, fresh)
         return results
+
+    async def _check_backlog(self, platform_id: str, new_count: int) -> None:
+        # Checked before anything is accepted, so a refused batch leaves nothing behind. Two
+        # concurrent calls may both pass and overshoot by a batch: the bound is a soft one.
+        if new_count == 0:
+            return
+        waiting = await self._tasks.backlog(platform_id)
+        if waiting + new_count > self._backlog.max_waiting:
+            raise BacklogFullError(waiting, self._backlog.max_waiting, self._backlog.retry_after_s)
 
     async def get_task(self, platform_id: str, task_id: str) -> TaskStatus:
         status = await self._tasks.status(platform_id, task_id)

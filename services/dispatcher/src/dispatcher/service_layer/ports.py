@@ -46,6 +46,10 @@ class TaskStore(Protocol):
         """Remembers client ids and marks the tasks QUEUED. Idempotent."""
         ...
 
+    async def backlog(self, platform_id: str) -> int:
+        """How many of the platform's tasks wait: accepted and not yet ingested, or queued."""
+        ...
+
     async def ingest(self, task: Task) -> bool:
         """Queues a submitted task; False if it was already ingested or was cancelled."""
         ...
