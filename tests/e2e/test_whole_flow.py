@@ -2,6 +2,7 @@
 Kafka, Redis and PostgreSQL: platform -> dispatcher -> worker -> scoring -> payroll."""
 
 import asyncio
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,10 +19,10 @@ from fairtask.v1 import payroll_pb2_grpc as pg
 from fairtask.v1 import scoring_pb2 as s
 from fairtask.v1 import scoring_pb2_grpc as sg
 from fairtask_demo.supervisor import ServiceProcess, plan, service_env
+from fairtask_runtime.grpc.identity import Metadata, bearer
 
 pytestmark = pytest.mark.integration
 
-PLATFORM = (("x-platform-id", "lab-e2e"),)
 PRICE_MICROS = 400_000
 
 
@@ -39,16 +40,37 @@ async def payroll_dsn(stack_endpoints: Any) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def keys() -> str:
+    """The Redis key prefix of this test: every service's own, and the platform key store."""
+    return f"e{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def platform_key(stack_endpoints: Any, keys: str) -> Metadata:
+    """lab-e2e's API key, issued the way an operator issues one: with the CLI."""
+    cli = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "fairtask_runtime.api_keys"),
+        *("--redis", stack_endpoints.redis_url, "--prefix", f"{keys}:platform-keys:"),
+        *("issue", "--platform", "lab-e2e", "--label", "end-to-end test"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(cli.communicate(), 30)
+    assert cli.returncode == 0, err.decode()
+    return bearer(out.decode().strip())
+
+
+@pytest.fixture
 def services(
-    stack_endpoints: Any, kafka_topics: str, payroll_dsn: str, tmp_path: Path
+    stack_endpoints: Any, kafka_topics: str, payroll_dsn: str, tmp_path: Path, keys: str
 ) -> Iterator[dict[str, ServiceProcess]]:
     running = {service.name: service for service in plan(tmp_path / "logs")}
-    keys = f"e{uuid.uuid4().hex[:8]}"
     for service in running.values():
         env = service_env(stack_endpoints.to_env(), service, kafka_topics)
         env |= {
             "FAIRTASK_POSTGRES_DSN": payroll_dsn,
             "FAIRTASK_REDIS_PREFIX": f"{keys}:{service.name}:",
+            "FAIRTASK_PLATFORM_KEYS_PREFIX": f"{keys}:platform-keys:",
             "FAIRTASK_SHUTDOWN_GRACE_S": "3",
         }
         service.start(env, Path.cwd())
@@ -107,7 +129,7 @@ async def work_through(channel: grpc.aio.Channel, worker_id: str, tasks: int) ->
 
 
 async def test_a_task_travels_from_platform_to_ledger(
-    services: dict[str, ServiceProcess],
+    services: dict[str, ServiceProcess], platform_key: Metadata
 ) -> None:
     for service in services.values():
         await service.wait_healthy(60)
@@ -125,7 +147,7 @@ async def test_a_task_travels_from_platform_to_ledger(
                 skills=["en"],
             )
         ),
-        metadata=PLATFORM,
+        metadata=platform_key,
         timeout=5,
     )
     batch = [
@@ -138,7 +160,7 @@ async def test_a_task_travels_from_platform_to_ledger(
         )
     )
     submitted = await platform.SubmitTasks(
-        d.SubmitTasksRequest(tasks=batch), metadata=PLATFORM, timeout=10
+        d.SubmitTasksRequest(tasks=batch), metadata=platform_key, timeout=10
     )
     assert len({t.task_id for t in submitted.tasks}) == 3
 
@@ -148,7 +170,7 @@ async def test_a_task_travels_from_platform_to_ledger(
     # Scoring released the two ordinary results to the platform; the gold task stays private.
     results: list[s.WatchResultsResponse] = []
     watch = sg.ResultsServiceStub(scoring).WatchResults(
-        s.WatchResultsRequest(), metadata=PLATFORM, timeout=30
+        s.WatchResultsRequest(), metadata=platform_key, timeout=30
     )
     async for result in watch:
         results.append(result)

@@ -13,7 +13,6 @@ from fairtask.v1 import (
     payroll_pb2,
     payroll_pb2_grpc,
 )
-from fairtask_demo.load.platforms import PLATFORM_HEADER
 from fairtask_demo.model import (
     LOST,
     FinalTask,
@@ -23,6 +22,7 @@ from fairtask_demo.model import (
     StatementLine,
     SubmittedTask,
 )
+from fairtask_runtime.grpc.identity import Metadata
 
 T = TypeVar("T")
 _CALL_TIMEOUT_S = 5.0
@@ -44,10 +44,13 @@ async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
 
 
 async def task_states(
-    channel: grpc.aio.Channel, tasks: Iterable[SubmittedTask]
+    channel: grpc.aio.Channel,
+    tasks: Iterable[SubmittedTask],
+    credentials: Mapping[str, Metadata],
 ) -> dict[str, FinalTask]:
-    """GetTask for each task. NOT_FOUND is LOST; a task whose state could not be read at all is
-    left out (the report counts it lost too, since the dispatcher could not vouch for it)."""
+    """GetTask for each task, asked with its platform's credentials. NOT_FOUND is LOST; a task
+    whose state could not be read at all is left out (the report counts it lost too, since the
+    dispatcher could not vouch for it)."""
     stub = dispatcher_pb2_grpc.PlatformServiceStub(channel)
     gate = asyncio.Semaphore(_CONCURRENCY)
     found: dict[str, FinalTask] = {}
@@ -55,7 +58,7 @@ async def task_states(
 
     async def one(task: SubmittedTask) -> None:
         request = dispatcher_pb2.GetTaskRequest(task_id=task.task_id)
-        metadata = ((PLATFORM_HEADER, task.platform),)
+        metadata = credentials[task.platform]
         async with gate:
             if unreachable.is_set():
                 return  # a dead dispatcher would make each of thousands of calls retry

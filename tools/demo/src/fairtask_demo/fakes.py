@@ -24,15 +24,10 @@ from fairtask.v1 import (
     scoring_pb2,
     scoring_pb2_grpc,
 )
+from fairtask_runtime.api_keys import MemoryPlatformKeys
+from fairtask_runtime.grpc.identity import PlatformAuthenticator
 
 Context = grpc.aio.ServicerContext[object, object]
-
-
-def _platform(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == "x-platform-id" and isinstance(value, str):
-            return value
-    return ""
 
 
 @dataclass
@@ -64,6 +59,11 @@ class FakeWorld:
     paid: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
     resumed: int = 0
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # The platform API keys, checked as the real services check them.
+    keys: MemoryPlatformKeys = field(default_factory=MemoryPlatformKeys)
+
+    def authenticator(self) -> PlatformAuthenticator:
+        return PlatformAuthenticator(self.keys, cache_s=0)
 
     def pump(self) -> None:
         for worker_id, session in self.sessions.items():
@@ -98,17 +98,19 @@ class FakeWorld:
 class FakePlatformService(dispatcher_pb2_grpc.PlatformServiceServicer):
     def __init__(self, world: FakeWorld) -> None:
         self.world = world
+        self._platforms = world.authenticator()
 
     async def DefineTaskType(
         self, request: dispatcher_pb2.DefineTaskTypeRequest, context: Context
     ) -> dispatcher_pb2.DefineTaskTypeResponse:
-        self.world.task_types[(_platform(context), request.task_type.name)] = request.task_type
+        platform = await self._platforms.platform_id(context)
+        self.world.task_types[(platform, request.task_type.name)] = request.task_type
         return dispatcher_pb2.DefineTaskTypeResponse(task_type=request.task_type)
 
     async def SubmitTasks(
         self, request: dispatcher_pb2.SubmitTasksRequest, context: Context
     ) -> dispatcher_pb2.SubmitTasksResponse:
-        platform, answers = _platform(context), []
+        platform, answers = await self._platforms.platform_id(context), []
         for new in request.tasks:
             task_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{platform}/{new.client_task_id}"))
             duplicate = task_id in self.world.tasks
@@ -129,7 +131,7 @@ class FakePlatformService(dispatcher_pb2_grpc.PlatformServiceServicer):
         self, request: dispatcher_pb2.GetTaskRequest, context: Context
     ) -> dispatcher_pb2.GetTaskResponse:
         task = self.world.tasks.get(request.task_id)
-        if task is None or task.platform != _platform(context):
+        if task is None or task.platform != await self._platforms.platform_id(context):
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such task")
             raise AssertionError
         return dispatcher_pb2.GetTaskResponse(
@@ -236,11 +238,13 @@ class FakeWorkerService(dispatcher_pb2_grpc.WorkerServiceServicer):
 class FakeResults(scoring_pb2_grpc.ResultsServiceServicer):
     def __init__(self, world: FakeWorld) -> None:
         self.world = world
+        self._platforms = world.authenticator()
 
     async def WatchResults(
         self, request: scoring_pb2.WatchResultsRequest, context: Context
     ) -> AsyncIterator[scoring_pb2.WatchResultsResponse]:
-        platform, position = _platform(context), int(request.cursor or 0)
+        platform = await self._platforms.platform_id(context)
+        position = int(request.cursor or 0)
         while True:
             async with self.world.changed:
                 await self.world.changed.wait_for(partial(self.world.results_beyond, position))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import redis.asyncio as redis
 
 from fairtask_demo.config import DemoConfig
 from fairtask_demo.render import report_text
@@ -20,6 +21,7 @@ from fairtask_demo.report import build_report
 from fairtask_demo.session import Control, LoadSession, Targets
 from fairtask_demo.stack import LocalStack, StackError, project_root
 from fairtask_demo.supervisor import ServiceError, ServiceProcess, plan, service_env
+from fairtask_runtime.api_keys import RedisPlatformKeys
 
 EXIT_OK, EXIT_SERVICE_DIED, EXIT_STACK_FAILED, EXIT_SERVICE_FAILED, EXIT_LOAD_FAILED = range(5)
 _HEALTH_TIMEOUT_S = 60.0
@@ -120,10 +122,13 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
         until = f"for {config.duration_s:.0f} s" if config.duration_s else "until Ctrl-C"
         _say(f"demo load {until}: {config.tasks_per_s:g} tasks/s, seed {config.seed}")
         target = {s.name: s.grpc_target for s in services}
+        # The services read platform API keys from the stack's Redis (their default store).
+        keys_redis: redis.Redis = redis.from_url(endpoints.redis_url)
         session = LoadSession(
             config,
             Targets(target["dispatcher"], target["scoring"], target["payroll"]),
             control,
+            RedisPlatformKeys(keys_redis),
             say=_say,
         )
         try:
@@ -131,6 +136,8 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
         except grpc.aio.AioRpcError as error:
             _say(f"!! the demo load failed: {error.code().name}: {error.details()}")
             return EXIT_SERVICE_DIED if control.failures else EXIT_LOAD_FAILED
+        finally:
+            await keys_redis.aclose()
         report = build_report(record)
         for problem in session.registry.problems[:10]:
             _say(f"  note: {problem}")

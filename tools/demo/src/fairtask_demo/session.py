@@ -21,6 +21,8 @@ from fairtask_demo.load.workers import WorkerSim
 from fairtask_demo.model import RunRecord, WorkerProfile, WorkerTally
 from fairtask_demo.render import Progress, progress_line
 from fairtask_demo.windows import now_utc
+from fairtask_runtime.api_keys import PlatformKeys
+from fairtask_runtime.grpc.identity import Metadata, bearer
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,15 @@ class LoadSession:
         config: DemoConfig,
         targets: Targets,
         control: Control,
+        keys: PlatformKeys,
         say: Callable[[str], None] = print,
     ) -> None:
+        """`keys` is the store the services check platform API keys against: the load issues
+        its simulated platforms their keys there, as an operator would, and revokes them at
+        the end."""
         self._config = config
+        self._keys = keys
+        self._credentials: dict[str, Metadata] = {}
         self._targets = targets
         self._control = control
         self._say = say
@@ -82,54 +90,75 @@ class LoadSession:
             grpc.aio.insecure_channel(self._targets.scoring) as scoring,
             grpc.aio.insecure_channel(self._targets.payroll) as payroll,
         ):
-            total_weight = sum(p.weight for p in cfg.platforms) or 1.0
-            platforms = [
-                PlatformSim(
-                    spec,
-                    f"{spec.name}-{self.run_tag}",
-                    self.run_tag,
-                    cfg.tasks_per_s * spec.weight / total_weight,
-                    cfg,
-                    dispatcher,
-                    self.registry,
-                )
+            issued = [
+                await self._keys.issue(f"{spec.name}-{self.run_tag}", label="make run demo load")
                 for spec in cfg.platforms
             ]
-            await asyncio.gather(*(p.define_task_type() for p in platforms))
-            workers = [WorkerSim(t, dispatcher, cfg, self.registry) for t in self.tallies]
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            background = [
-                *(asyncio.create_task(w.run()) for w in workers),
-                *(
-                    asyncio.create_task(watch_results(scoring, p.platform_id, self.registry))
-                    for p in platforms
-                ),
-                asyncio.create_task(self._progress(began)),
-            ]
-            submitting = [asyncio.create_task(p.run(self._control.stop)) for p in platforms]
-            cuts = asyncio.create_task(self._power_cuts(workers))
-            duration_s = drain_s = 0.0
+            self._credentials = {k.platform_id: bearer(k.key) for k in issued}
             try:
-                await self._until_end()
-                duration_s = loop.time() - began
-                self._control.stop.set()
-                self._crashed(await asyncio.gather(*submitting, return_exceptions=True))
-                cuts.cancel()
-                drain_began = loop.time()
-                await self._drain(dispatcher)
-                drain_s = loop.time() - drain_began
-                for w in workers:
-                    w.close()
-                self._crashed(
-                    await asyncio.gather(*background[: len(workers)], return_exceptions=True)
-                )
-                await self._settle(payroll)
+                return await self._run(dispatcher, scoring, payroll)
             finally:
-                for task in [*background, *submitting, cuts]:
-                    task.cancel()
-                await asyncio.gather(*background, *submitting, cuts, return_exceptions=True)
-            return await self._record(dispatcher, payroll, duration_s, drain_s)
+                for key in issued:
+                    await self._keys.revoke(key.key_id)
+
+    async def _run(
+        self,
+        dispatcher: grpc.aio.Channel,
+        scoring: grpc.aio.Channel,
+        payroll: grpc.aio.Channel,
+    ) -> RunRecord:
+        cfg = self._config
+        total_weight = sum(p.weight for p in cfg.platforms) or 1.0
+        platforms = [
+            PlatformSim(
+                spec,
+                f"{spec.name}-{self.run_tag}",
+                self._credentials[f"{spec.name}-{self.run_tag}"],
+                self.run_tag,
+                cfg.tasks_per_s * spec.weight / total_weight,
+                cfg,
+                dispatcher,
+                self.registry,
+            )
+            for spec in cfg.platforms
+        ]
+        await asyncio.gather(*(p.define_task_type() for p in platforms))
+        workers = [WorkerSim(t, dispatcher, cfg, self.registry) for t in self.tallies]
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        background = [
+            *(asyncio.create_task(w.run()) for w in workers),
+            *(
+                asyncio.create_task(
+                    watch_results(
+                        scoring, p.platform_id, self._credentials[p.platform_id], self.registry
+                    )
+                )
+                for p in platforms
+            ),
+            asyncio.create_task(self._progress(began)),
+        ]
+        submitting = [asyncio.create_task(p.run(self._control.stop)) for p in platforms]
+        cuts = asyncio.create_task(self._power_cuts(workers))
+        duration_s = drain_s = 0.0
+        try:
+            await self._until_end()
+            duration_s = loop.time() - began
+            self._control.stop.set()
+            self._crashed(await asyncio.gather(*submitting, return_exceptions=True))
+            cuts.cancel()
+            drain_began = loop.time()
+            await self._drain(dispatcher)
+            drain_s = loop.time() - drain_began
+            for w in workers:
+                w.close()
+            self._crashed(await asyncio.gather(*background[: len(workers)], return_exceptions=True))
+            await self._settle(payroll)
+        finally:
+            for task in [*background, *submitting, cuts]:
+                task.cancel()
+            await asyncio.gather(*background, *submitting, cuts, return_exceptions=True)
+        return await self._record(dispatcher, payroll, duration_s, drain_s)
 
     async def _until_end(self) -> None:
         waiter = asyncio.create_task(self._control.stop.wait())
@@ -155,7 +184,7 @@ class LoadSession:
                 for task_id, task in self.registry.tasks.items()
                 if task_id not in confirmed and task_id in claimed
             ]
-            states = await collect.task_states(dispatcher, to_check)
+            states = await collect.task_states(dispatcher, to_check, self._credentials)
             confirmed |= {t for t, s in states.items() if s.state == "SUBMITTED"}
             if len(confirmed) >= len(self.registry.tasks):
                 return
@@ -188,7 +217,7 @@ class LoadSession:
     ) -> RunRecord:
         tasks = dict(self.registry.tasks)
         final, statements, ledger = await asyncio.gather(
-            collect.task_states(dispatcher, tasks.values()),
+            collect.task_states(dispatcher, tasks.values(), self._credentials),
             collect.statements(payroll, [t.profile.worker_id for t in self.tallies]),
             collect.ledger_summary(payroll),
         )

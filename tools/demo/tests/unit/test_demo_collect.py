@@ -9,6 +9,7 @@ from fairtask_demo import collect
 from fairtask_demo.fakes import FakeServices
 from fairtask_demo.model import SubmittedTask
 from fairtask_localstack.ports import free_ports
+from fairtask_runtime.grpc.identity import bearer
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -18,8 +19,11 @@ def _task(task_id: str, platform: str = "lab-a") -> SubmittedTask:
 
 
 async def test_a_task_the_dispatcher_does_not_know_is_lost(fake_services: FakeServices) -> None:
+    key = await fake_services.world.keys.issue("lab-a")
     async with grpc.aio.insecure_channel(fake_services.target) as channel:
-        found = await collect.task_states(channel, [_task("nobody-knows-me")])
+        found = await collect.task_states(
+            channel, [_task("nobody-knows-me")], {"lab-a": bearer(key.key)}
+        )
     assert found["nobody-knows-me"].state == "LOST"
 
 
@@ -42,7 +46,7 @@ async def test_an_unreachable_service_is_given_up_on_quickly() -> None:
         tasks = [_task(f"t{i}") for i in range(500)]
         found, statements, ledger = await asyncio.wait_for(
             asyncio.gather(
-                collect.task_states(channel, tasks),
+                collect.task_states(channel, tasks, {"lab-a": bearer("ftk_unused")}),
                 collect.statements(channel, [f"w{i}" for i in range(100)]),
                 collect.ledger_summary(channel),
             ),

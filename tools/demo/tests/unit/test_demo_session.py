@@ -29,7 +29,7 @@ FAST = DemoConfig(
 
 def _session(services: FakeServices, config: DemoConfig, control: Control) -> LoadSession:
     t = services.target
-    return LoadSession(config, Targets(t, t, t), control, say=lambda _: None)
+    return LoadSession(config, Targets(t, t, t), control, services.world.keys, say=lambda _: None)
 
 
 async def test_every_submitted_task_is_worked_paid_and_released(

@@ -14,8 +14,9 @@ from fairtask_demo.config import DemoConfig, PlatformSpec
 from fairtask_demo.load.registry import Registry
 from fairtask_demo.model import SubmittedTask
 from fairtask_demo.windows import now_utc
+from fairtask_runtime.grpc.errors import retry_delay_of
+from fairtask_runtime.grpc.identity import Metadata
 
-PLATFORM_HEADER = "x-platform-id"
 _CALL_TIMEOUT_S = 10.0
 _MAX_BATCH = 1000
 # Worth retrying: the batch is idempotent by client_task_id, so a repeat cannot duplicate.
@@ -34,6 +35,7 @@ class PlatformSim:
         self,
         spec: PlatformSpec,
         platform_id: str,
+        credentials: Metadata,
         run_tag: str,
         tasks_per_s: float,
         config: DemoConfig,
@@ -48,7 +50,7 @@ class PlatformSim:
         self._stub = dispatcher_pb2_grpc.PlatformServiceStub(channel)
         self._registry = registry
         self._rng = random.Random(f"{config.seed}:platform:{spec.name}")
-        self._metadata = ((PLATFORM_HEADER, platform_id),)
+        self._metadata = credentials
         self._issued = 0
 
     async def define_task_type(self) -> None:
@@ -121,7 +123,8 @@ class PlatformSim:
                     self._registry.submit_failures += count
                     self._problem(f"SubmitTasks failed: {error.code().name}: {error.details()}")
                     return
-                await asyncio.sleep(0.5 * (attempt + 1))
+                # A full backlog (RESOURCE_EXHAUSTED) says how long to wait; nothing was accepted.
+                await asyncio.sleep(retry_delay_of(error) or 0.5 * (attempt + 1))
             finally:
                 self._registry.submit_call_s.append(loop.time() - began)
         by_client_id = {t.client_task_id: t for t in batch}

@@ -5,18 +5,20 @@ import asyncio
 import grpc
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
-from fairtask_demo.load.platforms import PLATFORM_HEADER
 from fairtask_demo.load.registry import Registry
+from fairtask_runtime.grpc.identity import Metadata
 
 # Streams get a deadline like every call; resuming from the cursor makes the renewal lossless.
 _STREAM_DEADLINE_S = 120.0
 _MAX_BACKOFF_S = 5.0
 
 
-async def watch_results(channel: grpc.aio.Channel, platform_id: str, registry: Registry) -> None:
+async def watch_results(
+    channel: grpc.aio.Channel, platform_id: str, credentials: Metadata, registry: Registry
+) -> None:
     """Counts released results into `registry.released` until cancelled. Never raises otherwise."""
     stub = scoring_pb2_grpc.ResultsServiceStub(channel)
-    metadata = ((PLATFORM_HEADER, platform_id),)
+    metadata = credentials
     cursor = ""
     backoff_s = 0.5
     while True:
