@@ -92,11 +92,9 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         on_cancelled=dispatch.task_cancelled,
         backlog=BacklogBound(settings.platform_backlog_max, settings.backlog_retry_after_s),
     )
-    platform_keys: PlatformKeys
+    platform_keys: PlatformKeys | None = overrides.get("platform_keys")
     keys_redis: redis.Redis | None = None
-    if "platform_keys" in overrides:
-        platform_keys = overrides["platform_keys"]
-    else:
+    if platform_keys is None:
         platform_keys, keys_redis = platform_keys_for(settings, client)
     platforms = PlatformAuthenticator(platform_keys, settings.platform_key_cache_s)
     grpc_server = GrpcServer(
