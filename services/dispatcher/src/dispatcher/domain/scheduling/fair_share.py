@@ -19,6 +19,7 @@ deadline feasibility.
 
 import heapq
 import itertools
+import math
 from dataclasses import dataclass
 
 from dispatcher.domain.scheduling.exposure import Exposure
@@ -144,7 +145,7 @@ class FairScheduler:
         decisions: list[OfferDecision] = []
         for pool in self._pools.values():
             if pool.queued_count and (not pool.settled or now >= pool.wake_at):
-                pool.settled, pool.wake_at = True, float("inf")
+                pool.settled, pool.wake_at = True, math.inf
                 self._decide_pool(pool, now, decisions)
         return decisions
 
@@ -294,12 +295,12 @@ class FairScheduler:
         self._pools[task.pool].enqueue(task, next(self._seq))
 
     def next_wakeup(self, now: float) -> float | None:
-        soonest = self._boundaries[0][0] if self._boundaries else float("inf")
+        soonest = self._boundaries[0][0] if self._boundaries else math.inf
         soonest = min(soonest, self._book.next_timer())
         for pool in self._pools.values():
             if pool.queued_count and pool.wake_at < soonest:
                 soonest = pool.wake_at
-        return None if soonest == float("inf") else soonest
+        return None if soonest == math.inf else soonest
 
     def stats(self) -> PolicyStats:
         return self._stats
@@ -340,7 +341,7 @@ class FairScheduler:
     def _refresh_window(self, worker: Worker, now: float) -> None:
         inside, change = window_state(worker.profile, now)
         self._set_eligible(worker, inside, now)
-        if change != float("inf"):
+        if change != math.inf:
             heapq.heappush(
                 self._boundaries, (change, worker.window_epoch, worker.profile.worker_id)
             )

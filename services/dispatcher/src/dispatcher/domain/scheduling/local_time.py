@@ -1,5 +1,7 @@
 """Availability windows in a worker's local time, as absolute times on the policy's clock."""
 
+import math
+
 from dispatcher.domain.scheduling.policy import DAY_S, Window, WorkerProfile
 
 # Nobody is woken up: without stated windows a worker is available 07:00-22:00 local time.
@@ -40,7 +42,7 @@ def window_state(worker: WorkerProfile, now: float) -> tuple[bool, float]:
             return True, end - offset
         if local < start:
             return False, start - offset
-    return False, float("inf")
+    return False, math.inf
 
 
 def next_opening(worker: WorkerProfile, after: float) -> tuple[float, float]:
@@ -51,7 +53,7 @@ def next_opening(worker: WorkerProfile, after: float) -> tuple[float, float]:
     for start, end in _intervals(worker, local):
         if start > local:
             return start - offset, end - start
-    return float("inf"), 0.0
+    return math.inf, 0.0
 
 
 def local_day(worker: WorkerProfile, now: float) -> int:

@@ -7,6 +7,7 @@ A worker who becomes idle is pushed once, whatever the number of pools.
 
 import heapq
 import itertools
+import math
 from dataclasses import dataclass, field
 
 from dispatcher.domain.scheduling.exposure import Exposure
@@ -184,7 +185,7 @@ class Pool:
         # Nothing new since the last decision round (no task, no freed or woken worker): the
         # pool is not looked at again before `wake_at` (held work due for a recheck).
         self.settled = False
-        self.wake_at = float("inf")
+        self.wake_at = math.inf
 
     @property
     def queued_count(self) -> int:
@@ -245,7 +246,7 @@ class Pool:
         cached = self._forecasts.get(region.name)
         if cached is not None and cached[0] <= now < cached[1]:
             return cached[1], cached[2], cached[3]
-        wakes_at, window_s, workers = float("inf"), 0.0, 0
+        wakes_at, window_s, workers = math.inf, 0.0, 0
         for shape in self._shapes.get(region.name, {}).values():
             at, length = next_opening(shape.profile, now)
             if at < wakes_at - 1.0:

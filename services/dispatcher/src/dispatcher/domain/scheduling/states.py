@@ -14,6 +14,7 @@ where they survive a restart, and reports their outcomes through the same transi
 
 import heapq
 import itertools
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -127,7 +128,7 @@ class TaskBook:
         if entry is None:
             return False
         entry.phase = TaskPhase.PAUSED
-        self._arm(entry, now + self._rules.grace_s if self._rules else float("inf"))
+        self._arm(entry, now + self._rules.grace_s if self._rules else math.inf)
         return True
 
     def resume(self, task_id: str, worker_id: str, now: float) -> bool:
@@ -143,7 +144,7 @@ class TaskBook:
         if entry is None:
             return None
         entry.phase = TaskPhase.COMPLETED
-        self._arm(entry, float("inf"))
+        self._arm(entry, math.inf)
         return entry.task
 
     def requeue(self, task_id: str, worker_id: str) -> TaskSpec | None:
@@ -177,7 +178,7 @@ class TaskBook:
         timers, entries = self._timers, self._entries
         while timers and entries[timers[0][2]].version != timers[0][3]:
             heapq.heappop(timers)
-        return timers[0][0] if timers else float("inf")
+        return timers[0][0] if timers else math.inf
 
     def count(self, phase: TaskPhase) -> int:
         return sum(1 for e in self._entries.values() if e.phase is phase)
@@ -187,7 +188,7 @@ class TaskBook:
         if entry.phase is not TaskPhase.QUEUED:
             raise IllegalTransitionError(f"{phase.value}: task {task_id} is {entry.phase.value}")
         entry.phase = phase
-        self._arm(entry, float("inf"))
+        self._arm(entry, math.inf)
 
     def _held_by(self, task_id: str, worker_id: str, *phases: TaskPhase) -> _Entry | None:
         entry = self._entries.get(task_id)
@@ -196,15 +197,15 @@ class TaskBook:
         return entry
 
     def _arm_heartbeat(self, entry: _Entry, now: float) -> None:
-        self._arm(entry, now + self._rules.heartbeat_timeout_s if self._rules else float("inf"))
+        self._arm(entry, now + self._rules.heartbeat_timeout_s if self._rules else math.inf)
 
     def _arm_deadline(self, entry: _Entry) -> None:
         deadline = entry.task.deadline_at
-        self._arm(entry, deadline if deadline is not None and self._rules else float("inf"))
+        self._arm(entry, deadline if deadline is not None and self._rules else math.inf)
 
     def _arm(self, entry: _Entry, until: float) -> None:
         entry.version += 1
-        if until != float("inf") and self._rules is not None:
+        if until != math.inf and self._rules is not None:
             heapq.heappush(
                 self._timers, (until, next(self._seq), entry.task.task_id, entry.version)
             )

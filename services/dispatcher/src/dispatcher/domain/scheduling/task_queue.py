@@ -8,6 +8,7 @@ Removal is lazy: a task taken or cancelled is dropped from `queued` and skipped 
 """
 
 import heapq
+import math
 from collections import deque
 
 from dispatcher.domain.scheduling.policy import TaskSpec
@@ -34,7 +35,7 @@ class TaskQueue:
         self.queued[task.task_id] = (task, ticket)
         self.effort_s += task.effort_s
         start = latest_start(task)
-        key = _NO_DEADLINE if start == float("inf") else int(start // BUCKET_S)
+        key = _NO_DEADLINE if start == math.inf else int(start // BUCKET_S)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = deque()
@@ -69,5 +70,5 @@ class TaskQueue:
 
 def latest_start(task: TaskSpec) -> float:
     if task.deadline_at is None:
-        return float("inf")
+        return math.inf
     return task.deadline_at - task.effort_s
