@@ -48,12 +48,33 @@ class TaskSpec:
     sensitive: bool = False
 
 
-@dataclass(slots=True)
 class OfferDecision:
-    worker_id: str
-    task_id: str
-    made_at: float
-    expires_at: float
+    """Offer `task_id` to `worker_id`, made at `made_at`, lapsing at `expires_at`.
+
+    A plain class rather than a dataclass: the scheduler makes one per decision, and compiled
+    (scripts/build_native.sh) its constructor is then native instead of generated Python."""
+
+    __slots__ = ("expires_at", "made_at", "task_id", "worker_id")
+
+    def __init__(self, worker_id: str, task_id: str, made_at: float, expires_at: float) -> None:
+        self.worker_id = worker_id
+        self.task_id = task_id
+        self.made_at = made_at
+        self.expires_at = expires_at
+
+    def _key(self) -> tuple[str, str, float, float]:
+        return (self.worker_id, self.task_id, self.made_at, self.expires_at)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OfferDecision) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "OfferDecision(worker_id={!r}, task_id={!r}, made_at={!r}, expires_at={!r})".format(
+            *self._key()
+        )
 
 
 @dataclass

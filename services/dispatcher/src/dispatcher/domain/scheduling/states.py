@@ -61,12 +61,15 @@ class IllegalTransitionError(Exception):
 _HELD = (TaskPhase.OFFERED, TaskPhase.LEASED, TaskPhase.PAUSED)
 
 
-@dataclass(slots=True)
 class _Entry:
-    task: TaskSpec
-    phase: TaskPhase
-    worker_id: str = ""
-    version: int = 0  # bumped on every transition: older timers are stale
+    # A plain class, made once per task: compiled, its constructor is native.
+    __slots__ = ("phase", "task", "version", "worker_id")
+
+    def __init__(self, task: TaskSpec, phase: TaskPhase) -> None:
+        self.task = task
+        self.phase = phase
+        self.worker_id = ""
+        self.version = 0  # bumped on every transition: older timers are stale
 
 
 class TaskBook:
