@@ -95,10 +95,6 @@ class TaskBook:
         entry = self._entries.get(task_id)
         return entry.phase if entry is not None else None
 
-    def holder(self, task_id: str) -> str:
-        entry = self._entries.get(task_id)
-        return entry.worker_id if entry is not None else ""
-
     def queued(self, task_id: str) -> TaskSpec | None:
         entry = self._entries.get(task_id)
         return entry.task if entry is not None and entry.phase is TaskPhase.QUEUED else None
@@ -111,36 +107,18 @@ class TaskBook:
         self._arm(entry, until)
 
     def lease(self, task_id: str, worker_id: str, now: float) -> bool:
-        entry = self._held_by(task_id, worker_id, TaskPhase.OFFERED)
-        if entry is None:
-            return False
-        entry.phase = TaskPhase.LEASED
-        self._arm_heartbeat(entry, now)
-        return True
+        return self._move(task_id, worker_id, TaskPhase.OFFERED, TaskPhase.LEASED, self._beat(now))
 
     def heartbeat(self, task_id: str, worker_id: str, now: float) -> bool:
-        entry = self._held_by(task_id, worker_id, TaskPhase.LEASED)
-        if entry is None:
-            return False
-        self._arm_heartbeat(entry, now)
-        return True
+        return self._move(task_id, worker_id, TaskPhase.LEASED, TaskPhase.LEASED, self._beat(now))
 
     def pause(self, task_id: str, worker_id: str, now: float) -> bool:
         """The worker dropped off: the lease stays theirs until the grace period ends."""
-        entry = self._held_by(task_id, worker_id, TaskPhase.LEASED)
-        if entry is None:
-            return False
-        entry.phase = TaskPhase.PAUSED
-        self._arm(entry, now + self._rules.grace_s if self._rules else math.inf)
-        return True
+        until = now + self._rules.grace_s if self._rules else math.inf
+        return self._move(task_id, worker_id, TaskPhase.LEASED, TaskPhase.PAUSED, until)
 
     def resume(self, task_id: str, worker_id: str, now: float) -> bool:
-        entry = self._held_by(task_id, worker_id, TaskPhase.PAUSED)
-        if entry is None:
-            return False
-        entry.phase = TaskPhase.LEASED
-        self._arm_heartbeat(entry, now)
-        return True
+        return self._move(task_id, worker_id, TaskPhase.PAUSED, TaskPhase.LEASED, self._beat(now))
 
     def complete(self, task_id: str, worker_id: str) -> TaskSpec | None:
         entry = self._held_by(task_id, worker_id, TaskPhase.OFFERED, TaskPhase.LEASED)
@@ -199,8 +177,20 @@ class TaskBook:
             return None
         return entry
 
-    def _arm_heartbeat(self, entry: _Entry, now: float) -> None:
-        self._arm(entry, now + self._rules.heartbeat_timeout_s if self._rules else math.inf)
+    def _move(
+        self, task_id: str, worker_id: str, source: TaskPhase, target: TaskPhase, until: float
+    ) -> bool:
+        """`source` -> `target` if the task is in `source` and held by `worker_id`."""
+        entry = self._held_by(task_id, worker_id, source)
+        if entry is None:
+            return False
+        entry.phase = target
+        self._arm(entry, until)
+        return True
+
+    def _beat(self, now: float) -> float:
+        """When the next heartbeat is due."""
+        return now + self._rules.heartbeat_timeout_s if self._rules else math.inf
 
     def _arm_deadline(self, entry: _Entry) -> None:
         deadline = entry.task.deadline_at
