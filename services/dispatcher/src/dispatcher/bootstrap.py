@@ -1,11 +1,15 @@
 """The dispatcher's composition root: every adapter is built here and nowhere else."""
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
 
-from dispatcher.adapters.kafka import KafkaEventPublisher
+from dispatcher.adapters.kafka import KafkaEventPublisher, PoolOwnership
+from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
 from dispatcher.adapters.tokens import JwtTokenCodec, token_secret
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
@@ -25,7 +29,13 @@ from dispatcher.entrypoints.worker_connections import (
 from dispatcher.service_layer.auth import WorkerAuth, WorkerRegistry
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
-from dispatcher.service_layer.ports import EventPublisher, TaskStore, TaskTypeStore
+from dispatcher.service_layer.ports import (
+    EventPublisher,
+    TaskStore,
+    TaskTypeStore,
+    TransitionLog,
+)
+from dispatcher.service_layer.replication import Replication, ReplicationConfig
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
@@ -44,6 +54,7 @@ from fairtask_runtime.service import ServiceRuntime
 class Dispatcher:
     runtime: ServiceRuntime
     dispatch: Dispatch
+    replication: Replication
     platform: PlatformHandlers
     auth: WorkerAuth
     # Where the platforms' API keys are checked: tests issue their keys here.
@@ -56,13 +67,19 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     clock: Clock = overrides.get("clock") or SystemClock()
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, "dispatcher")
     events: EventPublisher = overrides.get("events") or KafkaEventPublisher(producer)
-    tasks: TaskStore = overrides.get("tasks") or RedisTaskStore(client, settings.redis_prefix)
+    # New with every start: the log and the store tell this run's doings from a previous one's.
+    replica_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    tasks: TaskStore = overrides.get("tasks") or RedisTaskStore(
+        client, settings.redis_prefix, replica_id
+    )
+    transitions: TransitionLog = overrides.get("transitions") or RedisTransitionLog(
+        client, settings.redis_prefix
+    )
     task_types: TaskTypeStore = overrides.get("task_types") or RedisTaskTypes(
         client, settings.redis_prefix
     )
     dispatch = Dispatch(
         tasks,
-        events,
         clock,
         DispatchConfig(
             offer_ttl_s=settings.offer_ttl_s,
@@ -70,7 +87,19 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             heartbeat_interval_s=settings.heartbeat_interval_s,
         ),
         new_id=new_event_id,
-        policy=overrides.get("policy") or FairScheduler(offer_ttl_s=settings.offer_ttl_s),
+        new_policy=overrides.get("new_policy")
+        or (lambda: FairScheduler(offer_ttl_s=settings.offer_ttl_s)),
+        replica_id=replica_id,
+        # Pools come with the partitions of tasks.submitted the consumer group assigns.
+        owns_every_pool=False,
+    )
+    replication = Replication(
+        dispatch,
+        tasks,
+        transitions,
+        events,
+        clock,
+        ReplicationConfig(replica_ttl_s=settings.replica_ttl_s),
     )
     registry: WorkerRegistry = overrides.get("worker_registry") or RedisWorkerRegistry(
         client, settings.redis_prefix
@@ -111,6 +140,14 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             ),
         ],
     )
+    submitted = settings.topic_prefix + "tasks.submitted"
+    ownership = PoolOwnership(
+        submitted,
+        dispatch.pause,
+        dispatch.own,
+        partitions_of=lambda topic: consumer.kafka.partitions_for_topic(topic),
+    )
+    session_timeout_ms = int(settings.consumer_session_timeout_s * 1000)
     consumer = EventConsumer(
         ConsumerConfig(
             bootstrap=settings.kafka_bootstrap,
@@ -118,10 +155,14 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             topics=("tasks.submitted",),
             topic_prefix=settings.topic_prefix,
             commit_interval_s=settings.commit_interval_s,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(session_timeout_ms // 3, 100),
         ),
         TaskIngest(dispatch),
         DeadLetters(producer, settings.dlq_max_ratio),
         processed=RedisProcessedEvents(client, settings.redis_prefix + "ingest"),
+        on_assigned=ownership.assigned,
+        on_revoked=ownership.revoked,
     )
     connections = WorkerConnections(dispatch)
     app = build_http_app("dispatcher")
@@ -141,8 +182,14 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         http=http,
         producer=producer,
         consumers=[consumer],
-        loops=[dispatch.run_dispatch, dispatch.run_timers],
-        closers=[client.aclose, *([keys_redis.aclose] if keys_redis else [])],
+        loops=[
+            dispatch.run_dispatch,
+            dispatch.run_timers,
+            replication.run_follow,
+            replication.run_relay,
+            replication.run_liveness,
+        ],
+        closers=[replication.leave, client.aclose, *([keys_redis.aclose] if keys_redis else [])],
         grace_s=settings.shutdown_grace_s,
     )
-    return Dispatcher(runtime, dispatch, platform, auth, platform_keys)
+    return Dispatcher(runtime, dispatch, replication, platform, auth, platform_keys)

@@ -12,6 +12,10 @@ class DispatcherSettings(ServiceSettings):
     grace_s: float = 900.0
     heartbeat_interval_s: int = 10
     hello_timeout_s: float = 30.0
+    # A replica silent for this long counts as dead: the others end its workers' connections.
+    replica_ttl_s: float = 10.0
+    # The consumer group gives a silent replica's pools to the others after this long.
+    consumer_session_timeout_s: float = 10.0
     # HMAC key of worker tokens (FAIRTASK_WORKER_TOKEN_SECRET, at least 32 characters), shared
     # by every replica. Unset, each process makes up its own: for development only.
     worker_token_secret: SecretStr | None = Field(default=None, min_length=32)

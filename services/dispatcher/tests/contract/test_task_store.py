@@ -1,108 +1,30 @@
 """One contract, two stores: the in-memory fake must behave exactly like Redis and its scripts."""
 
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 import pytest
-import redis.asyncio as redis
+from store_helpers import (
+    BY,
+    OTHER,
+    PLATFORM,
+    POOL,
+    PURPOSE,
+    REPLICA,
+    T0,
+    Stores,
+    at,
+    connected,
+    dropped,
+    leased,
+    make_task,
+    offer_ids,
+    queued,
+    take,
+    ttl,
+)
 
-from dispatcher.adapters.memory import MemoryTaskStore, MemoryTaskTypes
-from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
-from dispatcher.domain.model import Task, TaskState, TaskType, pool_of, task_id_for
-from dispatcher.service_layer.ports import Accepted, TaskStore, TaskTypeStore
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-PLATFORM = "lab-a"
-OTHER = "lab-b"
-PURPOSE = "Lab A trains a model that finds cars in street photos"
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def ttl(seconds: float = 60) -> datetime:
-    return at(seconds)
-
-
-def make_task(
-    client_id: str,
-    task_type: str = "bbox",
-    platform: str = PLATFORM,
-    skills: tuple[str, ...] = (),
-    gold: str = "",
-) -> Task:
-    kind = TaskType(task_type, PURPOSE, 400_000, 90, skills)
-    return Task(
-        task_id=task_id_for(platform, client_id),
-        platform_id=platform,
-        client_task_id=client_id,
-        task_type=kind,
-        pool=pool_of(platform, task_type),
-        payload=f"payload of {client_id}".encode(),
-        deadline=None,
-        gold_answer=gold,
-        submitted_at=T0,
-    )
-
-
-POOL = pool_of(PLATFORM, "bbox")
-
-
-@dataclass
-class Stores:
-    tasks: TaskStore
-    types: TaskTypeStore
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
-async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
-    if request.param == "memory":
-        yield Stores(MemoryTaskStore(), MemoryTaskTypes())
-        return
-    endpoints: Any = request.getfixturevalue("stack_endpoints")
-    client = redis.from_url(endpoints.redis_url)
-    prefix = f"t{uuid.uuid4().hex[:8]}:"
-    try:
-        yield Stores(RedisTaskStore(client, prefix), RedisTaskTypes(client, prefix))
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
-
-@pytest.fixture
-def store(stores: Stores) -> TaskStore:
-    return stores.tasks
-
-
-async def queued(store: TaskStore, *tasks: Task) -> None:
-    for task in tasks:
-        assert await store.ingest(task)
-
-
-async def offer_ids(store: TaskStore, pools: list[str], count: int) -> list[str]:
-    """Takes `count` offers for distinct workers and returns the client ids offered, in order."""
-    taken: list[str] = []
-    for i in range(count):
-        offer = await store.take_for_offer(pools, f"w{i}", f"o{i}", ttl())
-        assert offer is not None
-        taken.append(offer.task.client_task_id)
-    return taken
-
-
-async def leased(store: TaskStore, task: Task, worker: str = "w1", lease_id: str = "l1") -> str:
-    await queued(store, task)
-    offer = await store.take_for_offer([task.pool], worker, f"offer-{lease_id}", ttl())
-    assert offer is not None
-    await store.accept(offer.offer_id, worker, lease_id, "eu", at(1))
-    return lease_id
+from dispatcher.domain.model import TaskState, TaskType, pool_of
+from dispatcher.service_layer.ports import Accepted, TaskStore
 
 
 class TestTaskTypes:
@@ -150,25 +72,25 @@ class TestSubmissionAndIngest:
     async def test_ingest_is_idempotent(self, store: TaskStore) -> None:
         task = make_task("c1")
 
-        assert await store.ingest(task)
-        assert not await store.ingest(task)
+        assert await store.ingest(task, T0)
+        assert not await store.ingest(task, T0)
 
         assert await offer_ids(store, [POOL], 1) == ["c1"]
-        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+        assert await take(store, [POOL], "w9", "o9", ttl()) is None
 
     async def test_ingest_after_record_accepted_queues_once(self, store: TaskStore) -> None:
         task = make_task("c1")
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
 
-        assert await store.ingest(task)
-        assert not await store.ingest(task)
+        assert await store.ingest(task, T0)
+        assert not await store.ingest(task, T0)
         assert await offer_ids(store, [POOL], 1) == ["c1"]
 
     async def test_record_accepted_after_ingest_changes_nothing(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
 
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
 
@@ -181,9 +103,9 @@ class TestSubmissionAndIngest:
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
         assert (await store.cancel(PLATFORM, task.task_id)).state is TaskState.CANCELLED
 
-        assert not await store.ingest(task)
+        assert not await store.ingest(task, T0)
 
-        assert await store.take_for_offer([POOL], "w1", "o1", ttl()) is None
+        assert await take(store, [POOL], "w1", "o1", ttl()) is None
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
         assert status.state is TaskState.CANCELLED
@@ -203,42 +125,84 @@ class TestOffers:
     async def test_a_chosen_queued_task_can_be_offered_once(self, store: TaskStore) -> None:
         first, second = make_task("c1"), make_task("c2")
         await queued(store, first, second)
+        await connected(store, "w1", "w2")
 
-        offer = await store.offer_task(second.task_id, "w1", "o1", ttl(30))
+        made = await store.offer_task(second.task_id, "w1", "o1", ttl(30), "eu", BY, T0)
 
-        assert offer is not None
-        assert (offer.offer_id, offer.worker_id, offer.expires_at) == ("o1", "w1", ttl(30))
-        assert offer.task == second
-        assert await store.offer_task(second.task_id, "w2", "o2", ttl()) is None
-        assert [t.client_task_id for t in await store.queued_tasks()] == ["c1"]
-        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
-        assert [t.client_task_id for t in await store.queued_tasks()] == ["c1", "c2"]
+        assert made.offer is not None
+        assert (made.offer.offer_id, made.offer.worker_id, made.offer.expires_at) == (
+            "o1",
+            "w1",
+            ttl(30),
+        )
+        assert made.offer.task == second
+        assert (made.holder, made.seq) == (REPLICA, 1)
+        again = await store.offer_task(second.task_id, "w2", "o2", ttl(), "eu", BY, T0)
+        assert (again.offer, again.refused) == (None, "task")
+        assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c1"]
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED, at(1))
+        assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c1", "c2"]
 
     async def test_cancelled_or_unknown_tasks_cannot_be_offered(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
         await store.cancel(PLATFORM, task.task_id)
+        await connected(store, "w1")
 
-        assert await store.offer_task(task.task_id, "w1", "o1", ttl()) is None
-        assert await store.offer_task("no-such-task", "w1", "o2", ttl()) is None
-        assert await store.queued_tasks() == []
+        for task_id in (task.task_id, "no-such-task"):
+            made = await store.offer_task(task_id, "w1", "o1", ttl(), "eu", BY, T0)
+            assert (made.offer, made.refused) == (None, "task")
+        assert await store.queued_tasks([POOL]) == []
         assert await store.expired_offers(at(1000), 10) == []
+
+    async def test_a_worker_holds_one_offer_at_a_time_and_none_while_leased(
+        self, store: TaskStore
+    ) -> None:
+        await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
+        [c1, c2, c3] = await store.queued_tasks([POOL])
+        await connected(store, "w1")
+        assert (await store.offer_task(c1.task_id, "w1", "o1", ttl(), "eu", BY, T0)).offer
+
+        busy = await store.offer_task(c2.task_id, "w1", "o2", ttl(), "eu", "r2/0", T0)
+
+        assert (busy.offer, busy.refused) == (None, "worker")
+        await store.accept("o1", "w1", "l1", "eu", at(1))
+        leased_busy = await store.offer_task(c2.task_id, "w1", "o2", ttl(), "eu", BY, T0)
+        assert (leased_busy.offer, leased_busy.refused) == (None, "worker")
+        await store.complete("l1", "w1", b"done", 1, "s1", at(2))
+        assert (await store.offer_task(c3.task_id, "w1", "o3", ttl(), "eu", BY, T0)).offer
+        assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c2"]
+
+    async def test_only_workers_connected_to_a_live_replica_get_offers(
+        self, stores: Stores
+    ) -> None:
+        store = stores.tasks
+        await queued(store, make_task("c1"))
+        [task] = await store.queued_tasks([POOL])
+
+        absent = await store.offer_task(task.task_id, "w1", "o1", ttl(), "eu", BY, T0)
+        await connected(store, "w1")
+        await stores.log.beat(REPLICA, at(-1))
+        dead = await store.offer_task(task.task_id, "w1", "o1", ttl(), "eu", BY, T0)
+
+        assert (absent.refused, dead.refused) == ("worker", "worker")
+        assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c1"]
 
     async def test_tasks_are_offered_in_arrival_order(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
 
         assert await offer_ids(store, [POOL], 3) == ["c1", "c2", "c3"]
-        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+        assert await take(store, [POOL], "w9", "o9", ttl()) is None
 
     async def test_a_declined_task_goes_back_to_its_original_place(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
-        first = await store.take_for_offer([POOL], "w1", "o1", ttl())
-        second = await store.take_for_offer([POOL], "w2", "o2", ttl())
+        first = await take(store, [POOL], "w1", "o1", ttl())
+        second = await take(store, [POOL], "w2", "o2", ttl())
         assert first is not None
         assert second is not None
 
-        await store.close_offer("o2", "w2", OfferOutcome.DECLINED)
-        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+        await store.close_offer("o2", "w2", OfferOutcome.DECLINED, at(1))
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED, at(1))
 
         assert await offer_ids(store, [POOL], 3) == ["c1", "c2", "c3"]
 
@@ -246,7 +210,7 @@ class TestOffers:
         task = make_task("c1", skills=("vision",), gold="cat")
         await queued(store, task)
 
-        offer = await store.take_for_offer([POOL], "w1", "o1", ttl(30))
+        offer = await take(store, [POOL], "w1", "o1", ttl(30))
 
         assert offer is not None
         assert (offer.offer_id, offer.worker_id, offer.expires_at) == ("o1", "w1", ttl(30))
@@ -255,38 +219,20 @@ class TestOffers:
         assert status is not None
         assert (status.state, status.worker_id) == (TaskState.OFFERED, "w1")
 
-    async def test_the_first_non_empty_pool_in_the_given_order_wins(self, store: TaskStore) -> None:
-        older = make_task("old", task_type="transcribe")
-        newer = make_task("new", task_type="bbox")
-        await queued(store, older, newer)
-        pools = [pool_of(PLATFORM, "empty"), newer.pool, older.pool]
-
-        offer = await store.take_for_offer(pools, "w1", "o1", ttl())
-
-        assert offer is not None
-        assert offer.task.client_task_id == "new"
-        assert await offer_ids(store, pools, 1) == ["old"]
-
     async def test_cancelled_tasks_are_skipped(self, store: TaskStore) -> None:
         a, b = make_task("c1"), make_task("c2")
         await queued(store, a, b)
         await store.cancel(PLATFORM, a.task_id)
 
         assert await offer_ids(store, [POOL], 1) == ["c2"]
-        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
-
-    async def test_no_pools_or_unknown_pools_offer_nothing(self, store: TaskStore) -> None:
-        await queued(store, make_task("c1"))
-
-        assert await store.take_for_offer([], "w1", "o1", ttl()) is None
-        assert await store.take_for_offer(["nope/x"], "w1", "o1", ttl()) is None
+        assert await take(store, [POOL], "w9", "o9", ttl()) is None
 
     async def test_close_offer_by_the_wrong_worker_changes_nothing(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
 
-        assert await store.close_offer("o1", "w2", OfferOutcome.DECLINED) is None
+        assert await store.close_offer("o1", "w2", OfferOutcome.DECLINED, at(1)) is None
 
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
@@ -297,25 +243,27 @@ class TestOffers:
     async def test_close_offer_returns_the_offer_once(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
-        await store.take_for_offer([POOL], "w1", "o1", ttl(30))
+        await take(store, [POOL], "w1", "o1", ttl(30))
 
-        closed = await store.close_offer("o1", None, OfferOutcome.EXPIRED)
+        closed = await store.close_offer("o1", None, OfferOutcome.EXPIRED, at(1))
 
         assert closed is not None
-        assert (closed.offer_id, closed.worker_id, closed.expires_at) == ("o1", "w1", ttl(30))
-        assert closed.task == task
-        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED) is None
-        assert await store.close_offer("unknown", None, OfferOutcome.EXPIRED) is None
+        assert closed.by == BY
+        offer = closed.offer
+        assert (offer.offer_id, offer.worker_id, offer.expires_at) == ("o1", "w1", ttl(30))
+        assert offer.task == task
+        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED, at(1)) is None
+        assert await store.close_offer("unknown", None, OfferOutcome.EXPIRED, at(1)) is None
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
         assert (status.state, status.worker_id) == (TaskState.QUEUED, "")
 
     async def test_expired_offers_are_listed_by_expiry(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
-        await store.take_for_offer([POOL], "w1", "late", at(20))
-        await store.take_for_offer([POOL], "w2", "early", at(10))
-        await store.take_for_offer([POOL], "w3", "closed", at(5))
-        await store.close_offer("closed", "w3", OfferOutcome.DECLINED)
+        await take(store, [POOL], "w1", "late", at(20))
+        await take(store, [POOL], "w2", "early", at(10))
+        await take(store, [POOL], "w3", "closed", at(5))
+        await store.close_offer("closed", "w3", OfferOutcome.DECLINED, at(1))
 
         assert await store.expired_offers(at(9), 10) == []
         assert await store.expired_offers(at(10), 10) == ["early"]
@@ -327,7 +275,7 @@ class TestAccept:
     async def test_accept_turns_the_offer_into_a_lease(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
 
         lease = await store.accept("o1", "w1", "l1", "eu", at(5))
 
@@ -346,7 +294,6 @@ class TestAccept:
         assert lease.task == task
         assert await store.get_lease("l1") == lease
         assert await store.lease_of("w1") == lease
-        assert await store.active_leases() == [lease]
         assert await store.expired_offers(at(1000), 10) == []
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
@@ -354,7 +301,7 @@ class TestAccept:
 
     async def test_someone_elses_offer_cannot_be_accepted(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"))
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
 
         with pytest.raises(NotFoundError):
             await store.accept("o1", "w2", "l1", "eu", at(1))
@@ -366,7 +313,7 @@ class TestAccept:
     async def test_an_expired_offer_cannot_be_accepted(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
-        await store.take_for_offer([POOL], "w1", "o1", at(10))
+        await take(store, [POOL], "w1", "o1", at(10))
 
         with pytest.raises(ConflictError):
             await store.accept("o1", "w1", "l1", "eu", at(10))
@@ -374,12 +321,12 @@ class TestAccept:
         assert await store.get_lease("l1") is None
         # Still outstanding until the timer closes it, which requeues the task.
         assert await store.expired_offers(at(10), 10) == ["o1"]
-        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED) is not None
+        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED, at(1)) is not None
         assert await offer_ids(store, [POOL], 1) == ["c1"]
 
     async def test_an_offer_is_accepted_once(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"))
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
         await store.accept("o1", "w1", "l1", "eu", at(1))
 
         with pytest.raises(NotFoundError):
@@ -392,8 +339,8 @@ class TestAccept:
 
     async def test_closed_or_unknown_offers_cannot_be_accepted(self, store: TaskStore) -> None:
         await queued(store, make_task("c1"))
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
-        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+        await take(store, [POOL], "w1", "o1", ttl())
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED, at(1))
 
         with pytest.raises(NotFoundError):
             await store.accept("o1", "w1", "l1", "eu", at(1))
@@ -427,7 +374,7 @@ class TestLeases:
 
     async def test_heartbeat_on_a_finished_lease_is_refused(self, store: TaskStore) -> None:
         await leased(store, make_task("c1"))
-        await store.complete("l1", "w1")
+        await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
 
         with pytest.raises(NotFoundError):
             await store.heartbeat("l1", "w1", None, at(30))
@@ -435,16 +382,15 @@ class TestLeases:
     async def test_complete_marks_the_task_submitted_once(self, store: TaskStore) -> None:
         task = make_task("c1")
         await leased(store, task)
-        await store.start_grace("l1", at(100))
+        await dropped(store, "w1", at(100), at(5))
 
-        assert await store.complete("l1", "w1")
-        assert not await store.complete("l1", "w1")
+        assert await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
+        assert not await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
 
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
         assert status.state is TaskState.SUBMITTED
         assert await store.lease_of("w1") is None
-        assert await store.active_leases() == []
         assert await store.overdue_leases(at(1000), 10) == []
         lease = await store.get_lease("l1")
         assert lease is not None
@@ -454,81 +400,82 @@ class TestLeases:
         await leased(store, make_task("c1"))
 
         with pytest.raises(NotFoundError):
-            await store.complete("l1", "w2")
+            await store.complete("l1", "w2", b"3 cars", 9, "s1", at(10))
         with pytest.raises(NotFoundError):
-            await store.complete("unknown", "w1")
+            await store.complete("unknown", "w1", b"3 cars", 9, "s1", at(10))
 
-        assert await store.complete("l1", "w1")
+        assert await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
 
     async def test_grace_periods_start_once_and_fall_due_in_order(self, store: TaskStore) -> None:
         await leased(store, make_task("c1"), "w1", "l1")
         await leased(store, make_task("c2"), "w2", "l2")
-        await store.start_grace("l2", at(50))
-        await store.start_grace("l1", at(60))
-        await store.start_grace("l1", at(500))  # NX: the first deadline stands
+        await dropped(store, "w2", at(50), at(2))
+        await dropped(store, "w1", at(60), at(2))
+        await connected(store, "w2")
+        await dropped(store, "w2", at(500), at(3))  # grace starts again from the new drop
 
-        assert await store.overdue_leases(at(49), 10) == []
-        assert await store.overdue_leases(at(50), 10) == ["l2"]
-        assert await store.overdue_leases(at(60), 10) == ["l2", "l1"]
-        assert await store.overdue_leases(at(60), 1) == ["l2"]
-
-        await store.end_grace("l2")
-        await store.end_grace("l2")
+        assert await store.overdue_leases(at(59), 10) == []
         assert await store.overdue_leases(at(60), 10) == ["l1"]
+        assert await store.overdue_leases(at(500), 10) == ["l1", "l2"]
+        assert await store.overdue_leases(at(500), 1) == ["l1"]
 
-        await store.end_grace("l1")
-        await store.start_grace("l1", at(500))
-        assert await store.overdue_leases(at(499), 10) == []
-        assert await store.overdue_leases(at(500), 10) == ["l1"]
+        await connected(store, "w1")  # back: grace over
+        assert await store.overdue_leases(at(500), 10) == ["l2"]
+        assert (await store.disconnect_worker("w2", None, None, at(4), at(9), at(4))).ended is False
 
     async def test_release_requeues_the_task_at_its_place(self, store: TaskStore) -> None:
         first = make_task("c1")
         await leased(store, first)
         await queued(store, make_task("c2"))
         await store.heartbeat("l1", "w1", b"draft", at(20))
-        await store.start_grace("l1", at(100))
+        await dropped(store, "w1", at(100), at(25))
 
-        released = await store.release("l1")
+        released = await store.release("l1", "grace period ended", at(200))
 
         assert released is not None
-        assert (released.lease_id, released.worker_id, released.active) == ("l1", "w1", True)
-        assert released.worked_seconds() == 19
+        lease = released.lease
+        assert (lease.lease_id, lease.worker_id, lease.active, lease.draft) == (
+            "l1",
+            "w1",
+            True,
+            b"draft",
+        )
+        assert (released.worked_s, released.by) == (24, BY)
         status = await store.status(PLATFORM, first.task_id)
         assert status is not None
         assert (status.state, status.worker_id) == (TaskState.QUEUED, "")
         assert await store.lease_of("w1") is None
-        assert await store.active_leases() == []
         assert await store.overdue_leases(at(1000), 10) == []
-        lease = await store.get_lease("l1")
-        assert lease is not None
-        assert not lease.active
+        after = await store.get_lease("l1")
+        assert after is not None
+        assert not after.active
         assert await offer_ids(store, [POOL], 2) == ["c1", "c2"]
 
     async def test_release_is_idempotent(self, store: TaskStore) -> None:
         await leased(store, make_task("c1"))
 
-        assert await store.release("l1") is not None
-        assert await store.release("l1") is None
-        assert await store.release("unknown") is None
+        assert await store.release("l1", "grace period ended", at(200)) is not None
+        assert await store.release("l1", "grace period ended", at(200)) is None
+        assert await store.release("unknown", "grace period ended", at(200)) is None
         assert await offer_ids(store, [POOL], 1) == ["c1"]
-        assert await store.take_for_offer([POOL], "w9", "o9", ttl()) is None
+        assert await take(store, [POOL], "w9", "o9", ttl()) is None
 
     async def test_a_released_lease_cannot_be_completed(self, store: TaskStore) -> None:
         await leased(store, make_task("c1"))
-        await store.release("l1")
+        await store.release("l1", "grace period ended", at(200))
 
         with pytest.raises(NotFoundError):
-            await store.complete("l1", "w1")
+            await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
 
     async def test_a_completed_lease_is_not_released_but_leaves_grace(
         self, store: TaskStore
     ) -> None:
         task = make_task("c1")
         await leased(store, task)
-        await store.complete("l1", "w1")
-        await store.start_grace("l1", at(10))  # a late disconnect
+        await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
+        await dropped(store, "w1", at(10), at(10))  # a late disconnect
 
-        assert await store.release("l1") is None
+        assert await store.release("l1", "grace period ended", at(200)) is None
 
         assert await store.overdue_leases(at(1000), 10) == []
         status = await store.status(PLATFORM, task.task_id)
@@ -538,16 +485,15 @@ class TestLeases:
     async def test_a_released_task_can_be_leased_by_another_worker(self, store: TaskStore) -> None:
         task = make_task("c1")
         await leased(store, task, "w1", "l1")
-        await store.release("l1")
+        await store.release("l1", "grace period ended", at(200))
 
-        offer = await store.take_for_offer([POOL], "w2", "o2", ttl())
+        offer = await take(store, [POOL], "w2", "o2", ttl())
         assert offer is not None
         lease = await store.accept("o2", "w2", "l2", "us", at(5))
 
         assert lease.task == task
         assert await store.lease_of("w2") == lease
         assert await store.lease_of("w1") is None
-        assert [lease.lease_id for lease in await store.active_leases()] == ["l2"]
 
 
 class TestStatusAndCancel:
@@ -573,14 +519,14 @@ class TestStatusAndCancel:
         outcome = await store.cancel(PLATFORM, task.task_id)
 
         assert (outcome.state, outcome.withdrawn) == (TaskState.CANCELLED, None)
-        assert await store.take_for_offer([POOL], "w1", "o1", ttl()) is None
+        assert await take(store, [POOL], "w1", "o1", ttl()) is None
         again = await store.cancel(PLATFORM, task.task_id)
         assert (again.state, again.withdrawn) == (TaskState.CANCELLED, None)
 
     async def test_cancel_an_offered_task_withdraws_the_offer(self, store: TaskStore) -> None:
         task = make_task("c1")
         await queued(store, task)
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
 
         outcome = await store.cancel(PLATFORM, task.task_id)
 
@@ -590,10 +536,10 @@ class TestStatusAndCancel:
         assert outcome.withdrawn.expires_at == ttl()
         assert outcome.withdrawn.task == task
         assert await store.expired_offers(at(1000), 10) == []
-        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED) is None
+        assert await store.close_offer("o1", None, OfferOutcome.EXPIRED, at(1)) is None
         with pytest.raises(NotFoundError):
             await store.accept("o1", "w1", "l1", "eu", at(1))
-        assert await store.take_for_offer([POOL], "w2", "o2", ttl()) is None
+        assert await take(store, [POOL], "w2", "o2", ttl()) is None
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
         assert status.state is TaskState.CANCELLED
@@ -609,12 +555,12 @@ class TestStatusAndCancel:
         status = await store.status(PLATFORM, task.task_id)
         assert status is not None
         assert status.state is TaskState.LEASED
-        assert await store.complete("l1", "w1")
+        assert await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
 
     async def test_a_submitted_task_cannot_be_cancelled(self, store: TaskStore) -> None:
         task = make_task("c1")
         await leased(store, task)
-        await store.complete("l1", "w1")
+        await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
 
         with pytest.raises(ConflictError):
             await store.cancel(PLATFORM, task.task_id)
@@ -645,9 +591,9 @@ class TestBacklog:
         assert await store.backlog(PLATFORM) == 2
         await queued(store, first, second, third)  # ingest moves them from Kafka to the queue
         assert await store.backlog(PLATFORM) == 3
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
         assert await store.backlog(PLATFORM) == 2
-        await store.close_offer("o1", "w1", OfferOutcome.DECLINED)
+        await store.close_offer("o1", "w1", OfferOutcome.DECLINED, at(1))
         assert await store.backlog(PLATFORM) == 3  # back in the queue, waiting again
         await store.cancel(PLATFORM, second.task_id)
         assert await store.backlog(PLATFORM) == 2
@@ -660,5 +606,5 @@ class TestBacklog:
         await queued(store, task)
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp", "bbox")])
         assert await store.backlog(PLATFORM) == 1
-        await store.take_for_offer([POOL], "w1", "o1", ttl())
+        await take(store, [POOL], "w1", "o1", ttl())
         assert await store.backlog(PLATFORM) == 0

@@ -33,15 +33,19 @@ def ids(prefix: str) -> Callable[[], str]:
 @dataclass
 class World:
     clock: FakeClock = field(default_factory=lambda: FakeClock(START))
-    store: MemoryTaskStore = field(default_factory=MemoryTaskStore)
     task_types: MemoryTaskTypes = field(default_factory=MemoryTaskTypes)
     events: RecordingPublisher = field(default_factory=RecordingPublisher)
     backlog: BacklogBound = field(default_factory=BacklogBound)
 
     def __post_init__(self) -> None:
-        self.policy = RoundRobinPolicy(CONFIG.offer_ttl_s)
+        # The store's transition log goes straight to `events`, as the relay would take it.
+        self.store = MemoryTaskStore(events=self.events.events)
         self.dispatch = Dispatch(
-            self.store, self.events, self.clock, CONFIG, new_id=ids("id"), policy=self.policy
+            self.store,
+            self.clock,
+            CONFIG,
+            new_id=ids("id"),
+            new_policy=lambda: RoundRobinPolicy(CONFIG.offer_ttl_s),
         )
         self.platform = PlatformHandlers(
             self.task_types,
@@ -52,6 +56,12 @@ class World:
             on_cancelled=self.dispatch.task_cancelled,
             backlog=self.backlog,
         )
+
+    @property
+    def policy(self) -> RoundRobinPolicy:
+        policy = self.dispatch.policy
+        assert isinstance(policy, RoundRobinPolicy)
+        return policy
 
 
 def hello(worker_id: str, skills: tuple[str, ...] = (), region: str = "eu") -> Hello:

@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
 
-from dispatcher.adapters.memory import PublishFailedError
 from dispatcher.domain.errors import (
     AlreadyDoneError,
     ConflictError,
@@ -301,20 +300,6 @@ class TestLeaseWork:
         assert [v.field for v in drafted.value.violations] == ["heartbeat.draft"]
         assert world.events.of_type(SubmissionReceived) == []
 
-    async def test_a_submit_that_cannot_be_published_can_be_retried(self, world: World) -> None:
-        await ingest(world, "c1")
-        session = await connect(world, "w1")
-        lease_id = await leased(world, session)
-        world.events.failing = True
-
-        with pytest.raises(PublishFailedError):
-            await world.dispatch.submit(session, lease_id, b"answer")
-
-        assert session.lease_id == lease_id
-        world.events.failing = False
-        await world.dispatch.submit(session, lease_id, b"answer")
-        assert len(world.events.of_type(SubmissionReceived)) == 1
-
 
 class TestGrace:
     async def test_a_worker_who_returns_within_grace_resumes_the_lease(self, world: World) -> None:
@@ -363,23 +348,6 @@ class TestGrace:
         assert (await offered(world, other)).task.client_task_id == "c1"
         back = await world.dispatch.connect(hello("w1"))
         assert drain(back) == [Welcome("w1", None)]
-
-    async def test_after_a_restart_absent_workers_get_their_grace(self, world: World) -> None:
-        await ingest(world, "c1", "c2")
-        present = await connect(world, "present")
-        absent = await connect(world, "absent")
-        await world.dispatch._dispatch_round()
-        for session in (present, absent):
-            [push] = offers_in(drain(session))
-            await world.dispatch.accept(session, push.offer.offer_id)
-        absent_lease = await world.store.lease_of("absent")
-        assert absent_lease is not None
-        world.dispatch._sessions.pop("absent")  # as if the process had restarted without them
-
-        await world.dispatch._recover()
-
-        due = START + timedelta(seconds=CONFIG.grace_s)
-        assert await world.store.overdue_leases(due, 10) == [absent_lease.lease_id]
 
 
 class TestConnections:

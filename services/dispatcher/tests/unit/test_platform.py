@@ -162,8 +162,8 @@ class TestSubmitTasks:
         c1 = [e.task for e in world.events.of_type(TaskSubmitted) if e.task.client_task_id == "c1"]
         assert len(c1) == 2
         assert c1[0].task_id == c1[1].task_id
-        assert await world.store.ingest(c1[0])
-        assert not await world.store.ingest(c1[1])
+        assert await world.store.ingest(c1[0], START)
+        assert not await world.store.ingest(c1[1], START)
 
 
 class TestBackpressure:

@@ -36,6 +36,10 @@ class ConsumerConfig:
     commit_interval_s: float = 1.0
     max_batch: int = 500
     max_retry_wait_s: float = 5.0
+    # A member that stops heartbeating for this long leaves the group and its partitions go
+    # to the others (Kafka's defaults; the broker refuses less than its group.min.session).
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
 
 
 @dataclass
@@ -70,6 +74,8 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=config.max_batch,
+            session_timeout_ms=config.session_timeout_ms,
+            heartbeat_interval_ms=config.heartbeat_interval_ms,
         )
 
     @property

@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime
 
+import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatcher.domain.model import Task, TaskType
+from dispatcher.service_layer.sessions import Hello
 from fairtask.v1 import events_pb2
 
 
@@ -64,3 +66,28 @@ def task_from_bytes(raw: bytes) -> Task:
     message = events_pb2.TaskSubmitted()
     message.ParseFromString(raw)
     return task_from_pb(message)
+
+
+def hello_to_json(hello: Hello) -> bytes:
+    return orjson.dumps(
+        {
+            "worker_id": hello.worker_id,
+            "region": hello.region,
+            "skills": sorted(hello.skills),
+            "time_zone": hello.time_zone,
+            "availability": list(hello.availability),
+            "sensitive_opt_in": hello.sensitive_opt_in,
+        }
+    )
+
+
+def hello_from_json(raw: bytes | str) -> Hello:
+    d = orjson.loads(raw)
+    return Hello(
+        worker_id=d["worker_id"],
+        region=d["region"],
+        skills=frozenset(d["skills"]),
+        time_zone=d["time_zone"],
+        availability=tuple(d["availability"]),
+        sensitive_opt_in=d["sensitive_opt_in"],
+    )

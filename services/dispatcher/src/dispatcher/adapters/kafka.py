@@ -1,11 +1,14 @@
 """Publishing the dispatcher's domain events as envelopes on their topics."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
+from aiokafka import TopicPartition
+from aiokafka.partitioner import murmur2
 from google.protobuf.message import Message
 
 from dispatcher.adapters.codec import task_to_pb, to_timestamp
 from dispatcher.domain import events
+from dispatcher.service_layer.ports import RecordedEvent
 from fairtask.v1 import events_pb2
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.kafka.producer import EventProducer
@@ -25,11 +28,54 @@ class KafkaEventPublisher:
         topic, key, payload = _route(event)
         await self._producer.publish(topic, key, wrap(payload, producer="dispatcher"))
 
+    async def publish_recorded(self, recorded: Sequence[RecordedEvent]) -> None:
+        items = []
+        for item in recorded:
+            topic, key, payload = _route(item.event)
+            envelope = wrap(payload, "dispatcher", occurred_at=item.at, event_id=item.event_id)
+            items.append((topic, key, envelope))
+        await self._producer.publish_many(items)
+
     async def publish_many(self, batch: Sequence[events.Event]) -> None:
         routed = [_route(event) for event in batch]
         await self._producer.publish_many(
             [(topic, key, wrap(payload, producer="dispatcher")) for topic, key, payload in routed]
         )
+
+
+def pool_partition(pool: str, partitions: int) -> int:
+    """The partition of tasks.submitted a pool's tasks go to: the producer's default
+    partitioner (murmur2 of the key, as in the Java client)."""
+    return int(murmur2(pool.encode()) & 0x7FFFFFFF) % partitions
+
+
+Own = Callable[[frozenset[int], Callable[[str], int]], Awaitable[None]]
+
+
+class PoolOwnership:
+    """Turns the consumer group's assignment of tasks.submitted partitions into the pools this
+    replica owns: `pause` when partitions are revoked, `own` when they are assigned."""
+
+    def __init__(
+        self,
+        topic: str,
+        pause: Callable[[], Awaitable[None]],
+        own: Own,
+        partitions_of: Callable[[str], set[int] | None],
+    ) -> None:
+        self._topic = topic
+        self._pause = pause
+        self._own = own
+        self._partitions_of = partitions_of
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        await self._pause()
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        count = len(self._partitions_of(self._topic) or ())
+        owned = frozenset(tp.partition for tp in partitions if tp.topic == self._topic)
+        if count:
+            await self._own(owned, lambda pool: pool_partition(pool, count))
 
 
 def _route(event: events.Event) -> tuple[str, str, Message]:

@@ -1,7 +1,46 @@
-"""Lua scripts: each task, offer and lease transition is one atomic step in Redis.
+"""Lua scripts: each task, offer, lease and connection transition is one atomic step in Redis.
+
+Each step that changes what a task or worker is doing also appends an entry to the transition
+log (the `log` stream) in the same step: every replica follows the log, and the relay publishes
+it to Kafka, so a change is never made without its event even if the process dies right after.
 
 Scripts derive some key names from ARGV[1] (the key prefix), which is fine on a single Redis
 primary (with replicas), not on Redis Cluster.
+"""
+
+# Shared by the scripts below. `note` appends a log entry; `close_offer` ends an outstanding
+# offer, puts its task back at its original place in the queue and logs it.
+_PRELUDE = """
+local function note(p, fields)
+  return redis.call('XADD', p .. 'log', '*', unpack(fields))
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tostring(t[1] * 1000 + math.floor(t[2] / 1000))
+end
+
+local function close_offer(p, offer, outcome, origin, at, event_id)
+  local ok = p .. 'offer:' .. offer
+  local o = redis.call('HMGET', ok, 'task_id', 'worker_id', 'expires_at', 'by')
+  if not o[1] then return false end
+  redis.call('DEL', ok)
+  redis.call('ZREM', p .. 'offers:expiry', offer)
+  local wk = p .. 'worker:' .. o[2] .. ':offer'
+  if redis.call('GET', wk) == offer then redis.call('DEL', wk) end
+  local tk = p .. 'task:' .. o[1]
+  local t = redis.call('HMGET', tk, 'state', 'offer_id', 'pool', 'seq', 'event')
+  if t[1] == 'offered' and t[2] == offer then
+    redis.call('HSET', tk, 'state', 'queued')
+    redis.call('HDEL', tk, 'offer_id', 'worker_id')
+    -- Back at its original place: an unlucky task is not pushed behind later arrivals.
+    redis.call('ZADD', p .. 'queue:' .. t[3], t[4], o[1])
+  end
+  note(p, {'kind', 'closed', 'origin', origin, 'at', at, 'id', event_id, 'worker', o[2],
+    'task', o[1], 'pool', t[3], 'offer', offer, 'expires', o[3], 'by', o[4] or '',
+    'outcome', outcome, 't', t[5]})
+  return {o[2], o[3], t[5], o[4] or ''}
+end
 """
 
 # ARGV: prefix, platform, then (client id, task id, fingerprint, task type) per task.
@@ -46,11 +85,13 @@ if redis.call('HGET', tk, 'state') == 'cancelled' then return 0 end
 local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', tk, 'state', 'queued', 'seq', seq)
 redis.call('ZADD', p .. 'queue:' .. ARGV[7], seq, tid)
+note(p, {'kind', 'queued', 'origin', ARGV[9], 'at', ARGV[10], 'task', tid, 'pool', ARGV[7],
+  't', ARGV[3]})
 return 1
 """
 
 CANCEL = """
-local p, tid, platform = ARGV[1], ARGV[2], ARGV[3]
+local p, tid, platform, origin = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'platform_id', 'state', 'pool', 'offer_id', 'worker_id')
 if not t[1] or t[1] ~= platform then return {'not_found'} end
@@ -58,78 +99,87 @@ local state = t[2]
 if state == 'queued' then
   redis.call('HSET', tk, 'state', 'cancelled')
   if t[3] then redis.call('ZREM', p .. 'queue:' .. t[3], tid) end
+  note(p, {'kind', 'cancelled', 'origin', origin, 'at', now_ms(), 'task', tid,
+    'pool', t[3] or ''})
   return {'cancelled'}
 elseif state == 'offered' then
-  local expires = redis.call('HGET', p .. 'offer:' .. t[4], 'expires_at')
-  redis.call('DEL', p .. 'offer:' .. t[4])
+  local ok = p .. 'offer:' .. t[4]
+  local o = redis.call('HMGET', ok, 'expires_at', 'by')
+  redis.call('DEL', ok)
   redis.call('ZREM', p .. 'offers:expiry', t[4])
+  local wk = p .. 'worker:' .. t[5] .. ':offer'
+  if redis.call('GET', wk) == t[4] then redis.call('DEL', wk) end
   redis.call('HSET', tk, 'state', 'cancelled')
   redis.call('HDEL', tk, 'offer_id', 'worker_id')
-  return {'cancelled', t[4], t[5], redis.call('HGET', tk, 'event'), expires}
+  note(p, {'kind', 'cancelled', 'origin', origin, 'at', now_ms(), 'task', tid, 'pool', t[3],
+    'offer', t[4], 'worker', t[5], 'by', o[2] or ''})
+  return {'cancelled', t[4], t[5], redis.call('HGET', tk, 'event'), o[1]}
 elseif state == 'cancelled' then
   return {'cancelled'}
 end
 return {'conflict', state}
 """
 
-TAKE = """
-local p, worker, offer, expires = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 5, #ARGV do
-  local q = p .. 'queue:' .. ARGV[i]
-  while true do
-    local popped = redis.call('ZPOPMIN', q)
-    if #popped == 0 then break end
-    local tid = popped[1]
-    local tk = p .. 'task:' .. tid
-    if redis.call('HGET', tk, 'state') == 'queued' then
-      redis.call('HSET', tk, 'state', 'offered', 'offer_id', offer, 'worker_id', worker)
-      redis.call('HSET', p .. 'offer:' .. offer, 'task_id', tid, 'worker_id', worker,
-        'expires_at', expires)
-      redis.call('ZADD', p .. 'offers:expiry', expires, offer)
-      return redis.call('HGET', tk, 'event')
-    end
-  end
+# A task goes to a worker only if the task is queued and the worker is connected to a live
+# replica, with no outstanding offer and no lease: two replicas choosing at once cannot give a
+# task two offers, nor a worker two. `by` names the policy that chose, so its replica can tell
+# its own offers from the others'.
+OFFER_TASK = """
+local p, tid, worker, offer, expires = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local region, by, origin, at, event_id = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local tk = p .. 'task:' .. tid
+local t = redis.call('HMGET', tk, 'state', 'pool', 'event')
+if t[1] ~= 'queued' then return {'task'} end
+local c = redis.call('HMGET', p .. 'conn:' .. worker, 'holder', 'seq')
+if not c[1] then return {'worker'} end
+local alive = redis.call('HGET', p .. 'replicas', c[1])
+if not alive or tonumber(alive) < tonumber(at) then return {'worker'} end
+if redis.call('EXISTS', p .. 'worker:' .. worker .. ':offer',
+    p .. 'worker:' .. worker .. ':lease') > 0 then
+  return {'worker'}
 end
-return false
+redis.call('ZREM', p .. 'queue:' .. t[2], tid)
+redis.call('HSET', tk, 'state', 'offered', 'offer_id', offer, 'worker_id', worker)
+redis.call('HSET', p .. 'offer:' .. offer, 'task_id', tid, 'worker_id', worker,
+  'expires_at', expires, 'by', by)
+redis.call('ZADD', p .. 'offers:expiry', expires, offer)
+redis.call('SET', p .. 'worker:' .. worker .. ':offer', offer)
+note(p, {'kind', 'offered', 'origin', origin, 'at', at, 'id', event_id, 'worker', worker,
+  'task', tid, 'pool', t[2], 'offer', offer, 'expires', expires, 'by', by, 'region', region,
+  'holder', c[1], 'seq', c[2], 't', t[3]})
+return {'ok', t[3], c[1], c[2]}
 """
 
 CLOSE_OFFER = """
 local p, offer, worker = ARGV[1], ARGV[2], ARGV[3]
-local ok = p .. 'offer:' .. offer
-local o = redis.call('HMGET', ok, 'task_id', 'worker_id', 'expires_at')
-if not o[1] then return false end
-if worker ~= '' and o[2] ~= worker then return false end
-redis.call('DEL', ok)
-redis.call('ZREM', p .. 'offers:expiry', offer)
-local tk = p .. 'task:' .. o[1]
-local t = redis.call('HMGET', tk, 'state', 'offer_id', 'pool', 'seq', 'event')
-if t[1] == 'offered' and t[2] == offer then
-  redis.call('HSET', tk, 'state', 'queued')
-  redis.call('HDEL', tk, 'offer_id', 'worker_id')
-  -- Back at its original place: an unlucky task is not pushed behind later arrivals.
-  redis.call('ZADD', p .. 'queue:' .. t[3], t[4], o[1])
+if worker ~= '' and redis.call('HGET', p .. 'offer:' .. offer, 'worker_id') ~= worker then
+  return false
 end
-return {o[2], o[3], t[5]}
+return close_offer(p, offer, ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 """
 
 ACCEPT = """
 local p, offer, worker, lease, region, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local ok = p .. 'offer:' .. offer
-local o = redis.call('HMGET', ok, 'task_id', 'worker_id', 'expires_at')
+local o = redis.call('HMGET', ok, 'task_id', 'worker_id', 'expires_at', 'by')
 if not o[1] or o[2] ~= worker then return {'not_found'} end
 if tonumber(o[3]) <= tonumber(now) then return {'expired'} end
 local tk = p .. 'task:' .. o[1]
-local t = redis.call('HMGET', tk, 'state', 'offer_id')
+local t = redis.call('HMGET', tk, 'state', 'offer_id', 'pool', 'event')
 if t[1] ~= 'offered' or t[2] ~= offer then return {'not_found'} end
 redis.call('DEL', ok)
 redis.call('ZREM', p .. 'offers:expiry', offer)
+redis.call('DEL', p .. 'worker:' .. worker .. ':offer')
 redis.call('HSET', tk, 'state', 'leased', 'lease_id', lease)
 redis.call('HDEL', tk, 'offer_id')
 redis.call('HSET', p .. 'lease:' .. lease, 'task_id', o[1], 'worker_id', worker,
   'region', region, 'offer_id', offer, 'leased_at', now, 'last_seen', now, 'state', 'active',
-  'draft', '')
+  'draft', '', 'by', o[4] or '')
 redis.call('SET', p .. 'worker:' .. worker .. ':lease', lease)
 redis.call('SADD', p .. 'leases:active', lease)
+note(p, {'kind', 'assigned', 'origin', ARGV[7], 'at', now, 'id', ARGV[8], 'worker', worker,
+  'task', o[1], 'pool', t[3], 'offer', offer, 'by', o[4] or '', 'lease', lease, 'region', region,
+  'leased_at', now, 'last_seen', now, 't', t[4]})
 return {'ok'}
 """
 
@@ -143,48 +193,179 @@ if has_draft == '1' then redis.call('HSET', lk, 'draft', draft) end
 return 1
 """
 
-COMPLETE = """
+# Ends a lease with its submission. Shared with RELEASE: the lease's task and the log fields.
+_END_LEASE = """
+local function end_lease(p, lease, l, state, at)
+  redis.call('HSET', p .. 'lease:' .. lease, 'state', state, 'ended_at', at)
+  local wk = p .. 'worker:' .. l[1] .. ':lease'
+  if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
+  redis.call('SREM', p .. 'leases:active', lease)
+  redis.call('ZREM', p .. 'leases:grace', lease)
+end
+
+local function lease_fields(kind, lease, l, t, origin, at, event_id)
+  return {'kind', kind, 'origin', origin, 'at', at, 'id', event_id, 'worker', l[1],
+    'task', l[3], 'pool', t[1], 'offer', l[5], 'by', l[8] or '', 'lease', lease, 'region', l[4],
+    'leased_at', l[6], 'last_seen', l[7], 't', t[3]}
+end
+"""
+
+_LEASE_FIELDS = (
+    "'worker_id', 'state', 'task_id', 'region', 'offer_id', 'leased_at', 'last_seen', 'by'"
+)
+
+COMPLETE = f"""
 local p, lease, worker = ARGV[1], ARGV[2], ARGV[3]
 local lk = p .. 'lease:' .. lease
-local l = redis.call('HMGET', lk, 'worker_id', 'state', 'task_id')
+local l = redis.call('HMGET', lk, {_LEASE_FIELDS})
 if not l[1] or l[1] ~= worker or l[2] == 'released' then return 'not_found' end
 if l[2] ~= 'active' then return 'done' end
-redis.call('HSET', lk, 'state', 'submitted')
-redis.call('HSET', p .. 'task:' .. l[3], 'state', 'submitted')
-local wk = p .. 'worker:' .. worker .. ':lease'
-if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
-redis.call('SREM', p .. 'leases:active', lease)
-redis.call('ZREM', p .. 'leases:grace', lease)
+local tk = p .. 'task:' .. l[3]
+local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
+redis.call('HSET', tk, 'state', 'submitted')
+end_lease(p, lease, l, 'submitted', ARGV[7])
+local fields = lease_fields('submitted', lease, l, t, ARGV[6], ARGV[7], ARGV[8])
+for _, v in ipairs({{'answer', ARGV[4], 'worked', ARGV[5], 'submission', ARGV[9]}}) do
+  table.insert(fields, v)
+end
+note(p, fields)
 return 'ok'
 """
 
-RELEASE = """
-local p, lease = ARGV[1], ARGV[2]
+RELEASE = f"""
+local p, lease, reason, origin, at, event_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local lk = p .. 'lease:' .. lease
-local l = redis.call('HMGET', lk, 'worker_id', 'state', 'task_id')
+local l = redis.call('HMGET', lk, {_LEASE_FIELDS})
 redis.call('ZREM', p .. 'leases:grace', lease)
-if l[2] ~= 'active' then return 0 end
-redis.call('HSET', lk, 'state', 'released')
+if l[2] ~= 'active' then return false end
 local tk = p .. 'task:' .. l[3]
-local t = redis.call('HMGET', tk, 'pool', 'seq')
+local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
 redis.call('HSET', tk, 'state', 'queued')
 redis.call('HDEL', tk, 'lease_id', 'worker_id')
 redis.call('ZADD', p .. 'queue:' .. t[1], t[2], l[3])
-local wk = p .. 'worker:' .. l[1] .. ':lease'
-if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
-redis.call('SREM', p .. 'leases:active', lease)
+end_lease(p, lease, l, 'released', at)
+-- Paid for the time up to the last sign of life (a heartbeat, or the disconnect).
+local worked = math.max(math.floor((tonumber(l[7]) - tonumber(l[6])) / 1000), 0)
+local fields = lease_fields('released', lease, l, t, origin, at, event_id)
+for _, v in ipairs({{'worked', tostring(worked), 'reason', reason}}) do
+  table.insert(fields, v)
+end
+note(p, fields)
+return {{tostring(worked), l[8]}}
+"""
+
+# A connection of a worker to a replica. A newer one supersedes any earlier one (on whichever
+# replica): it gets a higher `seq`, the earlier connection's offer is withdrawn and its lease's
+# grace period ends, since the worker is back.
+CONNECT = """
+local p, worker, hello, region, origin, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local ck = p .. 'conn:' .. worker
+local previous = redis.call('HGET', ck, 'holder')
+if previous then redis.call('SREM', p .. 'replica:' .. previous .. ':workers', worker) end
+local seq = redis.call('INCR', p .. 'conn:seq')
+redis.call('HSET', ck, 'hello', hello, 'region', region, 'holder', origin, 'seq', seq)
+redis.call('SADD', p .. 'online', worker)
+redis.call('SADD', p .. 'replica:' .. origin .. ':workers', worker)
+local withdrawn = false
+local offer = redis.call('GET', p .. 'worker:' .. worker .. ':offer')
+if offer then
+  withdrawn = close_offer(p, offer, 'withdrawn', origin, at, ARGV[8])
+  if withdrawn then table.insert(withdrawn, 1, offer) end
+end
+local lease = redis.call('GET', p .. 'worker:' .. worker .. ':lease') or ''
+local l = {false, false, false}
+if lease ~= '' then
+  redis.call('ZREM', p .. 'leases:grace', lease)
+  l = redis.call('HMGET', p .. 'lease:' .. lease, 'task_id', 'offer_id', 'by')
+end
+note(p, {'kind', 'connected', 'origin', origin, 'at', at, 'id', ARGV[7], 'worker', worker,
+  'region', region, 'hello', hello, 'holder', origin, 'seq', seq, 'lease', lease,
+  'task', l[1] or '', 'offer', l[2] or '', 'by', l[3] or ''})
+return {seq, lease, l[3] or '', withdrawn}
+"""
+
+# The end of a connection: only the worker's current one (`seq`, or any held by `holder` when
+# the sweep buries a dead replica). Its offer is withdrawn and its lease's grace period starts.
+# `now` is the moment the worker was last seen, or '' to keep the last heartbeat.
+DISCONNECT = """
+local p, worker, seq, holder = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now, grace_until, origin, at = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local ck = p .. 'conn:' .. worker
+local c = redis.call('HMGET', ck, 'holder', 'seq', 'region')
+if not c[1] then return {0} end
+if (seq ~= '' and c[2] ~= seq) or (holder ~= '' and c[1] ~= holder) then return {0} end
+redis.call('DEL', ck)
+redis.call('SREM', p .. 'online', worker)
+redis.call('SREM', p .. 'replica:' .. c[1] .. ':workers', worker)
+local withdrawn = false
+local offer = redis.call('GET', p .. 'worker:' .. worker .. ':offer')
+if offer then
+  withdrawn = close_offer(p, offer, 'withdrawn', origin, at, ARGV[10])
+  if withdrawn then table.insert(withdrawn, 1, offer) end
+end
+local lease = redis.call('GET', p .. 'worker:' .. worker .. ':lease')
+if lease then
+  local lk = p .. 'lease:' .. lease
+  if now ~= '' and redis.call('HGET', lk, 'state') == 'active' then
+    redis.call('HSET', lk, 'last_seen', now)
+  end
+  -- The task stays reserved and the draft kept until the grace period runs out.
+  redis.call('ZADD', p .. 'leases:grace', 'NX', grace_until, lease)
+end
+note(p, {'kind', 'disconnected', 'origin', origin, 'at', at, 'id', ARGV[9], 'worker', worker,
+  'region', c[3], 'holder', c[1], 'seq', c[2]})
+return {1, withdrawn}
+"""
+
+# Replica liveness: `replicas` maps each replica to the moment it stops counting as alive.
+BEAT = """
+redis.call('HSET', ARGV[1] .. 'replicas', ARGV[2], ARGV[3])
 return 1
 """
 
-OFFER_TASK = """
-local p, tid, worker, offer, expires = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local tk = p .. 'task:' .. tid
-local t = redis.call('HMGET', tk, 'state', 'pool')
-if t[1] ~= 'queued' then return false end
-redis.call('ZREM', p .. 'queue:' .. t[2], tid)
-redis.call('HSET', tk, 'state', 'offered', 'offer_id', offer, 'worker_id', worker)
-redis.call('HSET', p .. 'offer:' .. offer, 'task_id', tid, 'worker_id', worker,
-  'expires_at', expires)
-redis.call('ZADD', p .. 'offers:expiry', expires, offer)
-return redis.call('HGET', tk, 'event')
+# The relay: one replica at a time publishes the log to Kafka, in log order.
+LEAD = """
+local key = ARGV[1] .. 'log:relay'
+local holder = redis.call('GET', key)
+if holder == ARGV[2] or not holder then
+  redis.call('SET', key, ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
 """
+
+# After publishing up to ARGV[2]: drop entries every live replica has read and Kafka has.
+PUBLISHED = """
+local p, upto, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+redis.call('SET', p .. 'log:published', upto)
+local floor = upto
+local cursors = redis.call('HGETALL', p .. 'log:cursors')
+for i = 1, #cursors, 2 do
+  local alive = redis.call('HGET', p .. 'replicas', cursors[i])
+  if alive and tonumber(alive) >= now then
+    local a1, a2 = string.match(floor, '(%d+)-(%d+)')
+    local b1, b2 = string.match(cursors[i + 1], '(%d+)-(%d+)')
+    if tonumber(b1) < tonumber(a1) or (b1 == a1 and tonumber(b2) < tonumber(a2)) then
+      floor = cursors[i + 1]
+    end
+  end
+end
+local f1, f2 = string.match(floor, '(%d+)-(%d+)')
+redis.call('XTRIM', p .. 'log', 'MINID', f1 .. '-' .. (tonumber(f2) + 1))
+return floor
+"""
+
+
+def _with_prelude(body: str, *parts: str) -> str:
+    return "".join(parts) + body
+
+
+INGEST = _with_prelude(INGEST, _PRELUDE)
+CANCEL = _with_prelude(CANCEL, _PRELUDE)
+OFFER_TASK = _with_prelude(OFFER_TASK, _PRELUDE)
+CLOSE_OFFER = _with_prelude(CLOSE_OFFER, _PRELUDE)
+ACCEPT = _with_prelude(ACCEPT, _PRELUDE)
+COMPLETE = _with_prelude(COMPLETE, _PRELUDE, _END_LEASE)
+RELEASE = _with_prelude(RELEASE, _PRELUDE, _END_LEASE)
+CONNECT = _with_prelude(CONNECT, _PRELUDE)
+DISCONNECT = _with_prelude(DISCONNECT, _PRELUDE)

@@ -6,13 +6,25 @@ from datetime import UTC, datetime
 
 import orjson
 import redis.asyncio as redis
+from redis.typing import EncodableT
 
 from dispatcher.adapters import redis_scripts
-from dispatcher.adapters.codec import task_from_bytes, task_to_pb
+from dispatcher.adapters.codec import hello_from_json, hello_to_json, task_from_bytes, task_to_pb
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
-from dispatcher.service_layer.ports import Accepted, Cancellation
+from dispatcher.service_layer.ports import (
+    Accepted,
+    Cancellation,
+    Connection,
+    Disconnection,
+    LeaseReleasedNow,
+    OfferClosedNow,
+    OfferMade,
+    OnlineWorker,
+)
+from dispatcher.service_layer.sessions import Hello
+from fairtask_runtime.envelope import new_event_id
 
 
 def _ms(moment: datetime) -> int:
@@ -74,20 +86,24 @@ class RedisTaskTypes:
 
 
 class RedisTaskStore:
-    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
+    """Task state in Redis. `origin` names the replica it acts for in the transition log."""
+
+    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:", origin: str = "") -> None:
         self._r = client
         self._p = prefix
+        self._origin = origin
         self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
         self._backlog = client.register_script(redis_scripts.BACKLOG)
         self._ingest = client.register_script(redis_scripts.INGEST)
         self._cancel = client.register_script(redis_scripts.CANCEL)
-        self._take = client.register_script(redis_scripts.TAKE)
         self._close_offer = client.register_script(redis_scripts.CLOSE_OFFER)
         self._accept = client.register_script(redis_scripts.ACCEPT)
         self._heartbeat = client.register_script(redis_scripts.HEARTBEAT)
         self._complete = client.register_script(redis_scripts.COMPLETE)
         self._release = client.register_script(redis_scripts.RELEASE)
         self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
+        self._connect = client.register_script(redis_scripts.CONNECT)
+        self._disconnect = client.register_script(redis_scripts.DISCONNECT)
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -106,7 +122,7 @@ class RedisTaskStore:
     async def backlog(self, platform_id: str) -> int:
         return int(await self._backlog(args=[self._p, platform_id]))
 
-    async def ingest(self, task: Task) -> bool:
+    async def ingest(self, task: Task, now: datetime) -> bool:
         result = await self._ingest(
             args=[
                 self._p,
@@ -117,6 +133,8 @@ class RedisTaskStore:
                 task.task_type.name,
                 task.pool,
                 orjson.dumps(list(task.task_type.skills)),
+                self._origin,
+                _ms(now),
             ]
         )
         return bool(result)
@@ -134,7 +152,7 @@ class RedisTaskStore:
         )
 
     async def cancel(self, platform_id: str, task_id: str) -> Cancellation:
-        result = await self._cancel(args=[self._p, task_id, platform_id])
+        result = await self._cancel(args=[self._p, task_id, platform_id, self._origin])
         verdict = _text(result[0])
         if verdict == "not_found":
             raise NotFoundError(task_id)
@@ -150,25 +168,35 @@ class RedisTaskStore:
         raw = await self._r.hgetall(f"{self._p}pools")
         return {_text(k): tuple(orjson.loads(v)) for k, v in raw.items()}
 
-    async def take_for_offer(
-        self, pools: Sequence[str], worker_id: str, offer_id: str, expires_at: datetime
-    ) -> Offer | None:
-        raw = await self._take(args=[self._p, worker_id, offer_id, _ms(expires_at), *pools])
-        if not raw:
-            return None
-        return Offer(offer_id, task_from_bytes(raw), worker_id, expires_at)
-
     async def offer_task(
-        self, task_id: str, worker_id: str, offer_id: str, expires_at: datetime
-    ) -> Offer | None:
-        raw = await self._offer_task(args=[self._p, task_id, worker_id, offer_id, _ms(expires_at)])
-        if not raw:
-            return None
-        return Offer(offer_id, task_from_bytes(_raw(raw)), worker_id, expires_at)
+        self,
+        task_id: str,
+        worker_id: str,
+        offer_id: str,
+        expires_at: datetime,
+        region: str,
+        by: str,
+        now: datetime,
+    ) -> OfferMade:
+        args: list[EncodableT] = [
+            self._p,
+            task_id,
+            worker_id,
+            offer_id,
+            _ms(expires_at),
+            region,
+            by,
+        ]
+        raw = await self._offer_task(args=[*args, self._origin, _ms(now), new_event_id()])
+        verdict = _text(raw[0])
+        if verdict != "ok":
+            return OfferMade(None, verdict)
+        offer = Offer(offer_id, task_from_bytes(_raw(raw[1])), worker_id, expires_at)
+        return OfferMade(offer, holder=_text(raw[2]), seq=int(raw[3]))
 
-    async def queued_tasks(self) -> list[Task]:
+    async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
         found: list[Task] = []
-        for pool in await self.known_pools():
+        for pool in pools:
             ids = await self._r.zrange(f"{self._p}queue:{pool}", 0, -1)
             if not ids:
                 continue
@@ -180,13 +208,20 @@ class RedisTaskStore:
         return found
 
     async def close_offer(
-        self, offer_id: str, worker_id: str | None, outcome: OfferOutcome
-    ) -> Offer | None:
-        raw = await self._close_offer(args=[self._p, offer_id, worker_id or ""])
-        if not raw:
-            return None
-        worker, expires, event = raw
-        return Offer(offer_id, task_from_bytes(event), _text(worker), _at(expires))
+        self, offer_id: str, worker_id: str | None, outcome: OfferOutcome, now: datetime
+    ) -> OfferClosedNow | None:
+        raw = await self._close_offer(
+            args=[
+                self._p,
+                offer_id,
+                worker_id or "",
+                outcome.value,
+                self._origin,
+                _ms(now),
+                new_event_id(),
+            ]
+        )
+        return _closed(offer_id, raw) if raw else None
 
     async def expired_offers(self, now: datetime, limit: int) -> list[str]:
         raw = await self._r.zrangebyscore(
@@ -197,7 +232,8 @@ class RedisTaskStore:
     async def accept(
         self, offer_id: str, worker_id: str, lease_id: str, region: str, now: datetime
     ) -> Lease:
-        result = await self._accept(args=[self._p, offer_id, worker_id, lease_id, region, _ms(now)])
+        args: list[EncodableT] = [self._p, offer_id, worker_id, lease_id, region, _ms(now)]
+        result = await self._accept(args=[*args, self._origin, new_event_id()])
         verdict = _text(result[0])
         if verdict == "not_found":
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
@@ -227,17 +263,28 @@ class RedisTaskStore:
         assert lease is not None
         return lease
 
-    async def complete(self, lease_id: str, worker_id: str) -> bool:
-        verdict = _text(await self._complete(args=[self._p, lease_id, worker_id]))
+    async def complete(
+        self,
+        lease_id: str,
+        worker_id: str,
+        answer: bytes,
+        worked_s: int,
+        submission_id: str,
+        now: datetime,
+    ) -> bool:
+        args: list[EncodableT] = [
+            self._p,
+            lease_id,
+            worker_id,
+            answer,
+            worked_s,
+            self._origin,
+            _ms(now),
+        ]
+        verdict = _text(await self._complete(args=[*args, new_event_id(), submission_id]))
         if verdict == "not_found":
             raise NotFoundError(f"lease {lease_id} is not yours")
         return verdict == "ok"
-
-    async def start_grace(self, lease_id: str, until: datetime) -> None:
-        await self._r.zadd(f"{self._p}leases:grace", {lease_id: _ms(until)}, nx=True)
-
-    async def end_grace(self, lease_id: str) -> None:
-        await self._r.zrem(f"{self._p}leases:grace", lease_id)
 
     async def overdue_leases(self, now: datetime, limit: int) -> list[str]:
         raw = await self._r.zrangebyscore(
@@ -245,16 +292,13 @@ class RedisTaskStore:
         )
         return [_text(r) for r in raw]
 
-    async def release(self, lease_id: str) -> Lease | None:
+    async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
         lease = await self.get_lease(lease_id)
-        if lease is None or not bool(await self._release(args=[self._p, lease_id])):
+        args: list[EncodableT] = [self._p, lease_id, reason, self._origin, _ms(now), new_event_id()]
+        raw = await self._release(args=args)
+        if not raw or lease is None:
             return None
-        return lease
-
-    async def active_leases(self) -> list[Lease]:
-        ids = await self._r.smembers(f"{self._p}leases:active")
-        leases = [await self.get_lease(_text(i)) for i in ids]
-        return [lease for lease in leases if lease is not None and lease.active]
+        return LeaseReleasedNow(lease, _text(raw[1]), int(raw[0]))
 
     async def get_lease(self, lease_id: str) -> Lease | None:
         raw = await self._r.hgetall(f"{self._p}lease:{lease_id}")
@@ -274,3 +318,82 @@ class RedisTaskStore:
             draft=_raw(raw.get(b"draft")),
             active=raw[b"state"] == b"active",
         )
+
+    async def connect_worker(self, hello: Hello, now: datetime) -> Connection:
+        args: list[EncodableT] = [
+            self._p,
+            hello.worker_id,
+            hello_to_json(hello),
+            hello.region,
+            self._origin,
+        ]
+        raw = await self._connect(args=[*args, _ms(now), new_event_id(), new_event_id()])
+        seq, lease_id, by, withdrawn = raw
+        lease = await self.get_lease(_text(lease_id)) if lease_id else None
+        closed = _closed(_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
+        return Connection(int(seq), lease, closed, _text(by))
+
+    async def disconnect_worker(
+        self,
+        worker_id: str,
+        seq: int | None,
+        holder: str | None,
+        last_seen: datetime | None,
+        grace_until: datetime,
+        now: datetime,
+    ) -> Disconnection:
+        raw = await self._disconnect(
+            args=[
+                self._p,
+                worker_id,
+                "" if seq is None else seq,
+                holder or "",
+                "" if last_seen is None else _ms(last_seen),
+                _ms(grace_until),
+                self._origin,
+                _ms(now),
+                new_event_id(),
+                new_event_id(),
+            ]
+        )
+        if not int(raw[0]):
+            return Disconnection(False)
+        withdrawn = raw[1]
+        closed = _closed(_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
+        return Disconnection(True, closed)
+
+    async def online_workers(self) -> list[OnlineWorker]:
+        workers = [_text(w) for w in await self._r.smembers(f"{self._p}online")]
+        async with self._r.pipeline(transaction=False) as pipe:
+            for worker in workers:
+                pipe.hmget(f"{self._p}conn:{worker}", ["hello", "holder", "seq"])
+                pipe.get(f"{self._p}worker:{worker}:offer")
+                pipe.get(f"{self._p}worker:{worker}:lease")
+            raw = await pipe.execute()
+        found: list[OnlineWorker] = []
+        for i in range(len(workers)):
+            (hello, holder, seq), offer_id, lease_id = raw[3 * i : 3 * i + 3]
+            if hello is None:
+                continue  # disconnected meanwhile
+            busy = await self._engagement(_text(offer_id), _text(lease_id))
+            found.append(OnlineWorker(hello_from_json(hello), int(seq), _text(holder), *busy))
+        return found
+
+    async def _engagement(self, offer_id: str, lease_id: str) -> tuple[str, str, str, str]:
+        """(task, offer, lease, by) of what a worker holds, or all empty."""
+        if lease_id:
+            task, offer, by = await self._r.hmget(
+                f"{self._p}lease:{lease_id}", ["task_id", "offer_id", "by"]
+            )
+            return _text(task), _text(offer), lease_id, _text(by)
+        if offer_id:
+            task, by = await self._r.hmget(f"{self._p}offer:{offer_id}", ["task_id", "by"])
+            if task is not None:
+                return _text(task), offer_id, "", _text(by)
+        return "", "", "", ""
+
+
+def _closed(offer_id: str, raw: Sequence[object]) -> OfferClosedNow:
+    worker, expires, event, by = raw
+    offer = Offer(offer_id, task_from_bytes(_raw(event)), _text(worker), _at(_text(expires)))
+    return OfferClosedNow(offer, _text(by))

@@ -3,6 +3,10 @@
 Which worker is offered which task is the policy's decision (the fair scheduler in production,
 a pure synchronous core). This module keeps the policy told of every arrival, connection and
 outcome, turns its decisions into atomic offers in the task store, and pushes them to workers.
+
+With several replicas, this one's policy holds the pools it owns (`own`), knows every connected
+worker, and learns what the other replicas did from the transition log (`apply`, in
+`remote.py`); the store refuses any offer that would give a task, or a worker, two at once.
 """
 
 import asyncio
@@ -15,19 +19,12 @@ import structlog
 
 from dispatcher import metrics
 from dispatcher.domain.errors import AlreadyDoneError, InvalidInputError, NotFoundError, Violation
-from dispatcher.domain.events import (
-    LeaseReleased,
-    OfferClosed,
-    OfferOutcome,
-    SubmissionReceived,
-    TaskAssigned,
-    TaskOffered,
-    WorkerPresenceChanged,
-)
-from dispatcher.domain.model import Offer, Task, submission_id_for
-from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision, WorkerProfile
-from dispatcher.service_layer.ports import EventPublisher, TaskStore
+from dispatcher.domain.events import OfferOutcome
+from dispatcher.domain.model import Lease, Offer, Task, submission_id_for
+from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision
+from dispatcher.service_layer.ports import OfferClosedNow, TaskStore
 from dispatcher.service_layer.profiles import task_spec, worker_profile
+from dispatcher.service_layer.roster import Engagement, Roster
 from dispatcher.service_layer.sessions import (
     Closed,
     Hello,
@@ -51,82 +48,120 @@ class DispatchConfig:
     timer_interval_s: float = 0.25
     retry_backoff_s: float = 0.5
     max_answer_bytes: int = 256 * 1024
+    # A worker the store found busy elsewhere is left out of this replica's choices this long,
+    # unless the transition log says sooner that they are free.
+    refused_cooldown_s: float = 1.0
 
 
 class Dispatch:
     def __init__(
         self,
         store: TaskStore,
-        events: EventPublisher,
         clock: Clock,
         config: DispatchConfig,
         new_id: Callable[[], str],
-        policy: DispatchPolicy,
+        new_policy: Callable[[], DispatchPolicy],
+        replica_id: str = "replica",
+        owns_every_pool: bool = True,
     ) -> None:
         self._store = store
-        self._events = events
         self._clock = clock
         self._config = config
         self._new_id = new_id
-        self._policy = policy
+        self._new_policy = new_policy
+        self.replica_id = replica_id
+        self._generation = 0
         self._sessions: dict[str, WorkerSession] = {}
-        self._profiles: dict[str, WorkerProfile] = {}
-        # Workers the policy may offer to: connected and not holding a lease it never saw.
-        self._available: set[str] = set()
         self._wake = asyncio.Event()
+        self.roster = Roster(new_policy(), self._by(), self._wake.set)
+        # Partitions of tasks.submitted whose pools this replica schedules; None: all of them.
+        self._owned: frozenset[int] | None = None if owns_every_pool else frozenset()
+        self._pool_partition: Callable[[str], int] = lambda pool: 0
+        # Refused to this policy because another held them; requeued, they need a new policy.
+        self._dropped: set[str] = set()
+        self._rebuild_wanted = False
+        self._paused = False
+        # Held for a whole dispatch round, so ownership changes between rounds only.
+        self._round = asyncio.Lock()
 
     @property
     def connected(self) -> int:
         return len(self._sessions)
 
+    @property
+    def policy(self) -> DispatchPolicy:
+        return self.roster.policy
+
     def session(self, worker_id: str) -> WorkerSession | None:
         return self._sessions.get(worker_id)
+
+    def owns(self, pool: str) -> bool:
+        return self._owned is None or self._pool_partition(pool) in self._owned
+
+    def _by(self) -> str:
+        return f"{self.replica_id}/{self._generation}"
 
     def _now_s(self) -> float:
         return self._clock.now().timestamp()
 
     # -- tasks arriving and leaving -------------------------------------------------------
     async def ingest(self, task: Task) -> None:
-        if await self._store.ingest(task):
-            self._policy.submit(task_spec(task), self._now_s())
+        if await self._store.ingest(task, self._clock.now()) and self.owns(task.pool):
+            self.policy.submit(task_spec(task), self._now_s())
             self._wake.set()
 
     async def task_cancelled(self, task_id: str, withdrawn: Offer | None) -> None:
         """The platform cancelled a task; its offer, if any, is already gone from the store."""
         now = self._now_s()
         if withdrawn is not None:
-            self._policy.expired(withdrawn.worker_id, task_id, now)
-            session = self._sessions.get(withdrawn.worker_id)
-            if session is not None and session.offer_id == withdrawn.offer_id:
-                session.offer_id = None
-                session.push(OfferWithdrawnPush(withdrawn.offer_id, "cancelled by the platform"))
-        self._policy.cancel(task_id, now)
+            self.policy.expired(withdrawn.worker_id, task_id, now)
+            self.roster.disengage(withdrawn.worker_id, now, offer_id=withdrawn.offer_id)
+            self.withdraw_push(withdrawn.worker_id, withdrawn.offer_id, "cancelled by the platform")
+        self.policy.cancel(task_id, now)
+        self._wake.set()
+
+    def requeued(self, task: Task) -> None:
+        """The task is queued again in the store; the policy of the replica owning its pool
+        takes it (again: submitting is idempotent)."""
+        if not self.owns(task.pool):
+            return
+        if task.task_id in self._dropped:
+            self._rebuild_wanted = True  # this policy cancelled it and cannot take it back
+        else:
+            self.policy.submit(task_spec(task), self._now_s())
         self._wake.set()
 
     # -- connections ----------------------------------------------------------------------
     async def connect(self, hello: Hello) -> WorkerSession:
         """Raises InvalidInputError when the hello's time zone or availability is wrong."""
-        profile = worker_profile(hello, self._clock.now())
+        now = self._clock.now()
+        profile = worker_profile(hello, now)
         previous = self._sessions.get(hello.worker_id)
         if previous is not None:
             previous.push(Closed("connected again from elsewhere"))
-            await self._withdraw_offer(previous, "connected again from elsewhere")
             previous.open = False
-        session = WorkerSession(hello)
+        connection = await self._store.connect_worker(hello, now)
+        session = WorkerSession(hello, seq=connection.seq)
         self._sessions[hello.worker_id] = session
-        self._profiles[hello.worker_id] = profile
-        lease = await self._store.lease_of(hello.worker_id)
+        if connection.withdrawn is not None:  # the earlier connection's, here or elsewhere
+            self.offer_closed(connection.withdrawn, OfferOutcome.WITHDRAWN)
+            if previous is not None and previous.offer_id == connection.withdrawn.offer.offer_id:
+                previous.push(
+                    OfferWithdrawnPush(previous.offer_id, "connected again from elsewhere")
+                )
+        if previous is not None:
+            previous.offer_id = None
+        lease = connection.lease
         if lease is not None:
-            await self._store.end_grace(lease.lease_id)
             session.lease_id = lease.lease_id
+            engagement = Engagement(
+                lease.task.task_id, lease.offer_id, lease.lease_id, connection.by
+            )
+            self.roster.engage(hello.worker_id, engagement, now.timestamp())
         session.push(Welcome(hello.worker_id, lease))
         if lease is not None:
             session.push(LeasePush(lease, self._config.heartbeat_interval_s))
-        else:
-            self._make_available(hello.worker_id, refresh=True)
-        await self._events.publish(
-            WorkerPresenceChanged(hello.worker_id, hello.region, True, self._clock.now())
-        )
+        self.roster.connected(profile, connection.seq, now.timestamp())
         return session
 
     async def disconnect(self, session: WorkerSession) -> None:
@@ -134,19 +169,34 @@ class Dispatch:
         if self._sessions.get(session.worker_id) is not session:
             return  # replaced by a newer connection, which now owns the offer and lease
         del self._sessions[session.worker_id]
-        await self._withdraw_offer(session, "disconnected")
-        self._available.discard(session.worker_id)
-        self._policy.worker_offline(session.worker_id, self._now_s())
-        if session.lease_id is not None:
-            await self._store.heartbeat(
-                session.lease_id, session.worker_id, None, self._clock.now()
-            )
-            # The task stays reserved and the draft kept until the grace period runs out.
-            until = self._clock.now() + timedelta(seconds=self._config.grace_s)
-            await self._store.start_grace(session.lease_id, until)
-        await self._events.publish(
-            WorkerPresenceChanged(session.worker_id, session.hello.region, False, self._clock.now())
+        now = self._clock.now()
+        # The store withdraws the offer and starts the lease's grace period, unless the worker
+        # has connected again meanwhile (on another replica).
+        until = now + timedelta(seconds=self._config.grace_s)
+        gone = await self._store.disconnect_worker(
+            session.worker_id, session.seq, None, now, until, now
         )
+        if not gone.ended:
+            return
+        if gone.withdrawn is not None:
+            self.offer_closed(gone.withdrawn, OfferOutcome.WITHDRAWN)
+            if session.offer_id == gone.withdrawn.offer.offer_id:
+                session.push(OfferWithdrawnPush(session.offer_id, "disconnected"))
+        session.offer_id = None
+        self.roster.gone(session.worker_id, now.timestamp())
+
+    async def bury(self, worker_id: str, replica: str) -> None:
+        """Ends a connection the dead `replica` held, as if the worker had dropped off then:
+        the time they are paid for stops at their last heartbeat."""
+        now = self._clock.now()
+        until = now + timedelta(seconds=self._config.grace_s)
+        gone = await self._store.disconnect_worker(worker_id, None, replica, None, until, now)
+        if not gone.ended:
+            return
+        if gone.withdrawn is not None:
+            self.offer_closed(gone.withdrawn, OfferOutcome.WITHDRAWN)
+        if worker_id not in self._sessions:
+            self.roster.gone(worker_id, now.timestamp())
 
     # -- what a worker sends --------------------------------------------------------------
     async def accept(self, session: WorkerSession, offer_id: str) -> None:
@@ -159,23 +209,28 @@ class Dispatch:
             offer_id, session.worker_id, lease_id, session.hello.region, self._clock.now()
         )
         session.offer_id = None
-        self._policy.accepted(session.worker_id, lease.task.task_id, self._now_s())
+        now = self._now_s()
+        self.policy.accepted(session.worker_id, lease.task.task_id, now)
+        self.roster.engage(session.worker_id, self._leased(lease), now)
         metrics.OFFER_OUTCOMES.labels(session.hello.region, "accepted").inc()
         session.lease_id = lease.lease_id
         session.push(LeasePush(lease, self._config.heartbeat_interval_s))
-        await self._events.publish(TaskAssigned(lease))
+
+    def _leased(self, lease: Lease) -> Engagement:
+        """The worker's engagement now that their offer became a lease: the same policy's."""
+        offered = self.roster.engagement(lease.worker_id)
+        by = offered.by if offered is not None and offered.offer_id == lease.offer_id else ""
+        return Engagement(lease.task.task_id, lease.offer_id, lease.lease_id, by)
 
     async def decline(self, session: WorkerSession, offer_id: str) -> None:
         if session.offer_id != offer_id:
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
         session.offer_id = None
-        offer = await self._store.close_offer(offer_id, session.worker_id, OfferOutcome.DECLINED)
-        if offer is not None:
-            self._policy.declined(session.worker_id, offer.task.task_id, self._now_s())
-            metrics.OFFER_OUTCOMES.labels(session.hello.region, "declined").inc()
-            await self._events.publish(
-                OfferClosed(offer_id, offer.task.task_id, session.worker_id, OfferOutcome.DECLINED)
-            )
+        closed = await self._store.close_offer(
+            offer_id, session.worker_id, OfferOutcome.DECLINED, self._clock.now()
+        )
+        if closed is not None:
+            self.offer_closed(closed, OfferOutcome.DECLINED)
         self._wake.set()
 
     async def heartbeat(self, session: WorkerSession, lease_id: str, draft: bytes | None) -> None:
@@ -194,23 +249,23 @@ class Dispatch:
         now = self._clock.now()
         submission_id = submission_id_for(lease_id)
         worked = max(int((now - lease.leased_at).total_seconds()), 0)
-        # Durable first, so the worker is paid even if we crash before recording completion;
-        # the deterministic submission id makes a repeat harmless downstream.
-        await self._events.publish(SubmissionReceived(submission_id, lease, answer, worked, now))
-        if not await self._store.complete(lease_id, session.worker_id):
+        # The submission is recorded with the completion, in one step: the worker is paid even
+        # if we crash right after, and a repeat of the submit is refused.
+        if not await self._store.complete(
+            lease_id, session.worker_id, answer, worked, submission_id, now
+        ):
             raise AlreadyDoneError(f"lease {lease_id} was already submitted")
         session.lease_id = None
-        self._policy.completed(
-            session.worker_id, lease.task.task_id, float(worked), now.timestamp()
-        )
+        self.policy.completed(session.worker_id, lease.task.task_id, float(worked), now.timestamp())
+        self.roster.disengage(session.worker_id, now.timestamp(), lease_id=lease_id)
         metrics.SUBMISSIONS.inc()
         session.push(SubmitAcceptedPush(lease_id, submission_id))
-        self._make_available(session.worker_id)
+        self._wake.set()
 
     # -- loops ----------------------------------------------------------------------------
     async def run_dispatch(self) -> None:
         while True:
-            wakeup = self._policy.next_wakeup(self._now_s())
+            wakeup = self.policy.next_wakeup(self._now_s())
             timeout = None if wakeup is None else max(wakeup - self._now_s(), 0.0)
             # A timeout means a window opened or held work is due: the policy has something new.
             with contextlib.suppress(TimeoutError):
@@ -226,113 +281,167 @@ class Dispatch:
                 self._wake.set()
 
     async def run_timers(self) -> None:
-        await self._recover()
         while True:
             await asyncio.sleep(self._config.timer_interval_s)
             try:
                 await self._expire_offers()
                 await self._release_overdue_leases()
+                self.roster.warm_up(self._now_s())
+                if self._rebuild_wanted:
+                    async with self._round:
+                        await self._rebuild()
             except Exception:
                 log.exception("timer round failed; retrying")
 
     async def _dispatch_round(self) -> None:
-        with metrics.OFFER_DECISION_SECONDS.time():
-            decisions = self._policy.decide(self._now_s())
-        for decision in decisions:
-            await self._make_offer(decision)
+        async with self._round:
+            if self._paused:
+                return
+            with metrics.OFFER_DECISION_SECONDS.time():
+                decisions = self.policy.decide(self._now_s())
+            for decision in decisions:
+                await self._make_offer(decision)
 
     async def _make_offer(self, decision: OfferDecision) -> None:
         worker_id, task_id = decision.worker_id, decision.task_id
+        now = self._clock.now()
         session = self._sessions.get(worker_id)
-        if session is None or not session.idle:
-            self._policy.expired(worker_id, task_id, self._now_s())
+        stale = not self.roster.offerable(worker_id, now.timestamp())
+        if stale or (session is not None and not session.idle):
+            self.policy.expired(worker_id, task_id, now.timestamp())
             return
+        region = self.roster.profiles[worker_id].region
         expires_at = datetime.fromtimestamp(decision.expires_at, UTC)
-        offer = await self._store.offer_task(task_id, worker_id, self._new_id(), expires_at)
-        if offer is None:  # cancelled meanwhile, or offered by another replica
-            now = self._now_s()
-            self._policy.expired(worker_id, task_id, now)
-            self._policy.cancel(task_id, now)
+        made = await self._store.offer_task(
+            task_id, worker_id, self._new_id(), expires_at, region, self.roster.by, now
+        )
+        offer = made.offer
+        if offer is None:
+            await self._refused(worker_id, task_id, made.refused)
             return
-        if not session.open:  # the worker left while we were choosing
-            await self._store.close_offer(offer.offer_id, None, OfferOutcome.WITHDRAWN)
-            self._policy.expired(worker_id, task_id, self._now_s())
-            self._wake.set()
+        self.roster.engage(
+            worker_id, Engagement(task_id, offer.offer_id, "", self.roster.by), now.timestamp()
+        )
+        metrics.OFFERS.labels(region).inc()
+        if made.holder == self.replica_id:
+            await self.push_offer(offer, made.seq)
+        # Otherwise the replica holding the worker's connection pushes it (it follows the log).
+
+    async def _refused(self, worker_id: str, task_id: str, reason: str) -> None:
+        now = self._now_s()
+        self.policy.expired(worker_id, task_id, now)
+        if reason == "task":  # cancelled meanwhile, or offered by another replica's policy
+            self.policy.cancel(task_id, now)
+            self._dropped.add(task_id)
+        else:  # busy with another replica's offer, or gone: the log will say which
+            self.roster.cool(worker_id, now + self._config.refused_cooldown_s, now)
+
+    async def push_offer(self, offer: Offer, seq: int) -> None:
+        """Pushes an offer to the connection it was made for, held here; withdraws it when that
+        connection has gone (or is no longer idle) since."""
+        session = self._sessions.get(offer.worker_id)
+        if session is not None and session.seq == seq and session.idle:
+            session.offer_id = offer.offer_id
+            session.push(OfferPush(offer))
             return
-        session.offer_id = offer.offer_id
-        session.push(OfferPush(offer))
-        metrics.OFFERS.labels(session.hello.region).inc()
-        await self._events.publish(TaskOffered(offer, session.hello.region))
+        closed = await self._store.close_offer(
+            offer.offer_id, offer.worker_id, OfferOutcome.WITHDRAWN, self._clock.now()
+        )
+        if closed is not None:
+            self.offer_closed(closed, OfferOutcome.WITHDRAWN)
+
+    def offer_closed(self, closed: OfferClosedNow, outcome: OfferOutcome) -> None:
+        """This replica ended an offer (or saw it ended): the policy that made it gets the
+        outcome, and the task goes back to the policy of its pool's owner."""
+        offer, now = closed.offer, self._now_s()
+        worker_id, task_id = offer.worker_id, offer.task.task_id
+        if closed.by == self.roster.by:
+            if outcome is OfferOutcome.DECLINED:
+                self.policy.declined(worker_id, task_id, now)
+            else:
+                self.policy.expired(worker_id, task_id, now)
+        self.requeued(offer.task)
+        self.roster.disengage(worker_id, now, offer_id=offer.offer_id)
+        profile = self.roster.profiles.get(worker_id)
+        region = profile.region if profile is not None else "disconnected"
+        metrics.OFFER_OUTCOMES.labels(region, outcome.value).inc()
+        self._wake.set()
+
+    def withdraw_push(self, worker_id: str, offer_id: str, reason: str) -> None:
+        session = self._sessions.get(worker_id)
+        if session is not None and session.offer_id == offer_id:
+            session.offer_id = None
+            session.push(OfferWithdrawnPush(offer_id, reason))
 
     async def _expire_offers(self) -> None:
-        for offer_id in await self._store.expired_offers(self._clock.now(), 200):
-            offer = await self._store.close_offer(offer_id, None, OfferOutcome.EXPIRED)
-            if offer is None:
-                continue
-            self._policy.expired(offer.worker_id, offer.task.task_id, self._now_s())
-            # Known to the store but not to the policy (e.g. offered before a restart).
-            self._policy.submit(task_spec(offer.task), self._now_s())
-            session = self._sessions.get(offer.worker_id)
-            region = session.hello.region if session is not None else "disconnected"
-            metrics.OFFER_OUTCOMES.labels(region, "expired").inc()
-            await self._events.publish(
-                OfferClosed(offer_id, offer.task.task_id, offer.worker_id, OfferOutcome.EXPIRED)
-            )
-            if session is not None and session.offer_id == offer_id:
-                session.offer_id = None
-                session.push(OfferWithdrawnPush(offer_id, "expired"))
-            self._wake.set()
+        now = self._clock.now()
+        for offer_id in await self._store.expired_offers(now, 200):
+            closed = await self._store.close_offer(offer_id, None, OfferOutcome.EXPIRED, now)
+            if closed is not None:
+                self.offer_closed(closed, OfferOutcome.EXPIRED)
+                self.withdraw_push(closed.offer.worker_id, offer_id, "expired")
 
     async def _release_overdue_leases(self) -> None:
-        for lease_id in await self._store.overdue_leases(self._clock.now(), 200):
-            lease = await self._store.get_lease(lease_id)
-            if lease is None or not lease.active:
-                await self._store.end_grace(lease_id)
+        now = self._clock.now()
+        for lease_id in await self._store.overdue_leases(now, 200):
+            released = await self._store.release(lease_id, "grace period ended", now)
+            if released is None:
                 continue
-            # Durable first: the time worked is paid even if we crash before requeueing.
-            await self._events.publish(
-                LeaseReleased(lease, lease.worked_seconds(), "grace period ended")
-            )
-            if await self._store.release(lease_id) is not None:
-                now = self._now_s()
-                self._policy.lease_lost(lease.worker_id, lease.task.task_id, now)
-                self._policy.submit(task_spec(lease.task), now)
-                metrics.LEASES_RELEASED.inc()
-                log.info("lease released after grace", lease_id=lease_id, worker=lease.worker_id)
-                self._wake.set()
+            lease = released.lease
+            self.lease_released(lease.worker_id, lease.task, lease_id, released.by)
+            metrics.LEASES_RELEASED.inc()
+            log.info("lease released after grace", lease_id=lease_id, worker=lease.worker_id)
 
-    async def _recover(self) -> None:
-        """After a restart: queued tasks go back to the policy, and leases of workers who are
-        not connected start their grace period."""
+    def lease_released(self, worker_id: str, task: Task, lease_id: str, by: str) -> None:
         now = self._now_s()
-        for task in await self._store.queued_tasks():
-            self._policy.submit(task_spec(task), now)
-        until = self._clock.now() + timedelta(seconds=self._config.grace_s)
-        for lease in await self._store.active_leases():
-            if lease.worker_id not in self._sessions:
-                await self._store.start_grace(lease.lease_id, until)
+        if by == self.roster.by:
+            self.policy.lease_lost(worker_id, task.task_id, now)
+        self.requeued(task)
+        self.roster.disengage(worker_id, now, lease_id=lease_id)
+        session = self._sessions.get(worker_id)
+        if session is not None and session.lease_id == lease_id:
+            session.lease_id = None  # back just as grace ran out: the task is queued again
+
+    # -- which pools this replica schedules --------------------------------------------------
+    async def pause(self) -> None:
+        """Stops offering (after the round in progress) until `own` says which pools are ours."""
+        async with self._round:
+            self._paused = True
+
+    async def own(self, partitions: frozenset[int], pool_partition: Callable[[str], int]) -> None:
+        """The pools of these partitions are this replica's to schedule from now on."""
+        async with self._round:
+            before = self._owned
+            self._owned, self._pool_partition = partitions, pool_partition
+            if before is not None and before <= partitions:
+                gained = partitions - before
+                await self._load(lambda pool: pool_partition(pool) in gained)
+            else:  # pools lost: their tasks leave this policy, and only a new one forgets
+                await self._rebuild()
+            self._paused = False
+        log.info("scheduling pools", partitions=sorted(partitions), replica=self.replica_id)
         self._wake.set()
 
-    async def _withdraw_offer(self, session: WorkerSession, reason: str) -> None:
-        if session.offer_id is None:
-            return
-        offer_id, session.offer_id = session.offer_id, None
-        offer = await self._store.close_offer(offer_id, None, OfferOutcome.WITHDRAWN)
-        if offer is not None:
-            self._policy.expired(offer.worker_id, offer.task.task_id, self._now_s())
-            await self._events.publish(
-                OfferClosed(offer_id, offer.task.task_id, offer.worker_id, OfferOutcome.WITHDRAWN)
-            )
-            session.push(OfferWithdrawnPush(offer_id, reason))
-            self._wake.set()
+    async def _rebuild(self) -> None:
+        self._rebuild_wanted = False
+        self._generation += 1
+        self._dropped.clear()
+        self.roster.rebuild(self._new_policy(), self._by(), self._now_s())
+        await self._load(self.owns)
 
-    def _make_available(self, worker_id: str, refresh: bool = False) -> None:
-        """Tells the policy a worker is free: new, reconnected (its profile may have changed),
-        or done with a lease resumed from an earlier connection, which the policy never saw."""
-        if refresh or worker_id not in self._available:
-            self._available.add(worker_id)
-            self._policy.worker_online(self._profiles[worker_id], self._now_s())
-        self._wake.set()
+    async def _load(self, chosen: Callable[[str], bool]) -> None:
+        pools = [pool for pool in await self._store.known_pools() if chosen(pool)]
+        now = self._now_s()
+        for task in await self._store.queued_tasks(pools):
+            self.policy.submit(task_spec(task), now)
+
+    def end_session(self, worker_id: str, seq: int, reason: str) -> None:
+        """The worker's connection `seq` here was superseded or ended by another replica."""
+        session = self._sessions.get(worker_id)
+        if session is not None and session.seq <= seq:
+            del self._sessions[worker_id]
+            session.push(Closed(reason))
+            session.open = False
 
 
 def _too_large(field: str, limit: int) -> InvalidInputError:

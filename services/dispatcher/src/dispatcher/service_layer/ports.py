@@ -7,6 +7,8 @@ from typing import Protocol
 
 from dispatcher.domain.events import Event, OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
+from dispatcher.service_layer.sessions import Hello
+from dispatcher.service_layer.transitions import Transition
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,63 @@ class TaskTypeStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class OfferMade:
+    """What `offer_task` did: the offer, or why not ("task": it is not queued any more;
+    "worker": they are busy, or not connected to a live replica)."""
+
+    offer: Offer | None
+    refused: str = ""
+    # The connection that should push the offer: its replica and sequence number.
+    holder: str = ""
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class OfferClosedNow:
+    offer: Offer
+    by: str  # the policy that had made it
+
+
+@dataclass(frozen=True)
+class LeaseReleasedNow:
+    lease: Lease
+    by: str
+    worked_s: int
+
+
+@dataclass(frozen=True)
+class Connection:
+    seq: int
+    # The lease the worker resumes (its grace period is over), and the offer an earlier
+    # connection still had, now withdrawn.
+    lease: Lease | None
+    withdrawn: OfferClosedNow | None
+    by: str = ""  # the policy that offered the resumed lease
+
+
+@dataclass(frozen=True)
+class Disconnection:
+    ended: bool  # False when this was not the worker's current connection
+    withdrawn: OfferClosedNow | None = None
+
+
+@dataclass(frozen=True)
+class OnlineWorker:
+    hello: Hello
+    seq: int
+    holder: str
+    # The offer or lease the worker holds, if any (ids as in `Connected`).
+    task_id: str = ""
+    offer_id: str = ""
+    lease_id: str = ""
+    by: str = ""
+
+
 class TaskStore(Protocol):
-    """Task, offer and lease state. Every transition is atomic across dispatcher replicas."""
+    """Task, offer, lease and connection state. Every transition is atomic across dispatcher
+    replicas, and appends its entry to the transition log in the same step (`origin` names the
+    replica this store acts for)."""
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -50,7 +107,7 @@ class TaskStore(Protocol):
         """How many of the platform's tasks wait: accepted and not yet ingested, or queued."""
         ...
 
-    async def ingest(self, task: Task) -> bool:
+    async def ingest(self, task: Task, now: datetime) -> bool:
         """Queues a submitted task; False if it was already ingested or was cancelled."""
         ...
 
@@ -66,25 +123,27 @@ class TaskStore(Protocol):
         """Every pool ever ingested, with the skills it requires."""
         ...
 
-    async def take_for_offer(
-        self, pools: Sequence[str], worker_id: str, offer_id: str, expires_at: datetime
-    ) -> Offer | None:
-        """Moves the oldest queued task of the first non-empty pool into an offer."""
-        ...
-
     async def offer_task(
-        self, task_id: str, worker_id: str, offer_id: str, expires_at: datetime
-    ) -> Offer | None:
-        """Moves this queued task into an offer to this worker; None if it is not queued."""
+        self,
+        task_id: str,
+        worker_id: str,
+        offer_id: str,
+        expires_at: datetime,
+        region: str,
+        by: str,
+        now: datetime,
+    ) -> OfferMade:
+        """Moves this queued task into an offer to this worker, if the task is still queued and
+        the worker is connected to a live replica with no offer or lease."""
         ...
 
-    async def queued_tasks(self) -> list[Task]:
-        """Every queued task, in queue order per pool (to rebuild a scheduler after restart)."""
+    async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
+        """Every queued task of these pools, in queue order per pool."""
         ...
 
     async def close_offer(
-        self, offer_id: str, worker_id: str | None, outcome: OfferOutcome
-    ) -> Offer | None:
+        self, offer_id: str, worker_id: str | None, outcome: OfferOutcome, now: datetime
+    ) -> OfferClosedNow | None:
         """Ends an outstanding offer and requeues its task; None if it was not outstanding
         (or, when worker_id is given, not that worker's)."""
         ...
@@ -108,24 +167,102 @@ class TaskStore(Protocol):
         """Raises NotFoundError when the lease is not this worker's active lease."""
         ...
 
-    async def complete(self, lease_id: str, worker_id: str) -> bool:
-        """Marks the lease submitted; False if it already was. Raises NotFoundError when the
-        lease is not this worker's (or was released)."""
+    async def complete(
+        self,
+        lease_id: str,
+        worker_id: str,
+        answer: bytes,
+        worked_s: int,
+        submission_id: str,
+        now: datetime,
+    ) -> bool:
+        """Marks the lease submitted and records the submission; False if it already was.
+        Raises NotFoundError when the lease is not this worker's (or was released)."""
         ...
-
-    async def start_grace(self, lease_id: str, until: datetime) -> None: ...
-
-    async def end_grace(self, lease_id: str) -> None: ...
 
     async def overdue_leases(self, now: datetime, limit: int) -> list[str]: ...
 
-    async def release(self, lease_id: str) -> Lease | None:
-        """Ends an active lease and requeues its task; None if it was not active."""
+    async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
+        """Ends an active lease (paying the time up to its last sign of life) and requeues its
+        task; None if it was not active."""
         ...
 
-    async def active_leases(self) -> list[Lease]: ...
-
     async def get_lease(self, lease_id: str) -> Lease | None: ...
+
+    async def connect_worker(self, hello: Hello, now: datetime) -> Connection:
+        """Records the worker as connected here, superseding any earlier connection."""
+        ...
+
+    async def disconnect_worker(
+        self,
+        worker_id: str,
+        seq: int | None,
+        holder: str | None,
+        last_seen: datetime | None,
+        grace_until: datetime,
+        now: datetime,
+    ) -> Disconnection:
+        """Ends the worker's connection if it is still connection `seq` (or any connection held
+        by replica `holder`): withdraws their offer and starts their lease's grace period.
+        `last_seen` None keeps the lease's last heartbeat as the time worked."""
+        ...
+
+    async def online_workers(self) -> list[OnlineWorker]:
+        """Every connected worker, on any replica."""
+        ...
+
+
+class TransitionLog(Protocol):
+    """The transition log, replica liveness and the relay's turn. Positions order entries."""
+
+    async def end(self) -> str:
+        """The position of the latest entry ("0-0" when there is none)."""
+        ...
+
+    async def read(self, after: str, limit: int, wait_s: float) -> list[Transition]:
+        """Entries after `after`, oldest first; waits up to `wait_s` for one if there is none."""
+        ...
+
+    async def read_up_to(self, replica: str, position: str) -> None:
+        """Records how far the replica has read: entries before are kept until then."""
+        ...
+
+    async def beat(self, replica: str, alive_until: datetime) -> None:
+        """The replica counts as alive (its connections too) until then."""
+        ...
+
+    async def dead(self, now: datetime) -> list[str]:
+        """Replicas whose liveness ran out."""
+        ...
+
+    async def connections_of(self, replica: str) -> list[str]:
+        """The workers whose connection a replica held."""
+        ...
+
+    async def forget(self, replica: str) -> None:
+        """Drops a replica's liveness and read position. Idempotent."""
+        ...
+
+    async def lead(self, replica: str, ttl_s: float) -> bool:
+        """True if this replica is (now) the one relaying the log to Kafka, for `ttl_s`."""
+        ...
+
+    async def published(self) -> str:
+        """Where the relay has got to."""
+        ...
+
+    async def mark_published(self, position: str, now: datetime) -> None:
+        """Entries up to `position` are in Kafka; ones every live replica has read are dropped."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event the transition log recorded, with the id and time it was given there."""
+
+    event_id: str
+    at: datetime
+    event: Event
 
 
 class EventPublisher(Protocol):
@@ -135,4 +272,10 @@ class EventPublisher(Protocol):
 
     async def publish_many(self, events: Sequence[Event]) -> None:
         """As `publish` for several events in one round trip; raises if any is not durable."""
+        ...
+
+    async def publish_recorded(self, recorded: Sequence[RecordedEvent]) -> None:
+        """Publishes recorded events in order, keeping their ids and times, so that publishing
+        one again after a crash makes a duplicate consumers skip. Raises if any is not
+        durable."""
         ...

@@ -77,6 +77,8 @@ class WorkerSession:
     offer_id: str | None = None
     lease_id: str | None = None
     open: bool = True
+    # Which connection of the worker this is: a later one, on any replica, supersedes it.
+    seq: int = 0
 
     @property
     def worker_id(self) -> str:

@@ -1,0 +1,140 @@
+"""The transition log: every change of a task, offer, lease or connection, in the order Redis
+made them, as every dispatcher replica reads it back.
+
+A store writes the entry in the same atomic step as the change. Replicas follow the log to
+learn what the others did (offers to route to the workers they hold, outcomes for the pools
+they own, who is connected and who is busy); the relay publishes it to Kafka as events.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dispatcher.domain import events
+from dispatcher.domain.events import OfferOutcome
+from dispatcher.domain.model import Lease, Offer, Task
+from dispatcher.service_layer.sessions import Hello
+
+
+@dataclass(frozen=True)
+class Queued:
+    task: Task
+
+
+@dataclass(frozen=True)
+class Offered:
+    offer: Offer
+    # The policy that chose ("<replica>/<generation>"), the worker's region, and the
+    # connection (replica and sequence number) that should push the offer.
+    by: str
+    region: str
+    holder: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class OfferEnded:
+    offer: Offer
+    by: str
+    outcome: OfferOutcome
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    task_id: str
+    pool: str
+    # The offer withdrawn by the cancellation, if the task was offered.
+    offer_id: str = ""
+    worker_id: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class Assigned:
+    lease: Lease
+    by: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    lease: Lease
+    by: str
+    submission_id: str
+    answer: bytes
+    worked_s: int
+
+
+@dataclass(frozen=True)
+class Released:
+    lease: Lease
+    by: str
+    worked_s: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Connected:
+    hello: Hello
+    seq: int
+    holder: str
+    # The lease the worker resumes, if any, with its task and the policy that offered it.
+    lease_id: str = ""
+    task_id: str = ""
+    offer_id: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    worker_id: str
+    region: str
+    seq: int
+    holder: str
+
+
+Change = (
+    Queued
+    | Offered
+    | OfferEnded
+    | Cancelled
+    | Assigned
+    | Submitted
+    | Released
+    | Connected
+    | Disconnected
+)
+
+
+@dataclass(frozen=True)
+class Transition:
+    position: str  # in the log; increasing
+    origin: str  # the replica that made the change
+    at: datetime
+    event_id: str  # "" when the change's event is published elsewhere
+    change: Change
+
+
+def event_of(transition: Transition) -> events.Event | None:
+    """The Kafka event that records the change, or None for a change recorded elsewhere (the
+    platform API publishes submissions and cancellations itself)."""
+    match transition.change:
+        case Offered(offer, _, region):
+            return events.TaskOffered(offer, region)
+        case OfferEnded(offer, _, outcome):
+            return events.OfferClosed(offer.offer_id, offer.task.task_id, offer.worker_id, outcome)
+        case Assigned(lease):
+            return events.TaskAssigned(lease)
+        case Submitted(lease, _, submission_id, answer, worked_s):
+            return events.SubmissionReceived(submission_id, lease, answer, worked_s, transition.at)
+        case Released(lease, _, worked_s, reason):
+            return events.LeaseReleased(lease, worked_s, reason)
+        case Connected(hello):
+            return events.WorkerPresenceChanged(hello.worker_id, hello.region, True, transition.at)
+        case Disconnected(worker_id, region):
+            return events.WorkerPresenceChanged(worker_id, region, False, transition.at)
+    return None
+
+
+def position_key(position: str) -> tuple[int, int]:
+    """Log positions are "<ms>-<n>"; this orders them."""
+    high, _, low = position.partition("-")
+    return int(high), int(low or 0)
