@@ -1,6 +1,9 @@
 """Settings every service shares, read from FAIRTASK_* environment variables."""
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR
 
 
 class ServiceSettings(BaseSettings):
@@ -26,3 +29,7 @@ class ServiceSettings(BaseSettings):
     platform_keys_redis_url: str | None = None
     platform_keys_prefix: str = "platform-keys:"
     platform_key_cache_s: float = 2.0
+    # FAIRTASK_PAY_FLOOR_MICROS_PER_HOUR: the least any paid unit of work earns per hour. One
+    # setting for every service: the dispatcher refuses task types priced below it, payroll
+    # tops payments up to it.
+    pay_floor_micros_per_hour: int = Field(default=DEFAULT_FLOOR_MICROS_PER_HOUR, gt=0)

@@ -120,6 +120,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         Limits(),
         on_cancelled=dispatch.task_cancelled,
         backlog=BacklogBound(settings.platform_backlog_max, settings.backlog_retry_after_s),
+        pay_floor_micros_per_hour=settings.pay_floor_micros_per_hour,
     )
     platform_keys: PlatformKeys | None = overrides.get("platform_keys")
     keys_redis: redis.Redis | None = None

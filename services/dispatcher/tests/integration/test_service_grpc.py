@@ -19,7 +19,7 @@ from dispatcher.service_layer.auth import RegisterWorker
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask.v1 import envelope_pb2
-from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.grpc.errors import error_info_of, field_violations_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
 
 pytestmark = pytest.mark.integration
@@ -232,6 +232,23 @@ async def test_task_types_without_purpose_or_with_absurd_effort_are_refused(
         "task_type.purpose",
         "task_type.price_micros",
         "task_type.effort_seconds",
+    }
+
+
+async def test_a_task_type_that_cannot_pay_the_floor_is_refused_with_its_minimum_price(
+    channel: grpc.aio.Channel, lab_a: Metadata
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await define(platform, lab_a, effort_seconds=3600)  # $0.40 for an hour of work
+
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info_of(caught.value)
+    assert info is not None
+    assert info.reason == "PRICE_BELOW_PAY_FLOOR"
+    assert dict(info.metadata) == {
+        "minimum_price_micros": "12000000",
+        "floor_micros_per_hour": "12000000",
     }
 
 

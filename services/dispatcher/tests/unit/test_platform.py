@@ -8,6 +8,7 @@ from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, START, World, dr
 from dispatcher.adapters.memory import PublishFailedError
 from dispatcher.domain.errors import (
     BacklogFullError,
+    BelowPayFloorError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -64,6 +65,31 @@ class TestDefineTaskType:
             await define(world, TaskType("bbox", PURPOSE, 400_000, effort))
 
         assert fields_of(error) == ["task_type.effort_seconds"]
+
+    async def test_a_price_below_the_floor_at_its_effort_is_refused_with_the_minimum(
+        self, world: World
+    ) -> None:
+        # $12/h for 10 minutes is $2.00; a cent less cannot pay the floor.
+        with pytest.raises(BelowPayFloorError) as error:
+            await define(world, TaskType("bbox", PURPOSE, 1_990_000, 600))
+
+        assert error.value.minimum_price_micros == 2_000_000
+        assert await world.task_types.get_many(PLATFORM, ["bbox"]) == {}
+
+    async def test_a_price_exactly_at_the_floor_is_accepted(self, world: World) -> None:
+        at_floor = TaskType("bbox", PURPOSE, 2_000_000, 600)
+
+        await define(world, at_floor)
+
+        assert await world.task_types.get_many(PLATFORM, ["bbox"]) == {"bbox": at_floor}
+
+    async def test_a_redefinition_below_the_floor_keeps_the_old_price(self, world: World) -> None:
+        await define(world)
+
+        with pytest.raises(BelowPayFloorError):
+            await define(world, TaskType("bbox", PURPOSE, 400_000, 3600))
+
+        assert await world.task_types.get_many(PLATFORM, ["bbox"]) == {"bbox": BBOX}
 
 
 class TestSubmitTasks:

@@ -10,8 +10,6 @@ from fairtask_runtime.settings import ServiceSettings
 class PayrollSettings(ServiceSettings):
     # FAIRTASK_POSTGRES_DSN
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/fairtask"
-    # FAIRTASK_PAY_FLOOR_MICROS_PER_HOUR: $12/h. Time worked on lost leases is paid at it.
-    pay_floor_micros_per_hour: int = Field(default=12_000_000, gt=0)
     # Deadline of every query, and of taking a connection from the pool.
     postgres_timeout_s: float = Field(default=5.0, gt=0)
     postgres_pool_max_size: int = Field(default=10, ge=1)

@@ -3,7 +3,7 @@ RESOURCE_EXHAUSTED with a google.rpc.RetryInfo hint (plus a `retry-after` traile
 clients that do not decode rich statuses)."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -87,4 +87,45 @@ def retry_delay_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> float | None:
             info = error_details_pb2.RetryInfo()
             detail.Unpack(info)
             return float(info.retry_delay.ToTimedelta().total_seconds())
+    return None
+
+
+ERROR_DOMAIN = "fairtask.dev"
+
+
+def precondition_failed_status(
+    message: str, *, subject: str, reason: str, metadata: Mapping[str, str]
+) -> grpc.Status:
+    """FAILED_PRECONDITION: the request is well formed but a rule refuses it. Carries a
+    google.rpc.PreconditionFailure naming the rule and an ErrorInfo whose metadata tells the
+    client what would pass (e.g. the minimum price)."""
+    failure = any_pb2.Any()
+    failure.Pack(
+        error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=reason, subject=subject, description=message
+                )
+            ]
+        )
+    )
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
+    status = status_pb2.Status(
+        code=code_pb2.FAILED_PRECONDITION, message=message, details=[failure, info]
+    )
+    result: grpc.Status = rpc_status.to_status(status)
+    return result
+
+
+def error_info_of(
+    error: grpc.aio.AioRpcError | grpc.RpcError,
+) -> error_details_pb2.ErrorInfo | None:
+    """Client side: the google.rpc.ErrorInfo an error carries, if any."""
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
     return None

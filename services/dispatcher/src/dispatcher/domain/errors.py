@@ -39,3 +39,18 @@ class BacklogFullError(Exception):
         self.waiting = waiting
         self.bound = bound
         self.retry_after_s = retry_after_s
+
+
+class BelowPayFloorError(Exception):
+    """A task type's price cannot pay the hourly floor for its estimated median effort.
+    Nothing was stored; the same definition at `minimum_price_micros` or more is accepted."""
+
+    def __init__(self, price_micros: int, minimum_price_micros: int, floor_micros_per_hour: int):
+        super().__init__(
+            f"task_type.price_micros {price_micros} pays less than the floor of "
+            f"{floor_micros_per_hour} micro-dollars an hour at the estimated effort; "
+            f"the minimum price is {minimum_price_micros}"
+        )
+        self.price_micros = price_micros
+        self.minimum_price_micros = minimum_price_micros
+        self.floor_micros_per_hour = floor_micros_per_hour

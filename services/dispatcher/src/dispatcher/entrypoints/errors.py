@@ -5,6 +5,7 @@ import grpc
 from dispatcher.domain.errors import (
     AlreadyDoneError,
     BacklogFullError,
+    BelowPayFloorError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -13,8 +14,12 @@ from dispatcher.domain.errors import (
 from fairtask_runtime.grpc.errors import (
     FieldViolation,
     bad_request_status,
+    precondition_failed_status,
     resource_exhausted_status,
 )
+
+# ErrorInfo.reason of a task type priced below the pay floor; metadata has the minimum price.
+BELOW_PAY_FLOOR = "PRICE_BELOW_PAY_FLOOR"
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -27,7 +32,7 @@ def status_code_of(error: Exception) -> grpc.StatusCode:
             return grpc.StatusCode.NOT_FOUND
         case AlreadyDoneError():
             return grpc.StatusCode.ALREADY_EXISTS
-        case ConflictError():
+        case ConflictError() | BelowPayFloorError():
             return grpc.StatusCode.FAILED_PRECONDITION
         case BacklogFullError():
             return grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -40,6 +45,18 @@ async def abort_with(context: Context, error: Exception) -> None:
         await context.abort_with_status(bad_request_status(violations))
     if isinstance(error, BacklogFullError):
         await context.abort_with_status(resource_exhausted_status(str(error), error.retry_after_s))
+    if isinstance(error, BelowPayFloorError):
+        await context.abort_with_status(
+            precondition_failed_status(
+                str(error),
+                subject="task_type.price_micros",
+                reason=BELOW_PAY_FLOOR,
+                metadata={
+                    "minimum_price_micros": str(error.minimum_price_micros),
+                    "floor_micros_per_hour": str(error.floor_micros_per_hour),
+                },
+            )
+        )
     await context.abort(status_code_of(error), str(error))
 
 

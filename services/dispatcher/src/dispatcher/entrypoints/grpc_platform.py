@@ -4,6 +4,7 @@ from dispatcher import metrics
 from dispatcher.adapters.codec import from_timestamp
 from dispatcher.domain.errors import (
     BacklogFullError,
+    BelowPayFloorError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -23,7 +24,7 @@ _STATES = {
     TaskState.EXPIRED: dispatcher_pb2.TASK_STATE_EXPIRED,
 }
 
-_HANDLED = (InvalidInputError, NotFoundError, ConflictError, BacklogFullError)
+_HANDLED = (InvalidInputError, NotFoundError, ConflictError, BacklogFullError, BelowPayFloorError)
 
 
 class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from dispatcher.domain.errors import (
     BacklogFullError,
+    BelowPayFloorError,
     InvalidInputError,
     NotFoundError,
     Violation,
@@ -24,6 +25,7 @@ from dispatcher.domain.model import (
 from dispatcher.domain.validation import Limits, batch_violations, fingerprint, task_type_violations
 from dispatcher.service_layer.ports import Accepted, EventPublisher, TaskStore, TaskTypeStore
 from fairtask_runtime.clock import Clock
+from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR, minimum_price_micros
 
 # Tells dispatch a task was cancelled, with the offer that was withdrawn from a worker, if any.
 CancelledHook = Callable[[str, Offer | None], Awaitable[None]]
@@ -61,6 +63,7 @@ class PlatformHandlers:
         limits: Limits,
         on_cancelled: CancelledHook,
         backlog: BacklogBound | None = None,
+        pay_floor_micros_per_hour: int = DEFAULT_FLOOR_MICROS_PER_HOUR,
     ) -> None:
         self._task_types = task_types
         self._tasks = tasks
@@ -69,11 +72,20 @@ class PlatformHandlers:
         self._limits = limits
         self._on_cancelled = on_cancelled
         self._backlog = backlog or BacklogBound()
+        self._pay_floor_micros_per_hour = pay_floor_micros_per_hour
 
     async def define_task_type(self, platform_id: str, task_type: TaskType) -> TaskType:
+        """Stores the task type. Raises InvalidInputError for a malformed one, and
+        BelowPayFloorError when its one worldwide price cannot pay the floor for its
+        estimated median effort; either way nothing is stored."""
         violations = task_type_violations(task_type, self._limits)
         if violations:
             raise InvalidInputError(violations)
+        minimum = minimum_price_micros(task_type.effort_seconds, self._pay_floor_micros_per_hour)
+        if task_type.price_micros < minimum:
+            raise BelowPayFloorError(
+                task_type.price_micros, minimum, self._pay_floor_micros_per_hour
+            )
         await self._task_types.put(platform_id, task_type)
         return task_type
 
