@@ -23,6 +23,7 @@ _EVENT_TOPICS = (
     "submissions.scored",
     "payroll.entries",
     "workers.presence",
+    "workers.onboarding",
 )
 
 # Every topic (each event topic and its `.dlq` twin) -> number of partitions.

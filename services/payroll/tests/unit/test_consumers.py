@@ -49,6 +49,21 @@ def lease_released(**changes: object) -> events_pb2.LeaseReleased:
     return message
 
 
+def onboarding_completed(**changes: object) -> events_pb2.OnboardingCompleted:
+    message = events_pb2.OnboardingCompleted(
+        onboarding_id="onb-1",
+        worker_id="w-1",
+        region="ph",
+        platform_id="lab-a",
+        task_type="image-bbox",
+        kind=events_pb2.ONBOARDING_KIND_INSTRUCTIONS,
+        seconds=300,
+    )
+    for name, value in changes.items():
+        setattr(message, name, value)
+    return message
+
+
 @pytest.fixture
 def consume(handlers: PayrollHandlers) -> PayrollConsumer:
     return PayrollConsumer(handlers)
@@ -121,6 +136,9 @@ async def test_events_without_pay_are_ignored(
         submission_scored(worker_id="w\x00"),
         lease_released(worker_id=""),
         lease_released(lease_id=""),
+        onboarding_completed(kind=events_pb2.ONBOARDING_KIND_UNSPECIFIED),
+        onboarding_completed(onboarding_id=""),
+        onboarding_completed(worker_id="w\x00"),
     ],
 )
 async def test_an_event_that_can_never_be_paid_is_poison(
@@ -129,6 +147,19 @@ async def test_an_event_that_can_never_be_paid_is_poison(
     with pytest.raises(PoisonMessageError):
         await consume(envelope(payload))
     assert ledger.postings == {}
+
+
+async def test_onboarding_is_paid_at_the_floor(
+    consume: PayrollConsumer, ledger: MemoryLedger
+) -> None:
+    await consume(envelope(onboarding_completed()))
+
+    [posting] = ledger.postings.values()
+    assert (posting.kind, posting.amount_micros, posting.paid_seconds) == (
+        EntryKind.ONBOARDING,
+        1_000_000,
+        300,
+    )
 
 
 async def test_an_unreachable_ledger_is_retried_not_dead_lettered(

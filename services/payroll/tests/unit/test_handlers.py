@@ -1,14 +1,21 @@
 """Posting, announcing and idempotency of the pay handlers, on in-memory fakes."""
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from prometheus_client import REGISTRY
 
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
-from payroll.domain.commands import GetStatement, PayForTask, PayForTimeWorked
+from payroll.domain.commands import (
+    GetStatement,
+    OnboardingKind,
+    PayForOnboarding,
+    PayForTask,
+    PayForTimeWorked,
+)
 from payroll.domain.errors import InvalidPostingError
-from payroll.domain.model import EntryKind
+from payroll.domain.model import AccountKind, EntryKind, Line, platform_escrow, worker_payable
 from payroll.service_layer.handlers import PayrollHandlers
 from payroll.service_layer.ports import LedgerUnavailableError
 
@@ -49,7 +56,7 @@ def counter(name: str, **labels: str) -> Callable[[], float]:
 async def test_a_scored_submission_is_posted_then_announced(
     handlers: PayrollHandlers, ledger: MemoryLedger, publisher: MemoryEntryPublisher
 ) -> None:
-    posting = await handlers.pay_for_task(scored())
+    [posting] = await handlers.pay_for_task(scored())
 
     assert list(ledger.postings) == ["task_pay:sub-1"]
     [event] = publisher.published
@@ -62,9 +69,9 @@ async def test_a_scored_submission_is_posted_then_announced(
 async def test_a_replayed_or_resent_submission_pays_once_and_is_announced_again(
     handlers: PayrollHandlers, ledger: MemoryLedger, publisher: MemoryEntryPublisher
 ) -> None:
-    first = await handlers.pay_for_task(scored("evt-1"))
-    again = await handlers.pay_for_task(scored("evt-1"))
-    resent = await handlers.pay_for_task(scored("evt-2", price_micros=999_999))
+    [first] = await handlers.pay_for_task(scored("evt-1"))
+    [again] = await handlers.pay_for_task(scored("evt-1"))
+    [resent] = await handlers.pay_for_task(scored("evt-2", price_micros=999_999))
 
     assert len(ledger.postings) == 1
     assert first == again == resent
@@ -85,7 +92,7 @@ async def test_a_crash_between_commit_and_publish_loses_no_announcement(
     assert publisher.published == []
 
     # The consumer retries the same event: nothing new is written, the entry is announced.
-    posting = await handlers.pay_for_task(scored())
+    [posting] = await handlers.pay_for_task(scored())
 
     assert len(ledger.postings) == 1
     assert [e.entry_id for e in publisher.published] == [posting.entry_id]
@@ -145,16 +152,89 @@ async def test_metrics_count_new_postings_only(handlers: PayrollHandlers) -> Non
     assert below() == before[3]
 
 
-async def test_an_underpriced_task_is_paid_and_counted_below_floor(
-    handlers: PayrollHandlers,
+async def test_a_task_that_took_longer_than_its_price_covers_is_topped_up_to_the_floor(
+    handlers: PayrollHandlers, ledger: MemoryLedger, publisher: MemoryEntryPublisher
 ) -> None:
     below = counter("fairtask_payments_below_floor_total")
-    before = below()
+    top_ups = counter("fairtask_payroll_postings_total", kind="top_up")
+    before = below(), top_ups()
 
-    # $0.10 for 90 s is $4/h: paid as priced (the floor top-up is a later issue), but visible.
-    await handlers.pay_for_task(scored(submission_id="sub-cheap", price_micros=100_000))
+    # $0.40 priced for 90 s, but it took 5 minutes: $1.00 at $12/h, so the platform adds $0.60.
+    task_pay, top_up = await handlers.pay_for_task(scored(worked_seconds=300))
 
-    assert below() - before == 1
+    assert (task_pay.kind, task_pay.amount_micros, task_pay.paid_seconds) == (
+        EntryKind.TASK_PAY,
+        400_000,
+        300,
+    )
+    assert (top_up.kind, top_up.amount_micros, top_up.paid_seconds) == (
+        EntryKind.TOP_UP,
+        600_000,
+        0,
+    )
+    assert top_up.lines == (
+        Line(platform_escrow("lab-a"), AccountKind.PLATFORM_ESCROW, 600_000),
+        Line(worker_payable("w-1"), AccountKind.WORKER_PAYABLE, -600_000),
+    )
+    assert list(ledger.postings) == ["task_pay:sub-1", "top_up:sub-1"]
+    assert [e.kind for e in publisher.published] == [EntryKind.TASK_PAY, EntryKind.TOP_UP]
+    assert (below() - before[0], top_ups() - before[1]) == (0, 1)
+
+    # Replayed, it posts neither again.
+    await handlers.pay_for_task(scored("evt-2", worked_seconds=300))
+    assert len(ledger.postings) == 2
+
+
+async def test_a_price_that_covers_the_time_worked_needs_no_top_up(
+    handlers: PayrollHandlers, ledger: MemoryLedger
+) -> None:
+    # $0.40 pays $12/h for up to 120 s exactly.
+    await handlers.pay_for_task(scored(worked_seconds=120))
+
+    assert list(ledger.postings) == ["task_pay:sub-1"]
+
+
+async def test_a_crash_between_task_pay_and_top_up_is_repaired_by_the_redelivery(
+    handlers: PayrollHandlers, ledger: MemoryLedger, publisher: MemoryEntryPublisher
+) -> None:
+    publisher.failures_left = 1  # the task pay's announcement fails: the top-up is not reached
+    with pytest.raises(ConnectionError):
+        await handlers.pay_for_task(scored(worked_seconds=300))
+    assert list(ledger.postings) == ["task_pay:sub-1"]
+
+    await handlers.pay_for_task(scored(worked_seconds=300))
+
+    assert list(ledger.postings) == ["task_pay:sub-1", "top_up:sub-1"]
+
+
+async def test_onboarding_is_paid_at_the_floor_once(
+    handlers: PayrollHandlers, ledger: MemoryLedger
+) -> None:
+    step = PayForOnboarding(
+        onboarding_id="onb-1",
+        worker_id="w-1",
+        region="ke",
+        platform_id="lab-a",
+        task_type="image-bbox",
+        kind=OnboardingKind.QUALIFICATION,
+        seconds=600,
+        source_event_id="evt-onb",
+    )
+
+    posting = await handlers.pay_for_onboarding(step)
+    await handlers.pay_for_onboarding(step)
+
+    assert posting is not None
+    assert (posting.kind, posting.amount_micros, posting.paid_seconds) == (
+        EntryKind.ONBOARDING,
+        2_000_000,  # 10 minutes at $12/h
+        600,
+    )
+    assert posting.task_id == ""
+    assert list(ledger.postings) == ["onboarding:onb-1"]
+    assert (
+        await handlers.pay_for_onboarding(replace(step, onboarding_id="onb-2", seconds=0)) is None
+    )
 
 
 async def test_statement_and_summary_read_the_ledger(handlers: PayrollHandlers) -> None:

@@ -137,18 +137,19 @@ def test_floor_pay_beyond_int64_cannot_be_posted() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "expected"),
-    [(0, 0), (1, 3_333), (90, 300_000), (3_600, 12_000_000), (2**32 - 1, 14_316_557_650_000)],
+    [(0, 0), (1, 3_334), (90, 300_000), (3_600, 12_000_000), (2**32 - 1, 14_316_557_650_000)],
 )
 def test_floor_pay_examples(seconds: int, expected: int) -> None:
     assert floor_pay_micros(seconds, FLOOR) == expected
 
 
 @given(seconds=UINT32, floor=st.integers(min_value=1, max_value=10**9))
-def test_floor_pay_is_the_exact_amount_rounded_down(seconds: int, floor: int) -> None:
+def test_floor_pay_is_the_exact_amount_rounded_up(seconds: int, floor: int) -> None:
+    # Rounding down would pay a fraction of a micro-dollar below the floor.
     pay = floor_pay_micros(seconds, floor)
 
     exact = Fraction(seconds * floor, 3600)
-    assert pay <= exact < pay + 1
+    assert pay - 1 < exact <= pay
     assert floor_pay_micros(seconds + 1, floor) >= pay
 
 

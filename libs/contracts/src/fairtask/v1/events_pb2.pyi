@@ -37,6 +37,13 @@ class PresenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRESENCE_STATUS_UNSPECIFIED: _ClassVar[PresenceStatus]
     PRESENCE_STATUS_CONNECTED: _ClassVar[PresenceStatus]
     PRESENCE_STATUS_DISCONNECTED: _ClassVar[PresenceStatus]
+
+class OnboardingKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ONBOARDING_KIND_UNSPECIFIED: _ClassVar[OnboardingKind]
+    ONBOARDING_KIND_QUALIFICATION: _ClassVar[OnboardingKind]
+    ONBOARDING_KIND_TRAINING: _ClassVar[OnboardingKind]
+    ONBOARDING_KIND_INSTRUCTIONS: _ClassVar[OnboardingKind]
 OFFER_OUTCOME_UNSPECIFIED: OfferOutcome
 OFFER_OUTCOME_DECLINED: OfferOutcome
 OFFER_OUTCOME_EXPIRED: OfferOutcome
@@ -53,6 +60,10 @@ ENTRY_KIND_TOP_UP: EntryKind
 PRESENCE_STATUS_UNSPECIFIED: PresenceStatus
 PRESENCE_STATUS_CONNECTED: PresenceStatus
 PRESENCE_STATUS_DISCONNECTED: PresenceStatus
+ONBOARDING_KIND_UNSPECIFIED: OnboardingKind
+ONBOARDING_KIND_QUALIFICATION: OnboardingKind
+ONBOARDING_KIND_TRAINING: OnboardingKind
+ONBOARDING_KIND_INSTRUCTIONS: OnboardingKind
 
 class TaskSubmitted(_message.Message):
     __slots__ = ("task_id", "platform_id", "client_task_id", "task_type", "pool", "purpose", "payload", "effort_seconds", "deadline", "price_micros", "skills", "sensitive", "gold_answer", "submitted_at")
@@ -243,3 +254,23 @@ class WorkerPresenceChanged(_message.Message):
     status: PresenceStatus
     at: _timestamp_pb2.Timestamp
     def __init__(self, worker_id: _Optional[str] = ..., region: _Optional[str] = ..., status: _Optional[_Union[PresenceStatus, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class OnboardingCompleted(_message.Message):
+    __slots__ = ("onboarding_id", "worker_id", "region", "platform_id", "task_type", "kind", "seconds", "completed_at")
+    ONBOARDING_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    onboarding_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    kind: OnboardingKind
+    seconds: int
+    completed_at: _timestamp_pb2.Timestamp
+    def __init__(self, onboarding_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., kind: _Optional[_Union[OnboardingKind, str]] = ..., seconds: _Optional[int] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

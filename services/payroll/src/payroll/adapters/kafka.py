@@ -12,6 +12,8 @@ PRODUCER = "payroll"
 ENTRY_KINDS = {
     EntryKind.TASK_PAY: events_pb2.ENTRY_KIND_TASK_PAY,
     EntryKind.TIME_WORKED: events_pb2.ENTRY_KIND_TIME_WORKED,
+    EntryKind.TOP_UP: events_pb2.ENTRY_KIND_TOP_UP,
+    EntryKind.ONBOARDING: events_pb2.ENTRY_KIND_ONBOARDING,
 }
 
 

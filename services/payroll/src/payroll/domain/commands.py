@@ -1,6 +1,7 @@
 """Commands: requests to pay a worker, built from the events that earn the pay."""
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,27 @@ class PayForTimeWorked:
     platform_id: str
     task_type: str
     worked_seconds: int
+    source_event_id: str
+
+
+class OnboardingKind(StrEnum):
+    QUALIFICATION = "qualification"
+    TRAINING = "training"
+    INSTRUCTIONS = "instructions"
+
+
+@dataclass(frozen=True)
+class PayForOnboarding:
+    """Pay a qualification, training or instruction step at the floor, charged to the
+    platform whose task type it prepared the worker for."""
+
+    onboarding_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    kind: OnboardingKind
+    seconds: int
     source_event_id: str
 
 

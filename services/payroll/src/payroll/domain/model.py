@@ -19,6 +19,9 @@ MAX_MICROS = 2**63 - 1
 class EntryKind(StrEnum):
     TASK_PAY = "task_pay"
     TIME_WORKED = "time_worked"
+    # What the platform adds to a task's price so the time it took is paid at the floor.
+    TOP_UP = "top_up"
+    ONBOARDING = "onboarding"
 
 
 class AccountKind(StrEnum):

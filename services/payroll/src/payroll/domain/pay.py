@@ -1,12 +1,14 @@
 """Turning pay commands into balanced postings, and the pay-floor arithmetic.
 
-All arithmetic is on integers: hourly rates are micro-dollars per hour and pay for a
-number of seconds rounds down to the micro-dollar, never through a float.
+All arithmetic is on integers: hourly rates are micro-dollars per hour and pay at the floor
+for a number of seconds rounds up to the micro-dollar (rounding down would pay a fraction of a
+micro-dollar below the floor), never through a float. No function here takes a region: the
+same work is paid the same wherever it was done.
 """
 
 from datetime import datetime
 
-from payroll.domain.commands import PayForTask, PayForTimeWorked
+from payroll.domain.commands import PayForOnboarding, PayForTask, PayForTimeWorked
 from payroll.domain.errors import InvalidPostingError
 from payroll.domain.model import (
     MAX_MICROS,
@@ -24,10 +26,10 @@ MAX_ID_LENGTH = 200
 
 
 def floor_pay_micros(worked_seconds: int, floor_micros_per_hour: int) -> int:
-    """Pay at the floor for `worked_seconds`, rounded down to the micro-dollar."""
+    """Pay at the floor for `worked_seconds`, rounded up to the micro-dollar."""
     if worked_seconds < 0 or floor_micros_per_hour < 0:
         raise InvalidPostingError("worked_seconds", "time and rates are never negative")
-    return worked_seconds * floor_micros_per_hour // SECONDS_PER_HOUR
+    return -(-worked_seconds * floor_micros_per_hour // SECONDS_PER_HOUR)
 
 
 def is_below_floor(price_micros: int, worked_seconds: int, floor_micros_per_hour: int) -> bool:
@@ -61,6 +63,66 @@ def task_pay_posting(command: PayForTask, entry_id: str, now: datetime) -> Posti
         task_type=command.task_type,
         amount_micros=command.price_micros,
         paid_seconds=command.worked_seconds,
+        source_event_id=command.source_event_id,
+        posted_at=now,
+    )
+
+
+def top_up_posting(
+    command: PayForTask, floor_micros_per_hour: int, entry_id: str, now: datetime
+) -> Posting | None:
+    """What the platform adds to the task's price so the time worked is paid at the floor
+    (observed effort above the estimate the price was checked against); None when the price
+    already pays it. Its own fact (`top_up:<submission_id>`), beside the task pay, so both
+    stay visible and each is posted once. Its paid seconds are 0: the task pay counts them."""
+    shortfall = floor_pay_micros(command.worked_seconds, floor_micros_per_hour)
+    shortfall -= command.price_micros
+    if shortfall <= 0:
+        return None
+    _require_amount("worked_seconds", shortfall)
+    return _pay(
+        entry_id=entry_id,
+        source_key=f"top_up:{command.submission_id}",
+        kind=EntryKind.TOP_UP,
+        worker_id=command.worker_id,
+        region=command.region,
+        task_id=command.task_id,
+        platform_id=command.platform_id,
+        task_type=command.task_type,
+        amount_micros=shortfall,
+        paid_seconds=0,
+        source_event_id=command.source_event_id,
+        posted_at=now,
+    )
+
+
+def onboarding_posting(
+    command: PayForOnboarding, floor_micros_per_hour: int, entry_id: str, now: datetime
+) -> Posting | None:
+    """Pays an onboarding step's time at the floor, charged to the task type's platform;
+    None when it took no time. Not tied to a task (`task_id` is empty)."""
+    _require_ids(
+        onboarding_id=command.onboarding_id,
+        worker_id=command.worker_id,
+        platform_id=command.platform_id,
+        region=command.region,
+    )
+    _require_text(task_type=command.task_type, source_event_id=command.source_event_id)
+    amount_micros = floor_pay_micros(command.seconds, floor_micros_per_hour)
+    if amount_micros == 0:
+        return None
+    _require_amount("seconds", amount_micros)
+    return _pay(
+        entry_id=entry_id,
+        source_key=f"onboarding:{command.onboarding_id}",
+        kind=EntryKind.ONBOARDING,
+        worker_id=command.worker_id,
+        region=command.region,
+        task_id="",
+        platform_id=command.platform_id,
+        task_type=command.task_type,
+        amount_micros=amount_micros,
+        paid_seconds=command.seconds,
         source_event_id=command.source_event_id,
         posted_at=now,
     )

@@ -1,21 +1,22 @@
 """Kafka events that earn pay, mapped to payroll's commands.
 
-Topics: `submissions.scored` (SubmissionScored pays the task) and `tasks.assigned`
-(LeaseReleased pays the time worked at the floor; the other lease-life events carry no pay).
+Topics: `submissions.scored` (SubmissionScored pays the task, topped up to the floor),
+`tasks.assigned` (LeaseReleased pays the time worked at the floor; the other lease-life events
+carry no pay) and `workers.onboarding` (OnboardingCompleted pays the step at the floor).
 """
 
 import structlog
 
 from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.envelope import PoisonMessageError
-from payroll.domain.commands import PayForTask, PayForTimeWorked
+from payroll.domain.commands import OnboardingKind, PayForOnboarding, PayForTask, PayForTimeWorked
 from payroll.domain.errors import InvalidPostingError
 from payroll.service_layer.handlers import PayrollHandlers
 
 log = structlog.get_logger(__name__)
 
 GROUP_ID = "payroll"
-TOPICS = ("submissions.scored", "tasks.assigned")
+TOPICS = ("submissions.scored", "tasks.assigned", "workers.onboarding")
 
 # Valid events on our topics that carry no pay. Anything else is ignored too (see below).
 _NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed", "task_cancelled"})
@@ -48,6 +49,31 @@ def pay_for_time_worked(event_id: str, released: events_pb2.LeaseReleased) -> Pa
     )
 
 
+_ONBOARDING_KINDS = {
+    events_pb2.ONBOARDING_KIND_QUALIFICATION: OnboardingKind.QUALIFICATION,
+    events_pb2.ONBOARDING_KIND_TRAINING: OnboardingKind.TRAINING,
+    events_pb2.ONBOARDING_KIND_INSTRUCTIONS: OnboardingKind.INSTRUCTIONS,
+}
+
+
+def pay_for_onboarding(
+    event_id: str, completed: events_pb2.OnboardingCompleted
+) -> PayForOnboarding:
+    kind = _ONBOARDING_KINDS.get(completed.kind)
+    if kind is None:
+        raise InvalidPostingError("kind", "must say which onboarding step this was")
+    return PayForOnboarding(
+        onboarding_id=completed.onboarding_id,
+        worker_id=completed.worker_id,
+        region=completed.region,
+        platform_id=completed.platform_id,
+        task_type=completed.task_type,
+        kind=kind,
+        seconds=completed.seconds,
+        source_event_id=event_id,
+    )
+
+
 class PayrollConsumer:
     """The EventConsumer handler. Raises PoisonMessageError for an event that can never be
     paid; lets transient failures (ledger or broker down) propagate so they are retried."""
@@ -65,6 +91,10 @@ class PayrollConsumer:
             elif field == "lease_released":
                 await self._handlers.pay_for_time_worked(
                     pay_for_time_worked(envelope.event_id, envelope.lease_released)
+                )
+            elif field == "onboarding_completed":
+                await self._handlers.pay_for_onboarding(
+                    pay_for_onboarding(envelope.event_id, envelope.onboarding_completed)
                 )
             elif field not in _NO_PAY:
                 # A type this version does not know to pay for: new lease events may be added

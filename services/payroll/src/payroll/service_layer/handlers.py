@@ -7,10 +7,16 @@ import structlog
 
 from fairtask_runtime.clock import Clock
 from payroll import metrics
-from payroll.domain.commands import GetStatement, PayForTask, PayForTimeWorked
+from payroll.domain.commands import GetStatement, PayForOnboarding, PayForTask, PayForTimeWorked
 from payroll.domain.events import entry_posted
 from payroll.domain.model import LedgerSummary, Posting, Statement
-from payroll.domain.pay import is_below_floor, task_pay_posting, time_worked_posting
+from payroll.domain.pay import (
+    is_below_floor,
+    onboarding_posting,
+    task_pay_posting,
+    time_worked_posting,
+    top_up_posting,
+)
 from payroll.service_layer.ports import EntryPublisher, Ledger
 
 log = structlog.get_logger(__name__)
@@ -26,13 +32,34 @@ class PayrollHandlers:
     floor_micros_per_hour: int
     statement_max_lines: int = 1000
 
-    async def pay_for_task(self, command: PayForTask) -> Posting:
-        """Raises InvalidPostingError (permanent) or LedgerUnavailableError (transient)."""
-        posting = task_pay_posting(command, entry_id=self.new_id(), now=self.clock.now())
-        below_floor = is_below_floor(
-            command.price_micros, command.worked_seconds, self.floor_micros_per_hour
+    async def pay_for_task(self, command: PayForTask) -> tuple[Posting, ...]:
+        """Posts the task's price, then the platform's top-up when the time worked took the
+        price below the floor. Returns what was posted. Raises InvalidPostingError
+        (permanent) or LedgerUnavailableError (transient): a crash between the two postings
+        is repaired by the redelivery, which finds the first and writes the second."""
+        now = self.clock.now()
+        task_pay = task_pay_posting(command, entry_id=self.new_id(), now=now)
+        top_up = top_up_posting(
+            command, self.floor_micros_per_hour, entry_id=self.new_id(), now=now
         )
-        return await self._post(posting, below_floor=below_floor)
+        paid_micros = command.price_micros + (top_up.amount_micros if top_up else 0)
+        below_floor = is_below_floor(
+            paid_micros, command.worked_seconds, self.floor_micros_per_hour
+        )
+        posted = [await self._post(task_pay, below_floor=below_floor)]
+        if top_up is not None:
+            posted.append(await self._post(top_up, below_floor=False))
+        return tuple(posted)
+
+    async def pay_for_onboarding(self, command: PayForOnboarding) -> Posting | None:
+        """None when the step took no time; raises like pay_for_task."""
+        posting = onboarding_posting(
+            command, self.floor_micros_per_hour, entry_id=self.new_id(), now=self.clock.now()
+        )
+        if posting is None:
+            log.info("onboarding took no time", onboarding_id=command.onboarding_id)
+            return None
+        return await self._post(posting, below_floor=False)
 
     async def pay_for_time_worked(self, command: PayForTimeWorked) -> Posting | None:
         """None when no time was worked; raises like pay_for_task."""
