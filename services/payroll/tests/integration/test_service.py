@@ -123,7 +123,11 @@ def http_get(url: str) -> str:
 
 
 def scored(
-    submission_id: str, worker_id: str = "w-1", region: str = "ke", price_micros: int = 400_000
+    submission_id: str,
+    worker_id: str = "w-1",
+    region: str = "ke",
+    price_micros: int = 400_000,
+    worked_seconds: int = 90,
 ) -> events_pb2.SubmissionScored:
     return events_pb2.SubmissionScored(
         submission_id=submission_id,
@@ -134,7 +138,7 @@ def scored(
         task_type="image-bbox",
         verdict=events_pb2.VERDICT_ACCEPTED,
         price_micros=price_micros,
-        worked_seconds=90,
+        worked_seconds=worked_seconds,
     )
 
 
@@ -179,10 +183,78 @@ async def test_a_released_lease_pays_the_floor_for_the_time_worked(stack: Stack)
     [entry] = await stack.entries(1)
 
     assert entry.kind == events_pb2.ENTRY_KIND_TIME_WORKED
-    assert entry.amount_micros == 1_234 * 12_000_000 // 3600 == 4_113_333
+    assert entry.amount_micros == -(-1_234 * 12_000_000 // 3600) == 4_113_334  # rounded up
     assert entry.paid_seconds == 1_234
     assert entry.source_event_id == event.event_id
     assert await stack.postings() == 1
+
+
+def onboarding(onboarding_id: str, seconds: int) -> events_pb2.OnboardingCompleted:
+    return events_pb2.OnboardingCompleted(
+        onboarding_id=onboarding_id,
+        worker_id="w-3",
+        region="br",
+        platform_id="lab-a",
+        task_type="image-bbox",
+        kind=events_pb2.ONBOARDING_KIND_QUALIFICATION,
+        seconds=seconds,
+    )
+
+
+async def ledger_rows(dsn: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """Every posting and line, in a stable order, and the sum of all balances."""
+    conn = await asyncpg.connect(dsn, timeout=DEADLINE_S)
+    try:
+        postings = await conn.fetch(
+            "SELECT id, source_key, kind, worker_id, amount_micros, paid_seconds, source_event_id"
+            " FROM postings ORDER BY source_key"
+        )
+        lines = await conn.fetch(
+            "SELECT posting_id, account_id, amount_micros FROM ledger_lines"
+            " ORDER BY posting_id, account_id"
+        )
+        total: int = await conn.fetchval("SELECT coalesce(sum(amount_micros), 0) FROM ledger_lines")
+    finally:
+        await conn.close()
+    return [tuple(r) for r in postings], [tuple(r) for r in lines], total
+
+
+async def test_replaying_every_event_of_a_run_twice_leaves_the_ledger_unchanged(
+    stack: Stack,
+) -> None:
+    run: list[tuple[str, str, Message]] = [
+        ("submissions.scored", "w-1", scored("sub-1")),
+        # Priced for 90 s but took 10 minutes: task pay plus the platform's top-up.
+        ("submissions.scored", "w-1", scored("sub-2", worked_seconds=600)),
+        ("tasks.assigned", "task-lease-1", released("lease-1", 1_234)),
+        ("tasks.assigned", "task-x", events_pb2.TaskAssigned(lease_id="l-x", task_id="task-x")),
+        ("workers.onboarding", "w-3", onboarding("onb-1", 900)),
+    ]
+    sent = [wrap(payload, producer="test") for _, _, payload in run]
+    for (topic, key, _), envelope in zip(run, sent, strict=True):
+        await stack.producer.publish(topic, key, envelope)
+    first = await stack.entries(5)
+    before = await ledger_rows(stack.dsn)
+
+    # Redelivered as they were, then re-sent as the same facts under new event ids.
+    for (topic, key, _), envelope in zip(run, sent, strict=True):
+        await stack.producer.publish(topic, key, envelope)
+    for topic, key, payload in run:
+        await stack.send(topic, key, payload)
+    # Every replay of a paying event re-announces its entry: all of them handled.
+    announced = await stack.entries(15)
+
+    assert await ledger_rows(stack.dsn) == before
+    postings, _, total = before
+    assert total == 0
+    assert sorted((p[1], p[4]) for p in postings) == [
+        ("onboarding:onb-1", 3_000_000),  # 15 minutes at $12/h
+        ("task_pay:sub-1", 400_000),
+        ("task_pay:sub-2", 400_000),
+        ("time_worked:lease-1", 4_113_334),
+        ("top_up:sub-2", 1_600_000),  # 10 minutes at $12/h is $2.00
+    ]
+    assert {e.entry_id for e in announced} == {e.entry_id for e in first}
 
 
 async def test_statement_and_summary_over_grpc(stack: Stack) -> None:
