@@ -17,6 +17,11 @@ def pay_per_task(statement: Statement) -> dict[str, tuple[int, int]]:
     return totals
 
 
+def onboarding_seconds(statement: Statement) -> int:
+    """Seconds of qualification, training and instructions the worker was paid for."""
+    return sum(line.paid_seconds for line in statement.lines if line.kind == "ONBOARDING")
+
+
 def below_floor_payments(statements: Iterable[Statement], floor_micros_per_hour: int) -> int:
     """Payments under the floor for the time they pay for.
 

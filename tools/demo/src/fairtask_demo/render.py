@@ -73,7 +73,8 @@ def report_text(report: Mapping[str, Any]) -> str:
         f"deadline misses {report['deadline_misses']} "
         f"(feasible {report['feasible_deadline_misses']}); "
         f"pay rate spread ${report['pay_rate_spread_usd']:.4f}; "
-        f"payments below floor {report['below_floor_payments']}",
+        f"payments below floor {report['below_floor_payments']}; "
+        f"paid onboarding {report['paid_onboarding_seconds']} s",
     ]
     if report["errors"]:
         lines += ["", "errors:", *(f"  - {e}" for e in report["errors"])]

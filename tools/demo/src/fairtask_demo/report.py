@@ -4,7 +4,8 @@ Field meanings follow DESIGN.md "Scenario files" so `make run` and `make sim` re
 Demo-specific choices: eligible seconds are seconds a worker's stream was connected (every demo
 worker is inside its availability), work seconds are the nominal effort of the tasks a worker
 completed (the demo compresses wall time), and effective hourly pay divides earnings by those
-work seconds for the same reason.
+work seconds plus the paid onboarding seconds (onboarding pay is in the earnings) for the same
+reason.
 """
 
 import math
@@ -20,7 +21,12 @@ from fairtask_demo.model import (
     Statement,
     WorkerTally,
 )
-from fairtask_demo.pay import below_floor_payments, pay_per_task, pay_rate_spread_usd
+from fairtask_demo.pay import (
+    below_floor_payments,
+    onboarding_seconds,
+    pay_per_task,
+    pay_rate_spread_usd,
+)
 from fairtask_demo.windows import inside, local_minute, parse_window, zone
 from fairtask_sim.fairness import Allocation, fairness_of
 
@@ -39,9 +45,10 @@ class _Figures:
     paid_seconds: int = 0
     pushes_outside_window: int = 0
     night_work_seconds: int = 0
+    paid_onboarding_seconds: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        hours = self.work_seconds_assigned / 3600
+        hours = (self.work_seconds_assigned + self.paid_onboarding_seconds) / 3600
         return {
             "workers": self.workers,
             "eligible_worker_seconds": round(self.eligible_worker_seconds, 3),
@@ -51,6 +58,7 @@ class _Figures:
             "paid_seconds": self.paid_seconds,
             "pushes_outside_window": self.pushes_outside_window,
             "night_work_seconds": self.night_work_seconds,
+            "paid_onboarding_seconds": self.paid_onboarding_seconds,
             "effective_hourly_usd": round(_usd(self.earnings_micros) / hours, 4) if hours else None,
         }
 
@@ -124,6 +132,7 @@ def build_report(record: RunRecord) -> dict[str, Any]:
         "tasks_by_state": dict(sorted(states.items())),
         "results_released": record.results_released,
         "ledger_balanced": record.ledger.balanced if record.ledger else None,
+        "paid_onboarding_seconds": sum(f.paid_onboarding_seconds for f in regions.values()),
         "regions": {name: f.as_json() for name, f in sorted(regions.items())},
         "pools": {
             name: {
@@ -161,6 +170,7 @@ def _add_presence(figures: _Figures, tally: WorkerTally, statement: Statement | 
     if statement is not None:
         figures.earnings_micros += statement.balance_micros
         figures.paid_seconds += statement.paid_seconds
+        figures.paid_onboarding_seconds += onboarding_seconds(statement)
 
 
 def _worker_row(f: _Figures) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import grpc
 import redis.asyncio as redis
 
 from fairtask_demo.config import DemoConfig
+from fairtask_demo.load.onboarding import KafkaOnboarding
 from fairtask_demo.render import report_text
 from fairtask_demo.report import build_report
 from fairtask_demo.session import Control, LoadSession, Targets
@@ -130,6 +131,7 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
             control,
             RedisPlatformKeys(keys_redis),
             say=_say,
+            onboarding=KafkaOnboarding(endpoints.kafka_bootstrap),
         )
         try:
             record = await session.run()

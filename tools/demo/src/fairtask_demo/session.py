@@ -14,6 +14,7 @@ import grpc
 
 from fairtask_demo import collect
 from fairtask_demo.config import DemoConfig
+from fairtask_demo.load.onboarding import OnboardingPublisher, onboarding_steps
 from fairtask_demo.load.platforms import PlatformSim
 from fairtask_demo.load.registry import Registry
 from fairtask_demo.load.results import watch_results
@@ -68,10 +69,12 @@ class LoadSession:
         control: Control,
         keys: PlatformKeys,
         say: Callable[[str], None] = print,
+        onboarding: OnboardingPublisher | None = None,
     ) -> None:
         """`keys` is the store the services check platform API keys against: the load issues
         its simulated platforms their keys there, as an operator would, and revokes them at
-        the end."""
+        the end. `onboarding`, when given, announces the workers' paid onboarding steps."""
+        self._onboarding = onboarding
         self._config = config
         self._keys = keys
         self._credentials: dict[str, Metadata] = {}
@@ -123,6 +126,9 @@ class LoadSession:
             for spec in cfg.platforms
         ]
         await asyncio.gather(*(p.define_task_type() for p in platforms))
+        if self._onboarding is not None:
+            task_types = [(p.platform_id, p.spec.task_type.name) for p in platforms]
+            await self._onboarding.publish(onboarding_steps(self.tallies, task_types, self.run_tag))
         workers = [WorkerSim(t, dispatcher, cfg, self.registry) for t in self.tallies]
         loop = asyncio.get_running_loop()
         began = loop.time()

@@ -105,6 +105,7 @@ def test_region_figures_add_up_their_workers() -> None:
         "paid_seconds": 90,
         "pushes_outside_window": 0,
         "night_work_seconds": 90,
+        "paid_onboarding_seconds": 0,
         "effective_hourly_usd": 16.0,
     }
     assert ph["work_seconds_assigned"] == 180
@@ -229,3 +230,21 @@ def test_pool_figures_carry_the_pay_for_that_task_type_only() -> None:
     assert (image["earnings_usd"], image["paid_seconds"]) == (0.4, 90)
     assert (chat["earnings_usd"], chat["effective_hourly_usd"]) == (0.3, 18.0)
     assert report["regions"]["us"]["earnings_usd"] == 0.7
+
+
+def test_paid_onboarding_counts_in_the_report_and_the_hourly_rate() -> None:
+    # 90 s of task work for $0.40 plus 10 minutes of onboarding paid $2.00 at the floor.
+    onboarded = Statement(
+        "us-1",
+        2_400_000,
+        690,
+        1,
+        (_pay("t1"), StatementLine("", "ONBOARDING", 2_000_000, 600)),
+    )
+    statements = {"us-1": onboarded, "ph-1": Statement("ph-1", 800_000, 180, 2, ())}
+    report = build_report(_record(statements=statements))
+
+    assert report["paid_onboarding_seconds"] == 600
+    us = report["regions"]["us"]
+    assert us["paid_onboarding_seconds"] == 600
+    assert us["effective_hourly_usd"] == round(2.4 / (690 / 3600), 4)

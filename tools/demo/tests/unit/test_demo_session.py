@@ -3,7 +3,9 @@
 import asyncio
 import dataclasses
 import json
+from collections.abc import Sequence
 
+from fairtask.v1 import events_pb2
 from fairtask_demo.config import DemoConfig, RegionSpec
 from fairtask_demo.fakes import FakeServices
 from fairtask_demo.report import build_report
@@ -27,9 +29,49 @@ FAST = DemoConfig(
 )
 
 
-def _session(services: FakeServices, config: DemoConfig, control: Control) -> LoadSession:
+class RecordedOnboarding:
+    def __init__(self) -> None:
+        self.steps: list[events_pb2.OnboardingCompleted] = []
+
+    async def publish(self, steps: Sequence[events_pb2.OnboardingCompleted]) -> None:
+        self.steps += steps
+
+
+def _session(
+    services: FakeServices,
+    config: DemoConfig,
+    control: Control,
+    onboarding: RecordedOnboarding | None = None,
+) -> LoadSession:
     t = services.target
-    return LoadSession(config, Targets(t, t, t), control, services.world.keys, say=lambda _: None)
+    return LoadSession(
+        config,
+        Targets(t, t, t),
+        control,
+        services.world.keys,
+        say=lambda _: None,
+        onboarding=onboarding,
+    )
+
+
+async def test_every_worker_is_onboarded_for_every_task_type_before_work(
+    fake_services: FakeServices,
+) -> None:
+    onboarding = RecordedOnboarding()
+    session = _session(
+        fake_services, dataclasses.replace(FAST, duration_s=0.5), Control(), onboarding
+    )
+    await session.run()
+
+    workers = {t.profile.worker_id for t in session.tallies}
+    instructions = [
+        s for s in onboarding.steps if s.kind == events_pb2.ONBOARDING_KIND_INSTRUCTIONS
+    ]
+    assert {s.worker_id for s in instructions} == workers
+    assert len(instructions) == len(workers) * len(FAST.platforms)
+    assert any(s.kind == events_pb2.ONBOARDING_KIND_QUALIFICATION for s in onboarding.steps)
+    assert len({s.onboarding_id for s in onboarding.steps}) == len(onboarding.steps)
+    assert all(s.seconds > 0 and s.platform_id.endswith(session.run_tag) for s in onboarding.steps)
 
 
 async def test_every_submitted_task_is_worked_paid_and_released(
