@@ -73,7 +73,8 @@ class Replication:
         self._clock = clock
         self._config = config
         self._me = dispatch.replica_id
-        self.position = "0-0"
+        self.position = "0-0"  # how far this replica has followed the log
+        self._relayed: str | None = None  # how far it has relayed it, while its turn lasts
 
     # -- following --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -175,27 +176,31 @@ class Replication:
 
     # -- relaying to Kafka ------------------------------------------------------------------
     async def run_relay(self) -> None:
-        upto: str | None = None
         try:
             while True:
                 try:
-                    if not await self._log.lead(self._me, self._config.replica_ttl_s):
-                        upto = None
+                    if not await self.relay(self._config.wait_s):
                         await asyncio.sleep(self._config.replica_ttl_s / 3)
-                        continue
-                    if upto is None:  # our turn (again): from wherever the last relay got to
-                        upto = await self._log.published()
-                    upto = await self._relay(upto, self._config.wait_s)
                 except Exception:
                     # Kafka or Redis hiccup: nothing was marked published, so nothing is lost.
                     log.exception("relaying the transition log failed; retrying")
-                    upto = None
+                    self._relayed = None
                     await asyncio.sleep(self._config.wait_s)
         except asyncio.CancelledError:
             # Stopping: what this replica did last (its workers leaving) still gets out.
-            if upto is not None:
-                await self._relay(upto, 0.0)
+            if self._relayed is not None:
+                await self._relay(self._relayed, 0.0)
             raise
+
+    async def relay(self, wait_s: float = 0.0) -> bool:
+        """Publishes the next entries if it is this replica's turn; False if it is not."""
+        if not await self._log.lead(self._me, self._config.replica_ttl_s):
+            self._relayed = None
+            return False
+        if self._relayed is None:  # our turn (again): from wherever the last relay got to
+            self._relayed = await self._log.published()
+        self._relayed = await self._relay(self._relayed, wait_s)
+        return True
 
     async def _relay(self, upto: str, wait_s: float) -> str:
         batch = await self._log.read(upto, self._config.batch, wait_s)
@@ -215,13 +220,17 @@ class Replication:
     async def run_liveness(self) -> None:
         while True:
             try:
-                await self._log.beat(self._me, self._alive_until())
-                for replica in await self._log.dead(self._clock.now()):
-                    if replica != self._me:
-                        await self._bury(replica)
+                await self.check_liveness()
             except Exception:
                 log.exception("liveness round failed; retrying")
             await asyncio.sleep(self._config.replica_ttl_s / 3)
+
+    async def check_liveness(self) -> None:
+        """Says this replica is alive, and ends the connections of replicas that are not."""
+        await self._log.beat(self._me, self._alive_until())
+        for replica in await self._log.dead(self._clock.now()):
+            if replica != self._me:
+                await self._bury(replica)
 
     async def _bury(self, replica: str) -> None:
         workers = await self._log.connections_of(replica)

@@ -45,6 +45,7 @@ class Roster:
     def engage(self, worker_id: str, engagement: Engagement, now: float) -> None:
         self._busy[worker_id] = engagement
         if engagement.by != self.by:
+            self._cooling.pop(worker_id, None)  # the log has caught up: this is why
             self.refresh(worker_id, now)
 
     def disengage(self, worker_id: str, now: float, offer_id: str = "", lease_id: str = "") -> None:
@@ -57,14 +58,15 @@ class Roster:
         ):
             del self._busy[worker_id]
             if engaged.by != self.by:
+                self._cooling.pop(worker_id, None)
                 self.refresh(worker_id, now)
 
     def engagement(self, worker_id: str) -> Engagement | None:
         return self._busy.get(worker_id)
 
     def cool(self, worker_id: str, until: float, now: float) -> None:
-        """Leaves the worker out of the policy until then: the store found them busy or gone,
-        and this replica has not yet read why."""
+        """Leaves the worker out of the policy until then, or until the log says what they are
+        doing: the store found them busy or gone, and this replica has not read why yet."""
         self._cooling[worker_id] = until
         self.refresh(worker_id, now)
 
