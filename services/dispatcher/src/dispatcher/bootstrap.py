@@ -144,8 +144,8 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     submitted = settings.topic_prefix + "tasks.submitted"
     ownership = PoolOwnership(
         submitted,
-        dispatch.pause,
-        dispatch.own,
+        dispatch.ownership.pause,
+        dispatch.ownership.own,
         partitions_of=lambda topic: consumer.kafka.partitions_for_topic(topic),
     )
     session_timeout_ms = int(settings.consumer_session_timeout_s * 1000)

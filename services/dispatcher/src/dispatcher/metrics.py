@@ -30,3 +30,8 @@ OFFER_DECISION_SECONDS = Histogram(
     "Time to choose and record one offer.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
+SCHEDULED_PARTITIONS = Gauge(
+    "fairtask_scheduled_partitions",
+    "Partitions of tasks.submitted whose pools this replica schedules (1) or not (0).",
+    ["partition"],
+)

@@ -8,6 +8,7 @@ import pytest
 # The tests share `worker_clients`; --import-mode=importlib does not put this folder on the path.
 sys.path.insert(0, str(Path(__file__).parent))
 
+from dispatcher_processes import Dispatchers
 from worker_clients import Running, dispatcher_for_tests
 
 
@@ -24,3 +25,24 @@ async def slow_app(stack_endpoints: Any) -> AsyncIterator[Running]:
     """As `app`, with the times a person needs: offers for a minute, two minutes of grace."""
     async with dispatcher_for_tests(stack_endpoints, offer_ttl_s=60.0, grace_s=120.0) as app:
         yield app
+
+
+@pytest.fixture
+async def dispatchers(
+    stack_endpoints: Any, kafka_topics: str, tmp_path: Path
+) -> AsyncIterator[Dispatchers]:
+    """Dispatcher processes on this test's topics, quick to notice a dead replica: its
+    liveness runs out in 2 s, and the consumer group hands its partitions over after 6 s (the
+    least the broker allows)."""
+    settings = {
+        "FAIRTASK_OFFER_TTL_S": "4",
+        "FAIRTASK_GRACE_S": "30",
+        "FAIRTASK_REPLICA_TTL_S": "2",
+        "FAIRTASK_CONSUMER_SESSION_TIMEOUT_S": "6",
+        "FAIRTASK_SHUTDOWN_GRACE_S": "2",
+    }
+    running = Dispatchers(stack_endpoints, kafka_topics, tmp_path / "logs", settings)
+    try:
+        yield running
+    finally:
+        await running.stop()

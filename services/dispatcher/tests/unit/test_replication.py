@@ -79,7 +79,7 @@ class Cluster:
             ReplicationConfig(replica_ttl_s=10.0),
         )
         await replication.start()
-        await dispatch.own(frozenset(partitions), partition_of)
+        await dispatch.ownership.own(frozenset(partitions), partition_of)
         return Replica(dispatch, replication)
 
     async def settle(self, *replicas: Replica) -> None:
@@ -187,9 +187,9 @@ async def test_pools_follow_the_partitions_their_replica_owns() -> None:
         await a.dispatch.ingest(transcribe(f"t{i}"))
 
     # B joins the group: partition 1 (transcribe) moves to it.
-    await a.dispatch.pause()
-    await a.dispatch.own(frozenset({0}), partition_of)
-    await b.dispatch.own(frozenset({1}), partition_of)
+    await a.dispatch.ownership.pause()
+    await a.dispatch.ownership.own(frozenset({0}), partition_of)
+    await b.dispatch.ownership.own(frozenset({1}), partition_of)
 
     def pools(replica: Replica) -> set[str]:
         policy = replica.dispatch.policy

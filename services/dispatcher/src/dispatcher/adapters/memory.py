@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dispatcher.adapters.memory_log import MemoryTransitionLog
-from dispatcher.adapters.memory_store import MemoryState, MemoryTaskStore
+from dispatcher.adapters.memory_state import MemoryState
+from dispatcher.adapters.memory_store import MemoryTaskStore
 from dispatcher.domain.events import Event
 from dispatcher.domain.model import TaskType
 from dispatcher.service_layer.ports import RecordedEvent

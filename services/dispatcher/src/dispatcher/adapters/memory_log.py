@@ -3,7 +3,7 @@
 import asyncio
 from datetime import datetime
 
-from dispatcher.adapters.memory_store import MemoryState
+from dispatcher.adapters.memory_state import MemoryState
 from dispatcher.service_layer.transitions import Transition, position_key
 
 

@@ -6,9 +6,10 @@ Several stores can share one `MemoryState`, as replicas share one Redis (`replic
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dispatcher.adapters.memory_connections import MemoryConnections
+from dispatcher.adapters.memory_state import LeaseRecord, MemoryState, OfferRecord, TaskRecord
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import Event, OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus
@@ -27,8 +28,6 @@ from dispatcher.service_layer.transitions import (
     Assigned,
     Cancelled,
     Change,
-    Connected,
-    Disconnected,
     Offered,
     OfferEnded,
     Queued,
@@ -48,77 +47,6 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-@dataclass
-class _TaskRecord:
-    """The `task:<id>` hash: present from record_accepted or ingest, whichever comes first."""
-
-    platform_id: str
-    client_task_id: str
-    task_type: str
-    state: TaskState
-    task: Task | None = None  # the `event` field, set by ingest
-    seq: int | None = None
-    offer_id: str | None = None
-    worker_id: str | None = None
-    lease_id: str | None = None
-
-
-@dataclass(frozen=True)
-class _OfferRecord:
-    task_id: str
-    worker_id: str
-    expires_ms: int
-    by: str
-
-
-@dataclass
-class _LeaseRecord:
-    task_id: str
-    worker_id: str
-    region: str
-    offer_id: str
-    leased_ms: int
-    last_seen_ms: int
-    by: str
-    state: str = "active"  # active | submitted | released
-    draft: bytes = b""
-
-
-@dataclass
-class _Conn:
-    hello: Hello
-    holder: str
-    seq: int
-
-
-@dataclass
-class MemoryState:
-    """What Redis holds for every replica."""
-
-    clients: dict[str, dict[str, str]] = field(default_factory=dict)
-    in_transit: dict[str, set[str]] = field(default_factory=dict)  # accepted, not yet ingested
-    tasks: dict[str, _TaskRecord] = field(default_factory=dict)
-    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    queues: dict[str, dict[str, int]] = field(default_factory=dict)  # pool -> task -> seq
-    seq: int = 0
-    offers: dict[str, _OfferRecord] = field(default_factory=dict)
-    leases: dict[str, _LeaseRecord] = field(default_factory=dict)
-    worker_lease: dict[str, str] = field(default_factory=dict)
-    worker_offer: dict[str, str] = field(default_factory=dict)
-    active: dict[str, None] = field(default_factory=dict)  # an ordered set of lease ids
-    grace: dict[str, int] = field(default_factory=dict)  # lease id -> end of grace in ms
-    conns: dict[str, _Conn] = field(default_factory=dict)
-    conn_seq: int = 0
-    replicas: dict[str, int] = field(default_factory=dict)  # replica -> alive until, ms
-    log: list[Transition] = field(default_factory=list)
-    logged: int = 0  # entries ever written: positions are never reused
-    cursors: dict[str, str] = field(default_factory=dict)  # replica -> read up to
-    relay: str = ""  # the replica relaying the log
-    published: str = "0-0"
-    # What the relay would publish, in log order: the tests' view of Kafka.
-    published_events: list[Event] | None = None
-
-
 class MemoryTaskStore:
     def __init__(
         self,
@@ -127,7 +55,8 @@ class MemoryTaskStore:
         events: list[Event] | None = None,
     ) -> None:
         self.state = state or MemoryState(published_events=events)
-        self._origin = origin
+        self.origin = origin
+        self._connections = MemoryConnections(self)
         # A lone store (the unit tests' single dispatcher) counts its replica as alive.
         self.state.replicas.setdefault(origin, 2**62)
 
@@ -135,10 +64,11 @@ class MemoryTaskStore:
         """Another replica's view of the same state."""
         return MemoryTaskStore(origin, self.state)
 
-    def _note(self, at: datetime, change: Change, event_id: str = "") -> None:
+    def note(self, at: datetime, change: Change, event_id: str = "") -> None:
+        """Appends to the transition log (and hands its event to the tests' Kafka)."""
         s = self.state
         s.logged += 1
-        entry = Transition(f"0-{s.logged}", self._origin, at, event_id, change)
+        entry = Transition(f"0-{s.logged}", self.origin, at, event_id, change)
         s.log.append(entry)
         event = event_of(entry) if event_id else None
         if event is not None and s.published_events is not None:
@@ -155,7 +85,7 @@ class MemoryTaskStore:
         for a in accepted:
             s.clients.setdefault(platform_id, {})[a.client_task_id] = a.fingerprint
             if a.task_id not in s.tasks:
-                s.tasks[a.task_id] = _TaskRecord(
+                s.tasks[a.task_id] = TaskRecord(
                     platform_id, a.client_task_id, a.task_type, TaskState.QUEUED
                 )
             if s.tasks[a.task_id].task is None:
@@ -176,7 +106,7 @@ class MemoryTaskStore:
             return False
         if record is None:
             # No state yet: the HSET below leaves it unset until the task is queued.
-            record = _TaskRecord(task.platform_id, "", "", TaskState.QUEUED)
+            record = TaskRecord(task.platform_id, "", "", TaskState.QUEUED)
             s.tasks[task.task_id] = record
             cancelled = False
         else:
@@ -191,7 +121,7 @@ class MemoryTaskStore:
         s.seq += 1
         record.state, record.seq = TaskState.QUEUED, s.seq
         s.queues.setdefault(task.pool, {})[task.task_id] = s.seq
-        self._note(_at(_ms(now)), Queued(task))
+        self.note(_at(_ms(now)), Queued(task))
         return True
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -212,7 +142,7 @@ class MemoryTaskStore:
         if record.state is TaskState.QUEUED:
             record.state = TaskState.CANCELLED
             s.queues.get(pool, {}).pop(task_id, None)
-            self._note(now, Cancelled(task_id, pool))
+            self.note(now, Cancelled(task_id, pool))
             return Cancellation(TaskState.CANCELLED)
         if record.state is TaskState.OFFERED:
             assert record.offer_id is not None
@@ -223,7 +153,7 @@ class MemoryTaskStore:
                 del s.worker_offer[offer.worker_id]
             withdrawn = Offer(offer_id, record.task, offer.worker_id, _at(offer.expires_ms))
             record.state, record.offer_id, record.worker_id = TaskState.CANCELLED, None, None
-            self._note(now, Cancelled(task_id, pool, offer_id, offer.worker_id, offer.by))
+            self.note(now, Cancelled(task_id, pool, offer_id, offer.worker_id, offer.by))
             return Cancellation(TaskState.CANCELLED, withdrawn)
         if record.state is TaskState.CANCELLED:
             return Cancellation(TaskState.CANCELLED)
@@ -254,11 +184,11 @@ class MemoryTaskStore:
         s.queues.get(record.task.pool, {}).pop(task_id, None)
         record.state = TaskState.OFFERED
         record.offer_id, record.worker_id = offer_id, worker_id
-        s.offers[offer_id] = _OfferRecord(task_id, worker_id, _ms(expires_at), by)
+        s.offers[offer_id] = OfferRecord(task_id, worker_id, _ms(expires_at), by)
         s.worker_offer[worker_id] = offer_id
         offer = Offer(offer_id, record.task, worker_id, expires_at)
         change = Offered(offer, by, region, conn.holder, conn.seq)
-        self._note(_at(_ms(now)), change, new_event_id())
+        self.note(_at(_ms(now)), change, new_event_id())
         return OfferMade(offer, holder=conn.holder, seq=conn.seq)
 
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
@@ -277,11 +207,12 @@ class MemoryTaskStore:
         offer = self.state.offers.get(offer_id)
         if offer is None or (worker_id and offer.worker_id != worker_id):
             return None
-        return self._close_offer(offer_id, outcome, now)
+        return self.withdraw(offer_id, outcome, now)
 
-    def _close_offer(
+    def withdraw(
         self, offer_id: str, outcome: OfferOutcome, now: datetime
     ) -> OfferClosedNow | None:
+        """CLOSE_OFFER without the check of whose it is (shared with the connections)."""
         s = self.state
         offer = s.offers.pop(offer_id, None)
         if offer is None:
@@ -297,7 +228,7 @@ class MemoryTaskStore:
             # Back at its original place: an unlucky task is not pushed behind later arrivals.
             s.queues.setdefault(record.task.pool, {})[offer.task_id] = record.seq
         closed = Offer(offer_id, record.task, offer.worker_id, _at(offer.expires_ms))
-        self._note(_at(_ms(now)), OfferEnded(closed, offer.by, outcome), new_event_id())
+        self.note(_at(_ms(now)), OfferEnded(closed, offer.by, outcome), new_event_id())
         return OfferClosedNow(closed, offer.by)
 
     async def expired_offers(self, now: datetime, limit: int) -> list[str]:
@@ -320,14 +251,14 @@ class MemoryTaskStore:
         del s.offers[offer_id]
         s.worker_offer.pop(worker_id, None)
         record.state, record.lease_id, record.offer_id = TaskState.LEASED, lease_id, None
-        s.leases[lease_id] = _LeaseRecord(
+        s.leases[lease_id] = LeaseRecord(
             offer.task_id, worker_id, region, offer_id, _ms(now), _ms(now), offer.by
         )
         s.worker_lease[worker_id] = lease_id
         s.active[lease_id] = None
         lease = await self.get_lease(lease_id)
         assert lease is not None
-        self._note(_at(_ms(now)), Assigned(lease, offer.by), new_event_id())
+        self.note(_at(_ms(now)), Assigned(lease, offer.by), new_event_id())
         return lease
 
     async def lease_of(self, worker_id: str) -> Lease | None:
@@ -370,7 +301,7 @@ class MemoryTaskStore:
         self.state.tasks[record.task_id].state = TaskState.SUBMITTED
         self._end_lease(lease_id, record.worker_id)
         change = Submitted(lease, record.by, submission_id, answer, worked_s)
-        self._note(_at(_ms(now)), change, new_event_id())
+        self.note(_at(_ms(now)), change, new_event_id())
         return True
 
     async def overdue_leases(self, now: datetime, limit: int) -> list[str]:
@@ -396,7 +327,7 @@ class MemoryTaskStore:
         # Paid for the time up to the last sign of life (a heartbeat, or the disconnect).
         worked = max((record.last_seen_ms - record.leased_ms) // 1000, 0)
         change = Released(lease, record.by, worked, reason)
-        self._note(_at(_ms(now)), change, new_event_id())
+        self.note(_at(_ms(now)), change, new_event_id())
         return LeaseReleasedNow(lease, record.by, worked)
 
     async def get_lease(self, lease_id: str) -> Lease | None:
@@ -419,25 +350,7 @@ class MemoryTaskStore:
         )
 
     async def connect_worker(self, hello: Hello, now: datetime) -> Connection:
-        s = self.state
-        worker = hello.worker_id
-        s.conn_seq += 1
-        s.conns[worker] = _Conn(hello, self._origin, s.conn_seq)
-        withdrawn = None
-        if worker in s.worker_offer:
-            withdrawn = self._close_offer(s.worker_offer[worker], OfferOutcome.WITHDRAWN, now)
-        lease = await self.lease_of(worker)
-        change = Connected(hello, s.conn_seq, self._origin)
-        by = ""
-        if lease is not None:
-            s.grace.pop(lease.lease_id, None)
-            by = s.leases[lease.lease_id].by
-            change = Connected(
-                hello, s.conn_seq, self._origin, lease.lease_id, lease.task.task_id,
-                lease.offer_id, by,
-            )  # fmt: skip
-        self._note(_at(_ms(now)), change, new_event_id())
-        return Connection(s.conn_seq, lease, withdrawn, by)
+        return await self._connections.connect(hello, now)
 
     async def disconnect_worker(
         self,
@@ -448,41 +361,12 @@ class MemoryTaskStore:
         grace_until: datetime,
         now: datetime,
     ) -> Disconnection:
-        s = self.state
-        conn = s.conns.get(worker_id)
-        if conn is None or (seq is not None and conn.seq != seq):
-            return Disconnection(False)
-        if holder is not None and conn.holder != holder:
-            return Disconnection(False)
-        del s.conns[worker_id]
-        withdrawn = None
-        if worker_id in s.worker_offer:
-            withdrawn = self._close_offer(s.worker_offer[worker_id], OfferOutcome.WITHDRAWN, now)
-        lease_id = s.worker_lease.get(worker_id)
-        if lease_id is not None:
-            record = s.leases[lease_id]
-            if last_seen is not None and record.state == "active":
-                record.last_seen_ms = _ms(last_seen)
-            # The task stays reserved and the draft kept until the grace period runs out.
-            s.grace.setdefault(lease_id, _ms(grace_until))
-        change = Disconnected(worker_id, conn.hello.region, conn.seq, conn.holder)
-        self._note(_at(_ms(now)), change, new_event_id())
-        return Disconnection(True, withdrawn)
+        return await self._connections.disconnect(
+            worker_id, seq, holder, last_seen, grace_until, now
+        )
 
     async def online_workers(self) -> list[OnlineWorker]:
-        s = self.state
-        found: list[OnlineWorker] = []
-        for worker, conn in s.conns.items():
-            task = offer = lease = by = ""
-            if worker in s.worker_lease:
-                lease = s.worker_lease[worker]
-                record = s.leases[lease]
-                task, offer, by = record.task_id, record.offer_id, record.by
-            elif worker in s.worker_offer:
-                offer = s.worker_offer[worker]
-                task, by = s.offers[offer].task_id, s.offers[offer].by
-            found.append(OnlineWorker(conn.hello, conn.seq, conn.holder, task, offer, lease, by))
-        return found
+        return self._connections.online()
 
     async def active_leases(self) -> list[Lease]:
         """Every active lease: for invariant tests."""

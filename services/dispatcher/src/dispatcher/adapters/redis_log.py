@@ -10,7 +10,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from dispatcher.adapters import redis_scripts
+from dispatcher.adapters import redis_replicas
 from dispatcher.adapters.codec import hello_from_json, task_from_bytes
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer
@@ -40,8 +40,8 @@ class RedisTransitionLog:
         self._r = client
         self._p = prefix
         self._key = f"{prefix}log"
-        self._lead = client.register_script(redis_scripts.LEAD)
-        self._published = client.register_script(redis_scripts.PUBLISHED)
+        self._lead = client.register_script(redis_replicas.LEAD)
+        self._published = client.register_script(redis_replicas.PUBLISHED)
 
     async def end(self) -> str:
         last: Any = await self._r.xrevrange(self._key, count=1)

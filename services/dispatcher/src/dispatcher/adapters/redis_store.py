@@ -9,7 +9,8 @@ import redis.asyncio as redis
 from redis.typing import EncodableT
 
 from dispatcher.adapters import redis_scripts
-from dispatcher.adapters.codec import hello_from_json, hello_to_json, task_from_bytes, task_to_pb
+from dispatcher.adapters.codec import task_from_bytes, task_to_pb
+from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
@@ -102,8 +103,7 @@ class RedisTaskStore:
         self._complete = client.register_script(redis_scripts.COMPLETE)
         self._release = client.register_script(redis_scripts.RELEASE)
         self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
-        self._connect = client.register_script(redis_scripts.CONNECT)
-        self._disconnect = client.register_script(redis_scripts.DISCONNECT)
+        self._connections = RedisConnections(client, prefix, origin, self.get_lease)
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -221,7 +221,7 @@ class RedisTaskStore:
                 new_event_id(),
             ]
         )
-        return _closed(offer_id, raw) if raw else None
+        return closed_offer(offer_id, raw) if raw else None
 
     async def expired_offers(self, now: datetime, limit: int) -> list[str]:
         raw = await self._r.zrangebyscore(
@@ -320,18 +320,7 @@ class RedisTaskStore:
         )
 
     async def connect_worker(self, hello: Hello, now: datetime) -> Connection:
-        args: list[EncodableT] = [
-            self._p,
-            hello.worker_id,
-            hello_to_json(hello),
-            hello.region,
-            self._origin,
-        ]
-        raw = await self._connect(args=[*args, _ms(now), new_event_id(), new_event_id()])
-        seq, lease_id, by, withdrawn = raw
-        lease = await self.get_lease(_text(lease_id)) if lease_id else None
-        closed = _closed(_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
-        return Connection(int(seq), lease, closed, _text(by))
+        return await self._connections.connect(hello, now)
 
     async def disconnect_worker(
         self,
@@ -342,58 +331,9 @@ class RedisTaskStore:
         grace_until: datetime,
         now: datetime,
     ) -> Disconnection:
-        raw = await self._disconnect(
-            args=[
-                self._p,
-                worker_id,
-                "" if seq is None else seq,
-                holder or "",
-                "" if last_seen is None else _ms(last_seen),
-                _ms(grace_until),
-                self._origin,
-                _ms(now),
-                new_event_id(),
-                new_event_id(),
-            ]
+        return await self._connections.disconnect(
+            worker_id, seq, holder, last_seen, grace_until, now
         )
-        if not int(raw[0]):
-            return Disconnection(False)
-        withdrawn = raw[1]
-        closed = _closed(_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
-        return Disconnection(True, closed)
 
     async def online_workers(self) -> list[OnlineWorker]:
-        workers = [_text(w) for w in await self._r.smembers(f"{self._p}online")]
-        async with self._r.pipeline(transaction=False) as pipe:
-            for worker in workers:
-                pipe.hmget(f"{self._p}conn:{worker}", ["hello", "holder", "seq"])
-                pipe.get(f"{self._p}worker:{worker}:offer")
-                pipe.get(f"{self._p}worker:{worker}:lease")
-            raw = await pipe.execute()
-        found: list[OnlineWorker] = []
-        for i in range(len(workers)):
-            (hello, holder, seq), offer_id, lease_id = raw[3 * i : 3 * i + 3]
-            if hello is None:
-                continue  # disconnected meanwhile
-            busy = await self._engagement(_text(offer_id), _text(lease_id))
-            found.append(OnlineWorker(hello_from_json(hello), int(seq), _text(holder), *busy))
-        return found
-
-    async def _engagement(self, offer_id: str, lease_id: str) -> tuple[str, str, str, str]:
-        """(task, offer, lease, by) of what a worker holds, or all empty."""
-        if lease_id:
-            task, offer, by = await self._r.hmget(
-                f"{self._p}lease:{lease_id}", ["task_id", "offer_id", "by"]
-            )
-            return _text(task), _text(offer), lease_id, _text(by)
-        if offer_id:
-            task, by = await self._r.hmget(f"{self._p}offer:{offer_id}", ["task_id", "by"])
-            if task is not None:
-                return _text(task), offer_id, "", _text(by)
-        return "", "", "", ""
-
-
-def _closed(offer_id: str, raw: Sequence[object]) -> OfferClosedNow:
-    worker, expires, event, by = raw
-    offer = Offer(offer_id, task_from_bytes(_raw(event)), _text(worker), _at(_text(expires)))
-    return OfferClosedNow(offer, _text(by))
+        return await self._connections.online()

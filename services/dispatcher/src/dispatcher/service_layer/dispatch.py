@@ -4,9 +4,10 @@ Which worker is offered which task is the policy's decision (the fair scheduler 
 a pure synchronous core). This module keeps the policy told of every arrival, connection and
 outcome, turns its decisions into atomic offers in the task store, and pushes them to workers.
 
-With several replicas, this one's policy holds the pools it owns (`own`), knows every connected
-worker, and learns what the other replicas did from the transition log (`apply`, in
-`remote.py`); the store refuses any offer that would give a task, or a worker, two at once.
+With several replicas, this one's policy holds the pools it owns (`ownership.py`), knows every
+connected worker (`roster.py`), and learns what the other replicas did from the transition log
+(`replication.py`); the store refuses any offer that would give a task, or a worker, two at
+once.
 """
 
 import asyncio
@@ -22,9 +23,10 @@ from dispatcher.domain.errors import AlreadyDoneError, InvalidInputError, NotFou
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, submission_id_for
 from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision
+from dispatcher.service_layer.ownership import Ownership
 from dispatcher.service_layer.ports import OfferClosedNow, TaskStore
 from dispatcher.service_layer.profiles import task_spec, worker_profile
-from dispatcher.service_layer.roster import Engagement, Roster
+from dispatcher.service_layer.roster import Engagement
 from dispatcher.service_layer.sessions import (
     Closed,
     Hello,
@@ -68,21 +70,13 @@ class Dispatch:
         self._clock = clock
         self._config = config
         self._new_id = new_id
-        self._new_policy = new_policy
         self.replica_id = replica_id
-        self._generation = 0
         self._sessions: dict[str, WorkerSession] = {}
         self._wake = asyncio.Event()
-        self.roster = Roster(new_policy(), self._by(), self._wake.set)
-        # Partitions of tasks.submitted whose pools this replica schedules; None: all of them.
-        self._owned: frozenset[int] | None = None if owns_every_pool else frozenset()
-        self._pool_partition: Callable[[str], int] = lambda pool: 0
-        # Refused to this policy because another held them; requeued, they need a new policy.
-        self._dropped: set[str] = set()
-        self._rebuild_wanted = False
-        self._paused = False
-        # Held for a whole dispatch round, so ownership changes between rounds only.
-        self._round = asyncio.Lock()
+        self.ownership = Ownership(
+            store, clock, new_policy, replica_id, owns_every_pool, self._wake.set
+        )
+        self.roster = self.ownership.roster
 
     @property
     def connected(self) -> int:
@@ -95,18 +89,12 @@ class Dispatch:
     def session(self, worker_id: str) -> WorkerSession | None:
         return self._sessions.get(worker_id)
 
-    def owns(self, pool: str) -> bool:
-        return self._owned is None or self._pool_partition(pool) in self._owned
-
-    def _by(self) -> str:
-        return f"{self.replica_id}/{self._generation}"
-
     def _now_s(self) -> float:
         return self._clock.now().timestamp()
 
     # -- tasks arriving and leaving -------------------------------------------------------
     async def ingest(self, task: Task) -> None:
-        if await self._store.ingest(task, self._clock.now()) and self.owns(task.pool):
+        if await self._store.ingest(task, self._clock.now()) and self.ownership.owns(task.pool):
             self.policy.submit(task_spec(task), self._now_s())
             self._wake.set()
 
@@ -118,17 +106,6 @@ class Dispatch:
             self.roster.disengage(withdrawn.worker_id, now, offer_id=withdrawn.offer_id)
             self.withdraw_push(withdrawn.worker_id, withdrawn.offer_id, "cancelled by the platform")
         self.policy.cancel(task_id, now)
-        self._wake.set()
-
-    def requeued(self, task: Task) -> None:
-        """The task is queued again in the store; the policy of the replica owning its pool
-        takes it (again: submitting is idempotent)."""
-        if not self.owns(task.pool):
-            return
-        if task.task_id in self._dropped:
-            self._rebuild_wanted = True  # this policy cancelled it and cannot take it back
-        else:
-            self.policy.submit(task_spec(task), self._now_s())
         self._wake.set()
 
     # -- connections ----------------------------------------------------------------------
@@ -287,15 +264,13 @@ class Dispatch:
                 await self._expire_offers()
                 await self._release_overdue_leases()
                 self.roster.warm_up(self._now_s())
-                if self._rebuild_wanted:
-                    async with self._round:
-                        await self._rebuild()
+                await self.ownership.rebuild_if_wanted()
             except Exception:
                 log.exception("timer round failed; retrying")
 
     async def _dispatch_round(self) -> None:
-        async with self._round:
-            if self._paused:
+        async with self.ownership.round:
+            if self.ownership.paused:
                 return
             with metrics.OFFER_DECISION_SECONDS.time():
                 decisions = self.policy.decide(self._now_s())
@@ -332,7 +307,7 @@ class Dispatch:
         self.policy.expired(worker_id, task_id, now)
         if reason == "task":  # cancelled meanwhile, or offered by another replica's policy
             self.policy.cancel(task_id, now)
-            self._dropped.add(task_id)
+            self.ownership.dropped(task_id)
         else:  # busy with another replica's offer, or gone: the log will say which
             self.roster.cool(worker_id, now + self._config.refused_cooldown_s, now)
 
@@ -360,7 +335,7 @@ class Dispatch:
                 self.policy.declined(worker_id, task_id, now)
             else:
                 self.policy.expired(worker_id, task_id, now)
-        self.requeued(offer.task)
+        self.ownership.requeued(offer.task)
         self.roster.disengage(worker_id, now, offer_id=offer.offer_id)
         profile = self.roster.profiles.get(worker_id)
         region = profile.region if profile is not None else "disconnected"
@@ -396,44 +371,11 @@ class Dispatch:
         now = self._now_s()
         if by == self.roster.by:
             self.policy.lease_lost(worker_id, task.task_id, now)
-        self.requeued(task)
+        self.ownership.requeued(task)
         self.roster.disengage(worker_id, now, lease_id=lease_id)
         session = self._sessions.get(worker_id)
         if session is not None and session.lease_id == lease_id:
             session.lease_id = None  # back just as grace ran out: the task is queued again
-
-    # -- which pools this replica schedules --------------------------------------------------
-    async def pause(self) -> None:
-        """Stops offering (after the round in progress) until `own` says which pools are ours."""
-        async with self._round:
-            self._paused = True
-
-    async def own(self, partitions: frozenset[int], pool_partition: Callable[[str], int]) -> None:
-        """The pools of these partitions are this replica's to schedule from now on."""
-        async with self._round:
-            before = self._owned
-            self._owned, self._pool_partition = partitions, pool_partition
-            if before is not None and before <= partitions:
-                gained = partitions - before
-                await self._load(lambda pool: pool_partition(pool) in gained)
-            else:  # pools lost: their tasks leave this policy, and only a new one forgets
-                await self._rebuild()
-            self._paused = False
-        log.info("scheduling pools", partitions=sorted(partitions), replica=self.replica_id)
-        self._wake.set()
-
-    async def _rebuild(self) -> None:
-        self._rebuild_wanted = False
-        self._generation += 1
-        self._dropped.clear()
-        self.roster.rebuild(self._new_policy(), self._by(), self._now_s())
-        await self._load(self.owns)
-
-    async def _load(self, chosen: Callable[[str], bool]) -> None:
-        pools = [pool for pool in await self._store.known_pools() if chosen(pool)]
-        now = self._now_s()
-        for task in await self._store.queued_tasks(pools):
-            self.policy.submit(task_spec(task), now)
 
     def end_session(self, worker_id: str, seq: int, reason: str) -> None:
         """The worker's connection `seq` here was superseded or ended by another replica."""

@@ -116,7 +116,7 @@ class Replication:
         mine = roster.by
         match t.change:
             case Queued(task) if theirs:
-                d.requeued(task)
+                d.ownership.requeued(task)
             case Offered(offer, by, _, holder, seq):
                 engagement = Engagement(offer.task.task_id, offer.offer_id, "", by)
                 roster.engage(offer.worker_id, engagement, now)
