@@ -1,9 +1,10 @@
 """Workers' connections in memory, mirroring `redis_connections` and its scripts."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dispatcher.adapters.memory_state import ConnRecord
+from dispatcher.adapters.values import to_ms
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.service_layer.ports import Connection, Disconnection, OnlineWorker
 from dispatcher.service_layer.sessions import Hello
@@ -12,14 +13,6 @@ from fairtask_runtime.envelope import new_event_id
 
 if TYPE_CHECKING:
     from dispatcher.adapters.memory_store import MemoryTaskStore
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 class MemoryConnections:
@@ -44,7 +37,7 @@ class MemoryConnections:
                 hello, s.conn_seq, self._store.origin, lease.lease_id, lease.task.task_id,
                 lease.offer_id, by,
             )  # fmt: skip
-        self._store.note(_at(_ms(now)), change, new_event_id())
+        self._store.note(now, change, new_event_id())
         return Connection(s.conn_seq, lease, withdrawn, by)
 
     async def disconnect(
@@ -70,11 +63,11 @@ class MemoryConnections:
         if lease_id is not None:
             record = s.leases[lease_id]
             if last_seen is not None and record.state == "active":
-                record.last_seen_ms = _ms(last_seen)
+                record.last_seen_ms = to_ms(last_seen)
             # The task stays reserved and the draft kept until the grace period runs out.
-            s.grace.setdefault(lease_id, _ms(grace_until))
+            s.grace.setdefault(lease_id, to_ms(grace_until))
         change = Disconnected(worker_id, conn.hello.region, conn.seq, conn.holder)
-        self._store.note(_at(_ms(now)), change, new_event_id())
+        self._store.note(now, change, new_event_id())
         return Disconnection(True, withdrawn)
 
     def online(self) -> list[OnlineWorker]:

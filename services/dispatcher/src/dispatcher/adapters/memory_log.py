@@ -4,6 +4,7 @@ import asyncio
 from datetime import datetime
 
 from dispatcher.adapters.memory_state import MemoryState
+from dispatcher.adapters.values import to_ms
 from dispatcher.service_layer.transitions import Transition, position_key
 
 
@@ -23,10 +24,10 @@ class MemoryTransitionLog:
         self._s.cursors[replica] = position
 
     async def beat(self, replica: str, alive_until: datetime) -> None:
-        self._s.replicas[replica] = int(alive_until.timestamp() * 1000)
+        self._s.replicas[replica] = to_ms(alive_until)
 
     async def dead(self, now: datetime) -> list[str]:
-        now_ms = int(now.timestamp() * 1000)
+        now_ms = to_ms(now)
         return [r for r, until in self._s.replicas.items() if until < now_ms]
 
     async def connections_of(self, replica: str) -> list[str]:
@@ -48,7 +49,7 @@ class MemoryTransitionLog:
     async def mark_published(self, position: str, now: datetime) -> None:
         s = self._s
         s.published = position
-        now_ms = int(now.timestamp() * 1000)
+        now_ms = to_ms(now)
         read = [c for r, c in s.cursors.items() if s.replicas.get(r, 0) >= now_ms]
         floor = min([position, *read], key=position_key)
         s.log = [t for t in s.log if position_key(t.position) > position_key(floor)]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from dispatcher.adapters.memory_connections import MemoryConnections
 from dispatcher.adapters.memory_state import LeaseRecord, MemoryState, OfferRecord, TaskRecord
+from dispatcher.adapters.values import from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import Event, OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus
@@ -39,14 +40,6 @@ from dispatcher.service_layer.transitions import (
 from fairtask_runtime.envelope import new_event_id
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _at(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
 class MemoryTaskStore:
     def __init__(
         self,
@@ -68,6 +61,7 @@ class MemoryTaskStore:
         """Appends to the transition log (and hands its event to the tests' Kafka)."""
         s = self.state
         s.logged += 1
+        at = from_ms(to_ms(at))  # Redis keeps milliseconds
         entry = Transition(f"0-{s.logged}", self.origin, at, event_id, change)
         s.log.append(entry)
         event = event_of(entry) if event_id else None
@@ -121,7 +115,7 @@ class MemoryTaskStore:
         s.seq += 1
         record.state, record.seq = TaskState.QUEUED, s.seq
         s.queues.setdefault(task.pool, {})[task.task_id] = s.seq
-        self.note(_at(_ms(now)), Queued(task))
+        self.note(now, Queued(task))
         return True
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -151,7 +145,7 @@ class MemoryTaskStore:
             offer = s.offers.pop(offer_id)
             if s.worker_offer.get(offer.worker_id) == offer_id:
                 del s.worker_offer[offer.worker_id]
-            withdrawn = Offer(offer_id, record.task, offer.worker_id, _at(offer.expires_ms))
+            withdrawn = Offer(offer_id, record.task, offer.worker_id, from_ms(offer.expires_ms))
             record.state, record.offer_id, record.worker_id = TaskState.CANCELLED, None, None
             self.note(now, Cancelled(task_id, pool, offer_id, offer.worker_id, offer.by))
             return Cancellation(TaskState.CANCELLED, withdrawn)
@@ -177,18 +171,18 @@ class MemoryTaskStore:
         if record is None or record.state is not TaskState.QUEUED or record.task is None:
             return OfferMade(None, "task")
         conn = s.conns.get(worker_id)
-        if conn is None or s.replicas.get(conn.holder, 0) < _ms(now):
+        if conn is None or s.replicas.get(conn.holder, 0) < to_ms(now):
             return OfferMade(None, "worker")
         if worker_id in s.worker_offer or worker_id in s.worker_lease:
             return OfferMade(None, "worker")
         s.queues.get(record.task.pool, {}).pop(task_id, None)
         record.state = TaskState.OFFERED
         record.offer_id, record.worker_id = offer_id, worker_id
-        s.offers[offer_id] = OfferRecord(task_id, worker_id, _ms(expires_at), by)
+        s.offers[offer_id] = OfferRecord(task_id, worker_id, to_ms(expires_at), by)
         s.worker_offer[worker_id] = offer_id
         offer = Offer(offer_id, record.task, worker_id, expires_at)
         change = Offered(offer, by, region, conn.holder, conn.seq)
-        self.note(_at(_ms(now)), change, new_event_id())
+        self.note(now, change, new_event_id())
         return OfferMade(offer, holder=conn.holder, seq=conn.seq)
 
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
@@ -227,13 +221,13 @@ class MemoryTaskStore:
             record.offer_id = record.worker_id = None
             # Back at its original place: an unlucky task is not pushed behind later arrivals.
             s.queues.setdefault(record.task.pool, {})[offer.task_id] = record.seq
-        closed = Offer(offer_id, record.task, offer.worker_id, _at(offer.expires_ms))
-        self.note(_at(_ms(now)), OfferEnded(closed, offer.by, outcome), new_event_id())
+        closed = Offer(offer_id, record.task, offer.worker_id, from_ms(offer.expires_ms))
+        self.note(now, OfferEnded(closed, offer.by, outcome), new_event_id())
         return OfferClosedNow(closed, offer.by)
 
     async def expired_offers(self, now: datetime, limit: int) -> list[str]:
         offers = self.state.offers
-        due = sorted((o.expires_ms, i) for i, o in offers.items() if o.expires_ms <= _ms(now))
+        due = sorted((o.expires_ms, i) for i, o in offers.items() if o.expires_ms <= to_ms(now))
         return [offer_id for _, offer_id in due[:limit]]
 
     async def accept(
@@ -243,7 +237,7 @@ class MemoryTaskStore:
         offer = s.offers.get(offer_id)
         if offer is None or offer.worker_id != worker_id:
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
-        if offer.expires_ms <= _ms(now):
+        if offer.expires_ms <= to_ms(now):
             raise ConflictError(f"offer {offer_id} has expired")
         record = s.tasks[offer.task_id]
         if record.state is not TaskState.OFFERED or record.offer_id != offer_id:
@@ -252,13 +246,13 @@ class MemoryTaskStore:
         s.worker_offer.pop(worker_id, None)
         record.state, record.lease_id, record.offer_id = TaskState.LEASED, lease_id, None
         s.leases[lease_id] = LeaseRecord(
-            offer.task_id, worker_id, region, offer_id, _ms(now), _ms(now), offer.by
+            offer.task_id, worker_id, region, offer_id, to_ms(now), to_ms(now), offer.by
         )
         s.worker_lease[worker_id] = lease_id
         s.active[lease_id] = None
         lease = await self.get_lease(lease_id)
         assert lease is not None
-        self.note(_at(_ms(now)), Assigned(lease, offer.by), new_event_id())
+        self.note(now, Assigned(lease, offer.by), new_event_id())
         return lease
 
     async def lease_of(self, worker_id: str) -> Lease | None:
@@ -274,7 +268,7 @@ class MemoryTaskStore:
         record = self.state.leases.get(lease_id)
         if record is None or record.worker_id != worker_id or record.state != "active":
             raise NotFoundError(f"lease {lease_id} is not your active lease")
-        record.last_seen_ms = _ms(now)
+        record.last_seen_ms = to_ms(now)
         if draft is not None:
             record.draft = draft
         lease = await self.get_lease(lease_id)
@@ -301,11 +295,11 @@ class MemoryTaskStore:
         self.state.tasks[record.task_id].state = TaskState.SUBMITTED
         self._end_lease(lease_id, record.worker_id)
         change = Submitted(lease, record.by, submission_id, answer, worked_s)
-        self.note(_at(_ms(now)), change, new_event_id())
+        self.note(now, change, new_event_id())
         return True
 
     async def overdue_leases(self, now: datetime, limit: int) -> list[str]:
-        due = sorted((ms, i) for i, ms in self.state.grace.items() if ms <= _ms(now))
+        due = sorted((ms, i) for i, ms in self.state.grace.items() if ms <= to_ms(now))
         return [lease_id for _, lease_id in due[:limit]]
 
     async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
@@ -327,7 +321,7 @@ class MemoryTaskStore:
         # Paid for the time up to the last sign of life (a heartbeat, or the disconnect).
         worked = max((record.last_seen_ms - record.leased_ms) // 1000, 0)
         change = Released(lease, record.by, worked, reason)
-        self.note(_at(_ms(now)), change, new_event_id())
+        self.note(now, change, new_event_id())
         return LeaseReleasedNow(lease, record.by, worked)
 
     async def get_lease(self, lease_id: str) -> Lease | None:
@@ -343,8 +337,8 @@ class MemoryTaskStore:
             worker_id=record.worker_id,
             region=record.region,
             offer_id=record.offer_id,
-            leased_at=_at(record.leased_ms),
-            last_seen=_at(record.last_seen_ms),
+            leased_at=from_ms(record.leased_ms),
+            last_seen=from_ms(record.last_seen_ms),
             draft=record.draft,
             active=record.state == "active",
         )

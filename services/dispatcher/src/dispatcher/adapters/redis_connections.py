@@ -9,6 +9,7 @@ from redis.typing import EncodableT
 
 from dispatcher.adapters import redis_replicas
 from dispatcher.adapters.codec import hello_from_json, hello_to_json, task_from_bytes
+from dispatcher.adapters.values import as_text, to_ms
 from dispatcher.domain.model import Lease, Offer
 from dispatcher.service_layer.ports import (
     Connection,
@@ -20,24 +21,13 @@ from dispatcher.service_layer.sessions import Hello
 from fairtask_runtime.envelope import new_event_id
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _text(value: object) -> str:
-    """redis-py is typed bytes | str; this client is built with decode_responses off."""
-    if isinstance(value, bytes):
-        return value.decode()
-    return "" if value is None else str(value)
-
-
 def closed_offer(offer_id: str, raw: Sequence[object]) -> OfferClosedNow:
     """An offer a script closed: (worker, expiry in ms, the task's event, who offered it)."""
     worker, expires, event, by = raw
     assert isinstance(event, bytes)
-    moment = datetime.fromtimestamp(int(_text(expires)) / 1000, tz=UTC)
-    offer = Offer(offer_id, task_from_bytes(event), _text(worker), moment)
-    return OfferClosedNow(offer, _text(by))
+    moment = datetime.fromtimestamp(int(as_text(expires)) / 1000, tz=UTC)
+    offer = Offer(offer_id, task_from_bytes(event), as_text(worker), moment)
+    return OfferClosedNow(offer, as_text(by))
 
 
 class RedisConnections:
@@ -63,11 +53,11 @@ class RedisConnections:
             hello.region,
             self._origin,
         ]
-        raw = await self._connect(args=[*args, _ms(now), new_event_id(), new_event_id()])
+        raw = await self._connect(args=[*args, to_ms(now), new_event_id(), new_event_id()])
         seq, lease_id, by, withdrawn = raw
-        lease = await self._get_lease(_text(lease_id)) if lease_id else None
-        closed = closed_offer(_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
-        return Connection(int(seq), lease, closed, _text(by))
+        lease = await self._get_lease(as_text(lease_id)) if lease_id else None
+        closed = closed_offer(as_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
+        return Connection(int(seq), lease, closed, as_text(by))
 
     async def disconnect(
         self,
@@ -84,10 +74,10 @@ class RedisConnections:
                 worker_id,
                 "" if seq is None else seq,
                 holder or "",
-                "" if last_seen is None else _ms(last_seen),
-                _ms(grace_until),
+                "" if last_seen is None else to_ms(last_seen),
+                to_ms(grace_until),
                 self._origin,
-                _ms(now),
+                to_ms(now),
                 new_event_id(),
                 new_event_id(),
             ]
@@ -95,11 +85,11 @@ class RedisConnections:
         if not int(raw[0]):
             return Disconnection(False)
         withdrawn = raw[1]
-        closed = closed_offer(_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
+        closed = closed_offer(as_text(withdrawn[0]), withdrawn[1:]) if withdrawn else None
         return Disconnection(True, closed)
 
     async def online(self) -> list[OnlineWorker]:
-        workers = [_text(w) for w in await self._r.smembers(f"{self._p}online")]
+        workers = [as_text(w) for w in await self._r.smembers(f"{self._p}online")]
         async with self._r.pipeline(transaction=False) as pipe:
             for worker in workers:
                 pipe.hmget(f"{self._p}conn:{worker}", ["hello", "holder", "seq"])
@@ -111,8 +101,8 @@ class RedisConnections:
             (hello, holder, seq), offer_id, lease_id = raw[3 * i : 3 * i + 3]
             if hello is None:
                 continue  # disconnected meanwhile
-            busy = await self._engagement(_text(offer_id), _text(lease_id))
-            found.append(OnlineWorker(hello_from_json(hello), int(seq), _text(holder), *busy))
+            busy = await self._engagement(as_text(offer_id), as_text(lease_id))
+            found.append(OnlineWorker(hello_from_json(hello), int(seq), as_text(holder), *busy))
         return found
 
     async def _engagement(self, offer_id: str, lease_id: str) -> tuple[str, str, str, str]:
@@ -121,9 +111,9 @@ class RedisConnections:
             task, offer, by = await self._r.hmget(
                 f"{self._p}lease:{lease_id}", ["task_id", "offer_id", "by"]
             )
-            return _text(task), _text(offer), lease_id, _text(by)
+            return as_text(task), as_text(offer), lease_id, as_text(by)
         if offer_id:
             task, by = await self._r.hmget(f"{self._p}offer:{offer_id}", ["task_id", "by"])
             if task is not None:
-                return _text(task), offer_id, "", _text(by)
+                return as_text(task), offer_id, "", as_text(by)
         return "", "", "", ""

@@ -5,13 +5,14 @@ The Lua scripts in `redis_scripts` append the entries; this module reads them ba
 read them.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as redis
 
 from dispatcher.adapters import redis_replicas
 from dispatcher.adapters.codec import hello_from_json, task_from_bytes
+from dispatcher.adapters.values import as_text, from_ms, to_ms
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer
 from dispatcher.service_layer.transitions import (
@@ -31,10 +32,6 @@ from dispatcher.service_layer.transitions import (
 _START = "0-0"
 
 
-def _at(ms: bytes) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
-
-
 class RedisTransitionLog:
     def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
         self._r = client
@@ -45,7 +42,7 @@ class RedisTransitionLog:
 
     async def end(self) -> str:
         last: Any = await self._r.xrevrange(self._key, count=1)
-        return _START if not last else _text(last[0][0])
+        return _START if not last else as_text(last[0][0])
 
     async def read(self, after: str, limit: int, wait_s: float) -> list[Transition]:
         # Blocks one pooled connection for up to wait_s; the others stay free for the scripts.
@@ -53,21 +50,21 @@ class RedisTransitionLog:
         raw: Any = await self._r.xread({self._key: after}, count=limit, block=block_ms)
         if not raw:
             return []
-        return [_transition(_text(i), fields) for i, fields in raw[0][1]]
+        return [_transition(as_text(i), fields) for i, fields in raw[0][1]]
 
     async def read_up_to(self, replica: str, position: str) -> None:
         await self._r.hset(f"{self._p}log:cursors", replica, position)
 
     async def beat(self, replica: str, alive_until: datetime) -> None:
-        await self._r.hset(f"{self._p}replicas", replica, _ms(alive_until))
+        await self._r.hset(f"{self._p}replicas", replica, to_ms(alive_until))
 
     async def dead(self, now: datetime) -> list[str]:
         raw = await self._r.hgetall(f"{self._p}replicas")
-        return [_text(k) for k, until in raw.items() if int(until) < _ms(now)]
+        return [as_text(k) for k, until in raw.items() if int(until) < to_ms(now)]
 
     async def connections_of(self, replica: str) -> list[str]:
         workers = await self._r.smembers(f"{self._p}replica:{replica}:workers")
-        return [_text(w) for w in workers]
+        return [as_text(w) for w in workers]
 
     async def forget(self, replica: str) -> None:
         async with self._r.pipeline(transaction=True) as pipe:
@@ -81,26 +78,17 @@ class RedisTransitionLog:
 
     async def published(self) -> str:
         raw = await self._r.get(f"{self._p}log:published")
-        return _START if raw is None else _text(raw)
+        return _START if raw is None else as_text(raw)
 
     async def mark_published(self, position: str, now: datetime) -> None:
-        await self._published(args=[self._p, position, _ms(now)])
-
-
-def _text(value: bytes | str) -> str:
-    """redis-py is typed bytes | str; this client is built with decode_responses off."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+        await self._published(args=[self._p, position, to_ms(now)])
 
 
 def _transition(position: str, f: dict[bytes, bytes]) -> Transition:
     return Transition(
         position=position,
         origin=f[b"origin"].decode(),
-        at=_at(f[b"at"]),
+        at=from_ms(f[b"at"]),
         event_id=f.get(b"id", b"").decode(),
         change=_change(f),
     )
@@ -133,7 +121,7 @@ def _change(f: dict[bytes, bytes]) -> Change:
     if kind == b"queued":
         return Queued(task)
     if kind in (b"offered", b"closed"):
-        offer = Offer(text["offer"], task, text["worker"], _at(f[b"expires"]))
+        offer = Offer(text["offer"], task, text["worker"], from_ms(f[b"expires"]))
         if kind == b"offered":
             return Offered(offer, text["by"], text["region"], text["holder"], int(text["seq"]))
         return OfferEnded(offer, text["by"], OfferOutcome(text["outcome"]))
@@ -143,8 +131,8 @@ def _change(f: dict[bytes, bytes]) -> Change:
         worker_id=text["worker"],
         region=text["region"],
         offer_id=text["offer"],
-        leased_at=_at(f[b"leased_at"]),
-        last_seen=_at(f[b"last_seen"]),
+        leased_at=from_ms(f[b"leased_at"]),
+        last_seen=from_ms(f[b"last_seen"]),
         active=kind == b"assigned",
     )
     if kind == b"assigned":

@@ -2,7 +2,7 @@
 
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import orjson
 import redis.asyncio as redis
@@ -11,6 +11,7 @@ from redis.typing import EncodableT
 from dispatcher.adapters import redis_scripts
 from dispatcher.adapters.codec import task_from_bytes, task_to_pb
 from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
+from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
@@ -26,27 +27,6 @@ from dispatcher.service_layer.ports import (
 )
 from dispatcher.service_layer.sessions import Hello
 from fairtask_runtime.envelope import new_event_id
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _at(ms: bytes | str | int) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
-
-
-def _text(value: object) -> str:
-    """redis-py is typed bytes | str; this client is built with decode_responses off."""
-    if isinstance(value, bytes):
-        return value.decode()
-    return "" if value is None else str(value)
-
-
-def _raw(value: object) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    return b"" if value is None else str(value).encode()
 
 
 class RedisTaskTypes:
@@ -111,7 +91,7 @@ class RedisTaskStore:
         if not client_task_ids:
             return {}
         raw = await self._r.hmget(f"{self._p}client:{platform_id}", list(client_task_ids))
-        return {c: _text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
+        return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
 
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
@@ -134,7 +114,7 @@ class RedisTaskStore:
                 task.pool,
                 orjson.dumps(list(task.task_type.skills)),
                 self._origin,
-                _ms(now),
+                to_ms(now),
             ]
         )
         return bool(result)
@@ -144,29 +124,33 @@ class RedisTaskStore:
             f"{self._p}task:{task_id}", ["platform_id", "client_task_id", "task_type", "state"]
         )
         owner, client_id, task_type, state = raw
-        if owner is None or _text(owner) != platform_id:
+        if owner is None or as_text(owner) != platform_id:
             return None
         worker = await self._r.hget(f"{self._p}task:{task_id}", "worker_id")
         return TaskStatus(
-            task_id, _text(client_id), _text(task_type), TaskState(_text(state)), _text(worker)
+            task_id,
+            as_text(client_id),
+            as_text(task_type),
+            TaskState(as_text(state)),
+            as_text(worker),
         )
 
     async def cancel(self, platform_id: str, task_id: str) -> Cancellation:
         result = await self._cancel(args=[self._p, task_id, platform_id, self._origin])
-        verdict = _text(result[0])
+        verdict = as_text(result[0])
         if verdict == "not_found":
             raise NotFoundError(task_id)
         if verdict == "conflict":
-            raise ConflictError(f"task is {_text(result[1])}; it can no longer be cancelled")
+            raise ConflictError(f"task is {as_text(result[1])}; it can no longer be cancelled")
         if len(result) == 1:
             return Cancellation(TaskState.CANCELLED)
-        task = task_from_bytes(_raw(result[3]))
-        offer = Offer(_text(result[1]), task, _text(result[2]), _at(_text(result[4])))
+        task = task_from_bytes(as_bytes(result[3]))
+        offer = Offer(as_text(result[1]), task, as_text(result[2]), from_ms(as_text(result[4])))
         return Cancellation(TaskState.CANCELLED, offer)
 
     async def known_pools(self) -> dict[str, tuple[str, ...]]:
         raw = await self._r.hgetall(f"{self._p}pools")
-        return {_text(k): tuple(orjson.loads(v)) for k, v in raw.items()}
+        return {as_text(k): tuple(orjson.loads(v)) for k, v in raw.items()}
 
     async def offer_task(
         self,
@@ -183,16 +167,16 @@ class RedisTaskStore:
             task_id,
             worker_id,
             offer_id,
-            _ms(expires_at),
+            to_ms(expires_at),
             region,
             by,
         ]
-        raw = await self._offer_task(args=[*args, self._origin, _ms(now), new_event_id()])
-        verdict = _text(raw[0])
+        raw = await self._offer_task(args=[*args, self._origin, to_ms(now), new_event_id()])
+        verdict = as_text(raw[0])
         if verdict != "ok":
             return OfferMade(None, verdict)
-        offer = Offer(offer_id, task_from_bytes(_raw(raw[1])), worker_id, expires_at)
-        return OfferMade(offer, holder=_text(raw[2]), seq=int(raw[3]))
+        offer = Offer(offer_id, task_from_bytes(as_bytes(raw[1])), worker_id, expires_at)
+        return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
 
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
         found: list[Task] = []
@@ -202,9 +186,9 @@ class RedisTaskStore:
                 continue
             async with self._r.pipeline(transaction=False) as pipe:
                 for task_id in ids:
-                    pipe.hget(f"{self._p}task:{_text(task_id)}", "event")
+                    pipe.hget(f"{self._p}task:{as_text(task_id)}", "event")
                 events = await pipe.execute()
-            found += [task_from_bytes(_raw(e)) for e in events if e]
+            found += [task_from_bytes(as_bytes(e)) for e in events if e]
         return found
 
     async def close_offer(
@@ -217,7 +201,7 @@ class RedisTaskStore:
                 worker_id or "",
                 outcome.value,
                 self._origin,
-                _ms(now),
+                to_ms(now),
                 new_event_id(),
             ]
         )
@@ -225,16 +209,16 @@ class RedisTaskStore:
 
     async def expired_offers(self, now: datetime, limit: int) -> list[str]:
         raw = await self._r.zrangebyscore(
-            f"{self._p}offers:expiry", "-inf", _ms(now), start=0, num=limit
+            f"{self._p}offers:expiry", "-inf", to_ms(now), start=0, num=limit
         )
-        return [_text(r) for r in raw]
+        return [as_text(r) for r in raw]
 
     async def accept(
         self, offer_id: str, worker_id: str, lease_id: str, region: str, now: datetime
     ) -> Lease:
-        args: list[EncodableT] = [self._p, offer_id, worker_id, lease_id, region, _ms(now)]
+        args: list[EncodableT] = [self._p, offer_id, worker_id, lease_id, region, to_ms(now)]
         result = await self._accept(args=[*args, self._origin, new_event_id()])
-        verdict = _text(result[0])
+        verdict = as_text(result[0])
         if verdict == "not_found":
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
         if verdict == "expired":
@@ -247,7 +231,7 @@ class RedisTaskStore:
         lease_id = await self._r.get(f"{self._p}worker:{worker_id}:lease")
         if lease_id is None:
             return None
-        lease = await self.get_lease(_text(lease_id))
+        lease = await self.get_lease(as_text(lease_id))
         return lease if lease is not None and lease.active else None
 
     async def heartbeat(
@@ -255,7 +239,7 @@ class RedisTaskStore:
     ) -> Lease:
         has_draft = "1" if draft is not None else "0"
         ok = await self._heartbeat(
-            args=[self._p, lease_id, worker_id, _ms(now), has_draft, draft or b""]
+            args=[self._p, lease_id, worker_id, to_ms(now), has_draft, draft or b""]
         )
         if not ok:
             raise NotFoundError(f"lease {lease_id} is not your active lease")
@@ -279,43 +263,50 @@ class RedisTaskStore:
             answer,
             worked_s,
             self._origin,
-            _ms(now),
+            to_ms(now),
         ]
-        verdict = _text(await self._complete(args=[*args, new_event_id(), submission_id]))
+        verdict = as_text(await self._complete(args=[*args, new_event_id(), submission_id]))
         if verdict == "not_found":
             raise NotFoundError(f"lease {lease_id} is not yours")
         return verdict == "ok"
 
     async def overdue_leases(self, now: datetime, limit: int) -> list[str]:
         raw = await self._r.zrangebyscore(
-            f"{self._p}leases:grace", "-inf", _ms(now), start=0, num=limit
+            f"{self._p}leases:grace", "-inf", to_ms(now), start=0, num=limit
         )
-        return [_text(r) for r in raw]
+        return [as_text(r) for r in raw]
 
     async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
         lease = await self.get_lease(lease_id)
-        args: list[EncodableT] = [self._p, lease_id, reason, self._origin, _ms(now), new_event_id()]
+        args: list[EncodableT] = [
+            self._p,
+            lease_id,
+            reason,
+            self._origin,
+            to_ms(now),
+            new_event_id(),
+        ]
         raw = await self._release(args=args)
         if not raw or lease is None:
             return None
-        return LeaseReleasedNow(lease, _text(raw[1]), int(raw[0]))
+        return LeaseReleasedNow(lease, as_text(raw[1]), int(raw[0]))
 
     async def get_lease(self, lease_id: str) -> Lease | None:
         raw = await self._r.hgetall(f"{self._p}lease:{lease_id}")
         if not raw:
             return None
-        event = await self._r.hget(f"{self._p}task:{_text(raw[b'task_id'])}", "event")
+        event = await self._r.hget(f"{self._p}task:{as_text(raw[b'task_id'])}", "event")
         if event is None:
             return None
         return Lease(
             lease_id=lease_id,
-            task=task_from_bytes(_raw(event)),
-            worker_id=_text(raw[b"worker_id"]),
-            region=_text(raw[b"region"]),
-            offer_id=_text(raw[b"offer_id"]),
-            leased_at=_at(raw[b"leased_at"]),
-            last_seen=_at(raw[b"last_seen"]),
-            draft=_raw(raw.get(b"draft")),
+            task=task_from_bytes(as_bytes(event)),
+            worker_id=as_text(raw[b"worker_id"]),
+            region=as_text(raw[b"region"]),
+            offer_id=as_text(raw[b"offer_id"]),
+            leased_at=from_ms(raw[b"leased_at"]),
+            last_seen=from_ms(raw[b"last_seen"]),
+            draft=as_bytes(raw.get(b"draft")),
             active=raw[b"state"] == b"active",
         )
 
