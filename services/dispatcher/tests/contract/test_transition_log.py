@@ -27,6 +27,7 @@ from dispatcher.service_layer.transitions import (
     Change,
     Connected,
     Disconnected,
+    Noted,
     Offered,
     OfferEnded,
     Queued,
@@ -134,6 +135,25 @@ class TestEveryChangeIsLogged:
             "grace period ended",
             BY,
         )
+
+    async def test_a_replica_reads_back_its_own_entries_as_notes(self, stores: Stores) -> None:
+        store, log = stores.tasks, stores.log
+        task = make_task("c1")
+        await leased(store, task)
+        await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
+
+        entries = await log.read("0-0", 100, 0.0, noting=REPLICA)
+        others = await log.read("0-0", 100, 0.0, noting="r2")
+
+        assert [t.change for t in entries] == [
+            Noted("queued", task_id=task.task_id),
+            Noted("connected", "w1"),
+            Noted("offered", "w1", task.task_id, "offer-l1", "", BY),
+            Noted("assigned", "w1", task.task_id, "offer-l1", "l1", BY),
+            Noted("submitted", "w1", task.task_id, "offer-l1", "l1", BY),
+        ]
+        assert [t.position for t in entries] == [t.position for t in others]
+        assert kinds(others) == [Queued, Connected, Offered, Assigned, Submitted]
 
 
 class TestConnections:

@@ -1,11 +1,12 @@
 """`MemoryTransitionLog` mirrors `RedisTransitionLog` over a `MemoryState`."""
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 
 from dispatcher.adapters.memory_state import MemoryState
 from dispatcher.adapters.values import to_ms
-from dispatcher.service_layer.transitions import Transition, position_key
+from dispatcher.service_layer.transitions import Transition, noted, position_key
 
 
 class MemoryTransitionLog:
@@ -15,10 +16,13 @@ class MemoryTransitionLog:
     async def end(self) -> str:
         return self._s.log[-1].position if self._s.log else "0-0"
 
-    async def read(self, after: str, limit: int, wait_s: float) -> list[Transition]:
+    async def read(
+        self, after: str, limit: int, wait_s: float, noting: str = ""
+    ) -> list[Transition]:
         await asyncio.sleep(0)  # tests drive the followers; nobody waits for new entries here
         start = position_key(after)
-        return [t for t in self._s.log if position_key(t.position) > start][:limit]
+        found = [t for t in self._s.log if position_key(t.position) > start][:limit]
+        return [replace(t, change=noted(t.change)) if t.origin == noting else t for t in found]
 
     async def read_up_to(self, replica: str, position: str) -> None:
         self._s.cursors[replica] = position

@@ -5,6 +5,7 @@ The Lua scripts in `redis_scripts` append the entries; this module reads them ba
 read them.
 """
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +15,15 @@ from dispatcher.adapters import redis_replicas
 from dispatcher.adapters.codec import hello_from_json, task_from_bytes
 from dispatcher.adapters.values import as_text, from_ms, to_ms
 from dispatcher.domain.events import OfferOutcome
-from dispatcher.domain.model import Lease, Offer
+from dispatcher.domain.model import Lease, Offer, Task
+from dispatcher.service_layer.sessions import Hello
 from dispatcher.service_layer.transitions import (
     Assigned,
     Cancelled,
     Change,
     Connected,
     Disconnected,
+    Noted,
     Offered,
     OfferEnded,
     Queued,
@@ -39,18 +42,23 @@ class RedisTransitionLog:
         self._key = f"{prefix}log"
         self._lead = client.register_script(redis_replicas.LEAD)
         self._published = client.register_script(redis_replicas.PUBLISHED)
+        self._tasks = _Tasks()
 
     async def end(self) -> str:
         last: Any = await self._r.xrevrange(self._key, count=1)
         return _START if not last else as_text(last[0][0])
 
-    async def read(self, after: str, limit: int, wait_s: float) -> list[Transition]:
+    async def read(
+        self, after: str, limit: int, wait_s: float, noting: str = ""
+    ) -> list[Transition]:
         # Blocks one pooled connection for up to wait_s; the others stay free for the scripts.
         block_ms = max(int(wait_s * 1000), 1) if wait_s > 0 else None
         raw: Any = await self._r.xread({self._key: after}, count=limit, block=block_ms)
         if not raw:
             return []
-        return [_transition(as_text(i), fields) for i, fields in raw[0][1]]
+        return [
+            _transition(as_text(i), _Entry(fields, self._tasks), noting) for i, fields in raw[0][1]
+        ]
 
     async def read_up_to(self, replica: str, position: str) -> None:
         await self._r.hset(f"{self._p}log:cursors", replica, position)
@@ -84,61 +92,92 @@ class RedisTransitionLog:
         await self._published(args=[self._p, position, to_ms(now)])
 
 
-def _transition(position: str, f: dict[bytes, bytes]) -> Transition:
-    return Transition(
-        position=position,
-        origin=f[b"origin"].decode(),
-        at=from_ms(f[b"at"]),
-        event_id=f.get(b"id", b"").decode(),
-        change=_change(f),
-    )
+class _Entry:
+    """One log entry's fields, decoded as they are asked for."""
+
+    def __init__(self, fields: dict[bytes, bytes], tasks: "_Tasks") -> None:
+        self._f = fields
+        self._tasks = tasks
+
+    def __getitem__(self, name: str) -> str:
+        return self._f.get(name.encode(), b"").decode()
+
+    def number(self, name: str) -> int:
+        return int(self._f[name.encode()])
+
+    def moment(self, name: str) -> datetime:
+        return from_ms(self._f[name.encode()])
+
+    def task(self) -> Task:
+        return self._tasks.get(self["task"], self._f[b"t"])
+
+    def hello(self) -> Hello:
+        return hello_from_json(self._f[b"hello"])
+
+    def answer(self) -> bytes:
+        return self._f[b"answer"]
 
 
-def _change(f: dict[bytes, bytes]) -> Change:
-    kind = f[b"kind"]
-    text = {k.decode(): v.decode() for k, v in f.items() if k not in (b"t", b"answer", b"hello")}
-    if kind == b"connected":
+class _Tasks:
+    """Tasks decoded recently: a task's entries (queued, offered, assigned, submitted) follow
+    each other closely, and decoding one is most of what reading an entry costs."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._known: OrderedDict[str, Task] = OrderedDict()
+
+    def get(self, task_id: str, blob: bytes) -> Task:
+        known = self._known.get(task_id)
+        if known is not None:
+            return known
+        task: Task = task_from_bytes(blob)
+        self._known[task_id] = task
+        if len(self._known) > self._size:
+            self._known.popitem(last=False)
+        return task
+
+
+def _transition(position: str, e: _Entry, noting: str) -> Transition:
+    origin = e["origin"]
+    change = _noted(e) if origin == noting else _change(e)
+    return Transition(position, origin, e.moment("at"), e["id"], change)
+
+
+def _noted(e: _Entry) -> Noted:
+    return Noted(e["kind"], e["worker"], e["task"], e["offer"], e["lease"], e["by"])
+
+
+def _change(e: _Entry) -> Change:
+    kind = e["kind"]
+    if kind == "connected":
         return Connected(
-            hello_from_json(f[b"hello"]),
-            int(text["seq"]),
-            text["holder"],
-            text["lease"],
-            text["task"],
-            text["offer"],
-            text["by"],
+            e.hello(), e.number("seq"), e["holder"], e["lease"], e["task"], e["offer"], e["by"]
         )
-    if kind == b"disconnected":
-        return Disconnected(text["worker"], text["region"], int(text["seq"]), text["holder"])
-    if kind == b"cancelled":
-        return Cancelled(
-            text["task"],
-            text["pool"],
-            text.get("offer", ""),
-            text.get("worker", ""),
-            text.get("by", ""),
-        )
-    task = task_from_bytes(f[b"t"])
-    if kind == b"queued":
-        return Queued(task)
-    if kind in (b"offered", b"closed"):
-        offer = Offer(text["offer"], task, text["worker"], from_ms(f[b"expires"]))
-        if kind == b"offered":
-            return Offered(offer, text["by"], text["region"], text["holder"], int(text["seq"]))
-        return OfferEnded(offer, text["by"], OfferOutcome(text["outcome"]))
+    if kind == "disconnected":
+        return Disconnected(e["worker"], e["region"], e.number("seq"), e["holder"])
+    if kind == "cancelled":
+        return Cancelled(e["task"], e["pool"], e["offer"], e["worker"], e["by"])
+    if kind == "queued":
+        return Queued(e.task())
+    if kind in ("offered", "closed"):
+        offer = Offer(e["offer"], e.task(), e["worker"], e.moment("expires"))
+        if kind == "offered":
+            return Offered(offer, e["by"], e["region"], e["holder"], e.number("seq"))
+        return OfferEnded(offer, e["by"], OfferOutcome(e["outcome"]))
     lease = Lease(
-        lease_id=text["lease"],
-        task=task,
-        worker_id=text["worker"],
-        region=text["region"],
-        offer_id=text["offer"],
-        leased_at=from_ms(f[b"leased_at"]),
-        last_seen=from_ms(f[b"last_seen"]),
-        active=kind == b"assigned",
+        lease_id=e["lease"],
+        task=e.task(),
+        worker_id=e["worker"],
+        region=e["region"],
+        offer_id=e["offer"],
+        leased_at=e.moment("leased_at"),
+        last_seen=e.moment("last_seen"),
+        active=kind == "assigned",
     )
-    if kind == b"assigned":
-        return Assigned(lease, text["by"])
-    if kind == b"submitted":
-        return Submitted(lease, text["by"], text["submission"], f[b"answer"], int(text["worked"]))
-    if kind == b"released":
-        return Released(lease, text["by"], int(text["worked"]), text["reason"])
+    if kind == "assigned":
+        return Assigned(lease, e["by"])
+    if kind == "submitted":
+        return Submitted(lease, e["by"], e["submission"], e.answer(), e.number("worked"))
+    if kind == "released":
+        return Released(lease, e["by"], e.number("worked"), e["reason"])
     raise ValueError(f"unknown log entry {kind!r}")

@@ -219,8 +219,11 @@ class TransitionLog(Protocol):
         """The position of the latest entry ("0-0" when there is none)."""
         ...
 
-    async def read(self, after: str, limit: int, wait_s: float) -> list[Transition]:
-        """Entries after `after`, oldest first; waits up to `wait_s` for one if there is none."""
+    async def read(
+        self, after: str, limit: int, wait_s: float, noting: str = ""
+    ) -> list[Transition]:
+        """Entries after `after`, oldest first; waits up to `wait_s` for one if there is none.
+        Entries written by replica `noting` come as `Noted`, without their tasks."""
         ...
 
     async def read_up_to(self, replica: str, position: str) -> None:

@@ -33,6 +33,7 @@ from dispatcher.service_layer.transitions import (
     Cancelled,
     Connected,
     Disconnected,
+    Noted,
     Offered,
     OfferEnded,
     Queued,
@@ -100,7 +101,7 @@ class Replication:
 
     async def catch_up(self, wait_s: float = 0.0) -> int:
         """Applies the entries written since the last call; returns how many."""
-        batch = await self._log.read(self.position, self._config.batch, wait_s)
+        batch = await self._log.read(self.position, self._config.batch, wait_s, noting=self._me)
         for transition in batch:
             await self.apply(transition)
         if batch:
@@ -109,8 +110,9 @@ class Replication:
         return len(batch)
 
     async def apply(self, t: Transition) -> None:
-        """Brings this replica up to date with one change. Its own changes it acted on when it
-        made them; it only notes again which worker is busy with what (in log order)."""
+        """Brings this replica up to date with one change. Its own changes (read as `Noted`) it
+        acted on when it made them; it only notes again which worker is busy with what, in log
+        order, since the others' changes may have come in between."""
         d, roster, now = self._dispatch, self._dispatch.roster, t.at.timestamp()
         theirs = t.origin != self._me
         mine = roster.by
@@ -153,6 +155,14 @@ class Replication:
                     roster.engage(hello.worker_id, Engagement(task_id, offer_id, lease_id, by), now)
                 if theirs:
                     self._learn_online(OnlineWorker(hello, seq, holder))
+            case Noted(kind, worker_id, task_id, offer_id, lease_id, by):
+                if kind == "offered" or (kind in ("assigned", "connected") and lease_id):
+                    engagement = Engagement(task_id, offer_id, lease_id, by)
+                    roster.engage(worker_id, engagement, now)
+                elif kind in ("closed", "cancelled") and offer_id:
+                    roster.disengage(worker_id, now, offer_id=offer_id)
+                elif kind in ("submitted", "released"):
+                    roster.disengage(worker_id, now, lease_id=lease_id)
             case Disconnected(worker_id, _, seq) if theirs:
                 # Ours (buried by a replica that took us for dead), or the end of the latest.
                 d.end_session(worker_id, seq, "connect again: your connection was ended")

@@ -91,6 +91,20 @@ class Disconnected:
     holder: str
 
 
+@dataclass(frozen=True)
+class Noted:
+    """An entry this replica wrote, read back only to keep its books in log order (it acted on
+    the change when it made it): the entry's kind ("queued", "offered", "closed", "cancelled",
+    "assigned", "submitted", "released", "connected", "disconnected") and the ids it names."""
+
+    kind: str
+    worker_id: str = ""
+    task_id: str = ""
+    offer_id: str = ""
+    lease_id: str = ""
+    by: str = ""
+
+
 Change = (
     Queued
     | Offered
@@ -101,6 +115,7 @@ Change = (
     | Released
     | Connected
     | Disconnected
+    | Noted
 )
 
 
@@ -132,6 +147,28 @@ def event_of(transition: Transition) -> events.Event | None:
         case Disconnected(worker_id, region):
             return events.WorkerPresenceChanged(worker_id, region, False, transition.at)
     return None
+
+
+def noted(change: Change) -> Noted:
+    """What a replica keeps of an entry it wrote itself."""
+    match change:
+        case Offered(offer, by):
+            return Noted("offered", offer.worker_id, offer.task.task_id, offer.offer_id, "", by)
+        case OfferEnded(offer, by):
+            return Noted("closed", offer.worker_id, offer.task.task_id, offer.offer_id, "", by)
+        case Cancelled(task_id, _, offer_id, worker_id, by):
+            return Noted("cancelled", worker_id, task_id, offer_id, "", by)
+        case Assigned(lease, by) | Submitted(lease, by) | Released(lease, by):
+            kind = {Assigned: "assigned", Submitted: "submitted", Released: "released"}
+            lease_fields = (lease.task.task_id, lease.offer_id, lease.lease_id, by)
+            return Noted(kind[type(change)], lease.worker_id, *lease_fields)
+        case Connected(hello, _, _, lease_id, task_id, offer_id, by):
+            return Noted("connected", hello.worker_id, task_id, offer_id, lease_id, by)
+        case Queued(task):
+            return Noted("queued", task_id=task.task_id)
+        case Disconnected(worker_id):
+            return Noted("disconnected", worker_id)
+    raise ValueError(f"not an entry of the log: {change!r}")
 
 
 def position_key(position: str) -> tuple[int, int]:
