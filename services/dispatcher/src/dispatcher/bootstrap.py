@@ -63,7 +63,15 @@ class Dispatcher:
 
 def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     """Wires the service; nothing connects until `runtime.start()`."""
-    client: redis.Redis = overrides.get("redis") or redis.from_url(settings.redis_url)
+    client: redis.Redis = overrides.get("redis") or redis.Redis(
+        # Blocking: a burst of worker messages waits for a free connection; the default pool
+        # raises MaxConnectionsError past 100 at once, which killed the task consumer under load.
+        connection_pool=redis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_pool_timeout_s,
+        )
+    )
     clock: Clock = overrides.get("clock") or SystemClock()
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, "dispatcher")
     events: EventPublisher = overrides.get("events") or KafkaEventPublisher(producer)
@@ -149,6 +157,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         partitions_of=lambda topic: consumer.kafka.partitions_for_topic(topic),
     )
     session_timeout_ms = int(settings.consumer_session_timeout_s * 1000)
+    ingest = TaskIngest(dispatch)
     consumer = EventConsumer(
         ConsumerConfig(
             bootstrap=settings.kafka_bootstrap,
@@ -159,9 +168,10 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(session_timeout_ms // 3, 100),
         ),
-        TaskIngest(dispatch),
+        ingest,
         DeadLetters(producer, settings.dlq_max_ratio),
         processed=RedisProcessedEvents(client, settings.redis_prefix + "ingest"),
+        batch_handler=ingest.many,
         on_assigned=ownership.assigned,
         on_revoked=ownership.revoked,
     )

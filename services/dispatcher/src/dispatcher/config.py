@@ -8,6 +8,9 @@ from fairtask_runtime.settings import ServiceSettings
 class DispatcherSettings(ServiceSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "dispatch:"
+    # Connections to Redis at most; a call waits up to the timeout for one to be free.
+    redis_max_connections: int = 64
+    redis_pool_timeout_s: float = 10.0
     offer_ttl_s: float = 120.0
     grace_s: float = 900.0
     heartbeat_interval_s: int = 10

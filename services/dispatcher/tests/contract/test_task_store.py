@@ -78,6 +78,22 @@ class TestSubmissionAndIngest:
         assert await offer_ids(store, [POOL], 1) == ["c1"]
         assert await take(store, [POOL], "w9", "o9", ttl()) is None
 
+    async def test_ingest_many_queues_in_order_and_skips_what_is_known(
+        self, store: TaskStore
+    ) -> None:
+        first, second, third = make_task("c1"), make_task("c2"), make_task("c3")
+        await queued(store, second)
+
+        assert await store.ingest_many([first, second, third, first], T0) == [
+            True,
+            False,
+            True,
+            False,
+        ]
+
+        assert await offer_ids(store, [POOL], 3) == ["c2", "c1", "c3"]
+        assert await store.ingest_many([], T0) == []
+
     async def test_ingest_after_record_accepted_queues_once(self, store: TaskStore) -> None:
         task = make_task("c1")
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])

@@ -15,10 +15,12 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from dispatcher.bootstrap import Dispatcher, bootstrap
 from dispatcher.config import DispatcherSettings
+from dispatcher.domain.model import pool_of, task_id_for
 from dispatcher.service_layer.auth import RegisterWorker
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
-from fairtask.v1 import envelope_pb2
+from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import error_info_of, field_violations_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
 
@@ -404,16 +406,63 @@ async def test_malformed_events_go_to_the_dlq_and_the_consumer_goes_on(
     worker = await workers("w-dlq")
     await worker.hello()
     assert (await worker.next("offer")).offer.task_id
-    consumer = AIOKafkaConsumer(
-        kafka_topics + "tasks.submitted.dlq",
-        bootstrap_servers=stack_endpoints.kafka_bootstrap,
-        auto_offset_reset="earliest",
+    record = await first_record(
+        stack_endpoints.kafka_bootstrap, kafka_topics + "tasks.submitted.dlq"
     )
-    await consumer.start()
-    try:
-        record = await asyncio.wait_for(consumer.getone(), 15)
-    finally:
-        await consumer.stop()
     assert record.value == b"\x00garbage"
     assert dict(record.headers)["error"].startswith(b"PoisonMessageError")
     worker.hang_up()
+
+
+async def test_a_fetched_batch_with_poison_in_it_queues_the_rest_once(
+    channel: grpc.aio.Channel, stack_endpoints: Any, kafka_topics: str, lab_a: Metadata
+) -> None:
+    def submitted(client_id: str) -> envelope_pb2.Envelope:
+        message = events_pb2.TaskSubmitted(
+            task_id=task_id_for("lab-a", client_id),
+            platform_id="lab-a",
+            client_task_id=client_id,
+            task_type="image-bbox",
+            pool=pool_of("lab-a", "image-bbox"),
+            purpose=PURPOSE,
+            payload=b"img",
+            effort_seconds=90,
+            price_micros=400_000,
+            skills=["en"],
+        )
+        return wrap(message, producer="test")
+
+    first, second = submitted("batch-1"), submitted("batch-2")
+    values = [
+        first.SerializeToString(),
+        b"\x00garbage",
+        second.SerializeToString(),
+        first.SerializeToString(),  # redelivered: the same event again
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=stack_endpoints.kafka_bootstrap, linger_ms=50)
+    await producer.start()
+    try:
+        # One key, one partition, sent together: the consumer fetches them as one batch.
+        sent = [await producer.send(kafka_topics + "tasks.submitted", v, key=b"p") for v in values]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+    dead = await first_record(stack_endpoints.kafka_bootstrap, kafka_topics + "tasks.submitted.dlq")
+    assert dead.value == b"\x00garbage"
+    platform = dg.PlatformServiceStub(channel)
+    for envelope in (first, second):
+        task_id = envelope.task_submitted.task_id
+        status = await platform.GetTask(
+            d.GetTaskRequest(task_id=task_id), metadata=lab_a, timeout=5
+        )
+        assert status.state == d.TASK_STATE_QUEUED
+
+
+async def first_record(bootstrap: str, topic: str) -> Any:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        return await asyncio.wait_for(consumer.getone(), 15)
+    finally:
+        await consumer.stop()

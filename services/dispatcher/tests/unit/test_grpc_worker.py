@@ -25,9 +25,9 @@ def test_an_offer_shows_the_work_but_not_the_gold_answer() -> None:
     task = make_task("c1", gold=GOLD)
     offer = Offer("o1", task, "w1", START + timedelta(minutes=2))
 
-    response = _to_pb(OfferPush(offer))
+    response = _to_pb(OfferPush(offer, START))
 
-    assert not leaked(OfferPush(offer))
+    assert not leaked(OfferPush(offer, START))
     shown = response.offer
     assert (shown.offer_id, shown.task_id, shown.task_type, shown.purpose) == (
         "o1",
@@ -41,6 +41,7 @@ def test_an_offer_shows_the_work_but_not_the_gold_answer() -> None:
         task.payload,
     )
     assert shown.expires_at.ToDatetime().replace(tzinfo=START.tzinfo) == offer.expires_at
+    assert shown.offered_at.ToDatetime().replace(tzinfo=START.tzinfo) == START
 
 
 def test_the_offer_message_has_no_field_that_could_carry_gold() -> None:

@@ -152,7 +152,7 @@ def test_pushes_become_frames_with_base64_bytes_and_without_the_gold_answer() ->
     offer = Offer("o1", task, "w1", START + timedelta(minutes=2))
     lease = Lease("l1", task, "w1", "eu", "o1", START, START, b"my draft")
 
-    offered = push_frame(OfferPush(offer), START + timedelta(seconds=30))
+    offered = push_frame(OfferPush(offer, START), START + timedelta(seconds=30))
     leased = push_frame(LeasePush(lease, 10), START)
     welcomed = push_frame(Welcome("w1", lease), START)
 
@@ -168,6 +168,7 @@ def test_pushes_become_frames_with_base64_bytes_and_without_the_gold_answer() ->
         "payload": b64(task.payload),
         "expires_at": "2026-03-01T12:02:00.000Z",
         "expires_in_ms": 90_000,
+        "offered_at": "2026-03-01T12:00:00.000000Z",
     }
     assert base64.b64decode(leased["lease"]["draft"]) == b"my draft"
     assert leased["lease"]["heartbeat_interval_seconds"] == 10

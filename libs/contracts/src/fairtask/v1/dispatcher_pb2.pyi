@@ -220,7 +220,7 @@ class Welcome(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., resumed_lease: _Optional[_Union[Lease, _Mapping]] = ...) -> None: ...
 
 class Offer(_message.Message):
-    __slots__ = ("offer_id", "task_id", "task_type", "purpose", "price_micros", "effort_seconds", "payload", "expires_at")
+    __slots__ = ("offer_id", "task_id", "task_type", "purpose", "price_micros", "effort_seconds", "payload", "expires_at", "offered_at")
     OFFER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -229,6 +229,7 @@ class Offer(_message.Message):
     EFFORT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    OFFERED_AT_FIELD_NUMBER: _ClassVar[int]
     offer_id: str
     task_id: str
     task_type: str
@@ -237,7 +238,8 @@ class Offer(_message.Message):
     effort_seconds: int
     payload: bytes
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, offer_id: _Optional[str] = ..., task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., purpose: _Optional[str] = ..., price_micros: _Optional[int] = ..., effort_seconds: _Optional[int] = ..., payload: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    offered_at: _timestamp_pb2.Timestamp
+    def __init__(self, offer_id: _Optional[str] = ..., task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., purpose: _Optional[str] = ..., price_micros: _Optional[int] = ..., effort_seconds: _Optional[int] = ..., payload: _Optional[bytes] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., offered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Lease(_message.Message):
     __slots__ = ("lease_id", "task_id", "payload", "draft", "heartbeat_interval_seconds", "task_type", "purpose", "price_micros", "effort_seconds")

@@ -3,11 +3,16 @@
 Delivery is at-least-once. An offset is committed only after its message's effect is durable
 (or the message is in the DLQ); duplicates are skipped by event_id. Transient failures are
 retried with backoff and never dead-lettered; only poison messages go to the DLQ.
+
+With a batch handler, each partition's share of a fetch is deduplicated, handled and
+remembered in a few round trips instead of a few per message; if the batch holds a poison
+message, it is handled again one message at a time (handlers are idempotent), so only that
+message goes to the DLQ.
 """
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -17,11 +22,19 @@ from tenacity import AsyncRetrying, retry_if_not_exception_type, wait_exponentia
 
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.envelope import PoisonMessageError, decode
-from fairtask_runtime.kafka.dedupe import MemoryProcessedEvents, ProcessedEvents
+from fairtask_runtime.kafka.dedupe import (
+    MemoryProcessedEvents,
+    ProcessedEvents,
+    remember_many,
+    seen_many,
+)
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.metrics import KAFKA_LAG, KAFKA_MESSAGES
 
 Handler = Callable[[envelope_pb2.Envelope], Awaitable[None]]
+# Handles every envelope, in order; raises PoisonMessageError if any cannot be handled.
+BatchHandler = Callable[[Sequence[envelope_pb2.Envelope]], Awaitable[None]]
+
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
 log = structlog.get_logger(__name__)
@@ -59,9 +72,11 @@ class EventConsumer:
         processed: ProcessedEvents | None = None,
         on_assigned: PartitionsCallback | None = None,
         on_revoked: PartitionsCallback | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self._config = config
         self._handler = handler
+        self._batch_handler = batch_handler
         self._dead_letters = dead_letters
         self._processed = processed or MemoryProcessedEvents()
         self._on_assigned = on_assigned
@@ -98,6 +113,10 @@ class EventConsumer:
                     timeout_ms=200, max_records=self._config.max_batch
                 )
                 for tp, records in batch.items():
+                    batched = self._batch_handler is not None and len(records) > 1
+                    if batched and await self._process_batch(records):
+                        self._offsets.pending[tp] = records[-1].offset + 1
+                        continue
                     for record in records:
                         if self._stopping.is_set():
                             break
@@ -122,11 +141,7 @@ class EventConsumer:
             KAFKA_MESSAGES.labels(record.topic, "duplicate").inc()
             return True
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_not_exception_type(PoisonMessageError),
-                wait=wait_exponential(multiplier=0.05, max=self._config.max_retry_wait_s),
-                reraise=True,
-            ):
+            async for attempt in self._retrying():
                 with attempt:
                     if self._stopping.is_set() and attempt.retry_state.attempt_number > 1:
                         return False
@@ -138,6 +153,46 @@ class EventConsumer:
         self._dead_letters.record_ok()
         KAFKA_MESSAGES.labels(record.topic, "handled").inc()
         return True
+
+    async def _process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Handles a partition's records together; False when they must be handled one at a
+        time instead (one is poison, or stopping interrupted a retry)."""
+        assert self._batch_handler is not None
+        try:
+            envelopes = [decode(record.value) for record in records]
+        except PoisonMessageError:
+            return False
+        seen = await seen_many(self._processed, [e.event_id for e in envelopes])
+        fresh = [e for e, done in zip(envelopes, seen, strict=True) if not done]
+        topic = records[0].topic
+        try:
+            async for attempt in self._retrying():
+                with attempt:
+                    if self._stopping.is_set() and attempt.retry_state.attempt_number > 1:
+                        return False
+                    try:
+                        await self._batch_handler(fresh)
+                    except PoisonMessageError:
+                        raise
+                    except Exception:
+                        KAFKA_MESSAGES.labels(topic, "retried").inc(len(fresh))
+                        log.warning("batch handler failed, retrying", topic=topic, exc_info=True)
+                        raise
+        except PoisonMessageError:
+            return False
+        await remember_many(self._processed, [e.event_id for e in fresh])
+        for _ in fresh:
+            self._dead_letters.record_ok()
+        KAFKA_MESSAGES.labels(topic, "duplicate").inc(len(envelopes) - len(fresh))
+        KAFKA_MESSAGES.labels(topic, "handled").inc(len(fresh))
+        return True
+
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_not_exception_type(PoisonMessageError),
+            wait=wait_exponential(multiplier=0.05, max=self._config.max_retry_wait_s),
+            reraise=True,
+        )
 
     async def _handle_once(
         self, record: ConsumerRecord[bytes, bytes], envelope: envelope_pb2.Envelope

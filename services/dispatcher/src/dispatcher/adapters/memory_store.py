@@ -92,6 +92,9 @@ class MemoryTaskStore:
         )
         return len(s.in_transit.get(platform_id, ())) + queued
 
+    async def ingest_many(self, tasks: Sequence[Task], now: datetime) -> list[bool]:
+        return [await self.ingest(task, now) for task in tasks]
+
     async def ingest(self, task: Task, now: datetime) -> bool:
         s = self.state
         s.in_transit.get(task.platform_id, set()).discard(task.task_id)

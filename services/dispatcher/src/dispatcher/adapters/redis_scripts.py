@@ -180,7 +180,18 @@ redis.call('SADD', p .. 'leases:active', lease)
 note(p, {'kind', 'assigned', 'origin', ARGV[7], 'at', now, 'id', ARGV[8], 'worker', worker,
   'task', o[1], 'pool', t[3], 'offer', offer, 'by', o[4] or '', 'lease', lease, 'region', region,
   'leased_at', now, 'last_seen', now, 't', t[4]})
-return {'ok'}
+return {'ok', t[4]}
+"""
+
+# A lease with its task's event, in one round trip; false when either is gone.
+GET_LEASE = """
+local p, lease = ARGV[1], ARGV[2]
+local l = redis.call('HMGET', p .. 'lease:' .. lease, 'task_id', 'worker_id', 'region',
+  'offer_id', 'leased_at', 'last_seen', 'draft', 'state')
+if not l[1] then return false end
+local event = redis.call('HGET', p .. 'task:' .. l[1], 'event')
+if not event then return false end
+return {event, l[2], l[3], l[4], l[5], l[6], l[7] or '', l[8]}
 """
 
 HEARTBEAT = """

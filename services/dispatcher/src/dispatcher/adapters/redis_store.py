@@ -84,6 +84,7 @@ class RedisTaskStore:
         self._release = client.register_script(redis_scripts.RELEASE)
         self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
         self._connections = RedisConnections(client, prefix, origin, self.get_lease)
+        self._get_lease = client.register_script(redis_scripts.GET_LEASE)
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -103,21 +104,27 @@ class RedisTaskStore:
         return int(await self._backlog(args=[self._p, platform_id]))
 
     async def ingest(self, task: Task, now: datetime) -> bool:
-        result = await self._ingest(
-            args=[
-                self._p,
-                task.task_id,
-                task_to_pb(task).SerializeToString(),
-                task.platform_id,
-                task.client_task_id,
-                task.task_type.name,
-                task.pool,
-                orjson.dumps(list(task.task_type.skills)),
-                self._origin,
-                to_ms(now),
-            ]
-        )
-        return bool(result)
+        return bool(await self._ingest(args=self._ingest_args(task, now)))
+
+    async def ingest_many(self, tasks: Sequence[Task], now: datetime) -> list[bool]:
+        async with self._r.pipeline(transaction=False) as pipe:
+            for task in tasks:
+                await self._ingest(args=self._ingest_args(task, now), client=pipe)
+            return [bool(result) for result in await pipe.execute()]
+
+    def _ingest_args(self, task: Task, now: datetime) -> list[EncodableT]:
+        return [
+            self._p,
+            task.task_id,
+            task_to_pb(task).SerializeToString(),
+            task.platform_id,
+            task.client_task_id,
+            task.task_type.name,
+            task.pool,
+            orjson.dumps(list(task.task_type.skills)),
+            self._origin,
+            to_ms(now),
+        ]
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
         raw = await self._r.hmget(
@@ -223,9 +230,19 @@ class RedisTaskStore:
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
         if verdict == "expired":
             raise ConflictError(f"offer {offer_id} has expired")
-        lease = await self.get_lease(lease_id)
-        assert lease is not None  # written by the script just now
-        return lease
+        # Just written by the script, which returns the task: no second round trip.
+        leased_at = from_ms(to_ms(now))
+        return Lease(
+            lease_id=lease_id,
+            task=task_from_bytes(as_bytes(result[1])),
+            worker_id=worker_id,
+            region=region,
+            offer_id=offer_id,
+            leased_at=leased_at,
+            last_seen=leased_at,
+            draft=b"",
+            active=True,
+        )
 
     async def lease_of(self, worker_id: str) -> Lease | None:
         lease_id = await self._r.get(f"{self._p}worker:{worker_id}:lease")
@@ -292,22 +309,20 @@ class RedisTaskStore:
         return LeaseReleasedNow(lease, as_text(raw[1]), int(raw[0]))
 
     async def get_lease(self, lease_id: str) -> Lease | None:
-        raw = await self._r.hgetall(f"{self._p}lease:{lease_id}")
+        raw = await self._get_lease(args=[self._p, lease_id])
         if not raw:
             return None
-        event = await self._r.hget(f"{self._p}task:{as_text(raw[b'task_id'])}", "event")
-        if event is None:
-            return None
+        event, worker, region, offer, leased_at, last_seen, draft, state = raw
         return Lease(
             lease_id=lease_id,
             task=task_from_bytes(as_bytes(event)),
-            worker_id=as_text(raw[b"worker_id"]),
-            region=as_text(raw[b"region"]),
-            offer_id=as_text(raw[b"offer_id"]),
-            leased_at=from_ms(raw[b"leased_at"]),
-            last_seen=from_ms(raw[b"last_seen"]),
-            draft=as_bytes(raw.get(b"draft")),
-            active=raw[b"state"] == b"active",
+            worker_id=as_text(worker),
+            region=as_text(region),
+            offer_id=as_text(offer),
+            leased_at=from_ms(leased_at),
+            last_seen=from_ms(last_seen),
+            draft=as_bytes(draft),
+            active=state == b"active",
         )
 
     async def connect_worker(self, hello: Hello, now: datetime) -> Connection:

@@ -1,6 +1,9 @@
 """Kafka events the dispatcher consumes, mapped to its handlers."""
 
+from collections.abc import Sequence
+
 from dispatcher.adapters.codec import task_from_pb
+from dispatcher.domain.model import Task
 from dispatcher.service_layer.dispatch import Dispatch
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.envelope import PoisonMessageError
@@ -13,9 +16,19 @@ class TaskIngest:
         self._dispatch = dispatch
 
     async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
-        if envelope.WhichOneof("payload") != "task_submitted":
-            raise PoisonMessageError(f"unexpected {envelope.type} on tasks.submitted")
-        message = envelope.task_submitted
-        if not (message.task_id and message.pool and message.platform_id and message.task_type):
-            raise PoisonMessageError("task_submitted lacks task_id, pool, platform or type")
-        await self._dispatch.ingest(task_from_pb(message))
+        await self._dispatch.ingest(_task_of(envelope))
+
+    async def many(self, envelopes: Sequence[envelope_pb2.Envelope]) -> None:
+        """A batch in one round trip; PoisonMessageError if any envelope is not a task."""
+        tasks = [_task_of(envelope) for envelope in envelopes]
+        if tasks:
+            await self._dispatch.ingest_many(tasks)
+
+
+def _task_of(envelope: envelope_pb2.Envelope) -> Task:
+    if envelope.WhichOneof("payload") != "task_submitted":
+        raise PoisonMessageError(f"unexpected {envelope.type} on tasks.submitted")
+    message = envelope.task_submitted
+    if not (message.task_id and message.pool and message.platform_id and message.task_type):
+        raise PoisonMessageError("task_submitted lacks task_id, pool, platform or type")
+    return task_from_pb(message)

@@ -216,7 +216,7 @@ def _to_pb(push: Push) -> dispatcher_pb2.ConnectResponse:
             if resumed is not None:
                 welcome.resumed_lease.CopyFrom(_lease_pb(resumed))
             return dispatcher_pb2.ConnectResponse(welcome=welcome)
-        case OfferPush(offer):
+        case OfferPush(offer, offered_at):
             task = offer.task
             # Never the gold answer: workers see the work, its purpose and its pay.
             return dispatcher_pb2.ConnectResponse(
@@ -229,6 +229,7 @@ def _to_pb(push: Push) -> dispatcher_pb2.ConnectResponse:
                     effort_seconds=task.task_type.effort_seconds,
                     payload=task.payload,
                     expires_at=to_timestamp(offer.expires_at),
+                    offered_at=to_timestamp(offered_at),
                 )
             )
         case LeasePush(lease, interval):

@@ -248,8 +248,8 @@ def push_frame(push: Push, now: datetime) -> dict[str, Any]:
             if resumed is not None:
                 welcome["resumed_lease"] = _lease(resumed, 0)
             return {"welcome": welcome}
-        case OfferPush(offer):
-            return {"offer": _offer(offer, now)}
+        case OfferPush(offer, offered_at):
+            return {"offer": _offer(offer, offered_at, now)}
         case LeasePush(lease, interval):
             return {"lease": _lease(lease, interval)}
         case OfferWithdrawnPush(offer_id, reason):
@@ -269,7 +269,7 @@ def error_frame(code: str, message: str, field: str = "") -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
 
 
-def _offer(offer: Offer, now: datetime) -> dict[str, Any]:
+def _offer(offer: Offer, offered_at: datetime, now: datetime) -> dict[str, Any]:
     task = offer.task
     return {
         "offer_id": offer.offer_id,
@@ -281,6 +281,8 @@ def _offer(offer: Offer, now: datetime) -> dict[str, Any]:
         "payload": _b64(task.payload),
         "expires_at": _rfc3339(offer.expires_at),
         "expires_in_ms": max(int((offer.expires_at - now).total_seconds() * 1000), 0),
+        # Microseconds: a client on the dispatcher's clock measures push delays with it.
+        "offered_at": _rfc3339(offered_at, "microseconds"),
     }
 
 
@@ -302,5 +304,5 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _rfc3339(moment: datetime, timespec: str = "milliseconds") -> str:
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -12,7 +12,7 @@ once.
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +53,7 @@ class DispatchConfig:
     # A worker the store found busy elsewhere is left out of this replica's choices this long,
     # unless the transition log says sooner that they are free.
     refused_cooldown_s: float = 1.0
+    offers_in_flight: int = 256
 
 
 class Dispatch:
@@ -97,6 +98,15 @@ class Dispatch:
         if await self._store.ingest(task, self._clock.now()) and self.ownership.owns(task.pool):
             self.policy.submit(task_spec(task), self._now_s())
             self._wake.set()
+
+    async def ingest_many(self, tasks: Sequence[Task]) -> None:
+        """As `ingest` for each task, in order, with one round trip to the store."""
+        queued = await self._store.ingest_many(tasks, self._clock.now())
+        now = self._now_s()
+        for task, fresh in zip(tasks, queued, strict=True):
+            if fresh and self.ownership.owns(task.pool):
+                self.policy.submit(task_spec(task), now)
+        self._wake.set()
 
     async def task_cancelled(self, task_id: str, withdrawn: Offer | None) -> None:
         """The platform cancelled a task; its offer, if any, is already gone from the store."""
@@ -272,12 +282,18 @@ class Dispatch:
         async with self.ownership.round:
             if self.ownership.paused:
                 return
+            decided_at = self._clock.now()
             with metrics.OFFER_DECISION_SECONDS.time():
-                decisions = self.policy.decide(self._now_s())
-            for decision in decisions:
-                await self._make_offer(decision)
+                decisions = self.policy.decide(decided_at.timestamp())
+            # Each offer waits on Redis; made one after another, those waits alone would cap a
+            # process at a few hundred offers a second. Every decision of a round is for a
+            # different worker and task, so they are made together, a bounded number at a time.
+            step = self._config.offers_in_flight
+            for first in range(0, len(decisions), step):
+                chunk = decisions[first : first + step]
+                await asyncio.gather(*(self._make_offer(d, decided_at) for d in chunk))
 
-    async def _make_offer(self, decision: OfferDecision) -> None:
+    async def _make_offer(self, decision: OfferDecision, decided_at: datetime) -> None:
         worker_id, task_id = decision.worker_id, decision.task_id
         now = self._clock.now()
         session = self._sessions.get(worker_id)
@@ -299,7 +315,7 @@ class Dispatch:
         )
         metrics.OFFERS.labels(region).inc()
         if made.holder == self.replica_id:
-            await self.push_offer(offer, made.seq)
+            await self.push_offer(offer, made.seq, decided_at)
         # Otherwise the replica holding the worker's connection pushes it (it follows the log).
 
     async def _refused(self, worker_id: str, task_id: str, reason: str) -> None:
@@ -311,13 +327,13 @@ class Dispatch:
         else:  # busy with another replica's offer, or gone: the log will say which
             self.roster.cool(worker_id, now + self._config.refused_cooldown_s, now)
 
-    async def push_offer(self, offer: Offer, seq: int) -> None:
+    async def push_offer(self, offer: Offer, seq: int, offered_at: datetime) -> None:
         """Pushes an offer to the connection it was made for, held here; withdraws it when that
-        connection has gone (or is no longer idle) since."""
+        connection has gone (or is no longer idle) since. `offered_at`: when it was decided."""
         session = self._sessions.get(offer.worker_id)
         if session is not None and session.seq == seq and session.idle:
             session.offer_id = offer.offer_id
-            session.push(OfferPush(offer))
+            session.push(OfferPush(offer, offered_at))
             return
         closed = await self._store.close_offer(
             offer.offer_id, offer.worker_id, OfferOutcome.WITHDRAWN, self._clock.now()

@@ -111,6 +111,10 @@ class TaskStore(Protocol):
         """Queues a submitted task; False if it was already ingested or was cancelled."""
         ...
 
+    async def ingest_many(self, tasks: Sequence[Task], now: datetime) -> list[bool]:
+        """`ingest` of each task, in order, in one round trip; each task is atomic on its own."""
+        ...
+
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
         """None when unknown or owned by another platform."""
         ...

@@ -123,7 +123,7 @@ class Replication:
                 engagement = Engagement(offer.task.task_id, offer.offer_id, "", by)
                 roster.engage(offer.worker_id, engagement, now)
                 if theirs and holder == self._me:
-                    await d.push_offer(offer, seq)
+                    await d.push_offer(offer, seq, t.at)
             case OfferEnded(offer, by, outcome):
                 if theirs:
                     d.offer_closed(OfferClosedNow(offer, by), outcome)

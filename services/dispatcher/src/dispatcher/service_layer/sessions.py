@@ -6,6 +6,7 @@ the dispatcher never knows which transport a worker uses.
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from dispatcher.domain.model import Lease, Offer
 
@@ -29,6 +30,8 @@ class Welcome:
 @dataclass(frozen=True)
 class OfferPush:
     offer: Offer
+    # When the scheduler decided on it: the start of a push's journey to the worker.
+    offered_at: datetime
 
 
 @dataclass(frozen=True)
