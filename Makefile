@@ -9,6 +9,7 @@ REPORT ?=
 SCENARIO ?= sim/scenarios/follow-the-sun.yaml
 POLICY ?= fair
 JSON ?=
+QUICK ?=
 STACK_DIR ?= .stack
 PYTEST_ARGS ?=
 UV := uv run --frozen
@@ -21,7 +22,7 @@ help:
 	@echo "make up / make down                        start / stop Kafka, Redis and PostgreSQL"
 	@echo "make sim SCENARIO=f.yaml POLICY=fair|fcfs|poll JSON=out.json   the discrete-event simulator"
 	@echo "make sim-compare JSON=out.json             every shipped scenario under every policy"
-	@echo "make bench JSON=out.json                   the performance benchmarks"
+	@echo "make bench JSON=out.json [QUICK=1]         the dispatcher on the real stack, with baselines"
 	@echo "make proto / proto-check                   regenerate / verify the protobuf code"
 
 setup:
@@ -63,4 +64,5 @@ sim-compare: setup
 	  $(if $(JSON),--json $(JSON)) --markdown docs/fairness-table.md
 
 bench: setup
-	$(UV) python bench/scheduler_bench.py $(if $(JSON),--json $(JSON))
+	$(UV) python -m fairtask_bench --stack-dir $(STACK_DIR) $(if $(JSON),--json $(JSON)) \
+	  $(if $(QUICK),--quick)

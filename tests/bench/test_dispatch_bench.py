@@ -1,0 +1,53 @@
+"""The benchmark's quick mode on the real stack: every figure is there and makes sense.
+
+Speed itself is what the benchmark measures; nothing here asserts a timing.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def latency(figures: dict[str, Any]) -> None:
+    assert 0 < figures["p50"] <= figures["p99"] <= figures["max"]
+    assert figures["samples"] > 0
+
+
+def test_the_quick_benchmark_reports_every_figure(stack_endpoints: Any, tmp_path: Path) -> None:
+    env, out = tmp_path / "env", tmp_path / "bench.json"
+    stack_endpoints.save(env)
+
+    command = [sys.executable, "-m", "fairtask_bench", "--quick", "--stack-env", str(env)]
+    subprocess.run([*command, "--json", str(out)], check=True, timeout=240)
+
+    r = json.loads(out.read_text())
+    assert r["machine"]["cores"] >= 1
+    assert r["offers_per_second"] > 0
+    latency(r["push_latency_ms"])
+    latency(r["submit_to_offer_ms"])
+    assert 0 < r["push_latency_ms"]["at_rate"] <= r["offers_per_second"]
+    assert r["connections_held"] == r["settings"]["connections"]
+    assert r["memory_per_connection_kib"] > 0
+    raw, poll = r["baselines"]["raw_floor"], r["baselines"]["poll"]
+    assert raw["offers_per_second"] > 0
+    assert poll["offers_per_second"] > 0
+    latency(poll["delivery_latency_ms"])
+    ratios = r["ratios"]
+    assert ratios["throughput_vs_raw_floor"] == round(
+        r["offers_per_second"] / raw["offers_per_second"], 3
+    )
+    assert ratios["poll_latency_over_ours_p50"] > 0
+    assert ratios["poll_latency_over_ours_p99"] > 0
+    assert len(r["goals"]) == 5
+    assert all(isinstance(goal["met"], bool) for goal in r["goals"])
+    # Every simulated worker's answer was taken: no error came back on any connection.
+    for run in (r["dispatcher"], raw, r["connections"]):
+        assert run["saturated"]["worker_errors"] == {}
+        assert run["at_rate"]["worker_errors"] == {}
+    assert r["scheduler"]["headline"]["decisions_per_s"] > 0
