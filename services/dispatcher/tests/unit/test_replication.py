@@ -2,6 +2,7 @@
 workers held by the other, outcomes reach the policy that offered, nobody gets two offers,
 pools follow partitions, and a dead replica's workers get their grace."""
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,7 +16,12 @@ from dispatcher.adapters.memory import (
     PublishFailedError,
     RecordingPublisher,
 )
-from dispatcher.domain.events import SubmissionReceived, TaskAssigned, TaskOffered
+from dispatcher.domain.events import (
+    SubmissionReceived,
+    TaskAssigned,
+    TaskOffered,
+    WorkerPresenceChanged,
+)
 from dispatcher.domain.model import Offer, Task
 from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.service_layer.dispatch import Dispatch
@@ -239,3 +245,20 @@ async def test_a_dead_replicas_workers_keep_their_lease_through_grace_elsewhere(
     # The task whose offer died with B is offered again by the survivor.
     await survivor.round()
     assert the_offer(back).task.client_task_id == "c2"
+
+
+async def test_a_relay_that_is_stopped_still_sends_what_was_logged() -> None:
+    cluster = Cluster()
+    a = await cluster.replica("A", 0, 1)
+    session = await connect(a, "w1")
+    await a.dispatch.disconnect(session)  # a replica shutting down ends its connections
+    expected = [e for t in cluster.state.log if t.event_id and (e := event_of(t))]
+
+    relay = asyncio.create_task(a.replication.run_relay())
+    await asyncio.sleep(0)  # it takes its turn, and is stopped while reading
+    relay.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await relay
+
+    assert cluster.kafka.events == expected
+    assert [type(e) for e in expected] == [WorkerPresenceChanged, WorkerPresenceChanged]

@@ -2,6 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Sequence
 
+import structlog
 from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 from google.protobuf.message import Message
@@ -12,6 +13,8 @@ from dispatcher.service_layer.ports import RecordedEvent
 from fairtask.v1 import events_pb2
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.kafka.producer import EventProducer
+
+log = structlog.get_logger(__name__)
 
 _OUTCOMES = {
     events.OfferOutcome.DECLINED: events_pb2.OFFER_OUTCOME_DECLINED,
@@ -74,8 +77,10 @@ class PoolOwnership:
     async def assigned(self, partitions: set[TopicPartition]) -> None:
         count = len(self._partitions_of(self._topic) or ())
         owned = frozenset(tp.partition for tp in partitions if tp.topic == self._topic)
-        if count:
-            await self._own(owned, lambda pool: pool_partition(pool, count))
+        if not count:
+            log.error("no partition count for the topic; scheduling no pools", topic=self._topic)
+            return
+        await self._own(owned, lambda pool: pool_partition(pool, count))
 
 
 def _route(event: events.Event) -> tuple[str, str, Message]:

@@ -198,8 +198,10 @@ class Replication:
                     await asyncio.sleep(self._config.wait_s)
         except asyncio.CancelledError:
             # Stopping: what this replica did last (its workers leaving) still gets out.
-            if self._relayed is not None:
-                await self._relay(self._relayed, 0.0)
+            while self._relayed is not None:
+                relayed, self._relayed = self._relayed, await self._relay(self._relayed, 0.0)
+                if self._relayed == relayed:
+                    break
             raise
 
     async def relay(self, wait_s: float = 0.0) -> bool:
