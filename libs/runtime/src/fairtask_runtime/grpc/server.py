@@ -6,6 +6,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fairtask_runtime.grpc.malformed import MalformedRequests
+
 Registrar = Callable[[grpc.aio.Server], None]
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -22,7 +24,7 @@ class GrpcServer:
     ) -> None:
         self._service_names = list(service_names)
         self._server = grpc.aio.server(
-            interceptors=list(interceptors),
+            interceptors=[MalformedRequests(), *interceptors],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -31,4 +31,7 @@ def _task_of(envelope: envelope_pb2.Envelope) -> Task:
     message = envelope.task_submitted
     if not (message.task_id and message.pool and message.platform_id and message.task_type):
         raise PoisonMessageError("task_submitted lacks task_id, pool, platform or type")
-    return task_from_pb(message)
+    try:
+        return task_from_pb(message)
+    except (ValueError, OverflowError) as exc:  # a timestamp out of range, a malformed field
+        raise PoisonMessageError(f"task_submitted {message.task_id!r}: {exc}") from exc

@@ -1,5 +1,7 @@
 """fairtask.v1.PlatformService: protobuf in, domain calls, protobuf out."""
 
+from datetime import datetime
+
 from dispatcher import metrics
 from dispatcher.adapters.codec import from_timestamp
 from dispatcher.domain.errors import (
@@ -8,6 +10,7 @@ from dispatcher.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    Violation,
 )
 from dispatcher.domain.model import NewTask, TaskState, TaskType
 from dispatcher.entrypoints.errors import Context, abort_with, required
@@ -25,6 +28,17 @@ _STATES = {
 }
 
 _HANDLED = (InvalidInputError, NotFoundError, ConflictError, BacklogFullError, BelowPayFloorError)
+
+
+def _deadline_of(task: dispatcher_pb2.NewTask, field: str) -> datetime | None:
+    if not task.HasField("deadline"):
+        return None
+    try:
+        return from_timestamp(task.deadline)
+    except (ValueError, OverflowError) as error:
+        raise InvalidInputError(
+            [Violation(field, f"is not a valid timestamp ({error})")]
+        ) from error
 
 
 class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
@@ -55,17 +69,17 @@ class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
         self, request: dispatcher_pb2.SubmitTasksRequest, context: Context
     ) -> dispatcher_pb2.SubmitTasksResponse:
         caller = await self._platforms.platform_id(context)
-        tasks = [
-            NewTask(
-                client_task_id=t.client_task_id,
-                task_type=t.task_type,
-                payload=t.payload,
-                deadline=from_timestamp(t.deadline) if t.HasField("deadline") else None,
-                gold_answer=t.gold_answer,
-            )
-            for t in request.tasks
-        ]
         try:
+            tasks = [
+                NewTask(
+                    client_task_id=t.client_task_id,
+                    task_type=t.task_type,
+                    payload=t.payload,
+                    deadline=_deadline_of(t, f"tasks[{i}].deadline"),
+                    gold_answer=t.gold_answer,
+                )
+                for i, t in enumerate(request.tasks)
+            ]
             submitted = await self._handlers.submit_tasks(SubmitTasks(caller, tasks))
         except _HANDLED as error:
             if isinstance(error, BacklogFullError):

@@ -43,10 +43,12 @@ class SubmissionScoring:
         missing = [f for f in ("submission_id", "task_id", "worker_id") if not getattr(message, f)]
         if missing:
             raise PoisonMessageError(f"submission_received lacks {', '.join(missing)}")
+        try:
+            submission = submission_from_pb(message)
+        except (ValueError, OverflowError) as exc:  # a timestamp out of range
+            raise PoisonMessageError(f"submission {message.submission_id!r}: {exc}") from exc
         # TaskNotKnownError propagates as an ordinary exception: the runtime retries it.
-        outcome = await self._handlers.score_submission(
-            ScoreSubmission(submission_from_pb(message))
-        )
+        outcome = await self._handlers.score_submission(ScoreSubmission(submission))
         if outcome.published:
             metrics.SUBMISSIONS_SCORED.labels(outcome.verdict.value).inc()
         if outcome.released:
