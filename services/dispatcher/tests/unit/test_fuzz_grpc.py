@@ -24,31 +24,15 @@ from dispatcher.entrypoints.grpc_worker import WorkerServicer
 from dispatcher.service_layer.auth import RegisterWorker, WorkerAuth
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from fairtask_fuzzing import tally
-from fairtask_fuzzing.loop_thread import LoopThread, loop_thread
+from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, serving
+from fairtask_fuzzing.loop_thread import LoopThread
 from fairtask_fuzzing.messages import messages
 from fairtask_runtime.api_keys.store import MemoryPlatformKeys
 from fairtask_runtime.grpc.identity import PlatformAuthenticator
 from fairtask_runtime.grpc.server import GrpcServer
 
-# What a client may be told; anything else (UNKNOWN, INTERNAL, UNAVAILABLE...) is a server fault.
-CLIENT_ERRORS = {
-    grpc.StatusCode.OK,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.OUT_OF_RANGE,
-}
 SECRET = "fuzzing-secret-that-is-long-enough-0123456789"
-UNARY = [
-    method
-    for service in dispatcher_pb2.DESCRIPTOR.services_by_name.values()
-    for method in service.methods
-    if not method.client_streaming and not method.server_streaming
-]
+UNARY = methods(dispatcher_pb2.DESCRIPTOR)
 FUZZ = settings(
     max_examples=150,
     deadline=None,
@@ -76,13 +60,10 @@ class Served:
             )
         )
 
-    def call(self, path: str, raw: bytes, metadata: tuple[tuple[str, str], ...]) -> grpc.StatusCode:
-        method = self.channel.unary_unary(path)
-        try:
-            method(raw, timeout=10, metadata=metadata)
-        except grpc.RpcError as error:
-            return error.code()  # type: ignore[no-any-return]
-        return grpc.StatusCode.OK
+    def call(
+        self, method: Any, raw: bytes, metadata: tuple[tuple[str, str], ...]
+    ) -> grpc.StatusCode:
+        return call_raw(self.channel, method, raw, metadata)
 
 
 @pytest.fixture(scope="module")
@@ -95,36 +76,18 @@ def served() -> Iterator[Served]:
     )
     keys = MemoryPlatformKeys(world.clock)
     names = [s.full_name for s in dispatcher_pb2.DESCRIPTOR.services_by_name.values()]
-
-    async def serve() -> GrpcServer:
-        # Built inside the loop that runs it: grpc.aio binds a server to the loop it is made in.
-        return GrpcServer(
-            names,
-            [
-                lambda s: dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(
-                    PlatformServicer(world.platform, PlatformAuthenticator(keys, 0.0)), s
-                ),
-                lambda s: dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(
-                    WorkerServicer(world.dispatch, auth, 0.5), s
-                ),
-            ],
-        )
-
-    with loop_thread() as loop:
-        server = loop.run(serve())
-        port = loop.run(server.start("127.0.0.1", 0))
+    servicers = [
+        lambda s: dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(
+            PlatformServicer(world.platform, PlatformAuthenticator(keys, 0.0)), s
+        ),
+        lambda s: dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(
+            WorkerServicer(world.dispatch, auth, 0.5), s
+        ),
+    ]
+    with serving(lambda: GrpcServer(names, servicers)) as (loop, channel):
         key = loop.run(keys.issue("lab-a")).key
         token = loop.run(auth.register(RegisterWorker(region="ph", worker_id="ana"))).token
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        try:
-            yield Served(world, registry, channel, key, token, loop)
-        finally:
-            channel.close()
-            loop.run(server.stop(0))
-
-
-def path_of(method: Any) -> str:
-    return f"/{method.containing_service.full_name}/{method.name}"
+        yield Served(world, registry, channel, key, token, loop)
 
 
 def credentials(served: Served, which: str) -> tuple[tuple[str, str], ...]:
@@ -145,7 +108,7 @@ def test_any_request_gets_an_answer_and_a_refusal_changes_nothing(
     request = data.draw(messages(method.input_type))
     before = served.snapshot()
 
-    code = served.call(path_of(method), request.SerializeToString(), credentials(served, who))
+    code = served.call(method, request.SerializeToString(), credentials(served, who))
 
     tally.tried(f"dispatcher.{method.name}")
     assert code in CLIENT_ERRORS, f"{method.name} answered {code} to {request!r:.300}"
@@ -161,7 +124,7 @@ def test_bytes_that_are_not_a_request_are_refused_as_invalid(
 ) -> None:
     before = served.snapshot()
 
-    code = served.call(path_of(method), raw, credentials(served, "platform"))
+    code = served.call(method, raw, credentials(served, "platform"))
 
     tally.tried(f"dispatcher.{method.name}.bytes")
     assert code in CLIENT_ERRORS

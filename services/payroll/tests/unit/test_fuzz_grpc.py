@@ -1,0 +1,69 @@
+"""Fuzzing every request of payroll's gRPC API over a real loopback server backed by fakes:
+whatever arrives, the answer is OK or a client error, and nothing is ever posted by a query."""
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fairtask.v1 import payroll_pb2
+from fairtask_fuzzing import tally
+from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, serving
+from fairtask_fuzzing.messages import messages
+from fairtask_fuzzing.state import state_of
+from fairtask_runtime.clock import FakeClock
+from fairtask_runtime.grpc.server import GrpcServer
+from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
+from payroll.domain.commands import PayForTask
+from payroll.entrypoints.grpc_api import SERVICE_NAME, PayrollServicer, register
+from payroll.service_layer.handlers import PayrollHandlers
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+METHODS = methods(payroll_pb2.DESCRIPTOR, unary=False)
+Served = tuple[grpc.Channel, MemoryLedger, MemoryEntryPublisher]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    ledger, publisher, ids = MemoryLedger(), MemoryEntryPublisher(), itertools.count(1)
+    handlers = PayrollHandlers(
+        ledger=ledger,
+        publisher=publisher,
+        clock=FakeClock(),
+        new_id=lambda: f"00000000-0000-7000-8000-{next(ids):012d}",
+        floor_micros_per_hour=12_000_000,
+    )
+    with serving(lambda: GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers))])) as (
+        loop,
+        channel,
+    ):
+        paid = PayForTask("sub-1", "task-1", "w-1", "ke", "lab-a", "bbox", 400_000, 90, "evt-1")
+        loop.run(handlers.pay_for_task(paid))
+        yield channel, ledger, publisher
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
+@FUZZ
+@given(data=st.data())
+def test_any_request_gets_a_client_answer_and_changes_nothing(
+    served: Served, method: Any, data: st.DataObject
+) -> None:
+    channel, ledger, publisher = served
+    raw = data.draw(
+        messages(method.input_type).map(lambda m: m.SerializeToString()) | st.binary(max_size=256)
+    )
+    before = state_of(ledger, publisher)
+
+    code = call_raw(channel, method, raw)
+
+    tally.tried(f"payroll.{method.name}")
+    assert code in CLIENT_ERRORS, f"{method.name} answered {code} to {raw!r:.300}"
+    assert state_of(ledger, publisher) == before
