@@ -56,9 +56,7 @@ def call_raw(
             for _ in stream(raw, timeout=timeout_s, metadata=metadata):
                 pass
         else:
-            unary: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-                path_of(method)
-            )
+            unary: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(path_of(method))
             unary(raw, timeout=timeout_s, metadata=metadata)
     except grpc.RpcError as error:
         code: grpc.StatusCode = error.code()

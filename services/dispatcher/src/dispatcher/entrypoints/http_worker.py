@@ -30,6 +30,8 @@ from starlette.datastructures import QueryParams
 from dispatcher.domain.errors import ConflictError, InvalidInputError, Violation
 from dispatcher.domain.model import submission_id_for
 from dispatcher.entrypoints.errors import status_code_of
+from dispatcher.entrypoints.http_schemas import ACTIONS as ACTION_BODIES
+from dispatcher.entrypoints.http_schemas import REGISTRATION, json_body
 from dispatcher.entrypoints.worker_connections import HANDLED, TransportConfig, WorkerConnections
 from dispatcher.entrypoints.worker_frames import (
     FrameError,
@@ -102,13 +104,24 @@ def worker_router(
 ) -> APIRouter:
     api = _WorkerHttp(connections, auth, clock, config)
     router = APIRouter()
-    router.add_api_route("/v1/workers", api.register, methods=["POST"], status_code=201)
+    router.add_api_route(
+        "/v1/workers",
+        api.register,
+        methods=["POST"],
+        status_code=201,
+        openapi_extra=json_body(REGISTRATION),
+    )
     router.add_api_route("/v1/worker/me", api.me, methods=["GET"])
     router.add_api_route("/v1/worker/token", api.refresh, methods=["POST"])
     router.add_api_route("/v1/worker/token", api.sign_out, methods=["DELETE"])
     router.add_api_route("/v1/worker/events", api.events, methods=["GET"])
     for action in ACTIONS:
-        router.add_api_route(f"/v1/worker/{action}", api.action(action), methods=["POST"])
+        router.add_api_route(
+            f"/v1/worker/{action}",
+            api.action(action),
+            methods=["POST"],
+            openapi_extra=json_body(ACTION_BODIES[action]),
+        )
     socket = WorkerSocket(connections, auth, clock, config)
     router.add_api_websocket_route("/v1/worker/ws", socket.__call__)
     return router
