@@ -5,8 +5,8 @@ Bodies that fit the schema and bodies that break it, with a good token and with 
 """
 
 import asyncio
-import json
 import itertools
+import json
 from typing import Any
 
 import orjson
