@@ -14,7 +14,7 @@ STACK_DIR ?= .stack
 PYTEST_ARGS ?=
 UV := uv run --frozen
 
-.PHONY: help setup proto proto-check lint test test-unit up down run sim sim-compare bench
+.PHONY: help setup proto proto-check lint audit test test-unit up down run sim sim-compare bench
 
 help:
 	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
@@ -24,6 +24,7 @@ help:
 	@echo "make sim-compare JSON=out.json             every shipped scenario under every policy"
 	@echo "make bench JSON=out.json [QUICK=1]         the dispatcher on the real stack, with baselines"
 	@echo "make proto / proto-check                   regenerate / verify the protobuf code"
+	@echo "make audit                                 known vulnerabilities in the locked packages"
 
 setup:
 	@bash scripts/setup.sh
@@ -34,13 +35,16 @@ proto: setup
 proto-check: setup
 	@bash scripts/proto_check.sh
 
+audit: setup
+	@bash scripts/audit.sh
+
 lint: setup
 	$(UV) ruff format --check .
 	$(UV) ruff check .
 	$(UV) mypy
 	$(UV) lint-imports
 
-test: lint proto-check
+test: lint proto-check audit
 	$(UV) pytest -q $(PYTEST_ARGS)
 
 test-unit: setup
