@@ -1,9 +1,10 @@
 """Settings every service shares, read from FAIRTASK_* environment variables."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR
+from fairtask_runtime.rate_limits import parse_limit
 
 
 class ServiceSettings(BaseSettings):
@@ -29,7 +30,16 @@ class ServiceSettings(BaseSettings):
     platform_keys_redis_url: str | None = None
     platform_keys_prefix: str = "platform-keys:"
     platform_key_cache_s: float = 2.0
+    # The most calls one platform may make to this process; past it, RESOURCE_EXHAUSTED with
+    # the time to wait, so a platform flooding the API cannot starve the others.
+    platform_rate_limit: str = "200/second"
     # FAIRTASK_PAY_FLOOR_MICROS_PER_HOUR: the least any paid unit of work earns per hour. One
     # setting for every service: the dispatcher refuses task types priced below it, payroll
     # tops payments up to it.
     pay_floor_micros_per_hour: int = Field(default=DEFAULT_FLOOR_MICROS_PER_HOUR, gt=0)
+
+    @field_validator("platform_rate_limit")
+    @classmethod
+    def _readable_limit(cls, value: str) -> str:
+        parse_limit(value)  # a ValueError names the setting
+        return value

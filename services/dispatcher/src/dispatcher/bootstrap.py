@@ -47,6 +47,7 @@ from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import ServiceRuntime
 
 
@@ -134,7 +135,11 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     keys_redis: redis.Redis | None = None
     if platform_keys is None:
         platform_keys, keys_redis = platform_keys_for(settings, client)
-    platforms = PlatformAuthenticator(platform_keys, settings.platform_key_cache_s)
+    # One budget per worker, whichever transports they use.
+    worker_limit = RateLimit(settings.worker_rate_limit)
+    platforms = PlatformAuthenticator(
+        platform_keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
+    )
     grpc_server = GrpcServer(
         service_names=[
             dispatcher_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,
@@ -145,7 +150,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
                 PlatformServicer(platform, platforms), s
             ),
             lambda s: dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(
-                WorkerServicer(dispatch, auth, settings.hello_timeout_s), s
+                WorkerServicer(dispatch, auth, settings.hello_timeout_s, worker_limit), s
             ),
         ],
     )
@@ -175,7 +180,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         on_assigned=ownership.assigned,
         on_revoked=ownership.revoked,
     )
-    connections = WorkerConnections(dispatch)
+    connections = WorkerConnections(dispatch, worker_limit)
     app = build_http_app("dispatcher")
     transport = TransportConfig(
         hello_timeout_s=settings.hello_timeout_s,

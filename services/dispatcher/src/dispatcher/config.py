@@ -1,7 +1,8 @@
 """Dispatcher settings (FAIRTASK_* environment variables)."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from fairtask_runtime.rate_limits import parse_limit
 from fairtask_runtime.settings import ServiceSettings
 
 
@@ -32,3 +33,13 @@ class DispatcherSettings(ServiceSettings):
     # SubmitTasks beyond it answers RESOURCE_EXHAUSTED, asking to retry after this long.
     platform_backlog_max: int = Field(default=100_000, ge=1)
     backlog_retry_after_s: float = Field(default=5.0, gt=0)
+    # The most messages (accept, decline, heartbeat, submit) one worker may send, over every
+    # transport; past it a message is refused with RESOURCE_EXHAUSTED (HTTP 429) and not done.
+    # A person needs a few a minute; 20 a second leaves room for scripts and retries.
+    worker_rate_limit: str = "20/second"
+
+    @field_validator("worker_rate_limit")
+    @classmethod
+    def _readable_worker_limit(cls, value: str) -> str:
+        parse_limit(value)
+        return value

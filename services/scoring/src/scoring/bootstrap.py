@@ -14,6 +14,7 @@ from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handl
 from fairtask_runtime.kafka.dedupe import ProcessedEvents, RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import Closer, ServiceRuntime
 from scoring.adapters.kafka import KafkaScoredEvents
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
@@ -81,7 +82,9 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         platform_keys, keys_redis = platform_keys_for(settings, client)
         if keys_redis is not None:
             closers.append(keys_redis.aclose)
-    platforms = PlatformAuthenticator(platform_keys, settings.platform_key_cache_s)
+    platforms = PlatformAuthenticator(
+        platform_keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
+    )
     grpc_server = GrpcServer(
         service_names=[_RESULTS_SERVICE],
         registrars=[

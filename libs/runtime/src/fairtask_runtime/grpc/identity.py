@@ -13,6 +13,8 @@ import grpc
 import redis.asyncio as redis
 
 from fairtask_runtime.api_keys import KeyStoreUnavailableError, PlatformKeys, RedisPlatformKeys
+from fairtask_runtime.grpc.errors import resource_exhausted_status
+from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.settings import ServiceSettings
 
 AUTHORIZATION = "authorization"
@@ -31,6 +33,8 @@ def bearer(key: str) -> Metadata:
 class PlatformAuthenticator:
     """Verifies API keys against the shared store, remembering answers for `cache_s` seconds.
 
+    With a `rate`, a platform past it is answered RESOURCE_EXHAUSTED with the time to wait.
+
     The cache spares the store a lookup per call; it is why a revoked key may still work for up
     to `cache_s` seconds, so keep it short. Wrong keys are cached too, so a client hammering with
     a bad key costs one lookup per `cache_s`.
@@ -42,8 +46,10 @@ class PlatformAuthenticator:
         cache_s: float = 2.0,
         max_cached: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
+        rate: RateLimit | None = None,
     ) -> None:
         self._keys = keys
+        self._rate = rate
         self._cache_s = cache_s
         self._max_cached = max_cached
         self._monotonic = monotonic
@@ -65,6 +71,12 @@ class PlatformAuthenticator:
             raise AssertionError("abort returns only by raising") from None
         if platform is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSED_KEY)
+            raise AssertionError("abort returns only by raising")
+        wait_s = self._rate.retry_after(platform) if self._rate is not None else None
+        if wait_s is not None:
+            assert self._rate is not None
+            message = f"more than {self._rate.description} calls from your platform"
+            await context.abort_with_status(resource_exhausted_status(message, wait_s))
             raise AssertionError("abort returns only by raising")
         return platform
 

@@ -27,6 +27,15 @@ class AlreadyDoneError(Exception):
     """The request repeats something that already happened (e.g. a second submit)."""
 
 
+class TooManyRequestsError(Exception):
+    """The caller sent more than its rate allows; nothing was done, and the same request may be
+    sent again after `retry_after_s`."""
+
+    def __init__(self, limit: str, retry_after_s: float) -> None:
+        super().__init__(f"more than {limit} messages; retry in {retry_after_s:.2f} s")
+        self.retry_after_s = retry_after_s
+
+
 class BacklogFullError(Exception):
     """The platform already has as many tasks waiting as it may; nothing of the call was
     accepted, and the same call may be repeated after `retry_after_s`."""

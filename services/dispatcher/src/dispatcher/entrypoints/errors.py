@@ -9,6 +9,7 @@ from dispatcher.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    TooManyRequestsError,
     Violation,
 )
 from fairtask_runtime.grpc.errors import (
@@ -34,7 +35,7 @@ def status_code_of(error: Exception) -> grpc.StatusCode:
             return grpc.StatusCode.ALREADY_EXISTS
         case ConflictError() | BelowPayFloorError():
             return grpc.StatusCode.FAILED_PRECONDITION
-        case BacklogFullError():
+        case BacklogFullError() | TooManyRequestsError():
             return grpc.StatusCode.RESOURCE_EXHAUSTED
     return grpc.StatusCode.INTERNAL
 

@@ -14,14 +14,10 @@ import structlog
 
 from dispatcher import metrics
 from dispatcher.adapters.codec import to_timestamp
-from dispatcher.domain.errors import (
-    AlreadyDoneError,
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-)
+from dispatcher.domain.errors import ConflictError, InvalidInputError
 from dispatcher.domain.model import Lease
 from dispatcher.entrypoints.errors import Context, abort_with, status_code_of
+from dispatcher.entrypoints.worker_connections import HANDLED, admit
 from dispatcher.service_layer.auth import (
     HelloOverrides,
     RegisterWorker,
@@ -44,17 +40,23 @@ from dispatcher.service_layer.sessions import (
     WorkerSession,
 )
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.rate_limits import RateLimit
 
 log = structlog.get_logger(__name__)
 
-_HANDLED = (InvalidInputError, NotFoundError, ConflictError, AlreadyDoneError)
-
 
 class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
-    def __init__(self, dispatch: Dispatch, auth: WorkerAuth, hello_timeout_s: float) -> None:
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        auth: WorkerAuth,
+        hello_timeout_s: float,
+        limit: RateLimit | None = None,
+    ) -> None:
         self._dispatch = dispatch
         self._auth = auth
         self._hello_timeout_s = hello_timeout_s
+        self._limit = limit
 
     async def RegisterWorker(
         self, request: dispatcher_pb2.RegisterWorkerRequest, context: Context
@@ -147,6 +149,7 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         kind = request.WhichOneof("message")
         d = self._dispatch
         try:
+            admit(self._limit, session.worker_id)
             match kind:
                 case "accept":
                     await d.accept(session, request.accept.offer_id)
@@ -162,7 +165,7 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
                     session.push(ErrorPush("FAILED_PRECONDITION", "already said hello", "hello"))
                 case _:
                     session.push(ErrorPush("INVALID_ARGUMENT", "empty message", "message"))
-        except _HANDLED as error:
+        except HANDLED as error:
             field = error.violations[0].field if isinstance(error, InvalidInputError) else kind
             session.push(ErrorPush(status_code_of(error).name, str(error), field or ""))
 

@@ -9,7 +9,8 @@
   POST   /v1/worker/accept | decline | heartbeat | submit
                                 act on the worker's open connection (any transport); 200, or
                                 401 token, 404 not your offer or lease, 409 expired, already
-                                submitted or not connected, 413 too large, 422 malformed
+                                submitted or not connected, 413 too large, 422 malformed,
+                                429 too many messages (Retry-After says when to try again)
   GET    /v1/worker/ws          the WebSocket (ws_worker)
 
 Tokens travel as `Authorization: Bearer <token>`. Only the event stream and the WebSocket also
@@ -18,6 +19,7 @@ Every error body is {"error": {"code", "message", "field", "violations": [{"fiel
 """
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -27,7 +29,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import QueryParams
 
-from dispatcher.domain.errors import ConflictError, InvalidInputError, Violation
+from dispatcher.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    TooManyRequestsError,
+    Violation,
+)
 from dispatcher.domain.model import submission_id_for
 from dispatcher.entrypoints.errors import status_code_of
 from dispatcher.entrypoints.http_schemas import ACTIONS as ACTION_BODIES
@@ -72,10 +79,16 @@ ACTIONS = ("accept", "decline", "heartbeat", "submit")
 
 class _ProblemError(Exception):
     def __init__(
-        self, code: str, message: str, field: str = "", violations: Sequence[Violation] = ()
+        self,
+        code: str,
+        message: str,
+        field: str = "",
+        violations: Sequence[Violation] = (),
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.field, self.violations = code, message, field, violations
+        self.retry_after_s = retry_after_s
 
     def response(self) -> Response:
         body = error_frame(self.code, self.message, self.field)
@@ -85,7 +98,11 @@ class _ProblemError(Exception):
         headers = {}
         if self.code == "UNAUTHENTICATED":
             headers["WWW-Authenticate"] = 'Bearer realm="fairtask-worker", error="invalid_token"'
-        return _json(body, _HTTP_STATUS.get(self.code, 500), headers)
+        status = _HTTP_STATUS.get(self.code, 500)
+        if self.retry_after_s is not None:  # a rate limit, not a size: 429, and when to retry
+            status = 429
+            headers["Retry-After"] = str(math.ceil(self.retry_after_s))
+        return _json(body, status, headers)
 
 
 def _of(error: Exception, about: str = "") -> _ProblemError:
@@ -96,6 +113,8 @@ def _of(error: Exception, about: str = "") -> _ProblemError:
         return _ProblemError(error.code, error.message, error.field)
     if isinstance(error, UnauthenticatedError):
         return _ProblemError("UNAUTHENTICATED", str(error), "token")
+    if isinstance(error, TooManyRequestsError):
+        return _ProblemError("RESOURCE_EXHAUSTED", str(error), about, (), error.retry_after_s)
     return _ProblemError(status_code_of(error).name, str(error), about)
 
 

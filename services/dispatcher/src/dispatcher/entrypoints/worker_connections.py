@@ -18,6 +18,7 @@ from dispatcher.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    TooManyRequestsError,
 )
 from dispatcher.entrypoints.worker_frames import (
     SHUTTING_DOWN,
@@ -30,11 +31,18 @@ from dispatcher.service_layer.auth import HelloOverrides, WorkerClaims, hello_fo
 from dispatcher.service_layer.dispatch import Dispatch
 from dispatcher.service_layer.sessions import Closed, WorkerSession
 from fairtask_runtime.http.app import HttpServer
+from fairtask_runtime.rate_limits import RateLimit
 
 log = structlog.get_logger(__name__)
 
 # Errors about one message: reported on the connection (or as the POST's status), which stays up.
-HANDLED = (InvalidInputError, NotFoundError, ConflictError, AlreadyDoneError)
+HANDLED = (
+    InvalidInputError,
+    NotFoundError,
+    ConflictError,
+    AlreadyDoneError,
+    TooManyRequestsError,
+)
 
 Action = AcceptRequest | DeclineRequest | HeartbeatRequest | SubmitRequest
 
@@ -48,8 +56,10 @@ class TransportConfig:
 
 
 class WorkerConnections:
-    def __init__(self, dispatch: Dispatch) -> None:
+    def __init__(self, dispatch: Dispatch, limit: RateLimit | None = None) -> None:
         self.dispatch = dispatch
+        # Messages per worker, whatever the transport: a flooding client is refused, not served.
+        self.limit = limit
         self._open: set[WorkerSession] = set()
         # One message at a time per session, as the gRPC stream reads them: a double-clicked
         # POST and a WebSocket frame must not interleave their awaits on the same offer.
@@ -91,6 +101,7 @@ class WorkerConnections:
 
     async def perform(self, session: WorkerSession, action: Action) -> None:
         """Raises the domain errors in HANDLED; each means nothing changed."""
+        admit(self.limit, session.worker_id)
         d = self.dispatch
         async with self._locks.setdefault(session, asyncio.Lock()):
             match action:
@@ -150,3 +161,11 @@ class WorkerHttpServer(HttpServer):
         self._connections.shut_down()
         await self._connections.drained(self._grace_s)
         await super().stop()
+
+
+def admit(limit: RateLimit | None, worker_id: str) -> None:
+    """Raises TooManyRequestsError when the worker is past its message rate."""
+    wait_s = limit.retry_after(worker_id) if limit is not None else None
+    if wait_s is not None:
+        assert limit is not None
+        raise TooManyRequestsError(limit.description, wait_s)

@@ -13,7 +13,8 @@ about ("submit.answer"), or the message ("accept") when the message as a whole w
 
 When the dispatcher ends a connection it says why first: `{"error": {"code": "ABORTED",
 "field": "connection"}}` when a newer connection of the same worker took over (do not reconnect
-by yourself), `"UNAVAILABLE"` when the service restarts (reconnect with backoff).
+by yourself), `"UNAVAILABLE"` when the service restarts (reconnect with backoff),
+`"RESOURCE_EXHAUSTED"` when the client left more answers unread than a connection holds.
 
 The bodies of the plain POSTs (`/v1/worker/accept` etc.) are the inner objects of these frames.
 """
@@ -29,6 +30,7 @@ import orjson
 from dispatcher.domain.model import Lease, Offer
 from dispatcher.service_layer.auth import HelloOverrides, RegisterWorker
 from dispatcher.service_layer.sessions import (
+    OVERFLOWED,
     Closed,
     ErrorPush,
     LeasePush,
@@ -261,7 +263,10 @@ def push_frame(push: Push, now: datetime) -> dict[str, Any]:
         case Closed(reason):
             # UNAVAILABLE: come back (after a backoff). ABORTED: this connection lost to a newer
             # one of the same worker; reconnecting by itself would only take it back.
-            code = "UNAVAILABLE" if reason == SHUTTING_DOWN else "ABORTED"
+            # RESOURCE_EXHAUSTED: the client sent faster than it read its answers.
+            code = {SHUTTING_DOWN: "UNAVAILABLE", OVERFLOWED: "RESOURCE_EXHAUSTED"}.get(
+                reason, "ABORTED"
+            )
             return error_frame(code, f"connection closed: {reason}", "connection")
 
 

@@ -33,13 +33,14 @@ from dispatcher.entrypoints.worker_frames import (
     push_frame,
 )
 from dispatcher.service_layer.auth import UnauthenticatedError, WorkerAuth, WorkerClaims
-from dispatcher.service_layer.sessions import Closed, ErrorPush, WorkerSession
+from dispatcher.service_layer.sessions import OVERFLOWED, Closed, ErrorPush, WorkerSession
 from fairtask_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
 
 TRANSPORT = "websocket"
 BAD_HELLO, UNAUTHENTICATED, HELLO_TIMEOUT, REPLACED, RESTARTING = 4400, 4401, 4408, 4409, 1012
+OVERFLOWING = 4429
 
 
 class _RefusedError(Exception):
@@ -165,7 +166,9 @@ class WorkerSocket:
             frame = push_frame(push, self._clock.now())
             if isinstance(push, Closed):
                 await _send(ws, frame)
-                code = RESTARTING if push.reason == SHUTTING_DOWN else REPLACED
+                code = {SHUTTING_DOWN: RESTARTING, OVERFLOWED: OVERFLOWING}.get(
+                    push.reason, REPLACED
+                )
                 await _close(ws, code, push.reason)
                 return
             if not await _send(ws, frame):

@@ -71,11 +71,15 @@ Push = (
 )
 
 
+# Why a connection whose client stopped reading (its outbox full) is closed.
+OVERFLOWED = "more messages waiting for you than a connection holds: read them, then reconnect"
+
+
 @dataclass(eq=False)
 class WorkerSession:
     hello: Hello
     # Bounded: a worker has at most one offer and one lease, so a full outbox means a stuck
-    # client; the dispatcher closes it rather than buffering without limit.
+    # or flooding client; the dispatcher closes it rather than buffering without limit.
     outbox: asyncio.Queue[Push] = field(default_factory=lambda: asyncio.Queue(maxsize=64))
     offer_id: str | None = None
     lease_id: str | None = None
@@ -95,4 +99,9 @@ class WorkerSession:
         try:
             self.outbox.put_nowait(message)
         except asyncio.QueueFull:
+            # What is queued is dropped for the reason why: offers and leases are kept by the
+            # dispatcher, and a reconnect resumes them.
             self.open = False
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+            self.outbox.put_nowait(Closed(OVERFLOWED))
