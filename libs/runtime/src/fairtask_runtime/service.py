@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from fairtask_runtime.grpc.server import GrpcServer
+from fairtask_runtime.grpc.tls import server_credentials
 from fairtask_runtime.http.app import HttpServer
 from fairtask_runtime.kafka.consumer import EventConsumer
 from fairtask_runtime.kafka.producer import EventProducer
@@ -95,6 +96,8 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
     async def main() -> None:
         configure_logging(name, settings.log_level, settings.log_json)
         runtime = build()
+        if runtime.grpc is not None:
+            runtime.grpc.credentials = server_credentials(settings)
         stop = shutdown_event()
         # start() logs one "service started" line with the bound gRPC and HTTP ports.
         await runtime.start(settings.host, settings.grpc_port, settings.http_port)

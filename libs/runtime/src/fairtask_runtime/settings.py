@@ -1,6 +1,8 @@
 """Settings every service shares, read from FAIRTASK_* environment variables."""
 
-from pydantic import Field, field_validator
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR
@@ -33,6 +35,11 @@ class ServiceSettings(BaseSettings):
     # The most calls one platform may make to this process; past it, RESOURCE_EXHAUSTED with
     # the time to wait, so a platform flooding the API cannot starve the others.
     platform_rate_limit: str = "200/second"
+    # TLS for the gRPC port (PEM files): a certificate and its key, and, to require client
+    # certificates signed by it (mTLS between services), a client CA. Unset: plaintext.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
     # FAIRTASK_PAY_FLOOR_MICROS_PER_HOUR: the least any paid unit of work earns per hour. One
     # setting for every service: the dispatcher refuses task types priced below it, payroll
     # tops payments up to it.
@@ -43,3 +50,11 @@ class ServiceSettings(BaseSettings):
     def _readable_limit(cls, value: str) -> str:
         parse_limit(value)  # a ValueError names the setting
         return value
+
+    @model_validator(mode="after")
+    def _whole_tls(self) -> "ServiceSettings":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file needs tls_cert_file and tls_key_file")
+        return self

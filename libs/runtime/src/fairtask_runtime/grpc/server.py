@@ -42,9 +42,15 @@ class GrpcServer:
             [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )
         self.port = 0
+        # Set before start() to listen with TLS (see fairtask_runtime.grpc.tls).
+        self.credentials: grpc.ServerCredentials | None = None
 
     async def start(self, host: str, port: int) -> int:
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        if self.credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, self.credentials)
         await self._server.start()
         for name in ["", *self._service_names]:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
