@@ -20,10 +20,13 @@ from fairtask.v1 import scoring_pb2 as s
 from fairtask.v1 import scoring_pb2_grpc as sg
 from fairtask_demo.supervisor import ServiceProcess, plan, service_env
 from fairtask_runtime.grpc.identity import Metadata, bearer
+from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 pytestmark = pytest.mark.integration
 
 PRICE_MICROS = 400_000
+# Shared by the dispatcher, which signs worker tokens, and payroll, which reads them.
+TOKEN_SECRET = "end-to-end-worker-token-secret-32-chars"
 
 
 @pytest.fixture
@@ -45,19 +48,28 @@ def keys() -> str:
     return f"e{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-async def platform_key(stack_endpoints: Any, keys: str) -> Metadata:
-    """lab-e2e's API key, issued the way an operator issues one: with the CLI."""
+async def issue_key(stack_endpoints: Any, keys: str, platform: str) -> Metadata:
+    """An API key issued the way an operator issues one: with the CLI."""
     cli = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "fairtask_runtime.api_keys"),
         *("--redis", stack_endpoints.redis_url, "--prefix", f"{keys}:platform-keys:"),
-        *("issue", "--platform", "lab-e2e", "--label", "end-to-end test"),
+        *("issue", "--platform", platform, "--label", "end-to-end test"),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(cli.communicate(), 30)
     assert cli.returncode == 0, err.decode()
     return bearer(out.decode().strip())
+
+
+@pytest.fixture
+async def platform_key(stack_endpoints: Any, keys: str) -> Metadata:
+    return await issue_key(stack_endpoints, keys, "lab-e2e")
+
+
+@pytest.fixture
+async def operator_key(stack_endpoints: Any, keys: str) -> Metadata:
+    return await issue_key(stack_endpoints, keys, DEFAULT_OPERATOR_PLATFORM_ID)
 
 
 @pytest.fixture
@@ -72,6 +84,7 @@ def services(
             "FAIRTASK_REDIS_PREFIX": f"{keys}:{service.name}:",
             "FAIRTASK_PLATFORM_KEYS_PREFIX": f"{keys}:platform-keys:",
             "FAIRTASK_SHUTDOWN_GRACE_S": "3",
+            "FAIRTASK_WORKER_TOKEN_SECRET": TOKEN_SECRET,
         }
         service.start(env, Path.cwd())
     yield running
@@ -91,8 +104,11 @@ async def eventually(probe: Any, wait_s: float = 30) -> Any:
         await asyncio.sleep(0.3)
 
 
-async def work_through(channel: grpc.aio.Channel, worker_id: str, tasks: int) -> list[str]:
-    """A worker who accepts and submits `tasks` offers; returns the submission ids."""
+async def work_through(
+    channel: grpc.aio.Channel, worker_id: str, tasks: int
+) -> tuple[str, list[str]]:
+    """A worker who accepts and submits `tasks` offers; returns their token and the submission
+    ids."""
     outgoing: asyncio.Queue[d.ConnectRequest | None] = asyncio.Queue()
 
     async def requests() -> AsyncIterator[d.ConnectRequest]:
@@ -125,11 +141,11 @@ async def work_through(channel: grpc.aio.Channel, worker_id: str, tasks: int) ->
             raise AssertionError(message.error)
     await outgoing.put(None)
     call.cancel()
-    return submissions
+    return registered.token, submissions
 
 
 async def test_a_task_travels_from_platform_to_ledger(
-    services: dict[str, ServiceProcess], platform_key: Metadata
+    services: dict[str, ServiceProcess], platform_key: Metadata, operator_key: Metadata
 ) -> None:
     for service in services.values():
         await service.wait_healthy(60)
@@ -164,7 +180,7 @@ async def test_a_task_travels_from_platform_to_ledger(
     )
     assert len({t.task_id for t in submitted.tasks}) == 3
 
-    submissions = await asyncio.wait_for(work_through(dispatcher, "w-e2e", 3), 60)
+    token, submissions = await asyncio.wait_for(work_through(dispatcher, "w-e2e", 3), 60)
     assert len(set(submissions)) == 3
 
     # Scoring released the two ordinary results to the platform; the gold task stays private.
@@ -180,12 +196,15 @@ async def test_a_task_travels_from_platform_to_ledger(
     assert sorted(r.client_task_id for r in results) == ["e2e-0", "e2e-1"]
     assert all(r.answer == b"car" and r.worker_id == "w-e2e" for r in results)
 
-    # Payroll paid each of the three once, from balanced postings.
+    # Payroll paid each of the three once, from balanced postings; the worker reads their own
+    # statement with the token the dispatcher issued them.
     ledger = pg.PayrollServiceStub(payroll)
 
     async def statement() -> p.GetStatementResponse | None:
         try:
-            answer = await ledger.GetStatement(p.GetStatementRequest(worker_id="w-e2e"), timeout=5)
+            answer = await ledger.GetStatement(
+                p.GetStatementRequest(worker_id="w-e2e"), metadata=bearer(token), timeout=5
+            )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -195,7 +214,9 @@ async def test_a_task_travels_from_platform_to_ledger(
     paid = await eventually(statement)
     assert paid is not None, "payroll never paid the three submissions"
     assert paid.balance_micros == 3 * PRICE_MICROS
-    summary = await ledger.GetLedgerSummary(p.GetLedgerSummaryRequest(), timeout=5)
+    summary = await ledger.GetLedgerSummary(
+        p.GetLedgerSummaryRequest(), metadata=operator_key, timeout=5
+    )
     assert summary.balanced
     assert {r.region: r.tasks_paid for r in summary.regions} == {"ke": 3}
 

@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR
 from fairtask_runtime.rate_limits import parse_limit
+
+DEFAULT_OPERATOR_PLATFORM_ID = "operators"
 
 
 class ServiceSettings(BaseSettings):
@@ -32,6 +34,13 @@ class ServiceSettings(BaseSettings):
     platform_keys_redis_url: str | None = None
     platform_keys_prefix: str = "platform-keys:"
     platform_key_cache_s: float = 2.0
+    # Keys issued to this platform id are operators' keys: they read any worker's statement
+    # and the ledger's totals, which no platform may.
+    operator_platform_id: str = DEFAULT_OPERATOR_PLATFORM_ID
+    # HMAC key of worker tokens (FAIRTASK_WORKER_TOKEN_SECRET, at least 32 characters), shared
+    # by every replica of every service a worker calls. Unset, each process makes up its own:
+    # for development only.
+    worker_token_secret: SecretStr | None = Field(default=None, min_length=32)
     # The most calls one platform may make to this process; past it, RESOURCE_EXHAUSTED with
     # the time to wait, so a platform flooding the API cannot starve the others.
     platform_rate_limit: str = "200/second"

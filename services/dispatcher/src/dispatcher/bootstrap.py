@@ -11,7 +11,6 @@ import redis.asyncio as redis
 from dispatcher.adapters.kafka import KafkaEventPublisher, PoolOwnership
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
-from dispatcher.adapters.tokens import JwtTokenCodec, token_secret
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
 from dispatcher.domain.scheduling.fair_share import FairScheduler
@@ -49,6 +48,7 @@ from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import ServiceRuntime
+from fairtask_runtime.worker_tokens import JwtTokenCodec, token_secret
 
 
 @dataclass

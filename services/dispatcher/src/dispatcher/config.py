@@ -1,6 +1,6 @@
 """Dispatcher settings (FAIRTASK_* environment variables)."""
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from fairtask_runtime.rate_limits import parse_limit
 from fairtask_runtime.settings import ServiceSettings
@@ -20,9 +20,6 @@ class DispatcherSettings(ServiceSettings):
     replica_ttl_s: float = 10.0
     # The consumer group gives a silent replica's pools to the others after this long.
     consumer_session_timeout_s: float = 10.0
-    # HMAC key of worker tokens (FAIRTASK_WORKER_TOKEN_SECRET, at least 32 characters), shared
-    # by every replica. Unset, each process makes up its own: for development only.
-    worker_token_secret: SecretStr | None = Field(default=None, min_length=32)
     worker_token_ttl_s: float = 7 * 24 * 3600.0
     # WebSocket frames and POST bodies above this are refused. Answers travel base64-encoded,
     # so this leaves room for the largest answer accepted (256 KiB) and the JSON around it.

@@ -91,7 +91,8 @@ async def test_a_flooding_worker_is_refused_and_another_works_on(limited: Runnin
     assert offer["task_id"] == task_id
     # Each message is refused past the rate; a flooder that also leaves its answers unread is
     # cut off (4429) instead of being buffered for without limit.
-    assert "RESOURCE_EXHAUSTED" in codes
+    # Which of the two comes first depends on how fast the server writes: the answers queued
+    # before the cut-off are dropped with the connection.
     assert set(codes) <= {"RESOURCE_EXHAUSTED", "NOT_FOUND"}
     assert close_code in (None, OVERFLOWING)
     if close_code is None:

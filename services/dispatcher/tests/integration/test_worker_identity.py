@@ -8,12 +8,12 @@ import grpc
 import pytest
 from worker_clients import SECRET, Running, SseWorker, WsWorker, bearer
 
-from dispatcher.adapters.tokens import JwtTokenCodec
 from dispatcher.entrypoints.ws_worker import UNAUTHENTICATED
 from dispatcher.service_layer.auth import WorkerClaims
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.worker_tokens import JwtTokenCodec
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ import orjson
 import pytest
 
 from dispatcher.adapters.memory_workers import MemoryWorkerRegistry
-from dispatcher.adapters.tokens import MAX_TOKEN_CHARS, JwtTokenCodec, token_secret
 from dispatcher.domain.errors import ConflictError, InvalidInputError
 from dispatcher.service_layer.auth import (
     HelloOverrides,
@@ -20,6 +19,7 @@ from dispatcher.service_layer.auth import (
     hello_for,
 )
 from fairtask_runtime.clock import FakeClock
+from fairtask_runtime.worker_tokens import MAX_TOKEN_CHARS, JwtTokenCodec, token_secret
 
 SECRET = "unit-test-secret-that-is-long-enough-1234"
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

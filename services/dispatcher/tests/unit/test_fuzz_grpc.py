@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatcher.adapters.memory_workers import MemoryWorkerRegistry
-from dispatcher.adapters.tokens import JwtTokenCodec
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer
 from dispatcher.service_layer.auth import RegisterWorker, WorkerAuth
@@ -30,6 +29,7 @@ from fairtask_fuzzing.messages import messages
 from fairtask_runtime.api_keys.store import MemoryPlatformKeys
 from fairtask_runtime.grpc.identity import PlatformAuthenticator
 from fairtask_runtime.grpc.server import GrpcServer
+from fairtask_runtime.worker_tokens import JwtTokenCodec
 
 SECRET = "fuzzing-secret-that-is-long-enough-0123456789"
 UNARY = methods(dispatcher_pb2.DESCRIPTOR)

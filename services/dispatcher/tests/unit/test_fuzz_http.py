@@ -18,7 +18,6 @@ from schemathesis.checks import not_a_server_error
 from starlette.testclient import TestClient
 
 from dispatcher.adapters.memory_workers import MemoryWorkerRegistry
-from dispatcher.adapters.tokens import JwtTokenCodec
 from dispatcher.entrypoints.http_worker import worker_router
 from dispatcher.entrypoints.page import mount_worker_page
 from dispatcher.entrypoints.worker_connections import TransportConfig, WorkerConnections
@@ -26,6 +25,7 @@ from dispatcher.service_layer.auth import RegisterWorker, WorkerAuth
 from fairtask_fuzzing import tally
 from fairtask_fuzzing.state import state_of
 from fairtask_runtime.http.app import build_http_app
+from fairtask_runtime.worker_tokens import JwtTokenCodec
 
 SECRET = "fuzzing-secret-that-is-long-enough-0123456789"
 

@@ -3,16 +3,22 @@
 import asyncio
 from collections.abc import Callable
 
+import redis.asyncio as redis
 import structlog
 
+from fairtask_runtime.api_keys import PlatformKeys, RedisPlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
+from fairtask_runtime.grpc.callers import CallerAuthenticator
+from fairtask_runtime.grpc.identity import PlatformAuthenticator
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import Loop, ServiceRuntime
+from fairtask_runtime.worker_tokens import JwtTokenCodec, token_secret
 from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
 from payroll.adapters.postgres import PostgresLedger
 from payroll.config import PayrollSettings
@@ -33,6 +39,7 @@ def bootstrap(
     publisher: EntryPublisher | None = None,
     clock: Clock | None = None,
     new_id: Callable[[], str] = new_event_id,
+    platform_keys: PlatformKeys | None = None,
 ) -> ServiceRuntime:
     """Wires the service. Connects to nothing: PostgreSQL is opened by the start-up loop,
     Kafka and the servers by ServiceRuntime.start(). Call inside the running event loop."""
@@ -48,11 +55,15 @@ def bootstrap(
         loops.append(_open_ledger(postgres))
         closers.append(postgres.close)
         ledger = postgres
+    clock = clock or SystemClock()
+    callers, keys_redis = _callers(settings, clock, platform_keys)
+    if keys_redis is not None:
+        closers.append(keys_redis.aclose)
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=SERVICE)
     handlers = PayrollHandlers(
         ledger=ledger,
         publisher=publisher or KafkaEntryPublisher(producer),
-        clock=clock or SystemClock(),
+        clock=clock,
         new_id=new_id,
         floor_micros_per_hour=settings.pay_floor_micros_per_hour,
     )
@@ -70,7 +81,7 @@ def bootstrap(
     )
     return ServiceRuntime(
         name=SERVICE,
-        grpc=GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers))]),
+        grpc=GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers, callers))]),
         http=HttpServer(build_http_app(SERVICE), settings.host, settings.http_port),
         producer=producer,
         consumers=[consumer],
@@ -78,6 +89,23 @@ def bootstrap(
         closers=closers,
         grace_s=settings.shutdown_grace_s,
     )
+
+
+def _callers(
+    settings: PayrollSettings, clock: Clock, platform_keys: PlatformKeys | None
+) -> tuple[CallerAuthenticator, "redis.Redis | None"]:
+    """Who may call: workers by their tokens, platforms and operators by their API keys. Also
+    the Redis client opened for the key store, for shutdown to close."""
+    keys_redis: redis.Redis | None = None
+    if platform_keys is None:
+        keys_redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
+        platform_keys = RedisPlatformKeys(keys_redis, settings.platform_keys_prefix)
+    platforms = PlatformAuthenticator(
+        platform_keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
+    )
+    secret = settings.worker_token_secret
+    tokens = JwtTokenCodec(token_secret(secret.get_secret_value() if secret else None))
+    return CallerAuthenticator(platforms, tokens, clock, settings.operator_platform_id), keys_redis
 
 
 def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:

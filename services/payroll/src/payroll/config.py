@@ -15,3 +15,6 @@ class PayrollSettings(ServiceSettings):
     postgres_pool_max_size: int = Field(default=10, ge=1)
     # Where the NNNN_name.sql files are; by default services/payroll/migrations.
     migrations_dir: Path | None = None
+    # Payroll keeps nothing in Redis: this is where it reads platform and operator API keys
+    # unless FAIRTASK_PLATFORM_KEYS_REDIS_URL names the shared key store.
+    redis_url: str = "redis://127.0.0.1:6379/0"

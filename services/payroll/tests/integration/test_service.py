@@ -6,19 +6,24 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import grpc
 import pytest
+import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
 
 from fairtask.v1 import envelope_pb2, events_pb2, payroll_pb2, payroll_pb2_grpc
+from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.envelope import decode, wrap
+from fairtask_runtime.grpc.identity import Metadata, bearer
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.service import ServiceRuntime
+from fairtask_runtime.worker_tokens import JwtTokenCodec, WorkerClaims
 from payroll.bootstrap import bootstrap
 from payroll.config import PayrollSettings
 
@@ -31,11 +36,24 @@ WAIT_S = 60.0
 DEADLINE_S = 10.0
 
 
+TOKEN_SECRET = "payroll-integration-secret-of-32-chars-or-more"
+
+
+def worker_bearer(worker_id: str) -> Metadata:
+    """A worker token as the dispatcher would issue it, signed with the shared secret."""
+    now = datetime.now(UTC)
+    claims = WorkerClaims(
+        worker_id, "ke", "UTC", (), (), False, f"t-{worker_id}", now, now + timedelta(hours=1)
+    )
+    return bearer(JwtTokenCodec(TOKEN_SECRET).encode(claims))
+
+
 @dataclass
 class Stack:
     runtime: ServiceRuntime
     settings: PayrollSettings
     producer: EventProducer
+    operator: Metadata
 
     @property
     def prefix(self) -> str:
@@ -103,12 +121,21 @@ async def stack(stack_endpoints: Any, kafka_topics: str, payroll_dsn: str) -> As
         commit_interval_s=0.2,
         shutdown_grace_s=5.0,
         log_json=False,
+        redis_url=stack_endpoints.redis_url,
+        platform_keys_prefix=f"{kafka_topics}platform-keys:",
+        worker_token_secret=TOKEN_SECRET,
     )
+    keys_redis: redis.Redis = redis.from_url(stack_endpoints.redis_url)
+    try:
+        keys = RedisPlatformKeys(keys_redis, settings.platform_keys_prefix)
+        operator = await keys.issue(settings.operator_platform_id, "payroll tests")
+    finally:
+        await keys_redis.aclose()
     runtime = bootstrap(settings)
     await runtime.start(settings.host, settings.grpc_port, settings.http_port)
     producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, client_id="test")
     await producer.start()
-    stack = Stack(runtime, settings, producer)
+    stack = Stack(runtime, settings, producer, bearer(operator.key))
     try:
         yield stack
     finally:
@@ -267,20 +294,34 @@ async def test_statement_and_summary_over_grpc(stack: Stack) -> None:
     async with stack.channel() as channel:
         stub = stack.stub(channel)
         statement = await stub.GetStatement(
-            payroll_pb2.GetStatementRequest(worker_id="w-1"), timeout=DEADLINE_S
+            payroll_pb2.GetStatementRequest(worker_id="w-1"),
+            metadata=worker_bearer("w-1"),
+            timeout=DEADLINE_S,
         )
         summary = await stub.GetLedgerSummary(
-            payroll_pb2.GetLedgerSummaryRequest(), timeout=DEADLINE_S
+            payroll_pb2.GetLedgerSummaryRequest(), metadata=stack.operator, timeout=DEADLINE_S
         )
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await stub.GetStatement(
-                payroll_pb2.GetStatementRequest(worker_id="w-none"), timeout=DEADLINE_S
+                payroll_pb2.GetStatementRequest(worker_id="w-none"),
+                metadata=stack.operator,
+                timeout=DEADLINE_S,
             )
+        with pytest.raises(grpc.aio.AioRpcError) as someone_elses:
+            await stub.GetStatement(
+                payroll_pb2.GetStatementRequest(worker_id="w-1"),
+                metadata=worker_bearer("w-3"),
+                timeout=DEADLINE_S,
+            )
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            await stub.GetLedgerSummary(payroll_pb2.GetLedgerSummaryRequest(), timeout=DEADLINE_S)
 
     assert sorted(line.amount_micros for line in statement.lines) == [400_000, 600_000]
     assert statement.balance_micros == 1_000_000
     assert (statement.tasks_paid, statement.paid_seconds) == (2, 180)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert someone_elses.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert summary.balanced
     assert summary.postings == 4
     assert summary.total_debits_micros == summary.total_credits_micros == 7_500_000

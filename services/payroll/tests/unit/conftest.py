@@ -1,10 +1,18 @@
 """Handlers wired to in-memory fakes, as bootstrap would wire them to the real adapters."""
 
 import itertools
+import sys
+from pathlib import Path
 
 import pytest
 
 from fairtask_runtime.clock import FakeClock
+
+# --import-mode=importlib does not put this folder on the path.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from payroll_callers import Credentials, credentials_at
+
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
 from payroll.service_layer.handlers import PayrollHandlers
 
@@ -38,3 +46,8 @@ def handlers(
         new_id=lambda: f"00000000-0000-7000-8000-{next(ids):012d}",
         floor_micros_per_hour=FLOOR,
     )
+
+
+@pytest.fixture
+async def credentials(clock: FakeClock) -> Credentials:
+    return await credentials_at(clock)

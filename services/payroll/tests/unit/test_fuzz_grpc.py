@@ -1,6 +1,7 @@
 """Fuzzing every request of payroll's gRPC API over a real loopback server backed by fakes:
 whatever arrives, the answer is OK or a client error, and nothing is ever posted by a query."""
 
+import asyncio
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +10,7 @@ import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from payroll_callers import credentials_at
 
 from fairtask.v1 import payroll_pb2
 from fairtask_fuzzing import tally
@@ -16,6 +18,7 @@ from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, servin
 from fairtask_fuzzing.messages import messages
 from fairtask_fuzzing.state import state_of
 from fairtask_runtime.clock import FakeClock
+from fairtask_runtime.grpc.identity import Metadata
 from fairtask_runtime.grpc.server import GrpcServer
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
 from payroll.domain.commands import PayForTask
@@ -28,26 +31,34 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 METHODS = methods(payroll_pb2.DESCRIPTOR, unary=False)
-Served = tuple[grpc.Channel, MemoryLedger, MemoryEntryPublisher]
+Served = tuple[grpc.Channel, MemoryLedger, MemoryEntryPublisher, list[Metadata]]
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     ledger, publisher, ids = MemoryLedger(), MemoryEntryPublisher(), itertools.count(1)
+    clock = FakeClock()
+    credentials = asyncio.run(credentials_at(clock))
+    # Every kind of caller, and none: the deepest paths are the operator's.
+    callers = [
+        credentials.operator,
+        credentials.workers["w-1"],
+        credentials.platform,
+        credentials.expired_worker,
+        (),
+    ]
     handlers = PayrollHandlers(
         ledger=ledger,
         publisher=publisher,
-        clock=FakeClock(),
+        clock=clock,
         new_id=lambda: f"00000000-0000-7000-8000-{next(ids):012d}",
         floor_micros_per_hour=12_000_000,
     )
-    with serving(lambda: GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers))])) as (
-        loop,
-        channel,
-    ):
+    servicer = PayrollServicer(handlers, credentials.callers)
+    with serving(lambda: GrpcServer([SERVICE_NAME], [register(servicer)])) as (loop, channel):
         paid = PayForTask("sub-1", "task-1", "w-1", "ke", "lab-a", "bbox", 400_000, 90, "evt-1")
         loop.run(handlers.pay_for_task(paid))
-        yield channel, ledger, publisher
+        yield channel, ledger, publisher, callers
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
@@ -56,13 +67,14 @@ def served() -> Iterator[Served]:
 def test_any_request_gets_a_client_answer_and_changes_nothing(
     served: Served, method: Any, data: st.DataObject
 ) -> None:
-    channel, ledger, publisher = served
+    channel, ledger, publisher, callers = served
     raw = data.draw(
         messages(method.input_type).map(lambda m: m.SerializeToString()) | st.binary(max_size=256)
     )
+    metadata = data.draw(st.sampled_from(callers))
     before = state_of(ledger, publisher)
 
-    code = call_raw(channel, method, raw)
+    code = call_raw(channel, method, raw, metadata=metadata)
 
     tally.tried(f"payroll.{method.name}")
     assert code in CLIENT_ERRORS, f"{method.name} answered {code} to {raw!r:.300}"

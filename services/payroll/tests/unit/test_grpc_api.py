@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from payroll_callers import Credentials
 
 from fairtask.v1 import events_pb2, payroll_pb2, payroll_pb2_grpc
 from fairtask_runtime.grpc.errors import field_violations_of
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-async def stub(handlers: PayrollHandlers) -> AsyncIterator["Stub"]:
-    server = GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers))])
+async def stub(handlers: PayrollHandlers, credentials: Credentials) -> AsyncIterator["Stub"]:
+    server = GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers, credentials.callers))])
     port = await server.start("127.0.0.1", 0)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -54,10 +55,14 @@ async def pay(handlers: PayrollHandlers) -> None:
         ("w\x00", "contains a NUL"),
     ],
 )
-async def test_statement_needs_a_worker_id(stub: "Stub", worker_id: str, description: str) -> None:
+async def test_statement_needs_a_worker_id(
+    stub: "Stub", credentials: Credentials, worker_id: str, description: str
+) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.GetStatement(
-            payroll_pb2.GetStatementRequest(worker_id=worker_id), timeout=DEADLINE_S
+            payroll_pb2.GetStatementRequest(worker_id=worker_id),
+            metadata=credentials.operator,
+            timeout=DEADLINE_S,
         )
 
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -67,20 +72,26 @@ async def test_statement_needs_a_worker_id(stub: "Stub", worker_id: str, descrip
 
 
 async def test_statement_of_an_unknown_worker_is_not_found(
-    stub: "Stub",
+    stub: "Stub", credentials: Credentials
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetStatement(payroll_pb2.GetStatementRequest(worker_id="w-9"), timeout=5)
+        await stub.GetStatement(
+            payroll_pb2.GetStatementRequest(worker_id="w-9"),
+            metadata=credentials.operator,
+            timeout=DEADLINE_S,
+        )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_statement_lists_and_totals_the_workers_pay(
-    stub: "Stub", handlers: PayrollHandlers
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials
 ) -> None:
     await pay(handlers)
 
     response = await stub.GetStatement(
-        payroll_pb2.GetStatementRequest(worker_id="w-1"), timeout=DEADLINE_S
+        payroll_pb2.GetStatementRequest(worker_id="w-1"),
+        metadata=credentials.workers["w-1"],
+        timeout=DEADLINE_S,
     )
 
     assert response.worker_id == "w-1"
@@ -97,11 +108,13 @@ async def test_statement_lists_and_totals_the_workers_pay(
 
 
 async def test_ledger_summary_is_balanced_with_earnings_by_region(
-    stub: "Stub", handlers: PayrollHandlers
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials
 ) -> None:
     await pay(handlers)
 
-    summary = await stub.GetLedgerSummary(payroll_pb2.GetLedgerSummaryRequest(), timeout=DEADLINE_S)
+    summary = await stub.GetLedgerSummary(
+        payroll_pb2.GetLedgerSummaryRequest(), metadata=credentials.operator, timeout=DEADLINE_S
+    )
 
     assert summary.balanced
     assert summary.postings == 3
@@ -111,12 +124,120 @@ async def test_ledger_summary_is_balanced_with_earnings_by_region(
     ] == [("ke", 3_400_000, 990, 1), ("ph", 500_000, 100, 1)]
 
 
-async def test_an_unreachable_ledger_is_unavailable(stub: "Stub", ledger: MemoryLedger) -> None:
+async def test_an_unreachable_ledger_is_unavailable(
+    stub: "Stub", ledger: MemoryLedger, credentials: Credentials
+) -> None:
     ledger.unavailable = True
+    operator = credentials.operator
     for call in (
-        stub.GetStatement(payroll_pb2.GetStatementRequest(worker_id="w-1"), timeout=DEADLINE_S),
-        stub.GetLedgerSummary(payroll_pb2.GetLedgerSummaryRequest(), timeout=DEADLINE_S),
+        stub.GetStatement(
+            payroll_pb2.GetStatementRequest(worker_id="w-1"), metadata=operator, timeout=DEADLINE_S
+        ),
+        stub.GetLedgerSummary(
+            payroll_pb2.GetLedgerSummaryRequest(), metadata=operator, timeout=DEADLINE_S
+        ),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_a_worker_reads_only_their_own_statement(
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials
+) -> None:
+    await pay(handlers)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetStatement(
+            payroll_pb2.GetStatementRequest(worker_id="w-1"),
+            metadata=credentials.workers["w-2"],
+            timeout=DEADLINE_S,
+        )
+
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    own = await stub.GetStatement(
+        payroll_pb2.GetStatementRequest(worker_id="w-2"),
+        metadata=credentials.workers["w-2"],
+        timeout=DEADLINE_S,
+    )
+    assert [line.task_id for line in own.lines] == ["task-3"]
+
+
+async def test_operators_read_any_statement(
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials
+) -> None:
+    await pay(handlers)
+
+    for worker_id in ("w-1", "w-2"):
+        statement = await stub.GetStatement(
+            payroll_pb2.GetStatementRequest(worker_id=worker_id),
+            metadata=credentials.operator,
+            timeout=DEADLINE_S,
+        )
+        assert statement.worker_id == worker_id
+
+
+async def test_platforms_read_no_statement_and_no_ledger(
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials
+) -> None:
+    await pay(handlers)
+    platform = credentials.platform
+
+    for call in (
+        stub.GetStatement(
+            payroll_pb2.GetStatementRequest(worker_id="w-1"), metadata=platform, timeout=DEADLINE_S
+        ),
+        stub.GetLedgerSummary(
+            payroll_pb2.GetLedgerSummaryRequest(), metadata=platform, timeout=DEADLINE_S
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_workers_do_not_read_the_ledger(
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials
+) -> None:
+    await pay(handlers)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetLedgerSummary(
+            payroll_pb2.GetLedgerSummaryRequest(),
+            metadata=credentials.workers["w-1"],
+            timeout=DEADLINE_S,
+        )
+
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize(
+    ("credential", "message"),
+    [
+        ("", "missing"),
+        ("ftk_0123456789abcdef_" + "x" * 40, "unknown or revoked"),
+        ("eyJhbGciOiJIUzI1NiJ9.e30.forged", "not a fairtask worker token"),
+        ("expired", "expired"),
+    ],
+)
+async def test_calls_without_valid_credentials_are_unauthenticated(
+    stub: "Stub", handlers: PayrollHandlers, credentials: Credentials, credential: str, message: str
+) -> None:
+    await pay(handlers)
+    metadata = {
+        "": (),
+        "expired": credentials.expired_worker,
+    }.get(credential, (("authorization", f"Bearer {credential}"),))
+
+    for call in (
+        stub.GetStatement(
+            payroll_pb2.GetStatementRequest(worker_id="w-1"), metadata=metadata, timeout=DEADLINE_S
+        ),
+        stub.GetLedgerSummary(
+            payroll_pb2.GetLedgerSummaryRequest(), metadata=metadata, timeout=DEADLINE_S
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert message in (caught.value.details() or "")

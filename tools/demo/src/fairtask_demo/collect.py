@@ -22,24 +22,31 @@ from fairtask_demo.model import (
     StatementLine,
     SubmittedTask,
 )
+from fairtask_runtime.grpc.errors import retry_delay_of
 from fairtask_runtime.grpc.identity import Metadata
 
 T = TypeVar("T")
 _CALL_TIMEOUT_S = 5.0
-_ATTEMPTS = 3
+_ATTEMPTS = 5
 _CONCURRENCY = 32
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """Reads are idempotent, so transient failures are retried a few times, then re-raised."""
+    """Reads are idempotent, so transient failures are retried a few times, then re-raised;
+    past a rate limit, after the wait the service asks for."""
     for attempt in range(_ATTEMPTS):
         try:
             return await call()
         except grpc.aio.AioRpcError as error:
-            if error.code() not in _TRANSIENT or attempt == _ATTEMPTS - 1:
+            if attempt == _ATTEMPTS - 1:
                 raise
-            await asyncio.sleep(0.2 * (attempt + 1))
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                await asyncio.sleep(retry_delay_of(error) or 1.0)
+            elif error.code() in _TRANSIENT:
+                await asyncio.sleep(0.2 * (attempt + 1))
+            else:
+                raise
     raise AssertionError("unreachable")
 
 
@@ -79,8 +86,11 @@ async def task_states(
     return found
 
 
-async def statements(channel: grpc.aio.Channel, worker_ids: Iterable[str]) -> dict[str, Statement]:
-    """GetStatement per worker; a worker payroll could not answer for is left out."""
+async def statements(
+    channel: grpc.aio.Channel, worker_ids: Iterable[str], operator: Metadata
+) -> dict[str, Statement]:
+    """GetStatement per worker, asked with an operator's key; a worker payroll could not
+    answer for is left out."""
     stub = payroll_pb2_grpc.PayrollServiceStub(channel)
     gate = asyncio.Semaphore(_CONCURRENCY)
     found: dict[str, Statement] = {}
@@ -93,7 +103,7 @@ async def statements(channel: grpc.aio.Channel, worker_ids: Iterable[str]) -> di
                 return
             try:
                 answer = await _retrying(
-                    lambda: stub.GetStatement(request, timeout=_CALL_TIMEOUT_S)
+                    lambda: stub.GetStatement(request, metadata=operator, timeout=_CALL_TIMEOUT_S)
                 )
             except grpc.aio.AioRpcError as error:
                 if error.code() == grpc.StatusCode.UNAVAILABLE:
@@ -123,13 +133,13 @@ def _statement_of(answer: payroll_pb2.GetStatementResponse) -> Statement:
     )
 
 
-async def ledger_summary(channel: grpc.aio.Channel) -> Ledger | None:
-    """The whole ledger's health, or None if payroll cannot answer."""
+async def ledger_summary(channel: grpc.aio.Channel, operator: Metadata) -> Ledger | None:
+    """The whole ledger's health (an operator's read), or None if payroll cannot answer."""
     stub = payroll_pb2_grpc.PayrollServiceStub(channel)
     try:
         answer = await _retrying(
             lambda: stub.GetLedgerSummary(
-                payroll_pb2.GetLedgerSummaryRequest(), timeout=_CALL_TIMEOUT_S
+                payroll_pb2.GetLedgerSummaryRequest(), metadata=operator, timeout=_CALL_TIMEOUT_S
             )
         )
     except grpc.aio.AioRpcError:

@@ -26,6 +26,7 @@ from fairtask.v1 import (
 )
 from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.grpc.identity import PlatformAuthenticator
+from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -255,12 +256,20 @@ class FakeResults(scoring_pb2_grpc.ResultsServiceServicer):
 
 
 class FakePayroll(payroll_pb2_grpc.PayrollServiceServicer):
+    """Answers operators only, as the real payroll answers the demo load."""
+
     def __init__(self, world: FakeWorld) -> None:
         self.world = world
+        self._platforms = world.authenticator()
+
+    async def _operator_only(self, context: Context) -> None:
+        if await self._platforms.platform_id(context) != DEFAULT_OPERATOR_PLATFORM_ID:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "for operators only")
 
     async def GetStatement(
         self, request: payroll_pb2.GetStatementRequest, context: Context
     ) -> payroll_pb2.GetStatementResponse:
+        await self._operator_only(context)
         paid = self.world.paid.get(request.worker_id, [])
         return payroll_pb2.GetStatementResponse(
             worker_id=request.worker_id,
@@ -278,6 +287,7 @@ class FakePayroll(payroll_pb2_grpc.PayrollServiceServicer):
     async def GetLedgerSummary(
         self, request: payroll_pb2.GetLedgerSummaryRequest, context: Context
     ) -> payroll_pb2.GetLedgerSummaryResponse:
+        await self._operator_only(context)
         total = sum(a for lines in self.world.paid.values() for _, a, _ in lines)
         return payroll_pb2.GetLedgerSummaryResponse(
             balanced=True, total_debits_micros=total, total_credits_micros=total

@@ -8,6 +8,7 @@ task type).
 import asyncio
 import contextlib
 import json
+import secrets
 import signal
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,11 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
             _say("stopped before the load began: nothing to report")
             return EXIT_OK
         _say("starting dispatcher, scoring and payroll ...")
+        # One worker-token secret for every service a worker calls, made up for this run.
+        shared = {"FAIRTASK_WORKER_TOKEN_SECRET": secrets.token_urlsafe(48)}
         for service in services:
-            service.start(service_env(endpoints.to_env(), service, topic_prefix=""), cwd=root)
+            env = service_env(endpoints.to_env(), service, topic_prefix="") | shared
+            service.start(env, cwd=root)
         try:
             await asyncio.gather(*(s.wait_healthy(_HEALTH_TIMEOUT_S) for s in services))
         except ServiceError as error:

@@ -24,6 +24,7 @@ from fairtask_demo.render import Progress, progress_line
 from fairtask_demo.windows import now_utc
 from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.grpc.identity import Metadata, bearer
+from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class LoadSession:
         self._config = config
         self._keys = keys
         self._credentials: dict[str, Metadata] = {}
+        self._operator: Metadata = ()
         self._targets = targets
         self._control = control
         self._say = say
@@ -98,6 +100,12 @@ class LoadSession:
                 for spec in cfg.platforms
             ]
             self._credentials = {k.platform_id: bearer(k.key) for k in issued}
+            # Workers' statements and the ledger's totals are operators' reads.
+            operator = await self._keys.issue(
+                DEFAULT_OPERATOR_PLATFORM_ID, label="make run demo load: reads the pay report"
+            )
+            issued.append(operator)
+            self._operator = bearer(operator.key)
             try:
                 return await self._run(dispatcher, scoring, payroll)
             finally:
@@ -203,7 +211,7 @@ class LoadSession:
         last, still = (-1, -1), 0
         worker_ids = [t.profile.worker_id for t in self.tallies]
         while loop.time() < deadline and not self._interrupted():
-            paid = collect.tasks_paid(await collect.statements(payroll, worker_ids))
+            paid = collect.tasks_paid(await collect.statements(payroll, worker_ids, self._operator))
             now = (paid, len(self.registry.released))
             done = {t for w in self.tallies for t in w.submit_sent_at} & self.registry.tasks.keys()
             # Gold tasks are control questions: their answers are not results for the platform.
@@ -224,8 +232,10 @@ class LoadSession:
         tasks = dict(self.registry.tasks)
         final, statements, ledger = await asyncio.gather(
             collect.task_states(dispatcher, tasks.values(), self._credentials),
-            collect.statements(payroll, [t.profile.worker_id for t in self.tallies]),
-            collect.ledger_summary(payroll),
+            collect.statements(
+                payroll, [t.profile.worker_id for t in self.tallies], self._operator
+            ),
+            collect.ledger_summary(payroll, self._operator),
         )
         cfg = self._config
         return RunRecord(

@@ -10,6 +10,7 @@ from fairtask_demo.fakes import FakeServices
 from fairtask_demo.model import SubmittedTask
 from fairtask_localstack.ports import free_ports
 from fairtask_runtime.grpc.identity import bearer
+from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -29,9 +30,10 @@ async def test_a_task_the_dispatcher_does_not_know_is_lost(fake_services: FakeSe
 
 async def test_statements_carry_entry_kinds_by_name(fake_services: FakeServices) -> None:
     fake_services.world.paid["w1"] = [("t1", 400_000, 90)]
+    operator = bearer((await fake_services.world.keys.issue(DEFAULT_OPERATOR_PLATFORM_ID)).key)
     async with grpc.aio.insecure_channel(fake_services.target) as channel:
-        found = await collect.statements(channel, ["w1", "w2"])
-        ledger = await collect.ledger_summary(channel)
+        found = await collect.statements(channel, ["w1", "w2"], operator)
+        ledger = await collect.ledger_summary(channel, operator)
     assert found["w1"].lines[0].kind == "TASK_PAY"
     assert found["w1"].balance_micros == 400_000
     assert found["w2"].tasks_paid == 0
@@ -47,12 +49,22 @@ async def test_an_unreachable_service_is_given_up_on_quickly() -> None:
         found, statements, ledger = await asyncio.wait_for(
             asyncio.gather(
                 collect.task_states(channel, tasks, {"lab-a": bearer("ftk_unused")}),
-                collect.statements(channel, [f"w{i}" for i in range(100)]),
-                collect.ledger_summary(channel),
+                collect.statements(channel, [f"w{i}" for i in range(100)], bearer("ftk_unused")),
+                collect.ledger_summary(channel, bearer("ftk_unused")),
             ),
             timeout=20,
         )
     # Nothing vouched for: the report counts these tasks lost and the pay unknown.
     assert found == {}
     assert statements == {}
+    assert ledger is None
+
+
+async def test_payroll_reads_need_an_operators_key(fake_services: FakeServices) -> None:
+    fake_services.world.paid["w1"] = [("t1", 400_000, 90)]
+    platform = bearer((await fake_services.world.keys.issue("lab-a")).key)
+    async with grpc.aio.insecure_channel(fake_services.target) as channel:
+        found = await collect.statements(channel, ["w1"], platform)
+        ledger = await collect.ledger_summary(channel, platform)
+    assert found == {}
     assert ledger is None

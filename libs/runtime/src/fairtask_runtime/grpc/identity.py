@@ -21,7 +21,12 @@ AUTHORIZATION = "authorization"
 Context = grpc.aio.ServicerContext[object, object]
 Metadata = tuple[tuple[str, str], ...]
 
-MISSING_KEY = "missing platform API key: send gRPC metadata 'authorization: Bearer <key>'"
+
+def missing_message(what: str) -> str:
+    return f"missing {what}: send gRPC metadata 'authorization: Bearer <credential>'"
+
+
+MISSING_KEY = missing_message("platform API key")
 REFUSED_KEY = "the platform API key is unknown or revoked"
 
 
@@ -58,9 +63,9 @@ class PlatformAuthenticator:
     async def platform_id(self, context: Context) -> str:
         """The calling platform; aborts with UNAUTHENTICATED for a missing, unknown or revoked
         key, and UNAVAILABLE when the key store cannot be asked."""
-        key = _presented_key(context)
+        key = presented_bearer(context)
         if key is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY)
+            await missing_credentials(context, "platform API key")
             raise AssertionError("abort returns only by raising")
         try:
             platform = await self._verify(key)
@@ -96,7 +101,13 @@ class PlatformAuthenticator:
         return platform
 
 
-def _presented_key(context: Context) -> str | None:
+async def missing_credentials(context: Context, what: str) -> None:
+    """Aborts the call with UNAUTHENTICATED, saying what to send and how."""
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, missing_message(what))
+
+
+def presented_bearer(context: Context) -> str | None:
+    """The credential of the call's `authorization: Bearer ...` metadata, if any."""
     for name, value in context.invocation_metadata() or ():
         if name != AUTHORIZATION or not isinstance(value, str):
             continue

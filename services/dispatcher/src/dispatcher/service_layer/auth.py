@@ -16,12 +16,10 @@ from dispatcher.domain.errors import ConflictError, InvalidInputError, Violation
 from dispatcher.service_layer.sessions import Hello
 from dispatcher.service_layer.worker_input import identity_violations, profile_violations
 from fairtask_runtime.clock import Clock
+from fairtask_runtime.worker_tokens import UnauthenticatedError as UnauthenticatedError
+from fairtask_runtime.worker_tokens import WorkerClaims as WorkerClaims
 
 _T = TypeVar("_T")
-
-
-class UnauthenticatedError(Exception):
-    """The token is missing, malformed, forged, expired or revoked; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -33,21 +31,6 @@ class RegisterWorker:
     skills: tuple[str, ...] = ()
     availability: tuple[str, ...] = ()
     sensitive_opt_in: bool = False
-
-
-@dataclass(frozen=True)
-class WorkerClaims:
-    """What a valid token says about its holder."""
-
-    worker_id: str
-    region: str
-    time_zone: str
-    skills: tuple[str, ...]
-    availability: tuple[str, ...]
-    sensitive_opt_in: bool
-    token_id: str
-    issued_at: datetime
-    expires_at: datetime
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
-"""fairtask.v1.PayrollService: protobuf in, domain queries, protobuf out."""
+"""fairtask.v1.PayrollService: protobuf in, domain queries, protobuf out.
+
+A worker reads their own statement; an operator reads any statement and the ledger's totals;
+a platform reads neither (what it paid shows in its own billing, not in workers' pay).
+"""
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fairtask.v1 import payroll_pb2, payroll_pb2_grpc
+from fairtask_runtime.grpc.callers import Caller, CallerAuthenticator, CallerKind
 from fairtask_runtime.grpc.errors import FieldViolation, bad_request_status
 from fairtask_runtime.grpc.server import Registrar
 from payroll.adapters.kafka import ENTRY_KINDS
@@ -19,12 +24,19 @@ Context = grpc.aio.ServicerContext[object, object]
 
 
 class PayrollServicer(payroll_pb2_grpc.PayrollServiceServicer):
-    def __init__(self, handlers: PayrollHandlers) -> None:
+    def __init__(self, handlers: PayrollHandlers, callers: CallerAuthenticator) -> None:
         self._handlers = handlers
+        self._callers = callers
 
     async def GetStatement(
         self, request: payroll_pb2.GetStatementRequest, context: Context
     ) -> payroll_pb2.GetStatementResponse:
+        caller = await self._callers.caller(context)
+        if not _may_read_statement(caller, request.worker_id):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "a worker reads only their own statement, and platforms read none",
+            )
         violations = _statement_violations(request)
         if violations:
             await context.abort_with_status(bad_request_status(violations))
@@ -39,6 +51,11 @@ class PayrollServicer(payroll_pb2_grpc.PayrollServiceServicer):
     async def GetLedgerSummary(
         self, request: payroll_pb2.GetLedgerSummaryRequest, context: Context
     ) -> payroll_pb2.GetLedgerSummaryResponse:
+        caller = await self._callers.caller(context)
+        if caller.kind is not CallerKind.OPERATOR:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "the ledger's totals are for operators only"
+            )
         try:
             summary = await self._handlers.ledger_summary()
         except LedgerUnavailableError:
@@ -51,6 +68,12 @@ def register(servicer: PayrollServicer) -> Registrar:
         payroll_pb2_grpc.add_PayrollServiceServicer_to_server(servicer, server)
 
     return add
+
+
+def _may_read_statement(caller: Caller, worker_id: str) -> bool:
+    if caller.kind is CallerKind.OPERATOR:
+        return True
+    return caller.kind is CallerKind.WORKER and caller.id == worker_id
 
 
 def _statement_violations(request: payroll_pb2.GetStatementRequest) -> list[FieldViolation]:

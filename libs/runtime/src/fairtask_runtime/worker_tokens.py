@@ -1,20 +1,42 @@
 """Worker tokens as JWTs signed with HMAC-SHA256 (RFC 7519), and the secret they are signed with.
 
+The dispatcher issues them; every service a worker calls (the dispatcher, payroll for the
+worker's statement) verifies them with the same shared secret.
+
 Only HS256 is accepted on the way in, so a token cannot pick its own algorithm ("none", or an
 asymmetric one keyed with our secret). Expiry is checked by the caller with the service's clock,
 not by PyJWT with the machine's, so tests can move time.
 """
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 import structlog
 
-from dispatcher.service_layer.auth import UnauthenticatedError, WorkerClaims
-
 log = structlog.get_logger(__name__)
+
+
+class UnauthenticatedError(Exception):
+    """The token is missing, malformed, forged, expired or revoked; the message says which."""
+
+
+@dataclass(frozen=True)
+class WorkerClaims:
+    """What a valid token says about its holder."""
+
+    worker_id: str
+    region: str
+    time_zone: str
+    skills: tuple[str, ...]
+    availability: tuple[str, ...]
+    sensitive_opt_in: bool
+    token_id: str
+    issued_at: datetime
+    expires_at: datetime
+
 
 _ALGORITHM = "HS256"
 _ISSUER = "fairtask-dispatcher"

@@ -1,0 +1,50 @@
+"""Who may call payroll in the tests: an operator, a platform and workers, with their keys and
+tokens."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fairtask_runtime.api_keys import MemoryPlatformKeys
+from fairtask_runtime.clock import Clock
+from fairtask_runtime.grpc.callers import CallerAuthenticator
+from fairtask_runtime.grpc.identity import Metadata, PlatformAuthenticator, bearer
+from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
+from fairtask_runtime.worker_tokens import JwtTokenCodec, WorkerClaims
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who may call payroll in these tests, and the call metadata each one sends."""
+
+    callers: CallerAuthenticator
+    operator: Metadata
+    platform: Metadata
+    workers: dict[str, Metadata]
+    expired_worker: Metadata
+
+
+TOKEN_SECRET = "a-test-secret-of-at-least-thirty-two-characters"
+
+
+def worker_token(codec: JwtTokenCodec, worker_id: str, issued: datetime, ttl: timedelta) -> str:
+    claims = WorkerClaims(
+        worker_id, "ke", "UTC", (), (), False, f"t-{worker_id}", issued, issued + ttl
+    )
+    return codec.encode(claims)
+
+
+async def credentials_at(clock: Clock) -> Credentials:
+    keys = MemoryPlatformKeys()
+    operator = await keys.issue(DEFAULT_OPERATOR_PLATFORM_ID)
+    platform = await keys.issue("lab-a")
+    codec = JwtTokenCodec(TOKEN_SECRET)
+    now, day = clock.now(), timedelta(days=1)
+    return Credentials(
+        callers=CallerAuthenticator(
+            PlatformAuthenticator(keys), codec, clock, DEFAULT_OPERATOR_PLATFORM_ID
+        ),
+        operator=bearer(operator.key),
+        platform=bearer(platform.key),
+        workers={w: bearer(worker_token(codec, w, now, day)) for w in ("w-1", "w-2")},
+        expired_worker=bearer(worker_token(codec, "w-1", now - 2 * day, day)),
+    )
