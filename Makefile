@@ -9,17 +9,19 @@ REPORT ?=
 SCENARIO ?= sim/scenarios/follow-the-sun.yaml
 POLICY ?= fair
 JSON ?=
+SEED ?=
 QUICK ?=
 STACK_DIR ?= .stack
 PYTEST_ARGS ?=
 UV := uv run --frozen
 
-.PHONY: help setup proto proto-check lint audit test test-unit up down run sim sim-compare bench
+.PHONY: help setup proto proto-check lint audit test test-unit up down run chaos sim sim-compare bench
 
 help:
 	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
 	@echo "make test                                  lint, contracts, unit and integration tests"
 	@echo "make up / make down                        start / stop Kafka, Redis and PostgreSQL"
+	@echo "make chaos [DURATION=120] [JSON=out.json] [SEED=7]   demo load with faults injected, audited"
 	@echo "make sim SCENARIO=f.yaml POLICY=fair|fcfs|poll JSON=out.json   the discrete-event simulator"
 	@echo "make sim-compare JSON=out.json             every shipped scenario under every policy"
 	@echo "make bench JSON=out.json [QUICK=1]         the dispatcher on the real stack, with baselines"
@@ -59,6 +61,10 @@ down:
 run: setup
 	$(UV) python -m fairtask_demo run --stack-dir $(STACK_DIR) \
 	  $(if $(DURATION),--duration $(DURATION)) $(if $(REPORT),--report $(REPORT))
+
+chaos: setup
+	$(UV) python -m fairtask_demo chaos --stack-dir .stack-chaos \
+	  $(if $(DURATION),--duration $(DURATION)) $(if $(JSON),--json $(JSON)) $(if $(SEED),--seed $(SEED))
 
 sim: setup
 	$(UV) python -m fairtask_sim --scenario $(SCENARIO) --policy $(POLICY) $(if $(JSON),--json $(JSON))

@@ -221,6 +221,17 @@ class KafkaServer:
                 )
             time.sleep(0.2)
 
+    def restart(self, timeout_s: float = 60.0) -> None:
+        """Starts the broker again on the ports it was configured with (after a crash)."""
+        listeners: dict[str, int] = {}
+        for line in (self.dir / "server.properties").read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == "listeners":
+                for listener in value.split(","):
+                    name, _, address = listener.partition("://")
+                    listeners[name] = int(address.rpartition(":")[2])
+        self.start(listeners["PLAINTEXT"], listeners["CONTROLLER"], timeout_s)
+
     @staticmethod
     def answers(port: int) -> bool:
         return port_open(port) and run_sync(kafka_answers(f"{LOOPBACK}:{port}"))

@@ -156,6 +156,17 @@ def terminate(pid: int, start_time: str | None = None, grace_s: float = 15.0) ->
         raise StackError(f"process {pid} survived SIGKILL")
 
 
+def kill_hard(pid: int, start_time: str | None = None) -> None:
+    """kill -9 of the process and its group, as a power cut or the OOM killer would: no
+    shutdown of any kind. Blocks until it is gone; idempotent."""
+    if not pid_alive(pid, start_time):
+        _reap(pid)
+        return
+    _signal_group(pid, signal.SIGKILL)
+    if not wait_until(lambda: _gone(pid, start_time), 5.0):
+        raise StackError(f"process {pid} survived SIGKILL")
+
+
 def _gone(pid: int, start_time: str | None) -> bool:
     _reap(pid)
     return not pid_alive(pid, start_time)

@@ -19,7 +19,15 @@ from fairtask_localstack.endpoints import Endpoints
 from fairtask_localstack.kafka_server import KafkaServer, ensure_kafka_libs
 from fairtask_localstack.ports import Ports, port_free
 from fairtask_localstack.postgres_server import PostgresServer
-from fairtask_localstack.process import LogFile, PidFile, StackError, run_sync, spawn, terminate
+from fairtask_localstack.process import (
+    LogFile,
+    PidFile,
+    StackError,
+    kill_hard,
+    run_sync,
+    spawn,
+    terminate,
+)
 from fairtask_localstack.redis_server import RedisServer
 from fairtask_localstack.topics import create_topics
 
@@ -225,6 +233,33 @@ class Stack:
             self.env_file.unlink(missing_ok=True)
         if self.throwaway:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def kill(self, server: str) -> None:
+        """kill -9 of one server ("kafka", "redis" or "postgres"), for fault injection."""
+        entry = self._server(server).pidfile.read()
+        if entry is not None:
+            kill_hard(*entry)
+
+    def revive(self, server: str, endpoints: Endpoints) -> None:
+        """Starts a killed server again on its ports, on the data it left. Blocks until it
+        answers; raises StackError if it does not."""
+        _, redis, postgres = endpoint_ports(endpoints)
+        if server == "kafka":
+            self.kafka.restart(self.timeout_s)
+        elif server == "redis":
+            self.redis.start(redis, self.timeout_s)
+        else:
+            self.postgres.start(postgres, self.timeout_s)
+
+    def _server(self, name: str) -> KafkaServer | RedisServer | PostgresServer:
+        servers: dict[str, KafkaServer | RedisServer | PostgresServer] = {
+            "kafka": self.kafka,
+            "redis": self.redis,
+            "postgres": self.postgres,
+        }
+        if name not in servers:
+            raise ValueError(f"no server {name!r}; one of {sorted(servers)}")
+        return servers[name]
 
     def _stop_watchdog(self) -> None:
         entry = self._watchdog.read()

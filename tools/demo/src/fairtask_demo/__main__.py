@@ -1,4 +1,6 @@
-"""`python -m fairtask_demo run [--duration S] [--report out.json] [--stack-dir .stack]`."""
+"""`python -m fairtask_demo run [--duration S] [--report out.json] [--stack-dir .stack]`, and
+`python -m fairtask_demo chaos [--duration S] [--json out.json] [--seed N]`: the same load while
+faults are injected, then an audit of what held."""
 
 import argparse
 import asyncio
@@ -6,6 +8,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from fairtask_demo.chaos.faults import ChaosPlan
 from fairtask_demo.config import DemoConfig
 from fairtask_demo.runner import run_demo
 
@@ -31,6 +34,17 @@ def _parser() -> argparse.ArgumentParser:
         help="wall seconds per second of task effort",
     )
     run.add_argument("--policy", default=DemoConfig.policy, help="the dispatcher's policy name")
+    chaos = commands.add_parser(
+        "chaos", help="the demo load with faults injected at seeded random moments, audited"
+    )
+    chaos.add_argument("--duration", type=float, default=120.0, help="seconds of load")
+    chaos.add_argument("--json", type=Path, default=None, help="write the chaos report here")
+    chaos.add_argument("--stack-dir", type=Path, default=Path(".stack-chaos"))
+    chaos.add_argument("--seed", type=int, default=ChaosPlan.seed)
+    chaos.add_argument("--rate", type=float, default=10.0, help="tasks/s")
+    chaos.add_argument(
+        "--every", type=float, default=ChaosPlan.every_s, help="mean seconds between faults"
+    )
     return parser
 
 
@@ -58,6 +72,12 @@ def config_from(args: argparse.Namespace) -> DemoConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "chaos":
+        if args.duration <= 0 or args.rate <= 0 or args.every <= 0:
+            raise SystemExit("--duration, --rate and --every must be positive")
+        plan = ChaosPlan(seed=args.seed, every_s=args.every)
+        config = DemoConfig(seed=args.seed, duration_s=args.duration, tasks_per_s=args.rate)
+        return asyncio.run(run_demo(config, args.stack_dir, args.json, plan))
     config = config_from(args)
     return asyncio.run(run_demo(config, args.stack_dir, args.report))
 

@@ -10,12 +10,16 @@ import contextlib
 import json
 import secrets
 import signal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import grpc
 import redis.asyncio as redis
 
+from fairtask_demo.chaos.faults import ChaosPlan, Faults
+from fairtask_demo.chaos.report import chaos_text
+from fairtask_demo.chaos.run import audited
 from fairtask_demo.config import DemoConfig
 from fairtask_demo.load.onboarding import KafkaOnboarding
 from fairtask_demo.render import report_text
@@ -23,6 +27,7 @@ from fairtask_demo.report import build_report
 from fairtask_demo.session import Control, LoadSession, Targets
 from fairtask_demo.stack import LocalStack, StackError, project_root
 from fairtask_demo.supervisor import ServiceError, ServiceProcess, plan, service_env
+from fairtask_localstack.stack import Stack
 from fairtask_runtime.api_keys import RedisPlatformKeys
 
 EXIT_OK, EXIT_SERVICE_DIED, EXIT_STACK_FAILED, EXIT_SERVICE_FAILED, EXIT_LOAD_FAILED = range(5)
@@ -88,7 +93,14 @@ def _where(services: list[ServiceProcess], stack: LocalStack, log_dir: Path) -> 
     _say(f"  logs in {log_dir}/")
 
 
-async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None) -> int:
+async def run_demo(
+    config: DemoConfig,
+    stack_dir: Path,
+    report_path: Path | None,
+    chaos: ChaosPlan | None = None,
+) -> int:
+    """With `chaos`, faults are injected during the load on a stack this run starts, and the
+    report is the chaos audit's."""
     control = Control()
     _install_signals(control)
     root = project_root()
@@ -108,12 +120,17 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
         if control.stop.is_set():
             _say("stopped before the load began: nothing to report")
             return EXIT_OK
+        if chaos is not None and not stack.started_here:
+            _say(f"!! chaos kills the stack's servers: stop the stack in {stack_dir} first")
+            return EXIT_STACK_FAILED
         _say("starting dispatcher, scoring and payroll ...")
         # One worker-token secret for every service a worker calls, made up for this run.
         shared = {"FAIRTASK_WORKER_TOKEN_SECRET": secrets.token_urlsafe(48)}
+        envs = {
+            s.name: service_env(endpoints.to_env(), s, topic_prefix="") | shared for s in services
+        }
         for service in services:
-            env = service_env(endpoints.to_env(), service, topic_prefix="") | shared
-            service.start(env, cwd=root)
+            service.start(envs[service.name], cwd=root)
         try:
             await asyncio.gather(*(s.wait_healthy(_HEALTH_TIMEOUT_S) for s in services))
         except ServiceError as error:
@@ -123,7 +140,12 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
             _say("stopped before the load began: nothing to report")
             return EXIT_OK
         _where(services, stack, log_dir)
-        watcher = asyncio.create_task(_watch(services, control))
+        faults = None
+        if chaos is None:
+            watcher = asyncio.create_task(_watch(services, control))
+        else:
+            faults = Faults(services, envs, root, Stack(stack_dir, root), endpoints, _say)
+            watcher = asyncio.create_task(faults.guard())
         until = f"for {config.duration_s:.0f} s" if config.duration_s else "until Ctrl-C"
         _say(f"demo load {until}: {config.tasks_per_s:g} tasks/s, seed {config.seed}")
         target = {s.name: s.grpc_target for s in services}
@@ -136,6 +158,7 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
             RedisPlatformKeys(keys_redis),
             say=_say,
             onboarding=KafkaOnboarding(endpoints.kafka_bootstrap),
+            during=None if faults is None or chaos is None else partial(faults.inject, chaos),
         )
         try:
             record = await session.run()
@@ -147,6 +170,9 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
         report = build_report(record)
         for problem in session.registry.problems[:10]:
             _say(f"  note: {problem}")
+        if faults is not None and chaos is not None:
+            _say(report_text(report))
+            report = await audited(chaos, faults, report, record, endpoints.kafka_bootstrap)
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -161,8 +187,10 @@ async def run_demo(config: DemoConfig, stack_dir: Path, report_path: Path | None
             except StackError as error:
                 _say(f"!! stopping the stack failed: {error}")
     assert report is not None  # every path that leaves it None has returned
-    _say(report_text(report))
+    _say(report_text(report) if chaos is None else chaos_text(report))
     if report_path is not None:
         await asyncio.to_thread(_write_json, report_path, report)
         _say(f"\nreport written to {report_path}")
+    if chaos is not None:
+        return EXIT_OK if report["passed"] else EXIT_SERVICE_DIED
     return EXIT_OK if report["completed"] else EXIT_SERVICE_DIED

@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -32,6 +33,10 @@ class Targets:
     dispatcher: str
     scoring: str
     payroll: str
+
+
+# Runs beside the load with its workers until the event (the end of submitting) is set.
+During = Callable[[Sequence[WorkerSim], asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -71,11 +76,14 @@ class LoadSession:
         keys: PlatformKeys,
         say: Callable[[str], None] = print,
         onboarding: OnboardingPublisher | None = None,
+        during: During | None = None,
     ) -> None:
         """`keys` is the store the services check platform API keys against: the load issues
         its simulated platforms their keys there, as an operator would, and revokes them at
-        the end. `onboarding`, when given, announces the workers' paid onboarding steps."""
+        the end. `onboarding`, when given, announces the workers' paid onboarding steps.
+        `during` runs beside the load (fault injection) and is awaited before the drain."""
         self._onboarding = onboarding
+        self._during = during
         self._config = config
         self._keys = keys
         self._credentials: dict[str, Metadata] = {}
@@ -154,6 +162,9 @@ class LoadSession:
         ]
         submitting = [asyncio.create_task(p.run(self._control.stop)) for p in platforms]
         cuts = asyncio.create_task(self._power_cuts(workers))
+        beside: asyncio.Task[None] = asyncio.create_task(
+            self._during(workers, self._control.stop) if self._during else asyncio.sleep(0)
+        )
         duration_s = drain_s = 0.0
         try:
             await self._until_end()
@@ -161,6 +172,7 @@ class LoadSession:
             self._control.stop.set()
             self._crashed(await asyncio.gather(*submitting, return_exceptions=True))
             cuts.cancel()
+            self._crashed(list(await asyncio.gather(beside, return_exceptions=True)))
             drain_began = loop.time()
             await self._drain(dispatcher)
             drain_s = loop.time() - drain_began
@@ -169,9 +181,9 @@ class LoadSession:
             self._crashed(await asyncio.gather(*background[: len(workers)], return_exceptions=True))
             await self._settle(payroll)
         finally:
-            for task in [*background, *submitting, cuts]:
+            for task in [*background, *submitting, cuts, beside]:
                 task.cancel()
-            await asyncio.gather(*background, *submitting, cuts, return_exceptions=True)
+            await asyncio.gather(*background, *submitting, cuts, beside, return_exceptions=True)
         return await self._record(dispatcher, payroll, duration_s, drain_s)
 
     async def _until_end(self) -> None:

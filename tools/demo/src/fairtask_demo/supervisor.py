@@ -113,15 +113,15 @@ class ServiceProcess:
         process = self.process
         if process is None or process.poll() is not None:
             return
-        _signal_group(process.pid, signal.SIGTERM)
+        signal_group(process.pid, signal.SIGTERM)
         try:
             await asyncio.to_thread(process.wait, grace_s)
         except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGKILL)
             await asyncio.to_thread(process.wait, 5.0)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
     # The service leads its own process group, so this reaches anything it spawned too.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)

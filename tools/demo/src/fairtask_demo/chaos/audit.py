@@ -1,0 +1,125 @@
+"""What the events and the ledger say happened to each task of the run, after the faults.
+
+- A task leased to two workers at once: on `tasks.assigned` (keyed by task, so in order per
+  task) a new lease starts while an earlier one of that task was neither released nor
+  submitted; or `submissions` holds answers to one task from two different leases.
+- Payments: each submitted task is paid exactly once (one TASK_PAY line across every
+  worker's statement); more is a duplicate payment, none a missing one.
+Redelivered events (the same lease or submission twice) are what at-least-once delivery
+promises, and count once.
+"""
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from fairtask.v1 import envelope_pb2
+from fairtask_demo.model import Statement
+from fairtask_runtime.envelope import PoisonMessageError, decode
+
+_READ_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class LeaseAudit:
+    leases: int
+    double_leases: int  # tasks with two leases at once
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PaymentAudit:
+    duplicate_payments: int
+    missing_payments: int
+    examples: tuple[str, ...]
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[envelope_pb2.Envelope]:
+    """Every decodable envelope on `topic`, from the beginning to the end it has now."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer.force_metadata_update()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        envelopes: list[envelope_pb2.Envelope] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _READ_TIMEOUT_S
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            if loop.time() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end in {_READ_TIMEOUT_S} s")
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    try:
+                        envelopes.append(decode(record.value))
+                    except PoisonMessageError:
+                        continue  # counted by the services' DLQ metrics, not here
+        return envelopes
+    finally:
+        await consumer.stop()
+
+
+def audit_leases(
+    assigned: Iterable[envelope_pb2.Envelope],
+    submissions: Iterable[envelope_pb2.Envelope],
+    tasks: Mapping[str, object],
+) -> LeaseAudit:
+    """`assigned` in topic order (per task, the order of the task's events)."""
+    submitted_leases: set[str] = {
+        e.submission_received.lease_id
+        for e in submissions
+        if e.WhichOneof("payload") == "submission_received"
+    }
+    seen: set[str] = set()
+    open_lease: dict[str, str] = {}
+    doubled: set[str] = set()
+    for envelope in assigned:
+        kind = envelope.WhichOneof("payload")
+        if kind == "task_assigned":
+            lease = envelope.task_assigned
+            if lease.task_id not in tasks or lease.lease_id in seen:
+                continue
+            seen.add(lease.lease_id)
+            earlier = open_lease.get(lease.task_id)
+            if earlier is not None and earlier not in submitted_leases:
+                doubled.add(lease.task_id)
+            open_lease[lease.task_id] = lease.lease_id
+        elif kind == "lease_released":
+            released = envelope.lease_released
+            if open_lease.get(released.task_id) == released.lease_id:
+                del open_lease[released.task_id]
+    answered: dict[str, set[str]] = defaultdict(set)
+    for envelope in submissions:
+        if envelope.WhichOneof("payload") == "submission_received":
+            answer = envelope.submission_received
+            if answer.task_id in tasks:
+                answered[answer.task_id].add(answer.lease_id)
+    doubled |= {task for task, leases in answered.items() if len(leases) > 1}
+    return LeaseAudit(len(seen), len(doubled), tuple(sorted(doubled)[:10]))
+
+
+def audit_payments(statements: Mapping[str, Statement], submitted: Iterable[str]) -> PaymentAudit:
+    paid = Counter(
+        line.task_id
+        for statement in statements.values()
+        for line in statement.lines
+        if line.kind == "TASK_PAY"
+    )
+    submitted = set(submitted)
+    duplicates = {task: n - 1 for task, n in paid.items() if n > 1}
+    missing = submitted - paid.keys()
+    examples = [f"{t} paid {n + 1} times" for t, n in sorted(duplicates.items())[:5]]
+    examples += [f"{t} never paid" for t in sorted(missing)[:5]]
+    return PaymentAudit(sum(duplicates.values()), len(missing), tuple(examples))

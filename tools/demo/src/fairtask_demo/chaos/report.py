@@ -1,0 +1,76 @@
+"""The chaos run's verdict: faults injected by kind, and what held."""
+
+import dataclasses
+from typing import Any
+
+from fairtask_demo.chaos.audit import LeaseAudit, PaymentAudit
+from fairtask_demo.chaos.faults import ChaosPlan, Faults, count_by_kind
+
+
+def chaos_report(
+    plan: ChaosPlan,
+    faults: Faults,
+    run: dict[str, Any],
+    leases: LeaseAudit,
+    payments: PaymentAudit,
+) -> dict[str, Any]:
+    injected = faults.injected
+    recoveries = [f.recovery_s for f in injected if f.recovery_s is not None]
+    resumed = [f.work_resumed_s for f in injected if f.work_resumed_s is not None]
+    recovered = all(f.recovery_s is not None for f in injected)
+    figures = {
+        "tasks_lost": run["tasks_lost"],
+        "double_leases": leases.double_leases,
+        "duplicate_payments": payments.duplicate_payments,
+        "missing_payments": payments.missing_payments,
+    }
+    return {
+        "seed": plan.seed,
+        "plan": dataclasses.asdict(plan),
+        "duration_s": run["duration_s"],
+        "faults_total": len(injected),
+        "faults_injected": count_by_kind(injected),
+        "tasks_submitted": run["tasks_submitted"],
+        "tasks_completed": run["tasks_completed"],
+        "tasks_pending_at_end": run["tasks_pending_at_end"],
+        "tasks_by_state": run["tasks_by_state"],
+        **figures,
+        "leases": leases.leases,
+        "ledger_balanced": run["ledger_balanced"],
+        "services_recovered": recovered,
+        "max_recovery_s": max(recoveries, default=None),
+        "max_work_resumed_s": max(resumed, default=None),
+        "unexpected_exits": list(faults.unexpected_exits),
+        "examples": {"leases": list(leases.examples), "payments": list(payments.examples)},
+        "passed": (
+            all(value == 0 for value in figures.values())
+            and run["ledger_balanced"] is True
+            and recovered
+            and bool(injected)
+        ),
+        "faults": [dataclasses.asdict(f) for f in injected],
+        "run": {
+            key: run[key]
+            for key in ("completed", "errors", "submit_failures", "results_released", "ledger")
+            if key in run
+        },
+    }
+
+
+def chaos_text(report: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{k} {n}" for k, n in report["faults_injected"].items())
+    lines = [
+        f"chaos: {report['faults_total']} faults ({kinds or 'none'})",
+        f"  tasks submitted {report['tasks_submitted']}, completed {report['tasks_completed']}, "
+        f"pending at end {report['tasks_pending_at_end']}, lost {report['tasks_lost']}",
+        f"  double leases {report['double_leases']} (of {report['leases']} leases); payments: "
+        f"duplicate {report['duplicate_payments']}, missing {report['missing_payments']}; "
+        f"ledger balanced {report['ledger_balanced']}",
+        f"  services recovered {report['services_recovered']} (max {report['max_recovery_s']} s; "
+        f"work resumed within {report['max_work_resumed_s']} s); "
+        f"unexpected exits {len(report['unexpected_exits'])}",
+        f"  {'PASSED' if report['passed'] else 'FAILED'}",
+    ]
+    for example in report["examples"]["leases"] + report["examples"]["payments"]:
+        lines.append(f"  e.g. {example}")
+    return "\n".join(lines)

@@ -1,0 +1,21 @@
+"""After a chaos run: read the events back and audit leases and payments."""
+
+import asyncio
+from typing import Any
+
+from fairtask_demo.chaos.audit import audit_leases, audit_payments, read_topic
+from fairtask_demo.chaos.faults import ChaosPlan, Faults
+from fairtask_demo.chaos.report import chaos_report
+from fairtask_demo.model import RunRecord
+
+
+async def audited(
+    plan: ChaosPlan, faults: Faults, run: dict[str, Any], record: RunRecord, bootstrap: str
+) -> dict[str, Any]:
+    assigned, submissions = await asyncio.gather(
+        read_topic(bootstrap, "tasks.assigned"), read_topic(bootstrap, "submissions")
+    )
+    leases = audit_leases(assigned, submissions, record.tasks)
+    submitted = [task for task, final in record.final.items() if final.state == "SUBMITTED"]
+    payments = audit_payments(record.statements, submitted)
+    return chaos_report(plan, faults, run, leases, payments)
