@@ -15,7 +15,7 @@ STACK_DIR ?= .stack
 PYTEST_ARGS ?=
 UV := uv run --frozen
 
-.PHONY: help setup proto proto-check lint audit test test-unit up down run chaos sim sim-compare bench
+.PHONY: help setup proto proto-check lint audit deploy-check test test-unit up down run chaos sim sim-compare bench
 
 help:
 	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench JSON=out.json [QUICK=1]         the dispatcher on the real stack, with baselines"
 	@echo "make proto / proto-check                   regenerate / verify the protobuf code"
 	@echo "make audit                                 known vulnerabilities in the locked packages"
+	@echo "make deploy-check                          render deploy/k8s and validate it offline"
 
 setup:
 	@bash scripts/setup.sh
@@ -40,13 +41,17 @@ proto-check: setup
 audit: setup
 	@bash scripts/audit.sh
 
+# kustomize build of every overlay, validated by kubeconform against deploy/schemas only.
+deploy-check:
+	@bash scripts/deploy_check.sh
+
 lint: setup
 	$(UV) ruff format --check .
 	$(UV) ruff check .
 	$(UV) mypy
 	$(UV) lint-imports
 
-test: lint proto-check audit
+test: lint proto-check audit deploy-check
 	$(UV) pytest -q $(PYTEST_ARGS)
 
 test-unit: setup
