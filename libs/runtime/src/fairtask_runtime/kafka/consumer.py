@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -30,6 +31,8 @@ from fairtask_runtime.kafka.dedupe import (
 )
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.metrics import KAFKA_LAG, KAFKA_MESSAGES
+
+T = TypeVar("T")
 
 Handler = Callable[[envelope_pb2.Envelope], Awaitable[None]]
 # Handles every envelope, in order; raises PoisonMessageError if any cannot be handled.
@@ -137,19 +140,21 @@ class EventConsumer:
         except PoisonMessageError as exc:
             await self._dead_letter(record, exc)
             return True
-        if await self._processed.seen(envelope.event_id):
-            KAFKA_MESSAGES.labels(record.topic, "duplicate").inc()
-            return True
+        # The store of handled events is asked and told inside the retries: while it is
+        # unreachable (a Redis restart) the message waits instead of killing the consumer.
         try:
             async for attempt in self._retrying():
                 with attempt:
                     if self._stopping.is_set() and attempt.retry_state.attempt_number > 1:
                         return False
+                    if await self._recall(record.topic, self._processed.seen(envelope.event_id)):
+                        KAFKA_MESSAGES.labels(record.topic, "duplicate").inc()
+                        return True
                     await self._handle_once(record, envelope)
+                    await self._recall(record.topic, self._processed.remember(envelope.event_id))
         except PoisonMessageError as exc:
             await self._dead_letter(record, exc)
             return True
-        await self._processed.remember(envelope.event_id)
         self._dead_letters.record_ok()
         KAFKA_MESSAGES.labels(record.topic, "handled").inc()
         return True
@@ -162,14 +167,16 @@ class EventConsumer:
             envelopes = [decode(record.value) for record in records]
         except PoisonMessageError:
             return False
-        seen = await seen_many(self._processed, [e.event_id for e in envelopes])
-        fresh = [e for e, done in zip(envelopes, seen, strict=True) if not done]
         topic = records[0].topic
+        ids = [e.event_id for e in envelopes]
+        fresh: list[envelope_pb2.Envelope] = []
         try:
             async for attempt in self._retrying():
                 with attempt:
                     if self._stopping.is_set() and attempt.retry_state.attempt_number > 1:
                         return False
+                    seen = await self._recall(topic, seen_many(self._processed, ids))
+                    fresh = [e for e, done in zip(envelopes, seen, strict=True) if not done]
                     try:
                         await self._batch_handler(fresh)
                     except PoisonMessageError:
@@ -178,14 +185,24 @@ class EventConsumer:
                         KAFKA_MESSAGES.labels(topic, "retried").inc(len(fresh))
                         log.warning("batch handler failed, retrying", topic=topic, exc_info=True)
                         raise
+                    await self._recall(
+                        topic, remember_many(self._processed, [e.event_id for e in fresh])
+                    )
         except PoisonMessageError:
             return False
-        await remember_many(self._processed, [e.event_id for e in fresh])
         for _ in fresh:
             self._dead_letters.record_ok()
         KAFKA_MESSAGES.labels(topic, "duplicate").inc(len(envelopes) - len(fresh))
         KAFKA_MESSAGES.labels(topic, "handled").inc(len(fresh))
         return True
+
+    async def _recall(self, topic: str, call: Awaitable[T]) -> T:
+        """A call to the store of handled events; its failure is logged and retried."""
+        try:
+            return await call
+        except Exception:
+            log.warning("the store of handled events failed, retrying", topic=topic, exc_info=True)
+            raise
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
