@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from fairtask_demo import collect
 from fairtask_demo.config import DemoConfig
@@ -118,7 +119,15 @@ class LoadSession:
                 return await self._run(dispatcher, scoring, payroll)
             finally:
                 for key in issued:
-                    await self._keys.revoke(key.key_id)
+                    await self._revoke(key.key_id)
+
+    async def _revoke(self, key_id: str) -> None:
+        """Revokes a key of the run, waiting out a key store that is restarting."""
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(60), wait=wait_exponential(multiplier=0.1, max=2), reraise=True
+        ):
+            with attempt:
+                await self._keys.revoke(key_id)
 
     async def _run(
         self,
