@@ -7,6 +7,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fairtask_runtime.grpc.malformed import MalformedRequests
+from fairtask_runtime.grpc.outages import Outages
 
 Registrar = Callable[[grpc.aio.Server], None]
 
@@ -24,7 +25,7 @@ class GrpcServer:
     ) -> None:
         self._service_names = list(service_names)
         self._server = grpc.aio.server(
-            interceptors=[MalformedRequests(), *interceptors],
+            interceptors=[MalformedRequests(), Outages(), *interceptors],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

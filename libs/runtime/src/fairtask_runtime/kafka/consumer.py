@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_not_exception_type, wait_exponential
 
@@ -233,7 +234,16 @@ class EventConsumer:
         chosen = set(only) if only is not None else set(pending)
         offsets = {tp: pending.pop(tp) for tp in chosen if tp in pending}
         if offsets:
-            await self._consumer.commit(offsets)
+            try:
+                await self._consumer.commit(offsets)
+            except CommitFailedError:
+                # The group moved these partitions on while this member was silent (paused,
+                # partitioned away). Their messages go to the new owner, or back to us on
+                # rejoining, and are handled again idempotently; the loop goes on.
+                log.warning(
+                    "offsets not committed: the group rebalanced; the messages will be redelivered",
+                    partitions=sorted(str(tp) for tp in offsets),
+                )
         self._offsets.last_commit = time.monotonic()
 
     async def _record_lag(self) -> None:

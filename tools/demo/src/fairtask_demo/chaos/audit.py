@@ -44,12 +44,8 @@ async def read_topic(bootstrap: str, topic: str) -> list[envelope_pb2.Envelope]:
     )
     await consumer.start()
     try:
+        await consumer.topics()  # fetches the cluster's metadata
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -1,11 +1,13 @@
-"""A consumer whose store of handled events is unreachable for a while (Redis restarting) keeps
-the message and retries, instead of dying; each event is still handled once."""
+"""A consumer survives what a crashing or paused neighbour does to it: its store of handled
+events unreachable for a while (Redis restarting), or its offsets refused because the group
+rebalanced while it was silent. It keeps the message, retries, and handles each event once."""
 
 import asyncio
 from typing import Any
 
 import pytest
 import redis.exceptions
+from aiokafka.errors import CommitFailedError
 
 from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.envelope import wrap
@@ -83,3 +85,55 @@ async def test_an_unreachable_store_is_waited_out_and_each_event_handled_once(
         consumer.stop()
         await asyncio.wait_for(running, 30)
         await producer.stop()
+
+
+async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(
+    stack_endpoints: Any, kafka_topics: str
+) -> None:
+    producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, client_id="test")
+    await producer.start()
+    handled: list[str] = []
+    consumer = EventConsumer(
+        ConsumerConfig(
+            bootstrap=stack_endpoints.kafka_bootstrap,
+            group_id="refused-commit",
+            topics=(TOPIC,),
+            topic_prefix=kafka_topics,
+            commit_interval_s=0.0,
+        ),
+        lambda envelope: _append(handled, envelope),
+        DeadLetters(producer, max_ratio=0.5),
+    )
+    await consumer.start()
+    refusals = 0
+    real_commit = consumer.kafka.commit
+
+    async def refusing_commit(*args: Any, **kwargs: Any) -> None:
+        nonlocal refusals
+        if refusals < 2:
+            refusals += 1
+            raise CommitFailedError("the group has already rebalanced")
+        await real_commit(*args, **kwargs)
+
+    consumer.kafka.commit = refusing_commit  # type: ignore[method-assign]
+    running = asyncio.create_task(consumer.run())
+    try:
+        for i in range(3):
+            envelope = wrap(events_pb2.WorkerPresenceChanged(worker_id=f"w-{i}"), producer="t")
+            await producer.publish(TOPIC, envelope.event_id, envelope)
+            deadline = asyncio.get_running_loop().time() + 60
+            while len(set(handled)) <= i:
+                assert asyncio.get_running_loop().time() < deadline, "not handled"
+                assert not running.done(), "the consumer died"
+                await asyncio.sleep(0.05)
+
+        assert refusals == 2
+        assert not running.done()
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 30)
+        await producer.stop()
+
+
+async def _append(handled: list[str], envelope: envelope_pb2.Envelope) -> None:
+    handled.append(envelope.event_id)
