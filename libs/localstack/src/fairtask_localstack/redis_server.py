@@ -41,8 +41,10 @@ class RedisServer:
             "--bind", LOOPBACK,
             "--dir", str(self.dir),
             "--appendonly", "yes",
-            # Every write lands in the append-only file; tests trade fsync for speed.
-            "--appendfsync", "no" if self.fast else "everysec",
+            # Every write lands in the append-only file, fsynced before Redis answers: a write
+            # the dispatcher was told is done survives kill -9 (with "everysec", the last
+            # second of accepted tasks and leases could vanish). Tests trade that for speed.
+            "--appendfsync", "no" if self.fast else "always",
             "--save", "",
             "--daemonize", "no",
             "--logfile", "",

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from fairtask.v1 import envelope_pb2
 from fairtask_demo.model import Statement
@@ -39,19 +39,21 @@ class PaymentAudit:
 
 async def read_topic(bootstrap: str, topic: str) -> list[envelope_pb2.Envelope]:
     """Every decodable envelope on `topic`, from the beginning to the end it has now."""
+    # Without a group, a consumer given a topic is assigned all of its partitions.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        envelopes: list[envelope_pb2.Envelope] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _READ_TIMEOUT_S
+        while not consumer.assignment():
+            if loop.time() > deadline:
+                raise TimeoutError(f"no partitions of {topic} in {_READ_TIMEOUT_S} s")
+            await asyncio.sleep(0.1)
+        partitions = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(partitions)
+        envelopes: list[envelope_pb2.Envelope] = []
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             if loop.time() > deadline:
                 raise TimeoutError(f"could not read {topic} to its end in {_READ_TIMEOUT_S} s")
