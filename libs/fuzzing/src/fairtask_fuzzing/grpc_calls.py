@@ -5,8 +5,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from hypothesis import strategies as st
 
 from fairtask_fuzzing.loop_thread import LoopThread, loop_thread
+from fairtask_fuzzing.messages import messages
 from fairtask_runtime.grpc.server import GrpcServer
 
 # What a client may be told; anything else (UNKNOWN, INTERNAL, UNAVAILABLE...) is a server fault.
@@ -33,6 +35,14 @@ def methods(file_descriptor: Any, unary: bool = True) -> list[Any]:
         for method in service.methods
         if not unary or not (method.client_streaming or method.server_streaming)
     ]
+
+
+def request_bytes(method: Any) -> st.SearchStrategy[bytes]:
+    """What a client might send to `method`: a message drawn from its request type, encoded,
+    or raw bytes."""
+    return messages(method.input_type).map(lambda m: m.SerializeToString()) | st.binary(
+        max_size=256
+    )
 
 
 def path_of(method: Any) -> str:

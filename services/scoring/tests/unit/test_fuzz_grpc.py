@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
 from fairtask_fuzzing import tally
-from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, serving
-from fairtask_fuzzing.messages import messages
+from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, request_bytes, serving
 from fairtask_fuzzing.state import state_of
 from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.clock import FakeClock
@@ -69,9 +68,7 @@ def test_any_request_gets_a_client_answer_and_changes_nothing(
     served: Served, method: Any, data: st.DataObject
 ) -> None:
     channel, ports, callers = served
-    raw = data.draw(
-        messages(method.input_type).map(lambda m: m.SerializeToString()) | st.binary(max_size=256)
-    )
+    raw = data.draw(request_bytes(method))
     metadata = data.draw(st.sampled_from(callers))
     before = state_of(ports.tasks, ports.marks, ports.results, ports.events)
 
