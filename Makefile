@@ -21,7 +21,7 @@ help:
 	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
 	@echo "make test                                  lint, contracts, unit and integration tests"
 	@echo "make up / make down                        start / stop Kafka, Redis and PostgreSQL"
-	@echo "make chaos [DURATION=120] [JSON=out.json] [SEED=7]   demo load with faults injected, audited"
+	@echo "make chaos [DURATION=180] [JSON=out.json] [SEED=7]   demo load with faults injected, audited"
 	@echo "make sim SCENARIO=f.yaml POLICY=fair|fcfs|poll JSON=out.json   the discrete-event simulator"
 	@echo "make sim-compare JSON=out.json             every shipped scenario under every policy"
 	@echo "make bench JSON=out.json [QUICK=1]         the dispatcher on the real stack, with baselines"

@@ -37,7 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     chaos = commands.add_parser(
         "chaos", help="the demo load with faults injected at seeded random moments, audited"
     )
-    chaos.add_argument("--duration", type=float, default=120.0, help="seconds of load")
+    chaos.add_argument(
+        "--duration",
+        type=float,
+        default=180.0,
+        help="seconds of load (180: every kind at least once)",
+    )
     chaos.add_argument("--json", type=Path, default=None, help="write the chaos report here")
     chaos.add_argument("--stack-dir", type=Path, default=Path(".stack-chaos"))
     chaos.add_argument("--seed", type=int, default=ChaosPlan.seed)

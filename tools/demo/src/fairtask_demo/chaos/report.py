@@ -13,6 +13,7 @@ def chaos_report(
     run: dict[str, Any],
     leases: LeaseAudit,
     payments: PaymentAudit,
+    lost_tasks: list[str],
 ) -> dict[str, Any]:
     injected = faults.injected
     recoveries = [f.recovery_s for f in injected if f.recovery_s is not None]
@@ -41,7 +42,11 @@ def chaos_report(
         "max_recovery_s": max(recoveries, default=None),
         "max_work_resumed_s": max(resumed, default=None),
         "unexpected_exits": list(faults.unexpected_exits),
-        "examples": {"leases": list(leases.examples), "payments": list(payments.examples)},
+        "examples": {
+            "lost_tasks": lost_tasks[:10],
+            "leases": list(leases.examples),
+            "payments": list(payments.examples),
+        },
         "passed": (
             all(value == 0 for value in figures.values())
             and run["ledger_balanced"] is True
@@ -71,6 +76,9 @@ def chaos_text(report: dict[str, Any]) -> str:
         f"unexpected exits {len(report['unexpected_exits'])}",
         f"  {'PASSED' if report['passed'] else 'FAILED'}",
     ]
-    for example in report["examples"]["leases"] + report["examples"]["payments"]:
+    examples = report["examples"]
+    for task in examples["lost_tasks"]:
+        lines.append(f"  lost: {task}")
+    for example in examples["leases"] + examples["payments"]:
         lines.append(f"  e.g. {example}")
     return "\n".join(lines)

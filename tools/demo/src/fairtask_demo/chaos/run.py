@@ -6,7 +6,7 @@ from typing import Any
 from fairtask_demo.chaos.audit import audit_leases, audit_payments, read_topic
 from fairtask_demo.chaos.faults import ChaosPlan, Faults
 from fairtask_demo.chaos.report import chaos_report
-from fairtask_demo.model import RunRecord
+from fairtask_demo.model import LOST, RunRecord
 
 
 async def audited(
@@ -18,4 +18,9 @@ async def audited(
     leases = audit_leases(assigned, submissions, record.tasks)
     submitted = [task for task, final in record.final.items() if final.state == "SUBMITTED"]
     payments = audit_payments(record.statements, submitted)
-    return chaos_report(plan, faults, run, leases, payments)
+    lost = sorted(
+        task
+        for task in record.tasks
+        if record.final.get(task) is None or record.final[task].state == LOST
+    )
+    return chaos_report(plan, faults, run, leases, payments, lost)
