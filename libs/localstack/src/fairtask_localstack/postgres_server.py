@@ -121,6 +121,10 @@ class PostgresServer:
         if self._postmaster() is None:
             # Left by a killed server; a reused pid in it would make the new one refuse to start.
             (self.dir / "postmaster.pid").unlink(missing_ok=True)
+            # So is the socket's lock file, which names the dead postmaster ("lock file
+            # already exists"): found by make chaos, whose kill -9 left PostgreSQL down.
+            for lock in self.dir.glob(".s.PGSQL.*.lock"):
+                lock.unlink(missing_ok=True)
         log = LogFile(self.log_path)
         done = self._run(
             "pg_ctl", "-D", str(self.dir), "-o", self._server_options(port),
