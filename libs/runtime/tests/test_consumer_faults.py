@@ -3,6 +3,7 @@ events unreachable for a while (Redis restarting), or its offsets refused becaus
 rebalanced while it was silent. It keeps the message, retries, and handles each event once."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -42,67 +43,89 @@ class FlakyStore(MemoryProcessedEvents):
         await super().remember(event_id)
 
 
-@pytest.mark.parametrize("failures", [1, 3, 6])
-async def test_an_unreachable_store_is_waited_out_and_each_event_handled_once(
-    stack_endpoints: Any, kafka_topics: str, failures: int
-) -> None:
+@pytest.fixture
+async def producer(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[EventProducer]:
     producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, client_id="test")
     await producer.start()
-    handled: list[str] = []
-    all_handled = asyncio.Event()
+    yield producer
+    await producer.stop()
+
+
+def consumer_of(
+    stack_endpoints: Any,
+    kafka_topics: str,
+    producer: EventProducer,
+    handled: list[str],
+    group_id: str,
+    processed: MemoryProcessedEvents | None = None,
+    **config: Any,
+) -> EventConsumer:
+    """A consumer of TOPIC that notes the id of every envelope it handles."""
 
     async def handler(envelope: envelope_pb2.Envelope) -> None:
         handled.append(envelope.event_id)
-        if len(set(handled)) == 2:
-            all_handled.set()
 
-    consumer = EventConsumer(
+    return EventConsumer(
         ConsumerConfig(
             bootstrap=stack_endpoints.kafka_bootstrap,
-            group_id="store-outage",
+            group_id=group_id,
             topics=(TOPIC,),
             topic_prefix=kafka_topics,
-            max_retry_wait_s=0.2,
+            **config,
         ),
         handler,
         DeadLetters(producer, max_ratio=0.5),
+        processed=processed,
+    )
+
+
+async def send(producer: EventProducer, i: int) -> envelope_pb2.Envelope:
+    envelope = wrap(events_pb2.WorkerPresenceChanged(worker_id=f"w-{i}"), producer="test")
+    await producer.publish(TOPIC, envelope.event_id, envelope)
+    return envelope
+
+
+async def until_handled(handled: list[str], count: int, running: asyncio.Task[None]) -> None:
+    deadline = asyncio.get_running_loop().time() + 60
+    while len(set(handled)) < count:
+        assert asyncio.get_running_loop().time() < deadline, "not handled"
+        assert not running.done(), "the consumer died"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("failures", [1, 3, 6])
+async def test_an_unreachable_store_is_waited_out_and_each_event_handled_once(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer, failures: int
+) -> None:
+    handled: list[str] = []
+    consumer = consumer_of(
+        stack_endpoints,
+        kafka_topics,
+        producer,
+        handled,
+        "store-outage",
         processed=FlakyStore(failures),
+        max_retry_wait_s=0.2,
     )
     await consumer.start()
     running = asyncio.create_task(consumer.run())
     try:
-        sent = [
-            wrap(events_pb2.WorkerPresenceChanged(worker_id=f"w-{i}"), producer="test")
-            for i in range(2)
-        ]
-        for envelope in sent:
-            await producer.publish(TOPIC, envelope.event_id, envelope)
-        await asyncio.wait_for(all_handled.wait(), 60)
+        sent = [await send(producer, i) for i in range(2)]
+        await until_handled(handled, 2, running)
 
         assert not running.done(), "the consumer died"
         assert sorted(set(handled)) == sorted(e.event_id for e in sent)
     finally:
         consumer.stop()
         await asyncio.wait_for(running, 30)
-        await producer.stop()
 
 
 async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(
-    stack_endpoints: Any, kafka_topics: str
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
 ) -> None:
-    producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, client_id="test")
-    await producer.start()
     handled: list[str] = []
-    consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap=stack_endpoints.kafka_bootstrap,
-            group_id="refused-commit",
-            topics=(TOPIC,),
-            topic_prefix=kafka_topics,
-            commit_interval_s=0.0,
-        ),
-        lambda envelope: _append(handled, envelope),
-        DeadLetters(producer, max_ratio=0.5),
+    consumer = consumer_of(
+        stack_endpoints, kafka_topics, producer, handled, "refused-commit", commit_interval_s=0.0
     )
     await consumer.start()
     refusals = 0
@@ -119,21 +142,11 @@ async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(
     running = asyncio.create_task(consumer.run())
     try:
         for i in range(3):
-            envelope = wrap(events_pb2.WorkerPresenceChanged(worker_id=f"w-{i}"), producer="t")
-            await producer.publish(TOPIC, envelope.event_id, envelope)
-            deadline = asyncio.get_running_loop().time() + 60
-            while len(set(handled)) <= i:
-                assert asyncio.get_running_loop().time() < deadline, "not handled"
-                assert not running.done(), "the consumer died"
-                await asyncio.sleep(0.05)
+            await send(producer, i)
+            await until_handled(handled, i + 1, running)
 
         assert refusals == 2
         assert not running.done()
     finally:
         consumer.stop()
         await asyncio.wait_for(running, 30)
-        await producer.stop()
-
-
-async def _append(handled: list[str], envelope: envelope_pb2.Envelope) -> None:
-    handled.append(envelope.event_id)

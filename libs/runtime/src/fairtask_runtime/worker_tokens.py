@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 import structlog
+from pydantic import SecretStr
 
 log = structlog.get_logger(__name__)
 
@@ -110,6 +111,11 @@ def _claims_of(payload: dict[str, Any]) -> WorkerClaims:
         issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
         expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
     )
+
+
+def codec_for(secret: SecretStr | None) -> JwtTokenCodec:
+    """The codec of a service's FAIRTASK_WORKER_TOKEN_SECRET (see `token_secret` when unset)."""
+    return JwtTokenCodec(token_secret(secret.get_secret_value() if secret else None))
 
 
 def token_secret(configured: str | None) -> str:

@@ -39,7 +39,7 @@ from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
-from fairtask_runtime.grpc.identity import PlatformAuthenticator, platform_keys_for
+from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
@@ -48,7 +48,7 @@ from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import ServiceRuntime
-from fairtask_runtime.worker_tokens import JwtTokenCodec, token_secret
+from fairtask_runtime.worker_tokens import codec_for
 
 
 @dataclass
@@ -113,9 +113,8 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     registry: WorkerRegistry = overrides.get("worker_registry") or RedisWorkerRegistry(
         client, settings.redis_prefix
     )
-    secret = settings.worker_token_secret
     auth = WorkerAuth(
-        JwtTokenCodec(token_secret(secret.get_secret_value() if secret else None)),
+        codec_for(settings.worker_token_secret),
         registry,
         clock,
         settings.worker_token_ttl_s,
@@ -137,9 +136,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         platform_keys, keys_redis = platform_keys_for(settings, client)
     # One budget per worker, whichever transports they use.
     worker_limit = RateLimit(settings.worker_rate_limit)
-    platforms = PlatformAuthenticator(
-        platform_keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
-    )
+    platforms = authenticator_for(platform_keys, settings)
     grpc_server = GrpcServer(
         service_names=[
             dispatcher_pb2.DESCRIPTOR.services_by_name["PlatformService"].full_name,

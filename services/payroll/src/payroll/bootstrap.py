@@ -10,15 +10,14 @@ from fairtask_runtime.api_keys import PlatformKeys, RedisPlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
 from fairtask_runtime.grpc.callers import CallerAuthenticator
-from fairtask_runtime.grpc.identity import PlatformAuthenticator
+from fairtask_runtime.grpc.identity import authenticator_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import Loop, ServiceRuntime
-from fairtask_runtime.worker_tokens import JwtTokenCodec, token_secret
+from fairtask_runtime.worker_tokens import codec_for
 from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
 from payroll.adapters.postgres import PostgresLedger
 from payroll.config import PayrollSettings
@@ -100,11 +99,8 @@ def _callers(
     if platform_keys is None:
         keys_redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
         platform_keys = RedisPlatformKeys(keys_redis, settings.platform_keys_prefix)
-    platforms = PlatformAuthenticator(
-        platform_keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
-    )
-    secret = settings.worker_token_secret
-    tokens = JwtTokenCodec(token_secret(secret.get_secret_value() if secret else None))
+    platforms = authenticator_for(platform_keys, settings)
+    tokens = codec_for(settings.worker_token_secret)
     return CallerAuthenticator(platforms, tokens, clock, settings.operator_platform_id), keys_redis
 
 

@@ -7,14 +7,13 @@ import redis.asyncio as redis
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
 from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
-from fairtask_runtime.grpc.identity import PlatformAuthenticator, platform_keys_for
+from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
 from fairtask_runtime.kafka.dedupe import ProcessedEvents, RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.service import Closer, ServiceRuntime
 from scoring.adapters.kafka import KafkaScoredEvents
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
@@ -82,9 +81,7 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         platform_keys, keys_redis = platform_keys_for(settings, client)
         if keys_redis is not None:
             closers.append(keys_redis.aclose)
-    platforms = PlatformAuthenticator(
-        platform_keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
-    )
+    platforms = authenticator_for(platform_keys, settings)
     grpc_server = GrpcServer(
         service_names=[_RESULTS_SERVICE],
         registrars=[

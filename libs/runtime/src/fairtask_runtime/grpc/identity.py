@@ -117,6 +117,13 @@ def presented_bearer(context: Context) -> str | None:
     return None
 
 
+def authenticator_for(keys: PlatformKeys, settings: ServiceSettings) -> PlatformAuthenticator:
+    """The platform authenticator a service's settings describe: their cache time and rate."""
+    return PlatformAuthenticator(
+        keys, settings.platform_key_cache_s, rate=RateLimit(settings.platform_rate_limit)
+    )
+
+
 def platform_keys_for(
     settings: ServiceSettings, service_redis: "redis.Redis"
 ) -> tuple[RedisPlatformKeys, "redis.Redis | None"]:

@@ -75,14 +75,14 @@ def audit_leases(
     tasks: Mapping[str, object],
 ) -> LeaseAudit:
     """`assigned` in topic order (per task, the order of the task's events)."""
-    submitted_leases: set[str] = {
-        e.submission_received.lease_id
-        for e in submissions
-        if e.WhichOneof("payload") == "submission_received"
-    }
+    answered: dict[str, set[str]] = defaultdict(set)  # task -> leases with an answer
+    for envelope in submissions:
+        if envelope.WhichOneof("payload") == "submission_received":
+            answer = envelope.submission_received
+            answered[answer.task_id].add(answer.lease_id)
     seen: set[str] = set()
     open_lease: dict[str, str] = {}
-    doubled: set[str] = set()
+    doubled = {task for task, leases in answered.items() if task in tasks and len(leases) > 1}
     for envelope in assigned:
         kind = envelope.WhichOneof("payload")
         if kind == "task_assigned":
@@ -91,20 +91,13 @@ def audit_leases(
                 continue
             seen.add(lease.lease_id)
             earlier = open_lease.get(lease.task_id)
-            if earlier is not None and earlier not in submitted_leases:
+            if earlier is not None and earlier not in answered[lease.task_id]:
                 doubled.add(lease.task_id)
             open_lease[lease.task_id] = lease.lease_id
         elif kind == "lease_released":
             released = envelope.lease_released
             if open_lease.get(released.task_id) == released.lease_id:
                 del open_lease[released.task_id]
-    answered: dict[str, set[str]] = defaultdict(set)
-    for envelope in submissions:
-        if envelope.WhichOneof("payload") == "submission_received":
-            answer = envelope.submission_received
-            if answer.task_id in tasks:
-                answered[answer.task_id].add(answer.lease_id)
-    doubled |= {task for task, leases in answered.items() if len(leases) > 1}
     return LeaseAudit(len(seen), len(doubled), tuple(sorted(doubled)[:10]))
 
 

@@ -9,6 +9,7 @@ connection cut in the middle of a task.
 import asyncio
 import random
 import signal
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,4 @@ async def _work_resumed(workers: Sequence[WorkerSim], before: int, stop: asyncio
 
 
 def count_by_kind(faults: Sequence[Fault]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for fault in faults:
-        counts[fault.kind] = counts.get(fault.kind, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(fault.kind for fault in faults).items()))
