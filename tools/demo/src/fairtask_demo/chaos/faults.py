@@ -17,6 +17,7 @@ from pathlib import Path
 from fairtask_demo.load.workers import WorkerSim
 from fairtask_demo.supervisor import ServiceError, ServiceProcess, signal_group
 from fairtask_localstack.endpoints import Endpoints
+from fairtask_localstack.process import StackError
 from fairtask_localstack.stack import Stack
 
 SERVERS = ("kafka", "redis", "postgres")
@@ -92,7 +93,12 @@ class Faults:
             kind = kinds.pop()
             at = loop.time()
             completed = _completed(workers)
-            detail, outage_s = await self._inject(kind, plan, rng, workers)
+            try:
+                detail, outage_s = await self._inject(kind, plan, rng, workers)
+            except Exception as error:  # a fault that could not be undone is a finding
+                self.injected.append(Fault(kind, round(at - began, 2), None, None, repr(error)))
+                self.say(f"  chaos: {kind} at {at - began:.0f} s did NOT recover: {error!r}")
+                continue
             healthy = await self._healthy()
             recovery_s = None if not healthy else round(loop.time() - at - outage_s, 2)
             resumed = await _work_resumed(workers, completed, stop)
@@ -124,7 +130,7 @@ class Faults:
         if target in SERVERS:
             await asyncio.to_thread(self.stack.kill, target)
             await asyncio.sleep(plan.down_s)
-            await asyncio.to_thread(self.stack.revive, target, self.endpoints)
+            await self._revive(target)
             return "", plan.down_s
         service = next(s for s in self.services if s.name == target)
         assert service.process is not None
@@ -143,6 +149,18 @@ class Faults:
         finally:
             signal_group(service.process.pid, signal.SIGCONT)
         return f"for {plan.pause_s:.0f} s", plan.pause_s
+
+    async def _revive(self, server: str, attempts: int = 3) -> None:
+        """Starts a killed server again, as its supervisor would, retrying a failed start."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await asyncio.to_thread(self.stack.revive, server, self.endpoints)
+                return
+            except StackError as error:
+                if attempt == attempts:
+                    raise
+                self.say(f"  chaos: restarting {server} failed, retrying: {error}")
+                await asyncio.sleep(1.0)
 
     async def _healthy(self) -> bool:
         try:
