@@ -12,6 +12,9 @@ from fairtask_demo.chaos.faults import ChaosPlan
 from fairtask_demo.config import DemoConfig
 from fairtask_demo.runner import run_demo
 
+_CHAOS_DRAIN_S = 90.0
+_CHAOS_SETTLE_S = 30.0
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m fairtask_demo", description=__doc__)
@@ -81,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.duration <= 0 or args.rate <= 0 or args.every <= 0:
             raise SystemExit("--duration, --rate and --every must be positive")
         plan = ChaosPlan(seed=args.seed, every_s=args.every)
-        config = DemoConfig(seed=args.seed, duration_s=args.duration, tasks_per_s=args.rate)
+        # Longer waits at the end than `run`: a fault just before the end delays the last work.
+        config = DemoConfig(
+            seed=args.seed,
+            duration_s=args.duration,
+            tasks_per_s=args.rate,
+            drain_s=_CHAOS_DRAIN_S,
+            settle_s=_CHAOS_SETTLE_S,
+        )
         return asyncio.run(run_demo(config, args.stack_dir, args.json, plan))
     config = config_from(args)
     return asyncio.run(run_demo(config, args.stack_dir, args.report))

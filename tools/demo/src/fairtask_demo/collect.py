@@ -27,27 +27,31 @@ from fairtask_runtime.grpc.identity import Metadata
 
 T = TypeVar("T")
 _CALL_TIMEOUT_S = 5.0
-_ATTEMPTS = 5
+_ATTEMPTS = 3
+# How long one read may keep waiting out rate limits.
+_PATIENCE_S = 120.0
 _CONCURRENCY = 32
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """Reads are idempotent, so transient failures are retried a few times, then re-raised;
-    past a rate limit, after the wait the service asks for."""
-    for attempt in range(_ATTEMPTS):
+    """Reads are idempotent, so transient failures are retried a few times, then re-raised.
+    Being throttled is not failing: past a rate limit the call waits as long as the service
+    asks, however often, for up to `_PATIENCE_S` in all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _PATIENCE_S
+    failures = 0
+    while True:
         try:
             return await call()
         except grpc.aio.AioRpcError as error:
-            if attempt == _ATTEMPTS - 1:
-                raise
-            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and loop.time() < deadline:
                 await asyncio.sleep(retry_delay_of(error) or 1.0)
-            elif error.code() in _TRANSIENT:
-                await asyncio.sleep(0.2 * (attempt + 1))
-            else:
+                continue
+            failures += 1
+            if error.code() not in _TRANSIENT or failures >= _ATTEMPTS:
                 raise
-    raise AssertionError("unreachable")
+            await asyncio.sleep(0.2 * failures)
 
 
 async def task_states(

@@ -26,6 +26,7 @@ from fairtask.v1 import (
 )
 from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.grpc.identity import PlatformAuthenticator
+from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 Context = grpc.aio.ServicerContext[object, object]
@@ -62,9 +63,11 @@ class FakeWorld:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     # The platform API keys, checked as the real services check them.
     keys: MemoryPlatformKeys = field(default_factory=MemoryPlatformKeys)
+    # Calls per platform past which the fake answers RESOURCE_EXHAUSTED, as a service does.
+    platform_rate: RateLimit | None = None
 
     def authenticator(self) -> PlatformAuthenticator:
-        return PlatformAuthenticator(self.keys, cache_s=0)
+        return PlatformAuthenticator(self.keys, cache_s=0, rate=self.platform_rate)
 
     def pump(self) -> None:
         for worker_id, session in self.sessions.items():
@@ -131,8 +134,9 @@ class FakePlatformService(dispatcher_pb2_grpc.PlatformServiceServicer):
     async def GetTask(
         self, request: dispatcher_pb2.GetTaskRequest, context: Context
     ) -> dispatcher_pb2.GetTaskResponse:
+        platform = await self._platforms.platform_id(context)  # first, as the service does
         task = self.world.tasks.get(request.task_id)
-        if task is None or task.platform != await self._platforms.platform_id(context):
+        if task is None or task.platform != platform:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such task")
             raise AssertionError
         return dispatcher_pb2.GetTaskResponse(
@@ -300,9 +304,9 @@ class FakeServices:
     target: str
 
 
-async def serve_fakes() -> tuple[grpc.aio.Server, FakeServices]:
+async def serve_fakes(world: FakeWorld | None = None) -> tuple[grpc.aio.Server, FakeServices]:
     """Starts all four fake services on one free loopback port."""
-    world = FakeWorld()
+    world = world or FakeWorld()
     server = grpc.aio.server()
     dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(FakePlatformService(world), server)
     dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(FakeWorkerService(world), server)

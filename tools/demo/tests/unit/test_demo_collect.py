@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 import grpc
 
 from fairtask_demo import collect
-from fairtask_demo.fakes import FakeServices
+from fairtask_demo.fakes import FakeServices, FakeWorld, serve_fakes
 from fairtask_demo.model import SubmittedTask
 from fairtask_localstack.ports import free_ports
 from fairtask_runtime.grpc.identity import bearer
+from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -68,3 +69,17 @@ async def test_payroll_reads_need_an_operators_key(fake_services: FakeServices) 
         ledger = await collect.ledger_summary(channel, platform)
     assert found == {}
     assert ledger is None
+
+
+async def test_a_throttled_read_waits_as_asked_instead_of_giving_up() -> None:
+    server, services = await serve_fakes(FakeWorld(platform_rate=RateLimit("20/second")))
+    try:
+        key = await services.world.keys.issue("lab-a")
+        async with grpc.aio.insecure_channel(services.target) as channel:
+            found = await collect.task_states(
+                channel, [_task(f"t{i}") for i in range(150)], {"lab-a": bearer(key.key)}
+            )
+    finally:
+        await server.stop(0)
+    # Every task was answered (here: unknown, so lost), none left out for being throttled.
+    assert len(found) == 150

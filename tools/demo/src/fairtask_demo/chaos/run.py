@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+from fairtask.v1 import envelope_pb2
 from fairtask_demo.chaos.audit import audit_leases, audit_payments, read_topic
 from fairtask_demo.chaos.faults import ChaosPlan, Faults
 from fairtask_demo.chaos.report import chaos_report
@@ -23,4 +24,20 @@ async def audited(
         for task in record.tasks
         if record.final.get(task) is None or record.final[task].state == LOST
     )
-    return chaos_report(plan, faults, run, leases, payments, lost)
+    return chaos_report(plan, faults, run, leases, payments, _traced(lost, record, submissions))
+
+
+def _traced(
+    lost: list[str], record: RunRecord, submissions: list[envelope_pb2.Envelope]
+) -> list[str]:
+    """Each lost task with what is known of it, to start looking from."""
+    answered = {
+        e.submission_received.task_id
+        for e in submissions
+        if e.WhichOneof("payload") == "submission_received"
+    }
+    return [
+        f"{task}: {'not found' if task in record.final else 'could not be read'}"
+        f"{', answered by a worker' if task in answered else ''}"
+        for task in lost
+    ]
