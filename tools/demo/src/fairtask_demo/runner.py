@@ -10,7 +10,6 @@ import contextlib
 import json
 import secrets
 import signal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +143,7 @@ async def run_demo(
         if chaos is None:
             watcher = asyncio.create_task(_watch(services, control))
         else:
-            faults = Faults(services, envs, root, Stack(stack_dir, root), endpoints, _say)
+            faults = Faults(chaos, services, envs, root, Stack(stack_dir, root), endpoints, _say)
             watcher = asyncio.create_task(faults.guard())
         until = f"for {config.duration_s:.0f} s" if config.duration_s else "until Ctrl-C"
         _say(f"demo load {until}: {config.tasks_per_s:g} tasks/s, seed {config.seed}")
@@ -158,7 +157,7 @@ async def run_demo(
             RedisPlatformKeys(keys_redis),
             say=_say,
             onboarding=KafkaOnboarding(endpoints.kafka_bootstrap),
-            during=None if faults is None or chaos is None else partial(faults.inject, chaos),
+            during=None if faults is None else faults.inject,
         )
         try:
             record = await session.run()
@@ -170,9 +169,9 @@ async def run_demo(
         report = build_report(record)
         for problem in session.registry.problems[:10]:
             _say(f"  note: {problem}")
-        if faults is not None and chaos is not None:
+        if faults is not None:
             _say(report_text(report))
-            report = await audited(chaos, faults, report, record, endpoints.kafka_bootstrap)
+            report = await audited(faults, report, record, endpoints.kafka_bootstrap)
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -61,6 +61,7 @@ class Faults:
     """What the injector needs to reach: the services (and how to start them again), the
     stack's servers, and the load's workers."""
 
+    plan: ChaosPlan
     services: Sequence[ServiceProcess]
     envs: Mapping[str, Mapping[str, str]]
     cwd: Path
@@ -72,10 +73,9 @@ class Faults:
     unexpected_exits: list[str] = field(default_factory=list)
     _killing: set[str] = field(default_factory=set)
 
-    async def inject(
-        self, plan: ChaosPlan, workers: Sequence[WorkerSim], stop: asyncio.Event
-    ) -> None:
+    async def inject(self, workers: Sequence[WorkerSim], stop: asyncio.Event) -> None:
         """Injects faults until `stop` is set; returns once the last one has recovered."""
+        plan = self.plan
         rng = random.Random(f"{plan.seed}:chaos")
         loop = asyncio.get_running_loop()
         began = loop.time()

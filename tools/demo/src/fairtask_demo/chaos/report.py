@@ -4,11 +4,10 @@ import dataclasses
 from typing import Any
 
 from fairtask_demo.chaos.audit import LeaseAudit, PaymentAudit
-from fairtask_demo.chaos.faults import ChaosPlan, Faults, count_by_kind
+from fairtask_demo.chaos.faults import Faults, count_by_kind
 
 
 def chaos_report(
-    plan: ChaosPlan,
     faults: Faults,
     run: dict[str, Any],
     leases: LeaseAudit,
@@ -26,8 +25,8 @@ def chaos_report(
         "missing_payments": payments.missing_payments,
     }
     return {
-        "seed": plan.seed,
-        "plan": dataclasses.asdict(plan),
+        "seed": faults.plan.seed,
+        "plan": dataclasses.asdict(faults.plan),
         "duration_s": run["duration_s"],
         "faults_total": len(injected),
         "faults_injected": count_by_kind(injected),

@@ -5,13 +5,13 @@ from typing import Any
 
 from fairtask.v1 import envelope_pb2
 from fairtask_demo.chaos.audit import audit_leases, audit_payments, read_topic
-from fairtask_demo.chaos.faults import ChaosPlan, Faults
+from fairtask_demo.chaos.faults import Faults
 from fairtask_demo.chaos.report import chaos_report
 from fairtask_demo.model import LOST, RunRecord
 
 
 async def audited(
-    plan: ChaosPlan, faults: Faults, run: dict[str, Any], record: RunRecord, bootstrap: str
+    faults: Faults, run: dict[str, Any], record: RunRecord, bootstrap: str
 ) -> dict[str, Any]:
     assigned, submissions = await asyncio.gather(
         read_topic(bootstrap, "tasks.assigned"), read_topic(bootstrap, "submissions")
@@ -24,7 +24,7 @@ async def audited(
         for task in record.tasks
         if record.final.get(task) is None or record.final[task].state == LOST
     )
-    return chaos_report(plan, faults, run, leases, payments, _traced(lost, record, submissions))
+    return chaos_report(faults, run, leases, payments, _traced(lost, record, submissions))
 
 
 def _traced(
