@@ -405,3 +405,49 @@ class TestConnections:
         await connect(world, "w1")
 
         assert list(world.policy._idle) == ["w1"]
+
+
+class TestRedelivery:
+    """The consumer delivers a task again when the store applied the first delivery but its
+    answer was lost (the store restarting mid-call)."""
+
+    @pytest.mark.parametrize("many", [False, True], ids=["one", "batch"])
+    async def test_a_task_queued_by_a_delivery_whose_answer_was_lost_is_offered(
+        self, world: World, monkeypatch: pytest.MonkeyPatch, many: bool
+    ) -> None:
+        task = make_task("c1")
+        name = "ingest_many" if many else "ingest"
+        applied = getattr(world.store, name)
+
+        async def applied_then_lost(*args: object) -> object:
+            await applied(*args)
+            raise ConnectionError("Connection closed by server.")
+
+        deliver = (
+            (lambda: world.dispatch.ingest_many([task]))
+            if many
+            else (lambda: world.dispatch.ingest(task))
+        )
+        monkeypatch.setattr(world.store, name, applied_then_lost)
+        with pytest.raises(ConnectionError):
+            await deliver()
+        monkeypatch.setattr(world.store, name, applied)
+        await deliver()  # the consumer's retry
+
+        session = await connect(world, "w1")
+        offer = await offered(world, session)
+        assert offer.task.task_id == task.task_id
+
+    async def test_a_redelivered_task_already_offered_is_not_offered_again(
+        self, world: World
+    ) -> None:
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        await offered(world, first)
+        second = await connect(world, "w2")
+
+        await ingest(world, "c1")
+        await world.dispatch.ingest_many([make_task("c1")])
+        await world.dispatch._dispatch_round()
+
+        assert offers_in(drain(second)) == []
