@@ -12,7 +12,7 @@ def chaos_report(
     run: dict[str, Any],
     leases: LeaseAudit,
     payments: PaymentAudit,
-    lost_tasks: list[str],
+    unfinished_tasks: list[str],
 ) -> dict[str, Any]:
     injected = faults.injected
     recoveries = [f.recovery_s for f in injected if f.recovery_s is not None]
@@ -20,6 +20,8 @@ def chaos_report(
     recovered = all(f.recovery_s is not None for f in injected)
     figures = {
         "tasks_lost": run["tasks_lost"],
+        # Neither completed, cancelled nor expired once the load has drained: not done either.
+        "tasks_pending_at_end": run["tasks_pending_at_end"],
         "double_leases": leases.double_leases,
         "duplicate_payments": payments.duplicate_payments,
         "missing_payments": payments.missing_payments,
@@ -32,7 +34,6 @@ def chaos_report(
         "faults_injected": count_by_kind(injected),
         "tasks_submitted": run["tasks_submitted"],
         "tasks_completed": run["tasks_completed"],
-        "tasks_pending_at_end": run["tasks_pending_at_end"],
         "tasks_by_state": run["tasks_by_state"],
         **figures,
         "leases": leases.leases,
@@ -42,7 +43,7 @@ def chaos_report(
         "max_work_resumed_s": max(resumed, default=None),
         "unexpected_exits": list(faults.unexpected_exits),
         "examples": {
-            "lost_tasks": lost_tasks[:10],
+            "unfinished_tasks": unfinished_tasks[:10],
             "leases": list(leases.examples),
             "payments": list(payments.examples),
         },
@@ -76,8 +77,8 @@ def chaos_text(report: dict[str, Any]) -> str:
         f"  {'PASSED' if report['passed'] else 'FAILED'}",
     ]
     examples = report["examples"]
-    for task in examples["lost_tasks"]:
-        lines.append(f"  lost: {task}")
+    for task in examples["unfinished_tasks"]:
+        lines.append(f"  unfinished: {task}")
     for example in examples["leases"] + examples["payments"]:
         lines.append(f"  e.g. {example}")
     return "\n".join(lines)

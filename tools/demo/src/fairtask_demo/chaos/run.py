@@ -7,7 +7,7 @@ from fairtask.v1 import envelope_pb2
 from fairtask_demo.chaos.audit import audit_leases, audit_payments, read_topic
 from fairtask_demo.chaos.faults import Faults
 from fairtask_demo.chaos.report import chaos_report
-from fairtask_demo.model import LOST, RunRecord
+from fairtask_demo.model import LOST, PENDING_STATES, RunRecord
 
 
 async def audited(
@@ -24,7 +24,11 @@ async def audited(
         for task in record.tasks
         if record.final.get(task) is None or record.final[task].state == LOST
     )
-    return chaos_report(faults, run, leases, payments, _traced(lost, record, submissions))
+    pending = sorted(t for t, final in record.final.items() if final.state in PENDING_STATES)
+    unfinished = _traced(lost, record, submissions) + [
+        f"{t}: still {record.final[t].state}" for t in pending
+    ]
+    return chaos_report(faults, run, leases, payments, unfinished)
 
 
 def _traced(
