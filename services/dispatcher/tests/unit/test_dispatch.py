@@ -407,9 +407,11 @@ class TestConnections:
         assert list(world.policy._idle) == ["w1"]
 
 
-class TestRedelivery:
-    """The consumer delivers a task again when the store applied the first delivery but its
-    answer was lost (the store restarting mid-call)."""
+class TestStoreFailures:
+    """The store fails mid-call (Redis restarting), having applied the change or not: no task
+    is left waiting for ever. A task delivered again after its first ingest was applied but
+    the answer lost is still learnt; an offer not known to be made is decided again: the
+    policy is rebuilt from the store."""
 
     @pytest.mark.parametrize("many", [False, True], ids=["one", "batch"])
     async def test_a_task_queued_by_a_delivery_whose_answer_was_lost_is_offered(
@@ -432,7 +434,8 @@ class TestRedelivery:
         with pytest.raises(ConnectionError):
             await deliver()
         monkeypatch.setattr(world.store, name, applied)
-        await deliver()  # the consumer's retry
+        await deliver()  # the consumer's retry: the task is known already
+        await world.dispatch.ownership.rebuild_if_wanted()  # the next timer round
 
         session = await connect(world, "w1")
         offer = await offered(world, session)
@@ -451,3 +454,22 @@ class TestRedelivery:
         await world.dispatch._dispatch_round()
 
         assert offers_in(drain(second)) == []
+
+    async def test_an_offer_the_store_could_not_make_is_decided_again(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        make = world.store.offer_task
+
+        async def unreachable(*args: object) -> object:
+            raise ConnectionError("Connection closed by server.")
+
+        monkeypatch.setattr(world.store, "offer_task", unreachable)
+        with pytest.raises(ConnectionError):
+            await world.dispatch._dispatch_round()
+        monkeypatch.setattr(world.store, "offer_task", make)
+        await world.dispatch.ownership.rebuild_if_wanted()  # the next timer round
+
+        offer = await offered(world, session)
+        assert offer.task.client_task_id == "c1"

@@ -21,7 +21,7 @@ import structlog
 from dispatcher import metrics
 from dispatcher.domain.errors import AlreadyDoneError, InvalidInputError, NotFoundError, Violation
 from dispatcher.domain.events import OfferOutcome
-from dispatcher.domain.model import Lease, Offer, Task, TaskState, submission_id_for
+from dispatcher.domain.model import Lease, Offer, Task, submission_id_for
 from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision
 from dispatcher.service_layer.ownership import Ownership
 from dispatcher.service_layer.ports import OfferClosedNow, TaskStore
@@ -95,31 +95,27 @@ class Dispatch:
 
     # -- tasks arriving and leaving -------------------------------------------------------
     async def ingest(self, task: Task) -> None:
-        fresh = await self._store.ingest(task, self._clock.now())
-        if (fresh or await self._still_queued(task)) and self.ownership.owns(task.pool):
+        try:
+            fresh = await self._store.ingest(task, self._clock.now())
+        except Exception:
+            self.ownership.diverged()  # queued, perhaps: a redelivery would find it known
+            raise
+        if fresh and self.ownership.owns(task.pool):
             self.policy.submit(task_spec(task), self._now_s())
             self._wake.set()
 
     async def ingest_many(self, tasks: Sequence[Task]) -> None:
-        """As `ingest` for each task, in order, with one round trip to the store (and one
-        more for each redelivered task)."""
-        queued = await self._store.ingest_many(tasks, self._clock.now())
-        known = [task for task, fresh in zip(tasks, queued, strict=True) if not fresh]
-        still = await asyncio.gather(*(self._still_queued(task) for task in known))
-        waiting = {task.task_id for task, queued_ in zip(known, still, strict=True) if queued_}
+        """As `ingest` for each task, in order, with one round trip to the store."""
+        try:
+            queued = await self._store.ingest_many(tasks, self._clock.now())
+        except Exception:
+            self.ownership.diverged()
+            raise
         now = self._now_s()
         for task, fresh in zip(tasks, queued, strict=True):
-            if (fresh or task.task_id in waiting) and self.ownership.owns(task.pool):
+            if fresh and self.ownership.owns(task.pool):
                 self.policy.submit(task_spec(task), now)
         self._wake.set()
-
-    async def _still_queued(self, task: Task) -> bool:
-        """Whether a task delivered again waits in the store's queue. Its first delivery may
-        have queued it while the answer was lost (the store restarting mid-call), and then
-        only the store knows: the scheduler must learn it now, or it waits for ever.
-        Submitting a task the scheduler knows already changes nothing."""
-        status = await self._store.status(task.platform_id, task.task_id)
-        return status is not None and status.state is TaskState.QUEUED
 
     async def task_cancelled(self, task_id: str, withdrawn: Offer | None) -> None:
         """The platform cancelled a task; its offer, if any, is already gone from the store."""
@@ -274,8 +270,9 @@ class Dispatch:
             try:
                 await self._dispatch_round()
             except Exception:
-                # Redis or Kafka hiccup: nothing is lost (state changes are atomic and offers
-                # expire), so log, back off and try again rather than stopping the service.
+                # Redis or Kafka hiccup: nothing is lost (state changes are atomic, offers
+                # expire, and the policy is rebuilt from the store), so log, back off and try
+                # again rather than stopping the service.
                 log.exception("dispatch round failed; retrying")
                 await asyncio.sleep(self._config.retry_backoff_s)
                 self._wake.set()
@@ -290,6 +287,7 @@ class Dispatch:
                 await self.ownership.rebuild_if_wanted()
             except Exception:
                 log.exception("timer round failed; retrying")
+                self.ownership.diverged()
 
     async def _dispatch_round(self) -> None:
         async with self.ownership.round:
@@ -302,9 +300,13 @@ class Dispatch:
             # process at a few hundred offers a second. Every decision of a round is for a
             # different worker and task, so they are made together, a bounded number at a time.
             step = self._config.offers_in_flight
-            for first in range(0, len(decisions), step):
-                chunk = decisions[first : first + step]
-                await asyncio.gather(*(self._make_offer(d, decided_at) for d in chunk))
+            try:
+                for first in range(0, len(decisions), step):
+                    chunk = decisions[first : first + step]
+                    await asyncio.gather(*(self._make_offer(d, decided_at) for d in chunk))
+            except Exception:
+                self.ownership.diverged()  # decisions the store may or may not have taken
+                raise
 
     async def _make_offer(self, decision: OfferDecision, decided_at: datetime) -> None:
         worker_id, task_id = decision.worker_id, decision.task_id

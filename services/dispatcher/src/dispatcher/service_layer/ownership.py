@@ -71,6 +71,12 @@ class Ownership:
     def dropped(self, task_id: str) -> None:
         self._dropped.add(task_id)
 
+    def diverged(self) -> None:
+        """A change to the store failed without saying whether it was made (Redis restarting
+        mid-call): the policy may believe what the store does not (a task offered, or not yet
+        queued), so it is rebuilt from the store, the truth, at the next timer round."""
+        self._rebuild_wanted = True
+
     async def pause(self) -> None:
         """No offers (after the round in progress) until `own` says which pools are ours."""
         async with self.round:
@@ -100,11 +106,12 @@ class Ownership:
                 await self._rebuild()
 
     async def _rebuild(self) -> None:
-        self._rebuild_wanted = False
         self._generation += 1
         self._dropped.clear()
         self.roster.rebuild(self._new_policy(), self._by(), self._clock.now().timestamp())
         await self._load(self.owns)
+        # Only once loaded: a rebuild cut short by the store failing is done again.
+        self._rebuild_wanted = False
 
     async def _load(self, chosen: Callable[[str], bool]) -> None:
         pools = [pool for pool in await self._store.known_pools() if chosen(pool)]
