@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 
 from fairtask.v1 import dispatcher_pb2 as d
@@ -219,6 +220,19 @@ async def test_a_task_travels_from_platform_to_ledger(
     )
     assert summary.balanced
     assert {r.region: r.tasks_paid for r in summary.regions} == {"ke": 3}
+
+    # Signed out at the dispatcher, the token no longer reads the statement at payroll either.
+    page = services["dispatcher"].metrics_url.removesuffix("/metrics")
+    async with httpx.AsyncClient(base_url=page, timeout=10) as http:
+        signed_out = await http.delete(
+            "/v1/worker/token", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert signed_out.status_code in (200, 204), signed_out.text
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await ledger.GetStatement(
+            p.GetStatementRequest(worker_id="w-e2e"), metadata=bearer(token), timeout=5
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
     for channel in (dispatcher, scoring, payroll):
         await channel.close()

@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR
 from fairtask_runtime.rate_limits import parse_limit
+from fairtask_runtime.revoked_tokens import DEFAULT_PREFIX as REVOKED_TOKENS_PREFIX
 
 DEFAULT_OPERATOR_PLATFORM_ID = "operators"
 
@@ -41,6 +42,8 @@ class ServiceSettings(BaseSettings):
     # by every replica of every service a worker calls. Unset, each process makes up its own:
     # for development only.
     worker_token_secret: SecretStr | None = Field(default=None, min_length=32)
+    # Revoked worker tokens, in the same store as the platform keys, under this prefix.
+    revoked_tokens_prefix: str = REVOKED_TOKENS_PREFIX
     # The most calls one platform may make to this process; past it, RESOURCE_EXHAUSTED with
     # the time to wait, so a platform flooding the API cannot starve the others.
     platform_rate_limit: str = "200/second"

@@ -47,6 +47,7 @@ from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
+from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 from fairtask_runtime.service import ServiceRuntime
 from fairtask_runtime.worker_tokens import codec_for
 
@@ -110,8 +111,14 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         clock,
         ReplicationConfig(replica_ttl_s=settings.replica_ttl_s),
     )
+    platform_keys: PlatformKeys | None = overrides.get("platform_keys")
+    keys_redis: redis.Redis | None = None
+    if platform_keys is None:
+        platform_keys, keys_redis = platform_keys_for(settings, client)
+    # Revoked worker tokens live with the platform keys, where every service can check them.
+    revoked = RedisRevokedTokens(keys_redis or client, settings.revoked_tokens_prefix)
     registry: WorkerRegistry = overrides.get("worker_registry") or RedisWorkerRegistry(
-        client, settings.redis_prefix
+        client, settings.redis_prefix, revoked
     )
     auth = WorkerAuth(
         codec_for(settings.worker_token_secret),
@@ -130,10 +137,6 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         backlog=BacklogBound(settings.platform_backlog_max, settings.backlog_retry_after_s),
         pay_floor_micros_per_hour=settings.pay_floor_micros_per_hour,
     )
-    platform_keys: PlatformKeys | None = overrides.get("platform_keys")
-    keys_redis: redis.Redis | None = None
-    if platform_keys is None:
-        platform_keys, keys_redis = platform_keys_for(settings, client)
     # One budget per worker, whichever transports they use.
     worker_limit = RateLimit(settings.worker_rate_limit)
     platforms = authenticator_for(platform_keys, settings)

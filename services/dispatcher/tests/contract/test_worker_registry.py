@@ -14,6 +14,7 @@ from dispatcher.adapters.memory_workers import MemoryWorkerRegistry
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.service_layer.auth import WorkerRegistry
 from fairtask_runtime.clock import FakeClock
+from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 
 
 @dataclass
@@ -38,7 +39,10 @@ async def subject(request: pytest.FixtureRequest) -> AsyncIterator[Subject]:
     client = redis.from_url(endpoints.redis_url)
     prefix = f"t{uuid.uuid4().hex[:8]}:"
     try:
-        yield Subject(RedisWorkerRegistry(client, prefix), lambda: datetime.now(UTC), asyncio.sleep)
+        registry = RedisWorkerRegistry(
+            client, prefix, RedisRevokedTokens(client, f"{prefix}revoked:")
+        )
+        yield Subject(registry, lambda: datetime.now(UTC), asyncio.sleep)
     finally:
         keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
         if keys:

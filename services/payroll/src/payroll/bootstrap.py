@@ -6,7 +6,7 @@ from collections.abc import Callable
 import redis.asyncio as redis
 import structlog
 
-from fairtask_runtime.api_keys import PlatformKeys, RedisPlatformKeys
+from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
 from fairtask_runtime.grpc.callers import CallerAuthenticator
@@ -16,6 +16,7 @@ from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 from fairtask_runtime.service import Loop, ServiceRuntime
 from fairtask_runtime.worker_tokens import codec_for
 from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
@@ -38,7 +39,6 @@ def bootstrap(
     publisher: EntryPublisher | None = None,
     clock: Clock | None = None,
     new_id: Callable[[], str] = new_event_id,
-    platform_keys: PlatformKeys | None = None,
 ) -> ServiceRuntime:
     """Wires the service. Connects to nothing: PostgreSQL is opened by the start-up loop,
     Kafka and the servers by ServiceRuntime.start(). Call inside the running event loop."""
@@ -55,9 +55,8 @@ def bootstrap(
         closers.append(postgres.close)
         ledger = postgres
     clock = clock or SystemClock()
-    callers, keys_redis = _callers(settings, clock, platform_keys)
-    if keys_redis is not None:
-        closers.append(keys_redis.aclose)
+    callers, identity = _callers(settings, clock)
+    closers.append(identity.aclose)
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=SERVICE)
     handlers = PayrollHandlers(
         ledger=ledger,
@@ -90,18 +89,21 @@ def bootstrap(
     )
 
 
-def _callers(
-    settings: PayrollSettings, clock: Clock, platform_keys: PlatformKeys | None
-) -> tuple[CallerAuthenticator, "redis.Redis | None"]:
-    """Who may call: workers by their tokens, platforms and operators by their API keys. Also
-    the Redis client opened for the key store, for shutdown to close."""
-    keys_redis: redis.Redis | None = None
-    if platform_keys is None:
-        keys_redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
-        platform_keys = RedisPlatformKeys(keys_redis, settings.platform_keys_prefix)
-    platforms = authenticator_for(platform_keys, settings)
-    tokens = codec_for(settings.worker_token_secret)
-    return CallerAuthenticator(platforms, tokens, clock, settings.operator_platform_id), keys_redis
+def _callers(settings: PayrollSettings, clock: Clock) -> tuple[CallerAuthenticator, redis.Redis]:
+    """Who may call: workers by their tokens, platforms and operators by their API keys, all
+    checked against the shared identity store. Also its Redis client, for shutdown to close."""
+    identity: redis.Redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
+    platforms = authenticator_for(
+        RedisPlatformKeys(identity, settings.platform_keys_prefix), settings
+    )
+    callers = CallerAuthenticator(
+        platforms,
+        codec_for(settings.worker_token_secret),
+        clock,
+        settings.operator_platform_id,
+        RedisRevokedTokens(identity, settings.revoked_tokens_prefix),
+    )
+    return callers, identity
 
 
 def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:

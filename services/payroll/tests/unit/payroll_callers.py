@@ -8,6 +8,7 @@ from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.clock import Clock
 from fairtask_runtime.grpc.callers import CallerAuthenticator
 from fairtask_runtime.grpc.identity import Metadata, PlatformAuthenticator, bearer
+from fairtask_runtime.revoked_tokens import MemoryRevokedTokens
 from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 from fairtask_runtime.worker_tokens import JwtTokenCodec, WorkerClaims
 
@@ -21,15 +22,17 @@ class Credentials:
     platform: Metadata
     workers: dict[str, Metadata]
     expired_worker: Metadata
+    revoked_worker: Metadata
 
 
 TOKEN_SECRET = "a-test-secret-of-at-least-thirty-two-characters"
 
 
-def worker_token(codec: JwtTokenCodec, worker_id: str, issued: datetime, ttl: timedelta) -> str:
-    claims = WorkerClaims(
-        worker_id, "ke", "UTC", (), (), False, f"t-{worker_id}", issued, issued + ttl
-    )
+def worker_token(
+    codec: JwtTokenCodec, worker_id: str, issued: datetime, ttl: timedelta, token_id: str = ""
+) -> str:
+    token_id = token_id or f"t-{worker_id}"
+    claims = WorkerClaims(worker_id, "ke", "UTC", (), (), False, token_id, issued, issued + ttl)
     return codec.encode(claims)
 
 
@@ -39,12 +42,15 @@ async def credentials_at(clock: Clock) -> Credentials:
     platform = await keys.issue("lab-a")
     codec = JwtTokenCodec(TOKEN_SECRET)
     now, day = clock.now(), timedelta(days=1)
+    revoked = MemoryRevokedTokens(clock)
+    await revoked.revoke("t-signed-out", now + day)
     return Credentials(
         callers=CallerAuthenticator(
-            PlatformAuthenticator(keys), codec, clock, DEFAULT_OPERATOR_PLATFORM_ID
+            PlatformAuthenticator(keys), codec, clock, DEFAULT_OPERATOR_PLATFORM_ID, revoked
         ),
         operator=bearer(operator.key),
         platform=bearer(platform.key),
         workers={w: bearer(worker_token(codec, w, now, day)) for w in ("w-1", "w-2")},
         expired_worker=bearer(worker_token(codec, "w-1", now - 2 * day, day)),
+        revoked_worker=bearer(worker_token(codec, "w-1", now, day, token_id="t-signed-out")),
     )

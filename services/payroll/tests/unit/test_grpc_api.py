@@ -218,6 +218,7 @@ async def test_workers_do_not_read_the_ledger(
         ("ftk_0123456789abcdef_" + "x" * 40, "unknown or revoked"),
         ("eyJhbGciOiJIUzI1NiJ9.e30.forged", "not a fairtask worker token"),
         ("expired", "expired"),
+        ("revoked", "revoked"),
     ],
 )
 async def test_calls_without_valid_credentials_are_unauthenticated(
@@ -227,6 +228,7 @@ async def test_calls_without_valid_credentials_are_unauthenticated(
     metadata = {
         "": (),
         "expired": credentials.expired_worker,
+        "revoked": credentials.revoked_worker,
     }.get(credential, (("authorization", f"Bearer {credential}"),))
 
     for call in (

@@ -19,6 +19,7 @@ from fairtask_runtime.grpc.identity import (
     missing_credentials,
     presented_bearer,
 )
+from fairtask_runtime.revoked_tokens import RevokedTokens
 from fairtask_runtime.worker_tokens import JwtTokenCodec, UnauthenticatedError
 
 
@@ -41,11 +42,13 @@ class CallerAuthenticator:
         tokens: JwtTokenCodec,
         clock: Clock,
         operator_platform_id: str,
+        revoked: RevokedTokens,
     ) -> None:
         self._platforms = platforms
         self._tokens = tokens
         self._clock = clock
         self._operators = operator_platform_id
+        self._revoked = revoked
 
     async def caller(self, context: Context) -> Caller:
         credential = presented_bearer(context)
@@ -63,5 +66,8 @@ class CallerAuthenticator:
             raise AssertionError("abort returns only by raising") from None
         if claims.expires_at <= self._clock.now():
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the worker token has expired")
+            raise AssertionError("abort returns only by raising")
+        if await self._revoked.is_revoked(claims.token_id):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the worker token was revoked")
             raise AssertionError("abort returns only by raising")
         return Caller(CallerKind.WORKER, claims.worker_id)

@@ -4,13 +4,13 @@ store's fakes). The contract suite in tests/contract runs it and the Redis one s
 from datetime import datetime
 
 from fairtask_runtime.clock import Clock
+from fairtask_runtime.revoked_tokens import MemoryRevokedTokens
 
 
 class MemoryWorkerRegistry:
     def __init__(self, clock: Clock) -> None:
-        self._clock = clock
         self._claimed: dict[str, datetime] = {}
-        self._revoked: dict[str, datetime] = {}
+        self._revoked = MemoryRevokedTokens(clock)
 
     async def claim(self, worker_id: str, at: datetime) -> bool:
         if worker_id in self._claimed:
@@ -19,9 +19,7 @@ class MemoryWorkerRegistry:
         return True
 
     async def revoke(self, token_id: str, until: datetime) -> None:
-        self._revoked[token_id] = max(until, self._revoked.get(token_id, until))
+        await self._revoked.revoke(token_id, until)
 
     async def is_revoked(self, token_id: str) -> bool:
-        # As Redis forgets an expired key: after `until` the entry is gone.
-        until = self._revoked.get(token_id)
-        return until is not None and until > self._clock.now()
+        return await self._revoked.is_revoked(token_id)

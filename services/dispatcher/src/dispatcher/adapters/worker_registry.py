@@ -1,19 +1,22 @@
-"""Registered worker ids and revoked tokens, in Redis.
+"""Registered worker ids in Redis, and revoked tokens in the shared identity store.
 
-`<prefix>worker-id:<id>` holds when an id was registered (SET NX makes the claim atomic);
-`<prefix>revoked-token:<token id>` exists while a revoked token would otherwise still be valid,
-so the revocation set empties itself as tokens expire.
+`<prefix>worker-id:<id>` holds when an id was registered (SET NX makes the claim atomic).
+Revocations live where every service that reads worker tokens can check them
+(fairtask_runtime.revoked_tokens).
 """
 
 from datetime import datetime
 
 import redis.asyncio as redis
 
+from fairtask_runtime.revoked_tokens import RevokedTokens
+
 
 class RedisWorkerRegistry:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, revoked: RevokedTokens) -> None:
         self._r = client
         self._p = prefix
+        self._revoked = revoked
 
     async def claim(self, worker_id: str, at: datetime) -> bool:
         created = await self._r.set(
@@ -22,9 +25,7 @@ class RedisWorkerRegistry:
         return bool(created)
 
     async def revoke(self, token_id: str, until: datetime) -> None:
-        # PXAT in the past would be refused by Redis; such a token is expired, so refused anyway.
-        until_ms = int(until.timestamp() * 1000)
-        await self._r.set(f"{self._p}revoked-token:{token_id}", 1, pxat=max(until_ms, 1))
+        await self._revoked.revoke(token_id, until)
 
     async def is_revoked(self, token_id: str) -> bool:
-        return bool(await self._r.exists(f"{self._p}revoked-token:{token_id}"))
+        return await self._revoked.is_revoked(token_id)
