@@ -42,7 +42,7 @@ audit: setup
 	@bash scripts/audit.sh
 
 # kustomize build of every overlay, validated by kubeconform against deploy/schemas only.
-deploy-check:
+deploy-check: setup
 	@bash scripts/deploy_check.sh
 
 lint: setup

@@ -2,7 +2,8 @@
 # `make deploy-check`: renders every kustomize overlay of deploy/k8s and validates each object
 # with kubeconform -strict against the schemas vendored in deploy/schemas only (no network):
 # an unknown field, a wrong type or a kind without a schema fails. Installs the two tools first
-# (scripts/deploy_tools.sh, idempotent).
+# (scripts/deploy_tools.sh, idempotent). Then the Prometheus rules: promtool check rules, their
+# unit tests (promtool test rules), and the PrometheusRule generated from them is current.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,4 +29,8 @@ for overlay in deploy/k8s/base deploy/k8s/overlays/*/; do
         status=1
     fi
 done
+echo "deploy-check: deploy/prometheus:"
+promtool check rules deploy/prometheus/rules.yml || status=1
+(cd deploy/prometheus && promtool test rules rules_test.yml) || status=1
+uv run --frozen python scripts/gen_prometheus_rule.py --check || status=1
 exit "$status"

@@ -241,3 +241,24 @@ async def test_a_task_travels_from_platform_to_ledger(
     for service in services.values():
         await service.stop(grace_s=20)
         assert service.exit_code() == 0, service.log_tail()
+
+
+async def test_every_service_exports_metrics_promtool_accepts(
+    services: dict[str, ServiceProcess],
+) -> None:
+    """Prometheus naming conventions on each service's live /metrics (promtool check metrics:
+    base units, _total counters, help text)."""
+    for service in services.values():
+        await service.wait_healthy(60)
+    async with httpx.AsyncClient(timeout=10) as http:
+        for service in services.values():
+            exposition = (await http.get(service.metrics_url)).text
+            assert "fairtask_" in exposition, service.name
+            promtool = await asyncio.create_subprocess_exec(
+                *("promtool", "check", "metrics"),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            said, _ = await asyncio.wait_for(promtool.communicate(exposition.encode()), 30)
+            assert promtool.returncode == 0, f"{service.name}: {said.decode()}"
