@@ -16,7 +16,24 @@ OFFER_OUTCOMES = Counter(
 )
 PUSHES_OUTSIDE_WINDOW = Counter(
     "fairtask_pushes_outside_window_total",
-    "Offers pushed outside the worker's availability window (must stay 0).",
+    "Offers that reached a worker's connection outside their availability window; held back "
+    "and withdrawn (must stay 0: a scheduling bug).",
+)
+WORK_SECONDS = Counter(
+    "fairtask_work_seconds_total",
+    "Expected effort of the tasks leased, by the worker's region (the work each region gets).",
+    ["region"],
+)
+ELIGIBLE_WORKER_SECONDS = Counter(
+    "fairtask_eligible_worker_seconds_total",
+    "Seconds workers connected here spent inside their availability windows, by region.",
+    ["region"],
+)
+DEADLINE_MISSES = Counter(
+    "fairtask_deadline_misses_total",
+    "Tasks submitted after their deadline; feasible=true when the deadline left at least the "
+    "task's effort after the platform submitted it.",
+    ["feasible"],
 )
 CONNECTED_WORKERS = Gauge(
     "fairtask_connected_workers", "Workers with an open connection.", ["transport"]

@@ -1,10 +1,12 @@
 """Offers, leases and their timers, driven step by step on fakes with a fake clock."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
 
+from dispatcher import metrics
 from dispatcher.domain.errors import (
     AlreadyDoneError,
     ConflictError,
@@ -473,3 +475,48 @@ class TestStoreFailures:
 
         offer = await offered(world, session)
         assert offer.task.client_task_id == "c1"
+
+
+class TestWelfareSeries:
+    """The series operators alert on count what really happened."""
+
+    async def test_an_offer_outside_the_workers_window_is_held_back_and_counted(
+        self, world: World
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")  # no windows: 07:00-22:00 local, UTC here
+        offer = await offered(world, session)
+        await world.dispatch.decline(session, offer.offer_id)
+        before = metrics.PUSHES_OUTSIDE_WINDOW._value.get()
+
+        late = START.replace(hour=23)
+        await world.dispatch.push_offer(offer, session.seq, late)
+
+        assert offers_in(drain(session)) == []
+        assert metrics.PUSHES_OUTSIDE_WINDOW._value.get() == before + 1
+
+    async def test_work_and_eligible_time_are_counted_by_region(self, world: World) -> None:
+        work = metrics.WORK_SECONDS.labels("eu")
+        eligible = metrics.ELIGIBLE_WORKER_SECONDS.labels("eu")
+        work_before, eligible_before = work._value.get(), eligible._value.get()
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        await leased(world, session)
+        world.clock.advance(60)
+        world.dispatch._count_eligible_seconds()
+
+        assert work._value.get() - work_before == make_task("c1").task_type.effort_seconds
+        assert eligible._value.get() - eligible_before == 60
+
+    async def test_a_submission_after_a_feasible_deadline_is_a_miss(self, world: World) -> None:
+        task = replace(make_task("c1"), deadline=START + timedelta(hours=1))
+        await world.dispatch.ingest(task)
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        missed = metrics.DEADLINE_MISSES.labels("true")
+        before = missed._value.get()
+
+        world.clock.advance(2 * 3600)
+        await world.dispatch.submit(session, lease_id, b"late")
+
+        assert missed._value.get() == before + 1

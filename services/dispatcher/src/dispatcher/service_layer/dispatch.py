@@ -22,6 +22,7 @@ from dispatcher import metrics
 from dispatcher.domain.errors import AlreadyDoneError, InvalidInputError, NotFoundError, Violation
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, submission_id_for
+from dispatcher.domain.scheduling.local_time import window_state
 from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision
 from dispatcher.service_layer.ownership import Ownership
 from dispatcher.service_layer.ports import OfferClosedNow, TaskStore
@@ -54,6 +55,7 @@ class DispatchConfig:
     # unless the transition log says sooner that they are free.
     refused_cooldown_s: float = 1.0
     offers_in_flight: int = 256
+    eligibility_sample_s: float = 5.0
 
 
 class Dispatch:
@@ -73,6 +75,7 @@ class Dispatch:
         self._new_id = new_id
         self.replica_id = replica_id
         self._sessions: dict[str, WorkerSession] = {}
+        self._eligible_counted_at = clock.now().timestamp()
         self._wake = asyncio.Event()
         self.ownership = Ownership(
             store, clock, new_policy, replica_id, owns_every_pool, self._wake.set
@@ -209,6 +212,7 @@ class Dispatch:
         self.policy.accepted(session.worker_id, lease.task.task_id, now)
         self.roster.engage(session.worker_id, self._leased(lease), now)
         metrics.OFFER_OUTCOMES.labels(session.hello.region, "accepted").inc()
+        metrics.WORK_SECONDS.labels(session.hello.region).inc(lease.task.task_type.effort_seconds)
         session.lease_id = lease.lease_id
         session.push(LeasePush(lease, self._config.heartbeat_interval_s))
 
@@ -252,6 +256,7 @@ class Dispatch:
         ):
             raise AlreadyDoneError(f"lease {lease_id} was already submitted")
         session.lease_id = None
+        _count_deadline_miss(lease.task, now)
         self.policy.completed(session.worker_id, lease.task.task_id, float(worked), now.timestamp())
         self.roster.disengage(session.worker_id, now.timestamp(), lease_id=lease_id)
         metrics.SUBMISSIONS.inc()
@@ -281,6 +286,7 @@ class Dispatch:
         while True:
             await asyncio.sleep(self._config.timer_interval_s)
             try:
+                self._count_eligible_seconds()
                 await self._expire_offers()
                 await self._release_overdue_leases()
                 self.roster.warm_up(self._now_s())
@@ -288,6 +294,25 @@ class Dispatch:
             except Exception:
                 log.exception("timer round failed; retrying")
                 self.ownership.diverged()
+
+    def _inside_window(self, worker_id: str, now: float) -> bool:
+        profile = self.roster.profiles.get(worker_id)
+        return profile is not None and window_state(profile, now)[0]
+
+    def _count_eligible_seconds(self) -> None:
+        """Adds the time since the last count for each worker connected here and inside their
+        window: with the work each region gets, the fairness series (share per region, Jain
+        index) come out of recording rules. At most every `eligibility_sample_s`, since it
+        visits every connection."""
+        now = self._now_s()
+        elapsed = now - self._eligible_counted_at
+        if elapsed < self._config.eligibility_sample_s:
+            return
+        self._eligible_counted_at = now
+        for worker_id in self._sessions:
+            if self._inside_window(worker_id, now):
+                region = self.roster.profiles[worker_id].region
+                metrics.ELIGIBLE_WORKER_SECONDS.labels(region).inc(elapsed)
 
     async def _dispatch_round(self) -> None:
         async with self.ownership.round:
@@ -347,9 +372,15 @@ class Dispatch:
         connection has gone (or is no longer idle) since. `offered_at`: when it was decided."""
         session = self._sessions.get(offer.worker_id)
         if session is not None and session.seq == seq and session.idle:
-            session.offer_id = offer.offer_id
-            session.push(OfferPush(offer, offered_at))
-            return
+            # At the moment it was decided: a window closing in the milliseconds since is fine.
+            if self._inside_window(offer.worker_id, offered_at.timestamp()):
+                session.offer_id = offer.offer_id
+                session.push(OfferPush(offer, offered_at))
+                return
+            # The policy never offers outside a window; checked again here, independently,
+            # because waking someone at 3 a.m. is the one thing fairtask promises not to do.
+            metrics.PUSHES_OUTSIDE_WINDOW.inc()
+            log.error("offer held back: outside the worker's window", worker=offer.worker_id)
         closed = await self._store.close_offer(
             offer.offer_id, offer.worker_id, OfferOutcome.WITHDRAWN, self._clock.now()
         )
@@ -419,3 +450,11 @@ class Dispatch:
 
 def _too_large(field: str, limit: int) -> InvalidInputError:
     return InvalidInputError([Violation(field, f"larger than {limit} bytes")])
+
+
+def _count_deadline_miss(task: Task, submitted_at: datetime) -> None:
+    if task.deadline is None or submitted_at <= task.deadline:
+        return
+    room_s = (task.deadline - task.submitted_at).total_seconds()
+    feasible = room_s >= task.task_type.effort_seconds
+    metrics.DEADLINE_MISSES.labels("true" if feasible else "false").inc()
