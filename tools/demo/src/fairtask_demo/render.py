@@ -76,6 +76,11 @@ def report_text(report: Mapping[str, Any]) -> str:
         f"payments below floor {report['below_floor_payments']}; "
         f"paid onboarding {report['paid_onboarding_seconds']} s",
     ]
+    if (prometheus := report.get("prometheus")) is not None:
+        lines.append(
+            f"prometheus ({prometheus['url']}): Jain {_num(prometheus['jain_index'])}, "
+            f"region shares {prometheus['region_shares']}"
+        )
     if report["errors"]:
         lines += ["", "errors:", *(f"  - {e}" for e in report["errors"])]
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from fairtask_demo.chaos.report import chaos_text
 from fairtask_demo.chaos.run import audited
 from fairtask_demo.config import DemoConfig
 from fairtask_demo.load.onboarding import KafkaOnboarding
+from fairtask_demo.prometheus import Prometheus, PrometheusError, fairness
 from fairtask_demo.render import report_text
 from fairtask_demo.report import build_report
 from fairtask_demo.session import Control, LoadSession, Targets
@@ -92,6 +93,23 @@ def _where(services: list[ServiceProcess], stack: LocalStack, log_dir: Path) -> 
     _say(f"  logs in {log_dir}/")
 
 
+async def _prometheus(
+    services: list[ServiceProcess], stack_dir: Path, root: Path
+) -> Prometheus | None:
+    """Prometheus scraping the services with the project's rules; None (said loudly) if it
+    cannot start: the load runs anyway."""
+    prometheus = Prometheus(stack_dir / "prometheus")
+    try:
+        prometheus.start(services, root)
+        await prometheus.wait_ready()
+    except PrometheusError as error:
+        _say(f"!! prometheus did not start; the run goes on without it: {error}")
+        await prometheus.stop()
+        return None
+    _say(f"  prometheus {prometheus.url} (rules: deploy/prometheus/rules.yml)")
+    return prometheus
+
+
 async def run_demo(
     config: DemoConfig,
     stack_dir: Path,
@@ -108,6 +126,7 @@ async def run_demo(
     stack = LocalStack(stack_dir, root)
     services = plan(log_dir)
     watcher: asyncio.Task[None] | None = None
+    prometheus: Prometheus | None = None
     report: dict[str, Any] | None = None
     try:
         _say(f"starting the local stack in {stack_dir} (Kafka, Redis, PostgreSQL) ...")
@@ -139,6 +158,7 @@ async def run_demo(
             _say("stopped before the load began: nothing to report")
             return EXIT_OK
         _where(services, stack, log_dir)
+        prometheus = await _prometheus(services, stack_dir, root)
         faults = None
         if chaos is None:
             watcher = asyncio.create_task(_watch(services, control))
@@ -167,6 +187,8 @@ async def run_demo(
         finally:
             await keys_redis.aclose()
         report = build_report(record)
+        if prometheus is not None:
+            report["prometheus"] = await fairness(prometheus)
         for problem in session.registry.problems[:10]:
             _say(f"  note: {problem}")
         if faults is not None:
@@ -177,6 +199,8 @@ async def run_demo(
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        if prometheus is not None:
+            await prometheus.stop()
         _say("stopping the services ...")
         await asyncio.gather(*(s.stop(_STOP_GRACE_S) for s in services))
         if stack.started_here:
