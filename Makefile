@@ -6,6 +6,7 @@ export UV_LINK_MODE := copy
 
 DURATION ?=
 REPORT ?=
+DASHBOARD ?=
 SCENARIO ?= sim/scenarios/follow-the-sun.yaml
 POLICY ?= fair
 JSON ?=
@@ -18,7 +19,7 @@ UV := uv run --frozen
 .PHONY: help setup proto proto-check lint audit deploy-check test test-unit up down run chaos sim sim-compare bench
 
 help:
-	@echo "make run [DURATION=60] [REPORT=out.json]   local stack + services + demo load + report"
+	@echo "make run [DURATION=60] [REPORT=out.json] [DASHBOARD=out.png]   stack + services + Prometheus + demo load + report"
 	@echo "make test                                  lint, contracts, unit and integration tests"
 	@echo "make up / make down                        start / stop Kafka, Redis and PostgreSQL"
 	@echo "make chaos [DURATION=180] [JSON=out.json] [SEED=7]   demo load with faults injected, audited"
@@ -65,7 +66,8 @@ down:
 
 run: setup
 	$(UV) python -m fairtask_demo run --stack-dir $(STACK_DIR) \
-	  $(if $(DURATION),--duration $(DURATION)) $(if $(REPORT),--report $(REPORT))
+	  $(if $(DURATION),--duration $(DURATION)) $(if $(REPORT),--report $(REPORT)) \
+	  $(if $(DASHBOARD),--dashboard $(DASHBOARD))
 
 chaos: setup
 	$(UV) python -m fairtask_demo chaos --stack-dir .stack-chaos \

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
         help="wall seconds per second of task effort",
     )
     run.add_argument("--policy", default=DemoConfig.policy, help="the dispatcher's policy name")
+    run.add_argument(
+        "--dashboard", type=Path, default=None, help="draw the dashboard's panels to this PNG"
+    )
     chaos = commands.add_parser(
         "chaos", help="the demo load with faults injected at seeded random moments, audited"
     )
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return asyncio.run(run_demo(config, args.stack_dir, args.json, plan))
     config = config_from(args)
-    return asyncio.run(run_demo(config, args.stack_dir, args.report))
+    return asyncio.run(run_demo(config, args.stack_dir, args.report, dashboard_png=args.dashboard))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,17 @@ class Prometheus:
         found: list[dict[str, Any]] = json.loads(answer)["data"]["result"]
         return found
 
+    async def query_range(
+        self, expr: str, start: float, end: float, step_s: float
+    ) -> list[dict[str, Any]]:
+        """The range vector of `expr`: [{"metric": {...}, "values": [[t, "v"], ...]}, ...]."""
+        query = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step_s})
+        answer = await asyncio.to_thread(_get, f"{self.url}/api/v1/query_range?{query}")
+        if answer is None:
+            raise PrometheusError(f"no answer to {expr}")
+        found: list[dict[str, Any]] = json.loads(answer)["data"]["result"]
+        return found
+
     async def stop(self) -> None:
         process = self.process
         if process is None or process.poll() is not None:

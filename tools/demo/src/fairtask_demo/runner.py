@@ -10,6 +10,7 @@ import contextlib
 import json
 import secrets
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from fairtask_demo.chaos.faults import ChaosPlan, Faults
 from fairtask_demo.chaos.report import chaos_text
 from fairtask_demo.chaos.run import audited
 from fairtask_demo.config import DemoConfig
+from fairtask_demo.dashboard import render
 from fairtask_demo.load.onboarding import KafkaOnboarding
 from fairtask_demo.prometheus import Prometheus, PrometheusError, fairness
 from fairtask_demo.render import report_text
@@ -115,9 +117,11 @@ async def run_demo(
     stack_dir: Path,
     report_path: Path | None,
     chaos: ChaosPlan | None = None,
+    dashboard_png: Path | None = None,
 ) -> int:
     """With `chaos`, faults are injected during the load on a stack this run starts, and the
-    report is the chaos audit's."""
+    report is the chaos audit's. With `dashboard_png`, the dashboard's panels are drawn there
+    from the run's Prometheus."""
     control = Control()
     _install_signals(control)
     root = project_root()
@@ -159,6 +163,7 @@ async def run_demo(
             return EXIT_OK
         _where(services, stack, log_dir)
         prometheus = await _prometheus(services, stack_dir, root)
+        began = time.time()
         faults = None
         if chaos is None:
             watcher = asyncio.create_task(_watch(services, control))
@@ -189,6 +194,9 @@ async def run_demo(
         report = build_report(record)
         if prometheus is not None:
             report["prometheus"] = await fairness(prometheus)
+            if dashboard_png is not None:
+                await render(prometheus, root, began, time.time(), dashboard_png)
+                _say(f"dashboard panels drawn in {dashboard_png}")
         for problem in session.registry.problems[:10]:
             _say(f"  note: {problem}")
         if faults is not None:
