@@ -2,24 +2,13 @@
 injected, and the audit says nothing was lost, leased twice, paid twice or left unpaid."""
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def stack_dir() -> Iterator[Path]:
-    # Not under pytest's tmp_path: PostgreSQL's user must reach its data dir there.
-    path = Path(tempfile.mkdtemp(prefix="fairtask-chaos-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.timeout(600)

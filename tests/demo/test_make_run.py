@@ -3,24 +3,13 @@ real Prometheus scraping them with the project's rules, whose fairness series th
 reads back."""
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def stack_dir() -> Iterator[Path]:
-    # Not under pytest's tmp_path: PostgreSQL's user must reach its data dir there.
-    path = Path(tempfile.mkdtemp(prefix="fairtask-run-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.timeout(400)
