@@ -37,9 +37,8 @@ SETTINGS: dict[str, Any] = {
     "scoring": ScoringSettings,
     "payroll": PayrollSettings,
 }
-# Set in the manifests but read by no settings class: FAIRTASK_ROLE names the dispatcher's
-# role (gateway / scheduler) ahead of the code having one; FAIRTASK_SERVICE is the image's.
-NOT_SETTINGS = {"FAIRTASK_ROLE", "FAIRTASK_SERVICE"}
+# Set in the manifests but read by no settings class: FAIRTASK_SERVICE is the image's.
+NOT_SETTINGS = {"FAIRTASK_SERVICE"}
 # (consumer group, topic) each service's code consumes (its bootstrap wiring).
 CONSUMED = {
     "dispatcher": {("dispatcher", "tasks.submitted")},

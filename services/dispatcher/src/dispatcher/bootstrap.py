@@ -197,7 +197,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         grpc=grpc_server,
         http=http,
         producer=producer,
-        consumers=[consumer],
+        consumers=[] if settings.role == "gateway" else [consumer],
         loops=[
             dispatch.run_dispatch,
             dispatch.run_timers,

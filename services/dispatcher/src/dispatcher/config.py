@@ -1,5 +1,7 @@
 """Dispatcher settings (FAIRTASK_* environment variables)."""
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from fairtask_runtime.rate_limits import parse_limit
@@ -34,6 +36,11 @@ class DispatcherSettings(ServiceSettings):
     # transport; past it a message is refused with RESOURCE_EXHAUSTED (HTTP 429) and not done.
     # A person needs a few a minute; 20 a second leaves room for scripts and retries.
     worker_rate_limit: str = "20/second"
+    # FAIRTASK_ROLE. "gateway": serves platforms and worker connections and pushes the offers
+    # schedulers make (it follows the transition log), but stays out of the tasks.submitted
+    # consumer group, so it schedules no pool: gateways scale with connections, schedulers with
+    # pools. "scheduler" and "all" (the default) join the group and schedule.
+    role: Literal["all", "gateway", "scheduler"] = "all"
 
     @field_validator("worker_rate_limit")
     @classmethod

@@ -42,8 +42,10 @@ class Dispatchers:
     redis_prefix: str = field(default_factory=lambda: f"r{uuid.uuid4().hex[:8]}:")
     running: list[ServiceProcess] = field(default_factory=list)
 
-    def start(self, process: ServiceProcess | None = None) -> ServiceProcess:
-        """Starts a new replica, or `process` again on its ports."""
+    def start(
+        self, process: ServiceProcess | None = None, extra: dict[str, str] | None = None
+    ) -> ServiceProcess:
+        """Starts a new replica (with `extra` settings), or `process` again on its ports."""
         if process is None:
             grpc_port, http_port = free_ports(2)
             log = self.log_dir / f"dispatcher-{len(self.running)}.log"
@@ -56,7 +58,7 @@ class Dispatchers:
             "FAIRTASK_WORKER_TOKEN_SECRET": SECRET,
             "FAIRTASK_LOG_JSON": "false",
         }
-        process.start(env | self.settings, Path.cwd())
+        process.start(env | self.settings | (extra or {}), Path.cwd())
         return process
 
     def kill(self, process: ServiceProcess) -> None:

@@ -90,6 +90,10 @@ class Dispatch:
     def policy(self) -> DispatchPolicy:
         return self.roster.policy
 
+    def wake(self) -> None:
+        """Something may be decidable now: run a dispatch round soon."""
+        self._wake.set()
+
     def session(self, worker_id: str) -> WorkerSession | None:
         return self._sessions.get(worker_id)
 

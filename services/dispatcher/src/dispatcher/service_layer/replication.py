@@ -105,6 +105,11 @@ class Replication:
         for transition in batch:
             await self.apply(transition)
         if batch:
+            if any(t.origin != self._me for t in batch):
+                # Another replica's change may have freed a worker this one schedules (a
+                # submission, a release, an offer ended): decide again rather than wait for
+                # the next arrival, which may never come.
+                self._dispatch.wake()
             self.position = batch[-1].position
             await self._log.read_up_to(self._me, self.position)
         return len(batch)
