@@ -40,6 +40,7 @@ def test_it_shows_fairness_offers_lag_and_pay(dashboard: dict[str, Any]) -> None
         "fairtask_offers_total",
         "fairtask_offer_decision_seconds_bucket",
         "fairtask_kafka_consumer_lag_messages",
+        "fairtask_queued_tasks",
         "fairtask_kafka_dlq_messages_total",
         "fairtask:effective_hourly_usd:rate15m",
         "fairtask_pushes_outside_window_total",

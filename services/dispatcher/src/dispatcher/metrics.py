@@ -29,6 +29,10 @@ ELIGIBLE_WORKER_SECONDS = Counter(
     "Seconds workers connected here spent inside their availability windows, by region.",
     ["region"],
 )
+QUEUED_TASKS = Gauge(
+    "fairtask_queued_tasks",
+    "Tasks waiting in the queues of the pools this replica schedules (sum over replicas).",
+)
 DEADLINE_MISSES = Counter(
     "fairtask_deadline_misses_total",
     "Tasks submitted after their deadline; feasible=true when the deadline left at least the "

@@ -156,8 +156,10 @@ class TestOffers:
         again = await store.offer_task(second.task_id, "w2", "o2", ttl(), "eu", BY, T0)
         assert (again.offer, again.refused) == (None, "task")
         assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c1"]
+        assert await store.queue_depth([POOL, "no-such-pool"]) == 1
         await store.close_offer("o1", "w1", OfferOutcome.DECLINED, at(1))
         assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c1", "c2"]
+        assert await store.queue_depth([POOL]) == 2
 
     async def test_cancelled_or_unknown_tasks_cannot_be_offered(self, store: TaskStore) -> None:
         task = make_task("c1")

@@ -503,7 +503,7 @@ class TestWelfareSeries:
         session = await connect(world, "w1")
         await leased(world, session)
         world.clock.advance(60)
-        world.dispatch._count_eligible_seconds()
+        await world.dispatch._sample_gauges()
 
         assert work._value.get() - work_before == make_task("c1").task_type.effort_seconds
         assert eligible._value.get() - eligible_before == 60
@@ -520,3 +520,13 @@ class TestWelfareSeries:
         await world.dispatch.submit(session, lease_id, b"late")
 
         assert missed._value.get() == before + 1
+
+    async def test_the_queue_depth_is_the_tasks_waiting(self, world: World) -> None:
+        await ingest(world, "c1", "c2", "c3")
+        session = await connect(world, "w1")
+        await offered(world, session)
+        world.clock.advance(60)
+
+        await world.dispatch._sample_gauges()
+
+        assert metrics.QUEUED_TASKS._value.get() == 2

@@ -188,6 +188,9 @@ class MemoryTaskStore:
         self.note(now, change, new_event_id())
         return OfferMade(offer, holder=conn.holder, seq=conn.seq)
 
+    async def queue_depth(self, pools: Sequence[str]) -> int:
+        return len(await self.queued_tasks(pools))
+
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
         found: list[Task] = []
         for pool in pools:

@@ -185,6 +185,12 @@ class RedisTaskStore:
         offer = Offer(offer_id, task_from_bytes(as_bytes(raw[1])), worker_id, expires_at)
         return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
 
+    async def queue_depth(self, pools: Sequence[str]) -> int:
+        async with self._r.pipeline(transaction=False) as pipe:
+            for pool in pools:
+                pipe.zcard(f"{self._p}queue:{pool}")
+            return sum(int(n) for n in await pipe.execute())
+
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
         found: list[Task] = []
         for pool in pools:

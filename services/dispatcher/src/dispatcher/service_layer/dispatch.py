@@ -290,7 +290,7 @@ class Dispatch:
         while True:
             await asyncio.sleep(self._config.timer_interval_s)
             try:
-                self._count_eligible_seconds()
+                await self._sample_gauges()
                 await self._expire_offers()
                 await self._release_overdue_leases()
                 self.roster.warm_up(self._now_s())
@@ -303,11 +303,11 @@ class Dispatch:
         profile = self.roster.profiles.get(worker_id)
         return profile is not None and window_state(profile, now)[0]
 
-    def _count_eligible_seconds(self) -> None:
-        """Adds the time since the last count for each worker connected here and inside their
-        window: with the work each region gets, the fairness series (share per region, Jain
-        index) come out of recording rules. At most every `eligibility_sample_s`, since it
-        visits every connection."""
+    async def _sample_gauges(self) -> None:
+        """At most every `eligibility_sample_s` (it visits every connection): adds the time
+        since the last sample for each worker connected here and inside their window (with the
+        work each region gets, the fairness series come out of recording rules), and reads
+        the depth of the queues this replica schedules."""
         now = self._now_s()
         elapsed = now - self._eligible_counted_at
         if elapsed < self._config.eligibility_sample_s:
@@ -317,6 +317,8 @@ class Dispatch:
             if self._inside_window(worker_id, now):
                 region = self.roster.profiles[worker_id].region
                 metrics.ELIGIBLE_WORKER_SECONDS.labels(region).inc(elapsed)
+        pools = [pool for pool in await self._store.known_pools() if self.ownership.owns(pool)]
+        metrics.QUEUED_TASKS.set(await self._store.queue_depth(pools))
 
     async def _dispatch_round(self) -> None:
         async with self.ownership.round:

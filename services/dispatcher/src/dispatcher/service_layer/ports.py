@@ -145,6 +145,10 @@ class TaskStore(Protocol):
         """Every queued task of these pools, in queue order per pool."""
         ...
 
+    async def queue_depth(self, pools: Sequence[str]) -> int:
+        """How many tasks wait in these pools' queues (one round trip)."""
+        ...
+
     async def close_offer(
         self, offer_id: str, worker_id: str | None, outcome: OfferOutcome, now: datetime
     ) -> OfferClosedNow | None:
