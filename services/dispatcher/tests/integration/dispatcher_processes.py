@@ -6,6 +6,7 @@ Imported as a plain module (conftest.py puts this folder on sys.path).
 
 import asyncio
 import os
+import re
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -185,3 +187,11 @@ async def read_topic(bootstrap: str, topic: str) -> list[envelope_pb2.Envelope]:
                 seen.add(envelope.event_id)
                 envelopes.append(envelope)
     return envelopes
+
+
+async def scheduled_partitions(process: ServiceProcess) -> set[int]:
+    """The partitions whose pools the replica schedules, from its metrics."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(process.metrics_url)).text
+    found = re.findall(r'fairtask_scheduled_partitions\{partition="(\d+)"\} 1\.0', text)
+    return {int(p) for p in found}

@@ -3,10 +3,8 @@ tasks.submitted topic; workers connect to either, and get offers from both. When
 the other takes its pools and its workers over, and nothing is lost or offered twice at once."""
 
 import asyncio
-import re
 from typing import Any
 
-import httpx
 import pytest
 from dispatcher_processes import (
     Dispatchers,
@@ -15,26 +13,18 @@ from dispatcher_processes import (
     eventually,
     read_topic,
     register,
+    scheduled_partitions,
     states,
 )
 from resilient_workers import ResilientWorker, overlapping_holds
 from task_books import audit
 
 from dispatcher.adapters.kafka import pool_partition
-from fairtask_demo.supervisor import ServiceProcess
 from fairtask_localstack.topics import PARTITIONS
 
 pytestmark = pytest.mark.integration
 
 KINDS = [f"kind-{i}" for i in range(12)]  # twelve pools of lab-a, spread over the partitions
-
-
-async def scheduled_partitions(process: ServiceProcess) -> set[int]:
-    """The partitions whose pools the replica schedules, from its metrics."""
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(process.metrics_url)).text
-    found = re.findall(r'fairtask_scheduled_partitions\{partition="(\d+)"\} 1\.0', text)
-    return {int(p) for p in found}
 
 
 async def test_two_replicas_share_the_pools_and_the_survivor_takes_over(

@@ -3,25 +3,22 @@ and the workers' connections but schedules nothing; a scheduler owns every pool 
 the gateway pushes the scheduler's offers to the workers it holds."""
 
 import asyncio
-import re
 from typing import Any
 
-import httpx
 import pytest
-from dispatcher_processes import Dispatchers, Platform, eventually, register, states
+from dispatcher_processes import (
+    Dispatchers,
+    Platform,
+    eventually,
+    register,
+    scheduled_partitions,
+    states,
+)
 from resilient_workers import ResilientWorker
 
-from fairtask_demo.supervisor import ServiceProcess
 from fairtask_localstack.topics import PARTITIONS
 
 pytestmark = pytest.mark.integration
-
-
-async def scheduled_partitions(process: ServiceProcess) -> set[int]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(process.metrics_url)).text
-    found = re.findall(r'fairtask_scheduled_partitions\{partition="(\d+)"\} 1\.0', text)
-    return {int(p) for p in found}
 
 
 async def test_a_gateway_holds_the_workers_while_a_scheduler_decides(
