@@ -11,8 +11,7 @@ from fairtask_runtime.clock import FakeClock
 # --import-mode=importlib does not put this folder on the path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from payroll_callers import Credentials, credentials_at
-
+from fairtask_runtime.grpc.sample_callers import Credentials, credentials_at
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
 from payroll.service_layer.handlers import PayrollHandlers
 

@@ -10,7 +10,6 @@ import grpc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from payroll_callers import credentials_at
 
 from fairtask.v1 import payroll_pb2
 from fairtask_fuzzing import tally
@@ -18,6 +17,7 @@ from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, reques
 from fairtask_fuzzing.state import state_of
 from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.grpc.identity import Metadata
+from fairtask_runtime.grpc.sample_callers import credentials_at
 from fairtask_runtime.grpc.server import GrpcServer
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
 from payroll.domain.commands import PayForTask

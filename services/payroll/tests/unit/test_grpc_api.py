@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from payroll_callers import Credentials
 
 from fairtask.v1 import events_pb2, payroll_pb2, payroll_pb2_grpc
 from fairtask_runtime.grpc.errors import field_violations_of
+from fairtask_runtime.grpc.sample_callers import Credentials
 from fairtask_runtime.grpc.server import GrpcServer
 from payroll.adapters.memory import MemoryLedger
 from payroll.domain.commands import PayForTask, PayForTimeWorked

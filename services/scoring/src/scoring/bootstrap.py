@@ -1,12 +1,16 @@
 """Scoring's composition root: every adapter is built here and nowhere else."""
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 import redis.asyncio as redis
+import structlog
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
 from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
+from fairtask_runtime.grpc.callers import CallerAuthenticator
 from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
@@ -14,10 +18,14 @@ from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handl
 from fairtask_runtime.kafka.dedupe import ProcessedEvents, RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.service import Closer, ServiceRuntime
-from scoring.adapters.kafka import KafkaScoredEvents
+from fairtask_runtime.revoked_tokens import RedisRevokedTokens
+from fairtask_runtime.service import Closer, Loop, ServiceRuntime
+from fairtask_runtime.worker_tokens import codec_for
+from scoring.adapters.kafka import KafkaReviewEvents, KafkaScoredEvents
+from scoring.adapters.redis_reviews import RedisReviewBook
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
 from scoring.config import ScoringSettings
+from scoring.domain.reviews import ReviewRules
 from scoring.entrypoints.consumers import (
     SUBMISSIONS_TOPIC,
     TASKS_TOPIC,
@@ -25,10 +33,17 @@ from scoring.entrypoints.consumers import (
     TaskIntake,
 )
 from scoring.entrypoints.grpc_api import ResultsServicer
+from scoring.entrypoints.grpc_reviews import ReviewServicer, WorkerReviewServicer
 from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
 from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
+from scoring.service_layer.reviews import ReviewHandlers
 
-_RESULTS_SERVICE = scoring_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name
+log = structlog.get_logger(__name__)
+
+_SERVICES = [
+    scoring_pb2.DESCRIPTOR.services_by_name[name].full_name
+    for name in ("ResultsService", "ReviewService", "WorkerReviewService")
+]
 
 
 def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
@@ -52,11 +67,22 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
     processed: ProcessedEvents = overrides.get("processed") or RedisProcessedEvents(
         client, prefix.rstrip(":")
     )
+    reviews = ReviewHandlers(
+        RedisReviewBook(client, prefix),
+        KafkaReviewEvents(producer),
+        clock,
+        ReviewRules(
+            review_window=timedelta(seconds=settings.review_window_s),
+            appeal_window=timedelta(seconds=settings.appeal_window_s),
+            appeal_answer_window=timedelta(seconds=settings.appeal_answer_window_s),
+        ),
+    )
     handlers = ScoringHandlers(
         tasks,
         marks,
         results,
         events,
+        reviews,
         clock,
         WatchConfig(batch=settings.watch_batch, block_s=settings.watch_block_s),
     )
@@ -82,12 +108,27 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         if keys_redis is not None:
             closers.append(keys_redis.aclose)
     platforms = authenticator_for(platform_keys, settings)
+    identity = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
+    closers.append(identity.aclose)
+    callers = CallerAuthenticator(
+        platforms,
+        codec_for(settings.worker_token_secret),
+        clock,
+        settings.operator_platform_id,
+        RedisRevokedTokens(identity, settings.revoked_tokens_prefix),
+    )
     grpc_server = GrpcServer(
-        service_names=[_RESULTS_SERVICE],
+        service_names=_SERVICES,
         registrars=[
             lambda s: scoring_pb2_grpc.add_ResultsServiceServicer_to_server(
                 ResultsServicer(handlers, platforms), s
-            )
+            ),
+            lambda s: scoring_pb2_grpc.add_ReviewServiceServicer_to_server(
+                ReviewServicer(reviews, platforms), s
+            ),
+            lambda s: scoring_pb2_grpc.add_WorkerReviewServiceServicer_to_server(
+                WorkerReviewServicer(reviews, callers), s
+            ),
         ],
     )
     return ServiceRuntime(
@@ -99,6 +140,21 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
             consumer("scoring-tasks", TASKS_TOPIC, TaskIntake(handlers)),
             consumer("scoring-submissions", SUBMISSIONS_TOPIC, SubmissionScoring(handlers)),
         ],
+        loops=[_sweeping(reviews, settings.review_sweep_interval_s)],
         closers=closers,
         grace_s=settings.shutdown_grace_s,
     )
+
+
+def _sweeping(reviews: ReviewHandlers, interval_s: float) -> Loop:
+    async def sweep_forever() -> None:
+        """Deadlines decide late reviews and appeals; a failed round (Redis or Kafka away)
+        is logged and tried again at the next."""
+        while True:
+            try:
+                await reviews.sweep()
+            except Exception as error:
+                log.warning("review sweep failed", error=str(error))
+            await asyncio.sleep(interval_s)
+
+    return sweep_forever

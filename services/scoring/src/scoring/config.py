@@ -1,5 +1,7 @@
 """Scoring settings (FAIRTASK_* environment variables)."""
 
+from pydantic import Field
+
 from fairtask_runtime.settings import ServiceSettings
 
 
@@ -11,3 +13,11 @@ class ScoringSettings(ServiceSettings):
     # Kept well under redis-py's 5 s socket timeout, which would otherwise cut a blocking XREAD.
     watch_block_s: float = 2.0
     watch_batch: int = 100
+    # Work not reviewed this long after it was scored is approved (default 72 h).
+    review_window_s: float = Field(default=72 * 3600, gt=0)
+    # A worker may appeal a rejection this long after it (default 7 days).
+    appeal_window_s: float = Field(default=7 * 24 * 3600, gt=0)
+    # An appeal the platform has not answered this long after it was filed is granted.
+    appeal_answer_window_s: float = Field(default=72 * 3600, gt=0)
+    # How often each replica lets the deadlines decide and re-announces failed steps.
+    review_sweep_interval_s: float = Field(default=5.0, gt=0)

@@ -19,11 +19,4 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def handlers(ports: MemoryPorts, clock: FakeClock) -> ScoringHandlers:
-    return ScoringHandlers(
-        ports.tasks,
-        ports.marks,
-        ports.results,
-        ports.events,
-        clock,
-        WatchConfig(batch=2, block_s=0.05),
-    )
+    return ports.handlers(clock, WatchConfig(batch=2, block_s=0.05))

@@ -97,7 +97,7 @@ async def test_a_submission_before_its_task_is_retried_not_dead_lettered(
     assert [e.submission.submission_id for e in ports.events.published] == ["s-1"]
 
 
-async def test_the_same_envelope_twice_is_scored_counted_and_released_once(
+async def test_the_same_envelope_twice_is_scored_counted_and_reviewed_once(
     handlers: ScoringHandlers, ports: MemoryPorts
 ) -> None:
     accepted, released = _scored_count("accepted"), _released_count()
@@ -109,8 +109,12 @@ async def test_the_same_envelope_twice_is_scored_counted_and_released_once(
     [event] = ports.events.published
     assert event.submission.worked_seconds == 42
     assert event.submission.price_micros == 300_000
-    assert len(await ports.results.read("p-1", "", 10, 0)) == 1
+    assert list(ports.reviews.reviews) == ["s-1"]
     assert _scored_count("accepted") == accepted + 1
+    # Released only once its platform approves it.
+    assert _released_count() == released
+    await handlers.reviews.approve("p-1", "s-1")
+    assert len(await ports.results.read("p-1", "", 10, 0)) == 1
     assert _released_count() == released + 1
 
 

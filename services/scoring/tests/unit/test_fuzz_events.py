@@ -15,16 +15,14 @@ from fairtask_runtime.envelope import PoisonMessageError
 from scoring.adapters.memory import MemoryPorts
 from scoring.domain.errors import TaskNotKnownError
 from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake
-from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
+from scoring.service_layer.handlers import WatchConfig
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 async def consume(envelope: envelope_pb2.Envelope) -> None:
     ports = MemoryPorts()
-    handlers = ScoringHandlers(
-        ports.tasks, ports.marks, ports.results, ports.events, FakeClock(), WatchConfig()
-    )
+    handlers = ports.handlers(FakeClock(), WatchConfig())
     fakes = [getattr(ports, f.name) for f in dataclasses.fields(ports)]
     for consumer in (TaskIntake(handlers), SubmissionScoring(handlers)):
         before = state_of(*fakes)

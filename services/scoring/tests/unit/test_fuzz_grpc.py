@@ -1,6 +1,6 @@
 """Fuzzing scoring's gRPC API over a real loopback server backed by fakes: whatever arrives,
-the answer is OK (a stream that stays open until the client leaves) or a client error, and a
-watch changes nothing."""
+the answer is a client error, a list, or a stream that stays open until the client leaves, and
+nothing changes (no request made of random bytes names a review that exists)."""
 
 import asyncio
 from collections.abc import Iterator
@@ -15,13 +15,14 @@ from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
 from fairtask_fuzzing import tally
 from fairtask_fuzzing.grpc_calls import CLIENT_ERRORS, call_raw, methods, request_bytes, serving
 from fairtask_fuzzing.state import state_of
-from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.clock import FakeClock
-from fairtask_runtime.grpc.identity import Metadata, PlatformAuthenticator, bearer
+from fairtask_runtime.grpc.identity import Metadata
+from fairtask_runtime.grpc.sample_callers import credentials_at
 from fairtask_runtime.grpc.server import GrpcServer
 from scoring.adapters.memory import MemoryPorts
 from scoring.entrypoints.grpc_api import ResultsServicer
-from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
+from scoring.entrypoints.grpc_reviews import ReviewServicer, WorkerReviewServicer
+from scoring.service_layer.handlers import WatchConfig
 
 FUZZ = settings(
     max_examples=100,
@@ -31,30 +32,36 @@ FUZZ = settings(
 METHODS = methods(scoring_pb2.DESCRIPTOR, unary=False)
 # A watch with a valid cursor streams until the client leaves: the deadline is how it leaves.
 WATCH_S = 0.2
-SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name
+SERVICE_NAMES = [s.full_name for s in scoring_pb2.DESCRIPTOR.services_by_name.values()]
 Served = tuple[grpc.Channel, MemoryPorts, list[Metadata]]
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    keys = MemoryPlatformKeys()
-    lab = asyncio.run(keys.issue("lab-a"))
-    callers = [bearer(lab.key), bearer("ftk_0123456789abcdef_" + "x" * 40), ()]
+    clock = FakeClock()
+    who = asyncio.run(credentials_at(clock))
+    platforms = who.platforms
+    # Allowed callers first: a platform, a worker; then a forged key and nobody.
+    callers = [
+        who.platform,
+        who.workers["w-1"],
+        (("authorization", "Bearer ftk_0123456789abcdef_" + "x" * 40),),
+        (),
+    ]
     ports = MemoryPorts()
-    handlers = ScoringHandlers(
-        ports.tasks,
-        ports.marks,
-        ports.results,
-        ports.events,
-        FakeClock(),
-        WatchConfig(batch=2, block_s=0.05),
-    )
+    handlers = ports.handlers(clock, WatchConfig(batch=2, block_s=0.05))
 
     def build() -> GrpcServer:
-        servicer = ResultsServicer(handlers, PlatformAuthenticator(keys))
+        results = ResultsServicer(handlers, platforms)
+        reviews = ReviewServicer(handlers.reviews, platforms)
+        workers = WorkerReviewServicer(handlers.reviews, who.callers)
         return GrpcServer(
-            [SERVICE_NAME],
-            [lambda s: scoring_pb2_grpc.add_ResultsServiceServicer_to_server(servicer, s)],
+            SERVICE_NAMES,
+            [
+                lambda s: scoring_pb2_grpc.add_ResultsServiceServicer_to_server(results, s),
+                lambda s: scoring_pb2_grpc.add_ReviewServiceServicer_to_server(reviews, s),
+                lambda s: scoring_pb2_grpc.add_WorkerReviewServiceServicer_to_server(workers, s),
+            ],
         )
 
     with serving(build) as (_, channel):
@@ -70,12 +77,18 @@ def test_any_request_gets_a_client_answer_and_changes_nothing(
     channel, ports, callers = served
     raw = data.draw(request_bytes(method))
     metadata = data.draw(st.sampled_from(callers))
-    before = state_of(ports.tasks, ports.marks, ports.results, ports.events)
+    fakes = (ports.tasks, ports.marks, ports.results, ports.events, ports.reviews)
+    before = state_of(*fakes)
 
     code = call_raw(channel, method, raw, metadata=metadata, timeout_s=WATCH_S)
 
     tally.tried(f"scoring.{method.name}")
-    # Only a platform with a valid key gets a stream that stays open.
-    streaming = {grpc.StatusCode.DEADLINE_EXCEEDED} if metadata == callers[0] else set()
-    assert code in CLIENT_ERRORS | streaming, f"{method.name} answered {code} to {raw!r:.300}"
-    assert state_of(ports.tasks, ports.marks, ports.results, ports.events) == before
+    # Only a platform with a valid key gets a stream that stays open; a signed-in caller may
+    # get a list (of nothing).
+    allowed = set(CLIENT_ERRORS)
+    if metadata == callers[0]:
+        allowed.add(grpc.StatusCode.DEADLINE_EXCEEDED)
+    if metadata in callers[:2] and method.name.startswith("List"):
+        allowed.add(grpc.StatusCode.OK)
+    assert code in allowed, f"{method.name} answered {code} to {raw!r:.300}"
+    assert state_of(*fakes) == before

@@ -52,6 +52,7 @@ async def _release(handlers: ScoringHandlers, platform_id: str, task_id: str) ->
     await handlers.score_submission(
         ScoreSubmission(Submission(f"s-{task_id}", task_id, "w-9", f"answer {task_id}".encode()))
     )
+    await handlers.reviews.approve(platform_id, f"s-{task_id}")
 
 
 async def _as(platform_id: str) -> Metadata:
@@ -109,7 +110,7 @@ class _UnreachableLog(MemoryResultLog):
 
 async def test_an_unreachable_store_is_unavailable_not_a_crash(clock: FakeClock) -> None:
     ports = MemoryPorts(results=_UnreachableLog())
-    handlers = ScoringHandlers(ports.tasks, ports.marks, ports.results, ports.events, clock)
+    handlers = ports.handlers(clock)
     async with serving(handlers) as stub:
         call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=await _as("p-1"))
         with pytest.raises(grpc.aio.AioRpcError) as raised:

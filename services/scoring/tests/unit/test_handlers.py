@@ -1,16 +1,25 @@
-"""Scoring's handlers on the in-memory fakes: verdicts, idempotence, crashes, watching."""
+"""Scoring's handlers on the in-memory fakes: verdicts, reviews opened, idempotence, crashes,
+watching."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
 from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.envelope import PoisonMessageError
-from scoring.adapters.memory import MemoryPorts, MemoryResultLog, MemoryScoredEvents
+from scoring.adapters.memory import (
+    MemoryPorts,
+    MemoryResultLog,
+    MemoryReviewBook,
+    MemoryScoredEvents,
+)
 from scoring.domain.errors import InvalidCursorError, TaskNotKnownError
 from scoring.domain.events import SubmissionScored
 from scoring.domain.model import Result, ResultEntry, Submission, TaskRecord, Verdict
+from scoring.domain.reviews import Review, ReviewState
 from scoring.service_layer.handlers import (
     RememberTask,
     ScoreSubmission,
@@ -58,17 +67,28 @@ async def test_a_redelivered_task_changes_nothing(
     assert await ports.tasks.get(ORDINARY.task_id) == ORDINARY
 
 
-async def test_ordinary_work_is_accepted_scored_and_released(
+async def test_ordinary_work_waits_for_its_review_and_is_released_when_approved(
     handlers: ScoringHandlers, ports: MemoryPorts, clock: FakeClock
 ) -> None:
     await handlers.remember_task(RememberTask(ORDINARY))
-    submission = _submission(ORDINARY, b"a dog")
+    # The worker-side event names another platform: ownership comes from the task record.
+    submission = replace(_submission(ORDINARY, b"a dog"), platform_id="someone-else")
     scored = await handlers.score_submission(ScoreSubmission(submission))
 
-    assert (scored.verdict, scored.published, scored.released) == (Verdict.ACCEPTED, True, True)
+    assert (scored.verdict, scored.published, scored.review_opened) == (
+        Verdict.ACCEPTED,
+        True,
+        True,
+    )
     assert ports.events.published == [
         SubmissionScored(submission, Verdict.ACCEPTED, gold=False, scored_at=clock.now())
     ]
+    [opened] = ports.review_events.published
+    assert (opened.state, opened.platform_id, opened.paid) == (ReviewState.PENDING, "p-1", False)
+    assert await _released(ports, "p-1") == []
+
+    clock.advance(30)
+    await handlers.reviews.approve("p-1", "s-1")
     [entry] = await _released(ports, "p-1")
     assert entry.result == Result(
         "s-1", "p-1", "t-1", "client-1", "label", "w-1", b"a dog", clock.now()
@@ -78,26 +98,32 @@ async def test_ordinary_work_is_accepted_scored_and_released(
 @pytest.mark.parametrize(
     ("answer", "verdict"), [(b" CAT ", Verdict.GOLD_PASSED), (b"dog", Verdict.GOLD_FAILED)]
 )
-async def test_gold_work_is_scored_but_never_released(
+async def test_gold_work_is_approved_and_paid_at_once_but_never_released(
     handlers: ScoringHandlers, ports: MemoryPorts, answer: bytes, verdict: Verdict
 ) -> None:
     assert await _score(handlers, GOLD, answer) is verdict
     [event] = ports.events.published
     assert (event.verdict, event.gold) == (verdict, True)
+    [review] = ports.review_events.published
+    assert (review.state, review.automatic, review.paid) == (ReviewState.APPROVED, True, True)
     assert await _released(ports, "p-1") == []
 
 
-async def test_scoring_the_same_submission_twice_publishes_and_releases_once(
+async def test_scoring_the_same_submission_twice_publishes_and_opens_its_review_once(
     handlers: ScoringHandlers, ports: MemoryPorts
 ) -> None:
     await handlers.remember_task(RememberTask(ORDINARY))
     first = await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
     again = await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
 
-    assert (first.published, first.released) == (True, True)
-    assert (again.verdict, again.published, again.released) == (Verdict.ACCEPTED, False, False)
+    assert (first.published, first.review_opened) == (True, True)
+    assert (again.verdict, again.published, again.review_opened) == (
+        Verdict.ACCEPTED,
+        False,
+        False,
+    )
     assert len(ports.events.published) == 1
-    assert len(await _released(ports, "p-1")) == 1
+    assert len(ports.review_events.published) == 1
 
 
 async def test_an_unknown_task_is_a_retryable_error_with_no_effect(
@@ -113,7 +139,7 @@ async def test_an_unknown_task_is_a_retryable_error_with_no_effect(
     # Once the TaskSubmitted is consumed, the retry goes through.
     await handlers.remember_task(RememberTask(ORDINARY))
     scored = await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
-    assert scored.released
+    assert scored.review_opened
 
 
 class _CrashOnce:
@@ -128,14 +154,16 @@ class _CrashOnce:
             raise ConnectionError("process died here")
 
 
-class _CrashingResultLog(MemoryResultLog, _CrashOnce):
-    def __init__(self) -> None:
-        MemoryResultLog.__init__(self)
+class _CrashingReviewBook(MemoryReviewBook, _CrashOnce):
+    def __init__(self, results: MemoryResultLog) -> None:
+        MemoryReviewBook.__init__(self, results)
         _CrashOnce.__init__(self)
 
-    async def release(self, result: Result) -> bool:
+    async def save(
+        self, review: Review, expected: ReviewState | None, release: Result | None, now: datetime
+    ) -> bool:
         self.maybe_crash()
-        return await super().release(result)
+        return await super().save(review, expected, release, now)
 
 
 class _CrashingEvents(MemoryScoredEvents, _CrashOnce):
@@ -148,36 +176,37 @@ class _CrashingEvents(MemoryScoredEvents, _CrashOnce):
         await super().publish(event)
 
 
-async def test_a_crash_between_publishing_and_releasing_is_repaired_by_the_rerun(
+async def test_a_crash_between_publishing_and_opening_the_review_is_repaired_by_the_rerun(
     clock: FakeClock,
 ) -> None:
-    ports = MemoryPorts(results=_CrashingResultLog())
-    handlers = ScoringHandlers(ports.tasks, ports.marks, ports.results, ports.events, clock)
+    ports = MemoryPorts()
+    ports.reviews = _CrashingReviewBook(ports.results)
+    handlers = ports.handlers(clock)
     await handlers.remember_task(RememberTask(ORDINARY))
 
     with pytest.raises(ConnectionError):
         await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
     assert len(ports.events.published) == 1
-    assert await _released(ports, "p-1") == []
+    assert ports.reviews.reviews == {}
 
     rerun = await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
-    assert (rerun.published, rerun.released) == (False, True)
+    assert (rerun.published, rerun.review_opened) == (False, True)
     assert len(ports.events.published) == 1
-    assert len(await _released(ports, "p-1")) == 1
+    assert list(ports.reviews.reviews) == ["s-1"]
 
 
 async def test_a_failed_publish_leaves_no_mark_so_the_rerun_publishes(clock: FakeClock) -> None:
     ports = MemoryPorts(events=_CrashingEvents())
-    handlers = ScoringHandlers(ports.tasks, ports.marks, ports.results, ports.events, clock)
+    handlers = ports.handlers(clock)
     await handlers.remember_task(RememberTask(ORDINARY))
 
     with pytest.raises(ConnectionError):
         await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
     assert not await ports.marks.is_scored("s-1")
-    assert await _released(ports, "p-1") == []
+    assert ports.reviews.reviews == {}
 
     rerun = await handlers.score_submission(ScoreSubmission(_submission(ORDINARY)))
-    assert (rerun.published, rerun.released) == (True, True)
+    assert (rerun.published, rerun.review_opened) == (True, True)
     assert len(ports.events.published) == 1
 
 
@@ -188,6 +217,7 @@ async def _release_ordinary(handlers: ScoringHandlers, platform_id: str, n: int)
         await handlers.score_submission(
             ScoreSubmission(_submission(task, answer=f"a{i}".encode(), sid=f"{platform_id}-s{i}"))
         )
+        await handlers.reviews.approve(platform_id, f"{platform_id}-s{i}")
 
 
 async def _take(results: AsyncIterator[ResultEntry], n: int) -> list[ResultEntry]:

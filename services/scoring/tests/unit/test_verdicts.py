@@ -1,14 +1,13 @@
 """The verdict: gold answers compared without case or surrounding whitespace."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.domain.model import Submission, TaskRecord, Verdict
-from scoring.domain.verdicts import normalize_answer, releases_result, result_of, verdict_for
+from scoring.domain.model import TaskRecord, Verdict
+from scoring.domain.verdicts import normalize_answer, verdict_for
 
 _WHITESPACE = st.text(alphabet=" \t\r\n\u00a0\u2003\u3000", max_size=4)
 _CASE_CHANGES = st.sampled_from([str.upper, str.lower, str.swapcase, str.title, str.casefold])
@@ -79,27 +78,3 @@ def test_a_different_answer_fails(gold: str, answer: str) -> None:
 )
 def test_gold_examples(gold: str, answer: bytes, verdict: Verdict) -> None:
     assert verdict_for(_gold(gold), answer) is verdict
-
-
-def test_only_accepted_ordinary_work_is_released() -> None:
-    assert [v for v in Verdict if releases_result(v)] == [Verdict.ACCEPTED]
-
-
-def test_the_result_goes_to_the_platform_that_owns_the_task() -> None:
-    task = TaskRecord("t-1", "owner", "client-7", "label")
-    submission = Submission(
-        "s-1", "t-1", "w-1", b"yes", platform_id="someone-else", client_task_id="x"
-    )
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    result = result_of(task, submission, at)
-    assert (result.platform_id, result.client_task_id, result.task_type) == (
-        "owner",
-        "client-7",
-        "label",
-    )
-    assert (result.submission_id, result.worker_id, result.answer, result.released_at) == (
-        "s-1",
-        "w-1",
-        b"yes",
-        at,
-    )

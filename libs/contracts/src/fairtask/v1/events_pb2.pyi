@@ -44,6 +44,25 @@ class OnboardingKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ONBOARDING_KIND_QUALIFICATION: _ClassVar[OnboardingKind]
     ONBOARDING_KIND_TRAINING: _ClassVar[OnboardingKind]
     ONBOARDING_KIND_INSTRUCTIONS: _ClassVar[OnboardingKind]
+
+class ReviewState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_STATE_UNSPECIFIED: _ClassVar[ReviewState]
+    REVIEW_STATE_PENDING: _ClassVar[ReviewState]
+    REVIEW_STATE_APPROVED: _ClassVar[ReviewState]
+    REVIEW_STATE_REJECTED: _ClassVar[ReviewState]
+    REVIEW_STATE_APPEALED: _ClassVar[ReviewState]
+    REVIEW_STATE_APPEAL_GRANTED: _ClassVar[ReviewState]
+    REVIEW_STATE_APPEAL_UPHELD: _ClassVar[ReviewState]
+
+class RejectionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REJECTION_REASON_UNSPECIFIED: _ClassVar[RejectionReason]
+    REJECTION_REASON_INSTRUCTIONS_NOT_FOLLOWED: _ClassVar[RejectionReason]
+    REJECTION_REASON_WRONG_ANSWER: _ClassVar[RejectionReason]
+    REJECTION_REASON_INCOMPLETE: _ClassVar[RejectionReason]
+    REJECTION_REASON_NONSENSE: _ClassVar[RejectionReason]
+    REJECTION_REASON_COPIED: _ClassVar[RejectionReason]
 OFFER_OUTCOME_UNSPECIFIED: OfferOutcome
 OFFER_OUTCOME_DECLINED: OfferOutcome
 OFFER_OUTCOME_EXPIRED: OfferOutcome
@@ -64,6 +83,19 @@ ONBOARDING_KIND_UNSPECIFIED: OnboardingKind
 ONBOARDING_KIND_QUALIFICATION: OnboardingKind
 ONBOARDING_KIND_TRAINING: OnboardingKind
 ONBOARDING_KIND_INSTRUCTIONS: OnboardingKind
+REVIEW_STATE_UNSPECIFIED: ReviewState
+REVIEW_STATE_PENDING: ReviewState
+REVIEW_STATE_APPROVED: ReviewState
+REVIEW_STATE_REJECTED: ReviewState
+REVIEW_STATE_APPEALED: ReviewState
+REVIEW_STATE_APPEAL_GRANTED: ReviewState
+REVIEW_STATE_APPEAL_UPHELD: ReviewState
+REJECTION_REASON_UNSPECIFIED: RejectionReason
+REJECTION_REASON_INSTRUCTIONS_NOT_FOLLOWED: RejectionReason
+REJECTION_REASON_WRONG_ANSWER: RejectionReason
+REJECTION_REASON_INCOMPLETE: RejectionReason
+REJECTION_REASON_NONSENSE: RejectionReason
+REJECTION_REASON_COPIED: RejectionReason
 
 class TaskSubmitted(_message.Message):
     __slots__ = ("task_id", "platform_id", "client_task_id", "task_type", "pool", "purpose", "payload", "effort_seconds", "deadline", "price_micros", "skills", "sensitive", "gold_answer", "submitted_at")
@@ -274,3 +306,55 @@ class OnboardingCompleted(_message.Message):
     seconds: int
     completed_at: _timestamp_pb2.Timestamp
     def __init__(self, onboarding_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., kind: _Optional[_Union[OnboardingKind, str]] = ..., seconds: _Optional[int] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SubmissionReviewed(_message.Message):
+    __slots__ = ("submission_id", "task_id", "worker_id", "region", "platform_id", "task_type", "price_micros", "worked_seconds", "gold", "state", "paid", "automatic", "reason", "explanation", "result_kept", "appeal_statement", "appeal_answer", "scored_at", "review_due", "decided_at", "appeal_until", "appealed_at", "appeal_due", "appeal_answered_at")
+    SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    WORKED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    GOLD_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATIC_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    RESULT_KEPT_FIELD_NUMBER: _ClassVar[int]
+    APPEAL_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    APPEAL_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    SCORED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_DUE_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    APPEAL_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    APPEALED_AT_FIELD_NUMBER: _ClassVar[int]
+    APPEAL_DUE_FIELD_NUMBER: _ClassVar[int]
+    APPEAL_ANSWERED_AT_FIELD_NUMBER: _ClassVar[int]
+    submission_id: str
+    task_id: str
+    worker_id: str
+    region: str
+    platform_id: str
+    task_type: str
+    price_micros: int
+    worked_seconds: int
+    gold: bool
+    state: ReviewState
+    paid: bool
+    automatic: bool
+    reason: RejectionReason
+    explanation: str
+    result_kept: bool
+    appeal_statement: str
+    appeal_answer: str
+    scored_at: _timestamp_pb2.Timestamp
+    review_due: _timestamp_pb2.Timestamp
+    decided_at: _timestamp_pb2.Timestamp
+    appeal_until: _timestamp_pb2.Timestamp
+    appealed_at: _timestamp_pb2.Timestamp
+    appeal_due: _timestamp_pb2.Timestamp
+    appeal_answered_at: _timestamp_pb2.Timestamp
+    def __init__(self, submission_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., price_micros: _Optional[int] = ..., worked_seconds: _Optional[int] = ..., gold: _Optional[bool] = ..., state: _Optional[_Union[ReviewState, str]] = ..., paid: _Optional[bool] = ..., automatic: _Optional[bool] = ..., reason: _Optional[_Union[RejectionReason, str]] = ..., explanation: _Optional[str] = ..., result_kept: _Optional[bool] = ..., appeal_statement: _Optional[str] = ..., appeal_answer: _Optional[str] = ..., scored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appeal_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appealed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appeal_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appeal_answered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

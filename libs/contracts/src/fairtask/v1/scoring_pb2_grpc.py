@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class ResultsServiceStub:
-    """Results released to platforms once work is accepted.
+    """Results released to platforms once work is approved, or rejected but kept (and paid).
     """
 
     def __init__(self, channel):
@@ -43,7 +43,7 @@ class ResultsServiceStub:
 
 
 class ResultsServiceServicer:
-    """Results released to platforms once work is accepted.
+    """Results released to platforms once work is approved, or rejected but kept (and paid).
     """
 
     def WatchResults(self, request, context):
@@ -70,7 +70,7 @@ def add_ResultsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ResultsService:
-    """Results released to platforms once work is accepted.
+    """Results released to platforms once work is approved, or rejected but kept (and paid).
     """
 
     @staticmethod
@@ -90,6 +90,334 @@ class ResultsService:
             '/fairtask.v1.ResultsService/WatchResults',
             fairtask_dot_v1_dot_scoring__pb2.WatchResultsRequest.SerializeToString,
             fairtask_dot_v1_dot_scoring__pb2.WatchResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class ReviewServiceStub:
+    """A platform reviews the work done on its tasks: approve, or reject with a reason that the
+    worker can appeal. Work not reviewed in time is approved automatically.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListPendingReviews = channel.unary_unary(
+                '/fairtask.v1.ReviewService/ListPendingReviews',
+                request_serializer=fairtask_dot_v1_dot_scoring__pb2.ListPendingReviewsRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_scoring__pb2.ListPendingReviewsResponse.FromString,
+                _registered_method=True)
+        self.ReviewSubmission = channel.unary_unary(
+                '/fairtask.v1.ReviewService/ReviewSubmission',
+                request_serializer=fairtask_dot_v1_dot_scoring__pb2.ReviewSubmissionRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_scoring__pb2.ReviewSubmissionResponse.FromString,
+                _registered_method=True)
+        self.ListOpenAppeals = channel.unary_unary(
+                '/fairtask.v1.ReviewService/ListOpenAppeals',
+                request_serializer=fairtask_dot_v1_dot_scoring__pb2.ListOpenAppealsRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_scoring__pb2.ListOpenAppealsResponse.FromString,
+                _registered_method=True)
+        self.AnswerAppeal = channel.unary_unary(
+                '/fairtask.v1.ReviewService/AnswerAppeal',
+                request_serializer=fairtask_dot_v1_dot_scoring__pb2.AnswerAppealRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_scoring__pb2.AnswerAppealResponse.FromString,
+                _registered_method=True)
+
+
+class ReviewServiceServicer:
+    """A platform reviews the work done on its tasks: approve, or reject with a reason that the
+    worker can appeal. Work not reviewed in time is approved automatically.
+    """
+
+    def ListPendingReviews(self, request, context):
+        """Submissions waiting for the caller's review, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewSubmission(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOpenAppeals(self, request, context):
+        """Workers' appeals against the caller's rejections, waiting for an answer, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerAppeal(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ReviewServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListPendingReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingReviews,
+                    request_deserializer=fairtask_dot_v1_dot_scoring__pb2.ListPendingReviewsRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_scoring__pb2.ListPendingReviewsResponse.SerializeToString,
+            ),
+            'ReviewSubmission': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewSubmission,
+                    request_deserializer=fairtask_dot_v1_dot_scoring__pb2.ReviewSubmissionRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_scoring__pb2.ReviewSubmissionResponse.SerializeToString,
+            ),
+            'ListOpenAppeals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpenAppeals,
+                    request_deserializer=fairtask_dot_v1_dot_scoring__pb2.ListOpenAppealsRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_scoring__pb2.ListOpenAppealsResponse.SerializeToString,
+            ),
+            'AnswerAppeal': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerAppeal,
+                    request_deserializer=fairtask_dot_v1_dot_scoring__pb2.AnswerAppealRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_scoring__pb2.AnswerAppealResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'fairtask.v1.ReviewService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('fairtask.v1.ReviewService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ReviewService:
+    """A platform reviews the work done on its tasks: approve, or reject with a reason that the
+    worker can appeal. Work not reviewed in time is approved automatically.
+    """
+
+    @staticmethod
+    def ListPendingReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.ReviewService/ListPendingReviews',
+            fairtask_dot_v1_dot_scoring__pb2.ListPendingReviewsRequest.SerializeToString,
+            fairtask_dot_v1_dot_scoring__pb2.ListPendingReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewSubmission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.ReviewService/ReviewSubmission',
+            fairtask_dot_v1_dot_scoring__pb2.ReviewSubmissionRequest.SerializeToString,
+            fairtask_dot_v1_dot_scoring__pb2.ReviewSubmissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOpenAppeals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.ReviewService/ListOpenAppeals',
+            fairtask_dot_v1_dot_scoring__pb2.ListOpenAppealsRequest.SerializeToString,
+            fairtask_dot_v1_dot_scoring__pb2.ListOpenAppealsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerAppeal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.ReviewService/AnswerAppeal',
+            fairtask_dot_v1_dot_scoring__pb2.AnswerAppealRequest.SerializeToString,
+            fairtask_dot_v1_dot_scoring__pb2.AnswerAppealResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class WorkerReviewServiceStub:
+    """A worker follows the reviews of their own work and appeals rejections.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListMyReviews = channel.unary_unary(
+                '/fairtask.v1.WorkerReviewService/ListMyReviews',
+                request_serializer=fairtask_dot_v1_dot_scoring__pb2.ListMyReviewsRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_scoring__pb2.ListMyReviewsResponse.FromString,
+                _registered_method=True)
+        self.AppealRejection = channel.unary_unary(
+                '/fairtask.v1.WorkerReviewService/AppealRejection',
+                request_serializer=fairtask_dot_v1_dot_scoring__pb2.AppealRejectionRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_scoring__pb2.AppealRejectionResponse.FromString,
+                _registered_method=True)
+
+
+class WorkerReviewServiceServicer:
+    """A worker follows the reviews of their own work and appeals rejections.
+    """
+
+    def ListMyReviews(self, request, context):
+        """The caller's reviews, most recent first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppealRejection(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_WorkerReviewServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListMyReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyReviews,
+                    request_deserializer=fairtask_dot_v1_dot_scoring__pb2.ListMyReviewsRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_scoring__pb2.ListMyReviewsResponse.SerializeToString,
+            ),
+            'AppealRejection': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppealRejection,
+                    request_deserializer=fairtask_dot_v1_dot_scoring__pb2.AppealRejectionRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_scoring__pb2.AppealRejectionResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'fairtask.v1.WorkerReviewService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('fairtask.v1.WorkerReviewService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class WorkerReviewService:
+    """A worker follows the reviews of their own work and appeals rejections.
+    """
+
+    @staticmethod
+    def ListMyReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.WorkerReviewService/ListMyReviews',
+            fairtask_dot_v1_dot_scoring__pb2.ListMyReviewsRequest.SerializeToString,
+            fairtask_dot_v1_dot_scoring__pb2.ListMyReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppealRejection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.WorkerReviewService/AppealRejection',
+            fairtask_dot_v1_dot_scoring__pb2.AppealRejectionRequest.SerializeToString,
+            fairtask_dot_v1_dot_scoring__pb2.AppealRejectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

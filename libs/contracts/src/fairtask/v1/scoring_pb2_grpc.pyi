@@ -27,7 +27,7 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ResultsServiceStub:
-    """Results released to platforms once work is accepted."""
+    """Results released to platforms once work is approved, or rejected but kept (and paid)."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -38,14 +38,14 @@ class ResultsServiceStub:
 
 @_typing.type_check_only
 class ResultsServiceAsyncStub(ResultsServiceStub):
-    """Results released to platforms once work is accepted."""
+    """Results released to platforms once work is approved, or rejected but kept (and paid)."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     WatchResults: _aio.UnaryStreamMultiCallable[_scoring_pb2.WatchResultsRequest, _scoring_pb2.WatchResultsResponse]  # type: ignore[assignment]
     """Streams released results from a cursor; resuming with the last cursor seen loses nothing."""
 
 class ResultsServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Results released to platforms once work is accepted."""
+    """Results released to platforms once work is approved, or rejected but kept (and paid)."""
 
     @_abc_1.abstractmethod
     def WatchResults(
@@ -56,3 +56,110 @@ class ResultsServiceServicer(metaclass=_abc_1.ABCMeta):
         """Streams released results from a cursor; resuming with the last cursor seen loses nothing."""
 
 def add_ResultsServiceServicer_to_server(servicer: ResultsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ReviewServiceStub:
+    """A platform reviews the work done on its tasks: approve, or reject with a reason that the
+    worker can appeal. Work not reviewed in time is approved automatically.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ReviewServiceAsyncStub: ...
+    ListPendingReviews: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ListPendingReviewsRequest, _scoring_pb2.ListPendingReviewsResponse]
+    """Submissions waiting for the caller's review, oldest first."""
+    ReviewSubmission: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ReviewSubmissionRequest, _scoring_pb2.ReviewSubmissionResponse]
+    ListOpenAppeals: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ListOpenAppealsRequest, _scoring_pb2.ListOpenAppealsResponse]
+    """Workers' appeals against the caller's rejections, waiting for an answer, oldest first."""
+    AnswerAppeal: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.AnswerAppealRequest, _scoring_pb2.AnswerAppealResponse]
+
+@_typing.type_check_only
+class ReviewServiceAsyncStub(ReviewServiceStub):
+    """A platform reviews the work done on its tasks: approve, or reject with a reason that the
+    worker can appeal. Work not reviewed in time is approved automatically.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListPendingReviews: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ListPendingReviewsRequest, _scoring_pb2.ListPendingReviewsResponse]  # type: ignore[assignment]
+    """Submissions waiting for the caller's review, oldest first."""
+    ReviewSubmission: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ReviewSubmissionRequest, _scoring_pb2.ReviewSubmissionResponse]  # type: ignore[assignment]
+    ListOpenAppeals: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ListOpenAppealsRequest, _scoring_pb2.ListOpenAppealsResponse]  # type: ignore[assignment]
+    """Workers' appeals against the caller's rejections, waiting for an answer, oldest first."""
+    AnswerAppeal: _aio.UnaryUnaryMultiCallable[_scoring_pb2.AnswerAppealRequest, _scoring_pb2.AnswerAppealResponse]  # type: ignore[assignment]
+
+class ReviewServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A platform reviews the work done on its tasks: approve, or reject with a reason that the
+    worker can appeal. Work not reviewed in time is approved automatically.
+    """
+
+    @_abc_1.abstractmethod
+    def ListPendingReviews(
+        self,
+        request: _scoring_pb2.ListPendingReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_pb2.ListPendingReviewsResponse, _abc.Awaitable[_scoring_pb2.ListPendingReviewsResponse]]:
+        """Submissions waiting for the caller's review, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ReviewSubmission(
+        self,
+        request: _scoring_pb2.ReviewSubmissionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_pb2.ReviewSubmissionResponse, _abc.Awaitable[_scoring_pb2.ReviewSubmissionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListOpenAppeals(
+        self,
+        request: _scoring_pb2.ListOpenAppealsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_pb2.ListOpenAppealsResponse, _abc.Awaitable[_scoring_pb2.ListOpenAppealsResponse]]:
+        """Workers' appeals against the caller's rejections, waiting for an answer, oldest first."""
+
+    @_abc_1.abstractmethod
+    def AnswerAppeal(
+        self,
+        request: _scoring_pb2.AnswerAppealRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_pb2.AnswerAppealResponse, _abc.Awaitable[_scoring_pb2.AnswerAppealResponse]]: ...
+
+def add_ReviewServiceServicer_to_server(servicer: ReviewServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class WorkerReviewServiceStub:
+    """A worker follows the reviews of their own work and appeals rejections."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> WorkerReviewServiceAsyncStub: ...
+    ListMyReviews: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.ListMyReviewsRequest, _scoring_pb2.ListMyReviewsResponse]
+    """The caller's reviews, most recent first."""
+    AppealRejection: _grpc.UnaryUnaryMultiCallable[_scoring_pb2.AppealRejectionRequest, _scoring_pb2.AppealRejectionResponse]
+
+@_typing.type_check_only
+class WorkerReviewServiceAsyncStub(WorkerReviewServiceStub):
+    """A worker follows the reviews of their own work and appeals rejections."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListMyReviews: _aio.UnaryUnaryMultiCallable[_scoring_pb2.ListMyReviewsRequest, _scoring_pb2.ListMyReviewsResponse]  # type: ignore[assignment]
+    """The caller's reviews, most recent first."""
+    AppealRejection: _aio.UnaryUnaryMultiCallable[_scoring_pb2.AppealRejectionRequest, _scoring_pb2.AppealRejectionResponse]  # type: ignore[assignment]
+
+class WorkerReviewServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A worker follows the reviews of their own work and appeals rejections."""
+
+    @_abc_1.abstractmethod
+    def ListMyReviews(
+        self,
+        request: _scoring_pb2.ListMyReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_pb2.ListMyReviewsResponse, _abc.Awaitable[_scoring_pb2.ListMyReviewsResponse]]:
+        """The caller's reviews, most recent first."""
+
+    @_abc_1.abstractmethod
+    def AppealRejection(
+        self,
+        request: _scoring_pb2.AppealRejectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_pb2.AppealRejectionResponse, _abc.Awaitable[_scoring_pb2.AppealRejectionResponse]]: ...
+
+def add_WorkerReviewServiceServicer_to_server(servicer: WorkerReviewServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -7,12 +7,39 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fairtask.v1 import events_pb2, scoring_pb2
 from scoring.domain.events import SubmissionScored
 from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
+from scoring.domain.reviews import RejectionReason, Review, ReviewState
 
 _VERDICTS = {
     Verdict.ACCEPTED: events_pb2.VERDICT_ACCEPTED,
     Verdict.GOLD_PASSED: events_pb2.VERDICT_GOLD_PASSED,
     Verdict.GOLD_FAILED: events_pb2.VERDICT_GOLD_FAILED,
 }
+
+
+_STATES = {
+    ReviewState.PENDING: events_pb2.REVIEW_STATE_PENDING,
+    ReviewState.APPROVED: events_pb2.REVIEW_STATE_APPROVED,
+    ReviewState.REJECTED: events_pb2.REVIEW_STATE_REJECTED,
+    ReviewState.APPEALED: events_pb2.REVIEW_STATE_APPEALED,
+    ReviewState.APPEAL_GRANTED: events_pb2.REVIEW_STATE_APPEAL_GRANTED,
+    ReviewState.APPEAL_UPHELD: events_pb2.REVIEW_STATE_APPEAL_UPHELD,
+}
+
+_REASONS = {
+    RejectionReason.INSTRUCTIONS_NOT_FOLLOWED: (
+        events_pb2.REJECTION_REASON_INSTRUCTIONS_NOT_FOLLOWED
+    ),
+    RejectionReason.WRONG_ANSWER: events_pb2.REJECTION_REASON_WRONG_ANSWER,
+    RejectionReason.INCOMPLETE: events_pb2.REJECTION_REASON_INCOMPLETE,
+    RejectionReason.NONSENSE: events_pb2.REJECTION_REASON_NONSENSE,
+    RejectionReason.COPIED: events_pb2.REJECTION_REASON_COPIED,
+}
+_REASONS_BY_PB: dict[int, RejectionReason] = {int(n): r for r, n in _REASONS.items()}
+
+
+def reason_from_pb(number: int) -> RejectionReason | None:
+    """None for UNSPECIFIED or a number this version does not know."""
+    return _REASONS_BY_PB.get(number)
 
 
 def to_timestamp(moment: datetime) -> Timestamp:
@@ -83,3 +110,68 @@ def entry_to_pb(entry: ResultEntry) -> scoring_pb2.WatchResultsResponse:
         worker_id=r.worker_id,
         released_at=to_timestamp(r.released_at),
     )
+
+
+def _stamp(target: Timestamp, moment: datetime | None) -> None:
+    if moment is not None:
+        target.FromDatetime(moment)
+
+
+def review_step_to_pb(review: Review) -> events_pb2.SubmissionReviewed:
+    message = events_pb2.SubmissionReviewed(
+        submission_id=review.submission_id,
+        task_id=review.task_id,
+        worker_id=review.worker_id,
+        region=review.region,
+        platform_id=review.platform_id,
+        task_type=review.task_type,
+        price_micros=review.price_micros,
+        worked_seconds=review.worked_seconds,
+        gold=review.gold,
+        state=_STATES[review.state],
+        paid=review.paid,
+        automatic=review.automatic,
+        reason=(
+            _REASONS[review.reason] if review.reason else events_pb2.REJECTION_REASON_UNSPECIFIED
+        ),
+        explanation=review.explanation,
+        result_kept=review.result_kept,
+        appeal_statement=review.appeal_statement,
+        appeal_answer=review.appeal_answer,
+    )
+    _stamps(message, review)
+    return message
+
+
+def review_to_pb(review: Review) -> scoring_pb2.Review:
+    message = scoring_pb2.Review(
+        submission_id=review.submission_id,
+        task_id=review.task_id,
+        client_task_id=review.client_task_id,
+        task_type=review.task_type,
+        worker_id=review.worker_id,
+        answer=review.answer,
+        state=_STATES[review.state],
+        paid=review.paid,
+        automatic=review.automatic,
+        reason=(
+            _REASONS[review.reason] if review.reason else events_pb2.REJECTION_REASON_UNSPECIFIED
+        ),
+        explanation=review.explanation,
+        result_kept=review.result_kept,
+        appeal_statement=review.appeal_statement,
+        appeal_answer=review.appeal_answer,
+        price_micros=review.price_micros,
+    )
+    _stamps(message, review)
+    return message
+
+
+def _stamps(message: events_pb2.SubmissionReviewed | scoring_pb2.Review, review: Review) -> None:
+    _stamp(message.scored_at, review.scored_at)
+    _stamp(message.review_due, review.review_due)
+    _stamp(message.decided_at, review.decided_at)
+    _stamp(message.appeal_until, review.appeal_until)
+    _stamp(message.appealed_at, review.appealed_at)
+    _stamp(message.appeal_due, review.appeal_due)
+    _stamp(message.appeal_answered_at, review.appeal_answered_at)

@@ -1,11 +1,18 @@
 """Publishing scoring's events as envelopes on their topics."""
 
+import uuid
+
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.kafka.producer import EventProducer
-from scoring.adapters.codec import scored_to_pb
+from scoring.adapters.codec import review_step_to_pb, scored_to_pb
 from scoring.domain.events import SubmissionScored
+from scoring.domain.reviews import Review
 
 SCORED_TOPIC = "submissions.scored"
+REVIEWS_TOPIC = "reviews"
+# Review step event ids are derived from (submission, state), so announcing a step again
+# after a failure is the same event, which consumers drop as a duplicate.
+_REVIEW_STEPS = uuid.UUID("7b0e3f4c-3a51-4d2e-9a0e-5f1d6c2b8e11")
 
 
 class KafkaScoredEvents:
@@ -18,4 +25,26 @@ class KafkaScoredEvents:
             SCORED_TOPIC,
             event.submission.worker_id,
             wrap(scored_to_pb(event), producer="scoring", occurred_at=event.scored_at),
+        )
+
+
+def review_step_id(review: Review) -> str:
+    return str(uuid.uuid5(_REVIEW_STEPS, f"{review.submission_id}|{review.state.value}"))
+
+
+class KafkaReviewEvents:
+    def __init__(self, producer: EventProducer) -> None:
+        self._producer = producer
+
+    async def publish(self, review: Review) -> None:
+        occurred_at = review.appeal_answered_at or review.appealed_at or review.decided_at
+        await self._producer.publish(
+            REVIEWS_TOPIC,
+            review.worker_id,
+            wrap(
+                review_step_to_pb(review),
+                producer="scoring",
+                occurred_at=occurred_at or review.scored_at,
+                event_id=review_step_id(review),
+            ),
         )

@@ -7,10 +7,15 @@ submission, cursors of the same shape) so the same contract tests run against bo
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from fairtask_runtime.clock import Clock
 from scoring.domain.cursor import format_cursor, parse_cursor
 from scoring.domain.events import SubmissionScored
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
+from scoring.domain.reviews import OPEN_STATES, Review, ReviewRules, ReviewState, page_key
+from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
+from scoring.service_layer.reviews import ReviewHandlers
 
 
 class MemoryTaskBook:
@@ -85,6 +90,89 @@ class MemoryScoredEvents:
         self.published.append(event)
 
 
+class MemoryReviewBook:
+    """The Redis review book's contract: compare-and-set on the state, the release atomic
+    with the change, steps queued until announced."""
+
+    def __init__(self, results: MemoryResultLog) -> None:
+        self.reviews: dict[str, Review] = {}
+        self.outbox: dict[tuple[str, str], datetime] = {}
+        self._results = results
+
+    async def get(self, submission_id: str) -> Review | None:
+        return self.reviews.get(submission_id)
+
+    async def save(
+        self, review: Review, expected: ReviewState | None, release: Result | None, now: datetime
+    ) -> bool:
+        current = self.reviews.get(review.submission_id)
+        if (current.state if current else None) is not expected:
+            return False
+        self.reviews[review.submission_id] = review
+        self.outbox[(review.submission_id, review.state.value)] = now
+        if release is not None:
+            await self._results.release(release)
+        return True
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        due = sorted(
+            (r.due, sid)
+            for sid, r in self.reviews.items()
+            if r.state in OPEN_STATES and r.due is not None and r.due <= now
+        )
+        return [sid for _, sid in due[:limit]]
+
+    async def pending(self, platform_id: str, after: str, limit: int) -> list[Review]:
+        return self._page(platform_id, ReviewState.PENDING, after, limit)
+
+    async def open_appeals(self, platform_id: str, after: str, limit: int) -> list[Review]:
+        return self._page(platform_id, ReviewState.APPEALED, after, limit)
+
+    async def of_worker(self, worker_id: str, before: str, limit: int) -> list[Review]:
+        keyed = sorted(
+            (
+                (page_key(r.scored_at, r.submission_id), r)
+                for r in self.reviews.values()
+                if r.worker_id == worker_id
+            ),
+            key=lambda item: item[0],
+            reverse=True,
+        )
+        return [r for key, r in keyed if not before or key < before][:limit]
+
+    async def unannounced(self, older_than: datetime, limit: int) -> list[tuple[str, str]]:
+        return [step for step, at in self.outbox.items() if at <= older_than][:limit]
+
+    async def announced(self, submission_id: str, state: ReviewState) -> None:
+        self.outbox.pop((submission_id, state.value), None)
+
+    async def counts(self) -> tuple[int, int]:
+        states = [r.state for r in self.reviews.values()]
+        return states.count(ReviewState.PENDING), states.count(ReviewState.APPEALED)
+
+    def _page(self, platform_id: str, state: ReviewState, after: str, limit: int) -> list[Review]:
+        def key(review: Review) -> str:
+            moment = review.appealed_at if state is ReviewState.APPEALED else review.scored_at
+            return page_key(moment, review.submission_id)
+
+        found = sorted(
+            (r for r in self.reviews.values() if r.platform_id == platform_id and r.state is state),
+            key=key,
+        )
+        return [r for r in found if not after or key(r) > after][:limit]
+
+
+class MemoryReviewEvents:
+    def __init__(self) -> None:
+        self.published: list[Review] = []
+        self.failing = False
+
+    async def publish(self, review: Review) -> None:
+        if self.failing:
+            raise ConnectionError("kafka is away")
+        self.published.append(review)
+
+
 @dataclass
 class MemoryPorts:
     """One fake of each port, for wiring handlers in tests."""
@@ -93,3 +181,16 @@ class MemoryPorts:
     marks: MemoryScoreMarks = field(default_factory=MemoryScoreMarks)
     results: MemoryResultLog = field(default_factory=MemoryResultLog)
     events: MemoryScoredEvents = field(default_factory=MemoryScoredEvents)
+    review_events: MemoryReviewEvents = field(default_factory=MemoryReviewEvents)
+    reviews: MemoryReviewBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reviews = MemoryReviewBook(self.results)
+
+    def handlers(
+        self, clock: Clock, watch: WatchConfig | None = None, rules: ReviewRules | None = None
+    ) -> ScoringHandlers:
+        reviews = ReviewHandlers(self.reviews, self.review_events, clock, rules or ReviewRules())
+        return ScoringHandlers(
+            self.tasks, self.marks, self.results, self.events, reviews, clock, watch
+        )

@@ -92,22 +92,7 @@ class RedisResultLog:
         return f"{self._p}results:{platform_id}"
 
     async def release(self, result: Result) -> bool:
-        fields: list[str | bytes] = [
-            "submission_id",
-            result.submission_id,
-            "task_id",
-            result.task_id,
-            "client_task_id",
-            result.client_task_id,
-            "task_type",
-            result.task_type,
-            "worker_id",
-            result.worker_id,
-            "answer",
-            result.answer,
-            "released_at",
-            result.released_at.isoformat(),
-        ]
+        fields = result_fields(result)
         keys = [f"{self._p}released:{result.submission_id}", self._stream(result.platform_id)]
         return bool(await self._release(keys=keys, args=fields))
 
@@ -125,6 +110,26 @@ class RedisResultLog:
         except (RedisConnectionError, RedisTimeoutError) as error:
             raise StoreUnavailableError(f"reading results: {error}") from error
         return [_entry(platform_id, entry_id, fields) for entry_id, fields in _entries(reply)]
+
+
+def result_fields(result: Result) -> list[str | bytes]:
+    """A released result as the field/value list of its stream entry."""
+    return [
+        "submission_id",
+        result.submission_id,
+        "task_id",
+        result.task_id,
+        "client_task_id",
+        result.client_task_id,
+        "task_type",
+        result.task_type,
+        "worker_id",
+        result.worker_id,
+        "answer",
+        result.answer,
+        "released_at",
+        result.released_at.isoformat(),
+    ]
 
 
 def _entries(reply: Any) -> Sequence[tuple[bytes, Mapping[bytes, bytes]]]:

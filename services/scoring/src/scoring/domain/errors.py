@@ -19,3 +19,21 @@ class InvalidCursorError(ValueError):
 
 class StoreUnavailableError(Exception):
     """The store behind a port cannot be reached right now; retrying later may succeed."""
+
+
+class ReviewRuleError(ValueError):
+    """A review request that breaks a rule of its own (a short explanation, no reason): the
+    caller must change the request. `field` names what to change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ReviewConflictError(Exception):
+    """A well-formed review request the review's current state refuses (already decided, the
+    appeal window closed)."""
+
+
+class ReviewNotFoundError(Exception):
+    """No review of this submission that the caller may see: unknown, or someone else's."""

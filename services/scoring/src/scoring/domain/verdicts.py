@@ -1,8 +1,6 @@
 """Scoring a submission: gold tasks are checked against their known answer."""
 
-from datetime import datetime
-
-from scoring.domain.model import Result, Submission, TaskRecord, Verdict
+from scoring.domain.model import TaskRecord, Verdict
 
 
 def normalize_answer(text: str) -> str:
@@ -27,23 +25,3 @@ def verdict_for(task: TaskRecord, answer: bytes) -> Verdict:
     if normalize_answer(text) == normalize_answer(task.gold_answer):
         return Verdict.GOLD_PASSED
     return Verdict.GOLD_FAILED
-
-
-def releases_result(verdict: Verdict) -> bool:
-    """Only accepted ordinary work goes to the platform; gold answers it already knows."""
-    return verdict is Verdict.ACCEPTED
-
-
-def result_of(task: TaskRecord, submission: Submission, released_at: datetime) -> Result:
-    """The result as its platform sees it. Ownership comes from the task record, which scoring
-    took from the platform's own submission, not from the worker-side event."""
-    return Result(
-        submission_id=submission.submission_id,
-        platform_id=task.platform_id,
-        task_id=task.task_id,
-        client_task_id=task.client_task_id,
-        task_type=task.task_type,
-        worker_id=submission.worker_id,
-        answer=submission.answer,
-        released_at=released_at,
-    )

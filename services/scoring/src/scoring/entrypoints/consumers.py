@@ -31,7 +31,7 @@ class TaskIntake:
 
 
 class SubmissionScoring:
-    """submissions -> verdict published, accepted work released (idempotent by submission)."""
+    """submissions -> verdict published, review opened (idempotent by submission)."""
 
     def __init__(self, handlers: ScoringHandlers) -> None:
         self._handlers = handlers
@@ -51,5 +51,3 @@ class SubmissionScoring:
         outcome = await self._handlers.score_submission(ScoreSubmission(submission))
         if outcome.published:
             metrics.SUBMISSIONS_SCORED.labels(outcome.verdict.value).inc()
-        if outcome.released:
-            metrics.RESULTS_RELEASED.inc()

@@ -1,4 +1,5 @@
-"""Scoring's use cases: remember tasks, score submissions, stream released results."""
+"""Scoring's use cases: remember tasks, score submissions (opening their review), stream
+released results."""
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -8,8 +9,10 @@ from scoring.domain.cursor import parse_cursor
 from scoring.domain.errors import TaskNotKnownError
 from scoring.domain.events import SubmissionScored
 from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
-from scoring.domain.verdicts import releases_result, result_of, verdict_for
+from scoring.domain.reviews import open_review
+from scoring.domain.verdicts import verdict_for
 from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
+from scoring.service_layer.reviews import ReviewHandlers
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,11 @@ class ScoreSubmission:
 
 @dataclass(frozen=True)
 class Scored:
-    """What scoring a submission did; `published` and `released` are False on a re-run."""
+    """What scoring a submission did; `published` and `review_opened` are False on a re-run."""
 
     verdict: Verdict
     published: bool
-    released: bool
+    review_opened: bool
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class ScoringHandlers:
         marks: ScoreMarks,
         results: ResultLog,
         events: ScoredEvents,
+        reviews: ReviewHandlers,
         clock: Clock,
         watch: WatchConfig | None = None,
     ) -> None:
@@ -59,6 +63,7 @@ class ScoringHandlers:
         self._marks = marks
         self._results = results
         self._events = events
+        self.reviews = reviews
         self._clock = clock
         self._watch = watch or WatchConfig()
 
@@ -67,10 +72,12 @@ class ScoringHandlers:
         return await self._tasks.remember(command.task)
 
     async def score_submission(self, command: ScoreSubmission) -> Scored:
-        """Publishes the verdict, then releases accepted ordinary work to its platform.
+        """Publishes the verdict, then opens the submission's review: the platform decides,
+        or the review deadline approves it; gold work is approved at once. Nothing is
+        released or paid here.
 
         Safe to re-run after a crash at any point: the verdict is a pure function of the task
-        and the answer, the scored mark skips a second publish, and the release is atomic
+        and the answer, the scored mark skips a second publish, and a review is opened once
         per submission_id. Raises TaskNotKnownError (retryable) when the task has not been
         consumed yet.
         """
@@ -83,14 +90,29 @@ class ScoringHandlers:
         published = False
         if not await self._marks.is_scored(submission.submission_id):
             await self._events.publish(SubmissionScored(submission, verdict, task.is_gold, now))
-            # A crash right here publishes the event again on the re-run; payroll is
+            # A crash right here publishes the event again on the re-run; consumers are
             # idempotent on submission_id, so that duplicate costs nothing but a message.
             await self._marks.mark_scored(submission.submission_id, verdict)
             published = True
-        released = False
-        if releases_result(verdict):
-            released = await self._results.release(result_of(task, submission, now))
-        return Scored(verdict, published, released)
+        review = open_review(
+            submission_id=submission.submission_id,
+            # Ownership comes from the task record, which scoring took from the platform's
+            # own submission, not from the worker-side event.
+            task_id=task.task_id,
+            client_task_id=task.client_task_id,
+            platform_id=task.platform_id,
+            task_type=task.task_type,
+            worker_id=submission.worker_id,
+            region=submission.region,
+            price_micros=submission.price_micros,
+            worked_seconds=submission.worked_seconds,
+            answer=submission.answer,
+            gold=task.is_gold,
+            now=now,
+            rules=self.reviews.rules,
+        )
+        opened = await self.reviews.open(review)
+        return Scored(verdict, published, opened)
 
     def watch_results(self, query: WatchResults) -> AsyncGenerator[ResultEntry, None]:
         """The platform's released results after the cursor, then new ones as they come,

@@ -1,10 +1,12 @@
 """What scoring's handlers need from the outside world. Each port has a Redis or Kafka adapter
 and an in-memory fake in adapters/memory.py."""
 
+from datetime import datetime
 from typing import Protocol
 
 from scoring.domain.events import SubmissionScored
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
+from scoring.domain.reviews import Review, ReviewState
 
 
 class TaskBook(Protocol):
@@ -52,4 +54,50 @@ class ResultLog(Protocol):
 class ScoredEvents(Protocol):
     async def publish(self, event: SubmissionScored) -> None:
         """Returns once the event is durable in Kafka; raises if it could not be made so."""
+        ...
+
+
+class ReviewBook(Protocol):
+    """Reviews, their indexes and the outbox of steps not yet announced."""
+
+    async def get(self, submission_id: str) -> Review | None: ...
+
+    async def save(
+        self, review: Review, expected: ReviewState | None, release: Result | None, now: datetime
+    ) -> bool:
+        """Stores `review` if the stored one is in state `expected` (None: none is stored),
+        queues its announcement and appends `release` to its platform's result log unless
+        that submission was released before, all in one atomic step. False, changing nothing,
+        when the stored state is another."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """Submissions whose open review or appeal reached its deadline by `now`."""
+        ...
+
+    async def pending(self, platform_id: str, after: str, limit: int) -> list[Review]:
+        """The platform's reviews waiting for a decision, oldest first, after page token
+        `after` (empty: from the first)."""
+        ...
+
+    async def open_appeals(self, platform_id: str, after: str, limit: int) -> list[Review]: ...
+
+    async def of_worker(self, worker_id: str, before: str, limit: int) -> list[Review]:
+        """The worker's reviews, newest first, before page token `before`."""
+        ...
+
+    async def unannounced(self, older_than: datetime, limit: int) -> list[tuple[str, str]]:
+        """(submission id, state) of steps stored by `older_than` and not announced yet."""
+        ...
+
+    async def announced(self, submission_id: str, state: ReviewState) -> None: ...
+
+    async def counts(self) -> tuple[int, int]:
+        """(reviews waiting for a platform's decision, appeals waiting for an answer)."""
+        ...
+
+
+class ReviewEvents(Protocol):
+    async def publish(self, review: Review) -> None:
+        """Announces the review as it stands; returns once durable in Kafka."""
         ...

@@ -1,5 +1,5 @@
-"""Who may call payroll in the tests: an operator, a platform and workers, with their keys and
-tokens."""
+"""Callers for tests of services that workers, platforms and operators all call: an operator,
+two platforms and workers, with their keys and tokens, checked by a CallerAuthenticator."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,11 +15,14 @@ from fairtask_runtime.worker_tokens import JwtTokenCodec, WorkerClaims
 
 @dataclass(frozen=True)
 class Credentials:
-    """Who may call payroll in these tests, and the call metadata each one sends."""
+    """Who may call, and the call metadata each one sends."""
 
     callers: CallerAuthenticator
+    # The same keys, for services (or methods) only platforms call.
+    platforms: PlatformAuthenticator
     operator: Metadata
-    platform: Metadata
+    platform: Metadata  # lab-a
+    other_platform: Metadata  # lab-b
     workers: dict[str, Metadata]
     expired_worker: Metadata
     revoked_worker: Metadata
@@ -40,16 +43,18 @@ async def credentials_at(clock: Clock) -> Credentials:
     keys = MemoryPlatformKeys()
     operator = await keys.issue(DEFAULT_OPERATOR_PLATFORM_ID)
     platform = await keys.issue("lab-a")
+    other_platform = await keys.issue("lab-b")
     codec = JwtTokenCodec(TOKEN_SECRET)
     now, day = clock.now(), timedelta(days=1)
     revoked = MemoryRevokedTokens(clock)
     await revoked.revoke("t-signed-out", now + day)
+    platforms = PlatformAuthenticator(keys)
     return Credentials(
-        callers=CallerAuthenticator(
-            PlatformAuthenticator(keys), codec, clock, DEFAULT_OPERATOR_PLATFORM_ID, revoked
-        ),
+        callers=CallerAuthenticator(platforms, codec, clock, DEFAULT_OPERATOR_PLATFORM_ID, revoked),
+        platforms=platforms,
         operator=bearer(operator.key),
         platform=bearer(platform.key),
+        other_platform=bearer(other_platform.key),
         workers={w: bearer(worker_token(codec, w, now, day)) for w in ("w-1", "w-2")},
         expired_worker=bearer(worker_token(codec, "w-1", now - 2 * day, day)),
         revoked_worker=bearer(worker_token(codec, "w-1", now, day, token_id="t-signed-out")),
