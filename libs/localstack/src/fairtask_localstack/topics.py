@@ -21,6 +21,7 @@ _EVENT_TOPICS = (
     "tasks.assigned",
     "submissions",
     "submissions.scored",
+    "reviews",
     "payroll.entries",
     "workers.presence",
     "workers.onboarding",

@@ -149,21 +149,22 @@ def http_get(url: str) -> str:
         return body.decode()
 
 
-def scored(
+def approved(
     submission_id: str,
     worker_id: str = "w-1",
     region: str = "ke",
     price_micros: int = 400_000,
     worked_seconds: int = 90,
-) -> events_pb2.SubmissionScored:
-    return events_pb2.SubmissionScored(
+) -> events_pb2.SubmissionReviewed:
+    return events_pb2.SubmissionReviewed(
         submission_id=submission_id,
         task_id=f"task-{submission_id}",
         worker_id=worker_id,
         region=region,
         platform_id="lab-a",
         task_type="image-bbox",
-        verdict=events_pb2.VERDICT_ACCEPTED,
+        state=events_pb2.REVIEW_STATE_APPROVED,
+        paid=True,
         price_micros=price_micros,
         worked_seconds=worked_seconds,
     )
@@ -183,11 +184,11 @@ def released(lease_id: str, worked_seconds: int) -> events_pb2.LeaseReleased:
 
 
 async def test_a_submission_sent_three_times_is_paid_once(stack: Stack) -> None:
-    original = wrap(scored("sub-1"), producer="scoring")
-    await stack.producer.publish("submissions.scored", "w-1", original)
-    await stack.producer.publish("submissions.scored", "w-1", original)
+    original = wrap(approved("sub-1"), producer="scoring")
+    await stack.producer.publish("reviews", "w-1", original)
+    await stack.producer.publish("reviews", "w-1", original)
     # The same fact under a new event id, as a scoring replay would produce.
-    resent = await stack.send("submissions.scored", "w-1", scored("sub-1"))
+    resent = await stack.send("reviews", "w-1", approved("sub-1"))
     assert resent.event_id != original.event_id
 
     entries = await stack.entries(3)
@@ -250,9 +251,9 @@ async def test_replaying_every_event_of_a_run_twice_leaves_the_ledger_unchanged(
     stack: Stack,
 ) -> None:
     run: list[tuple[str, str, Message]] = [
-        ("submissions.scored", "w-1", scored("sub-1")),
+        ("reviews", "w-1", approved("sub-1")),
         # Priced for 90 s but took 10 minutes: task pay plus the platform's top-up.
-        ("submissions.scored", "w-1", scored("sub-2", worked_seconds=600)),
+        ("reviews", "w-1", approved("sub-2", worked_seconds=600)),
         ("tasks.assigned", "task-lease-1", released("lease-1", 1_234)),
         ("tasks.assigned", "task-x", events_pb2.TaskAssigned(lease_id="l-x", task_id="task-x")),
         ("workers.onboarding", "w-3", onboarding("onb-1", 900)),
@@ -285,9 +286,9 @@ async def test_replaying_every_event_of_a_run_twice_leaves_the_ledger_unchanged(
 
 
 async def test_statement_and_summary_over_grpc(stack: Stack) -> None:
-    await stack.send("submissions.scored", "w-1", scored("sub-1"))
-    await stack.send("submissions.scored", "w-1", scored("sub-2", price_micros=600_000))
-    await stack.send("submissions.scored", "w-3", scored("sub-3", "w-3", "us", 500_000))
+    await stack.send("reviews", "w-1", approved("sub-1"))
+    await stack.send("reviews", "w-1", approved("sub-2", price_micros=600_000))
+    await stack.send("reviews", "w-3", approved("sub-3", "w-3", "us", 500_000))
     await stack.send("tasks.assigned", "task-lease-1", released("lease-1", 1_800))
     await stack.entries(4)
 
@@ -336,15 +337,13 @@ async def test_statement_and_summary_over_grpc(stack: Stack) -> None:
 
 async def test_garbage_goes_to_the_dlq_and_payroll_goes_on(stack: Stack) -> None:
     garbage = b"\xff\x00 not an envelope"
-    await stack.producer.publish_raw(
-        stack.prefix + "submissions.scored", b"w-1", garbage, headers=[]
-    )
-    await stack.send("submissions.scored", "w-1", scored("sub-bad", worker_id=""))
+    await stack.producer.publish_raw(stack.prefix + "reviews", b"w-1", garbage, headers=[])
+    await stack.send("reviews", "w-1", approved("sub-bad", worker_id=""))
     # PostgreSQL cannot store NUL: refused once, instead of failing on every retry.
-    await stack.send("submissions.scored", "w-1", scored("sub-nul", worker_id="w\x00"))
-    await stack.send("submissions.scored", "w-1", scored("sub-ok"))
+    await stack.send("reviews", "w-1", approved("sub-nul", worker_id="w\x00"))
+    await stack.send("reviews", "w-1", approved("sub-ok"))
 
-    dead = await stack.read("submissions.scored.dlq", 3)
+    dead = await stack.read("reviews.dlq", 3)
     [entry] = await stack.entries(1)
 
     assert dead[0].value == garbage
@@ -357,7 +356,7 @@ async def test_garbage_goes_to_the_dlq_and_payroll_goes_on(stack: Stack) -> None
 
 
 async def test_metrics_and_health_are_served(stack: Stack) -> None:
-    await stack.send("submissions.scored", "w-1", scored("sub-1"))
+    await stack.send("reviews", "w-1", approved("sub-1"))
     await stack.entries(1)
     assert stack.runtime.http is not None
     base = f"http://127.0.0.1:{stack.runtime.http.port}"
@@ -372,14 +371,14 @@ async def test_metrics_and_health_are_served(stack: Stack) -> None:
 
 
 async def test_a_restarted_service_keeps_its_ledger_and_still_pays_once(stack: Stack) -> None:
-    first = await stack.send("submissions.scored", "w-1", scored("sub-1"))
+    first = await stack.send("reviews", "w-1", approved("sub-1"))
     [entry] = await stack.entries(1)
     await stack.runtime.stop()
 
     # Migrations run again at start-up and find nothing to do; the group resumes.
     stack.runtime = bootstrap(stack.settings)
     await stack.runtime.start(stack.settings.host, 0, 0)
-    await stack.send("submissions.scored", "w-1", scored("sub-1"))
+    await stack.send("reviews", "w-1", approved("sub-1"))
     entries = await stack.entries(2)
 
     assert {e.entry_id for e in entries} == {entry.entry_id}

@@ -16,15 +16,16 @@ def envelope(payload: Message) -> envelope_pb2.Envelope:
     return wrap(payload, producer="test")
 
 
-def submission_scored(**changes: object) -> events_pb2.SubmissionScored:
-    message = events_pb2.SubmissionScored(
+def submission_reviewed(**changes: object) -> events_pb2.SubmissionReviewed:
+    message = events_pb2.SubmissionReviewed(
         submission_id="sub-1",
         task_id="task-1",
         worker_id="w-1",
         region="ke",
         platform_id="lab-a",
         task_type="image-bbox",
-        verdict=events_pb2.VERDICT_GOLD_FAILED,
+        state=events_pb2.REVIEW_STATE_APPROVED,
+        paid=True,
         price_micros=400_000,
         worked_seconds=90,
     )
@@ -72,7 +73,7 @@ def consume(handlers: PayrollHandlers) -> PayrollConsumer:
 async def test_any_verdict_pays_the_task(
     consume: PayrollConsumer, ledger: MemoryLedger, publisher: MemoryEntryPublisher
 ) -> None:
-    event = envelope(submission_scored())
+    event = envelope(submission_reviewed())
 
     await consume(event)
 
@@ -85,8 +86,8 @@ async def test_any_verdict_pays_the_task(
 async def test_a_new_event_for_the_same_submission_pays_once(
     consume: PayrollConsumer, ledger: MemoryLedger, publisher: MemoryEntryPublisher
 ) -> None:
-    await consume(envelope(submission_scored()))
-    await consume(envelope(submission_scored()))
+    await consume(envelope(submission_reviewed()))
+    await consume(envelope(submission_reviewed()))
 
     assert len(ledger.postings) == 1
     assert len({e.entry_id for e in publisher.published}) == 1
@@ -106,6 +107,12 @@ async def test_a_released_lease_pays_the_time_worked(
 @pytest.mark.parametrize(
     "payload",
     [
+        # Review steps that owe the worker nothing (yet): opened, rejected, appealed, upheld.
+        submission_reviewed(state=events_pb2.REVIEW_STATE_PENDING, paid=False),
+        submission_reviewed(state=events_pb2.REVIEW_STATE_REJECTED, paid=False),
+        submission_reviewed(state=events_pb2.REVIEW_STATE_APPEALED, paid=False),
+        submission_reviewed(state=events_pb2.REVIEW_STATE_APPEAL_UPHELD, paid=False),
+        events_pb2.SubmissionScored(submission_id="s", worker_id="w", price_micros=1),
         events_pb2.TaskOffered(offer_id="o", task_id="t", worker_id="w", region="ke"),
         events_pb2.TaskAssigned(lease_id="l", task_id="t", worker_id="w", region="ke"),
         events_pb2.OfferClosed(offer_id="o", task_id="t", worker_id="w"),
@@ -128,12 +135,12 @@ async def test_events_without_pay_are_ignored(
 @pytest.mark.parametrize(
     "payload",
     [
-        submission_scored(worker_id=""),
-        submission_scored(submission_id=""),
-        submission_scored(platform_id=""),
-        submission_scored(price_micros=-1),
-        submission_scored(price_micros=0),
-        submission_scored(worker_id="w\x00"),
+        submission_reviewed(worker_id=""),
+        submission_reviewed(submission_id=""),
+        submission_reviewed(platform_id=""),
+        submission_reviewed(price_micros=-1),
+        submission_reviewed(price_micros=0),
+        submission_reviewed(worker_id="w\x00"),
         lease_released(worker_id=""),
         lease_released(lease_id=""),
         onboarding_completed(kind=events_pb2.ONBOARDING_KIND_UNSPECIFIED),
@@ -167,4 +174,4 @@ async def test_an_unreachable_ledger_is_retried_not_dead_lettered(
 ) -> None:
     ledger.unavailable = True
     with pytest.raises(LedgerUnavailableError):
-        await consume(envelope(submission_scored()))
+        await consume(envelope(submission_reviewed()))

@@ -1,10 +1,13 @@
-"""Scoring in-process against real Kafka and Redis: the whole path from events to results."""
+"""Scoring in-process against real Kafka and Redis: the whole path from events to reviews,
+appeals and results."""
 
 import asyncio
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc
@@ -19,13 +22,19 @@ from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import field_violations_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
+from fairtask_runtime.grpc.sample_callers import TOKEN_SECRET, worker_token
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.service import ServiceRuntime
+from fairtask_runtime.worker_tokens import JwtTokenCodec
 from scoring.bootstrap import bootstrap
 from scoring.config import ScoringSettings
 
 if TYPE_CHECKING:
-    from fairtask.v1.scoring_pb2_grpc import ResultsServiceAsyncStub
+    from fairtask.v1.scoring_pb2_grpc import (
+        ResultsServiceAsyncStub,
+        ReviewServiceAsyncStub,
+        WorkerReviewServiceAsyncStub,
+    )
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +46,8 @@ class Scoring:
     runtime: ServiceRuntime
     producer: EventProducer
     results: "ResultsServiceAsyncStub"
+    reviews: "ReviewServiceAsyncStub"
+    workers: "WorkerReviewServiceAsyncStub"
     bootstrap: str
     prefix: str
     keys: RedisPlatformKeys
@@ -44,6 +55,44 @@ class Scoring:
     async def as_(self, platform_id: str) -> Metadata:
         """Call metadata with a fresh API key of the platform."""
         return bearer((await self.keys.issue(platform_id)).key)
+
+    def as_worker(self, worker_id: str) -> Metadata:
+        now = datetime.now(UTC)
+        return bearer(worker_token(JwtTokenCodec(TOKEN_SECRET), worker_id, now, timedelta(hours=1)))
+
+    async def pending(self, platform_id: str, *submission_ids: str) -> list[scoring_pb2.Review]:
+        """The platform's pending reviews, once every named submission is among them."""
+        metadata = await self.as_(platform_id)
+        async with asyncio.timeout(60):
+            while True:
+                page = await self.reviews.ListPendingReviews(
+                    scoring_pb2.ListPendingReviewsRequest(), metadata=metadata
+                )
+                if set(submission_ids) <= {r.submission_id for r in page.reviews}:
+                    return list(page.reviews)
+                await asyncio.sleep(0.1)
+
+    async def approve(self, platform_id: str, *submission_ids: str) -> None:
+        await self.pending(platform_id, *submission_ids)
+        metadata = await self.as_(platform_id)
+        for submission_id in submission_ids:
+            await self.reviews.ReviewSubmission(
+                scoring_pb2.ReviewSubmissionRequest(
+                    submission_id=submission_id, approve=scoring_pb2.Approve()
+                ),
+                metadata=metadata,
+            )
+
+    async def review_steps(
+        self, submission_id: str, until: Callable[[list[events_pb2.SubmissionReviewed]], bool]
+    ) -> list[events_pb2.SubmissionReviewed]:
+        """The submission's steps on the reviews topic, once `until` holds for them."""
+
+        def steps(records: list[Record]) -> list[events_pb2.SubmissionReviewed]:
+            found = [_envelope(r).submission_reviewed for r in records]
+            return [step for step in found if step.submission_id == submission_id]
+
+        return steps(await self.records("reviews", lambda rs: until(steps(rs))))
 
     async def task(self, task_id: str, platform_id: str, gold: str = "") -> None:
         message = events_pb2.TaskSubmitted(
@@ -123,10 +172,14 @@ def _submission(
     )
 
 
-def _scored(record: Record) -> events_pb2.SubmissionScored:
+def _envelope(record: Record) -> envelope_pb2.Envelope:
     envelope = envelope_pb2.Envelope()
     envelope.ParseFromString(record.value or b"")
-    return envelope.submission_scored
+    return envelope
+
+
+def _scored(record: Record) -> events_pb2.SubmissionScored:
+    return _envelope(record).submission_scored
 
 
 async def _next(call: Any) -> scoring_pb2.WatchResultsResponse:
@@ -135,19 +188,27 @@ async def _next(call: Any) -> scoring_pb2.WatchResultsResponse:
     return response
 
 
-@pytest.fixture
-async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scoring]:
+@asynccontextmanager
+async def running_scoring(
+    stack_endpoints: Any, kafka_topics: str, **overrides: Any
+) -> AsyncIterator[Scoring]:
     redis_prefix = f"scoring-test-{uuid.uuid4().hex}:"
     settings = ScoringSettings(
-        kafka_bootstrap=stack_endpoints.kafka_bootstrap,
-        topic_prefix=kafka_topics,
-        redis_url=stack_endpoints.redis_url,
-        redis_prefix=redis_prefix,
-        host="127.0.0.1",
-        shutdown_grace_s=1.0,
-        commit_interval_s=0.2,
-        watch_block_s=0.5,
-        platform_keys_prefix=f"{redis_prefix}keys:",
+        **{
+            "kafka_bootstrap": stack_endpoints.kafka_bootstrap,
+            "topic_prefix": kafka_topics,
+            "redis_url": stack_endpoints.redis_url,
+            "redis_prefix": redis_prefix,
+            "host": "127.0.0.1",
+            "shutdown_grace_s": 1.0,
+            "commit_interval_s": 0.2,
+            "watch_block_s": 0.5,
+            "platform_keys_prefix": f"{redis_prefix}keys:",
+            "revoked_tokens_prefix": f"{redis_prefix}revoked:",
+            "worker_token_secret": TOKEN_SECRET,
+            "review_sweep_interval_s": 0.2,
+            **overrides,
+        }
     )
     runtime = bootstrap(settings)
     await runtime.start(settings.host, 0, 0)
@@ -161,6 +222,8 @@ async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scor
             runtime,
             producer,
             scoring_pb2_grpc.ResultsServiceStub(channel),
+            scoring_pb2_grpc.ReviewServiceStub(channel),
+            scoring_pb2_grpc.WorkerReviewServiceStub(channel),
             stack_endpoints.kafka_bootstrap,
             kafka_topics,
             RedisPlatformKeys(keys_client, settings.platform_keys_prefix),
@@ -175,6 +238,12 @@ async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scor
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+async def scoring(stack_endpoints: Any, kafka_topics: str) -> AsyncIterator[Scoring]:
+    async with running_scoring(stack_endpoints, kafka_topics) as running:
+        yield running
 
 
 async def test_submissions_are_scored_and_only_ordinary_results_are_released(
@@ -201,6 +270,9 @@ async def test_submissions_are_scored_and_only_ordinary_results_are_released(
     assert (event.task_type, event.price_micros, event.worked_seconds) == ("label", 400_000, 75)
     assert event.HasField("scored_at")
     assert (_scored(gold).verdict, _scored(gold).gold) == (events_pb2.VERDICT_GOLD_PASSED, True)
+    # Gold work is never the platform's to review: only the ordinary submission waits.
+    assert [r.submission_id for r in await scoring.pending(platform, "s-ord")] == ["s-ord"]
+    await scoring.approve(platform, "s-ord")
 
     watch = scoring.results.WatchResults(
         scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(platform)
@@ -218,6 +290,7 @@ async def test_submissions_are_scored_and_only_ordinary_results_are_released(
     # A result released after the client went away arrives, alone, when it resumes.
     await scoring.task("t-later", platform)
     await scoring.submit("s-later", "t-later", platform, b"a dog")
+    await scoring.approve(platform, "s-later")
     resumed = scoring.results.WatchResults(
         scoring_pb2.WatchResultsRequest(cursor=first.cursor), metadata=await scoring.as_(platform)
     )
@@ -241,7 +314,7 @@ async def test_each_platform_streams_only_its_own_results(scoring: Scoring) -> N
     for task_id, platform in (("t-m1", mine), ("t-o1", theirs), ("t-m2", mine)):
         await scoring.task(task_id, platform)
         await scoring.submit(f"s-{task_id}", task_id, platform, b"answer")
-        await scoring.scored(f"s-{task_id}")  # released in this order
+        await scoring.approve(platform, f"s-{task_id}")  # released in this order
     watch_mine = scoring.results.WatchResults(
         scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(mine)
     )
@@ -262,6 +335,7 @@ async def test_a_revoked_key_is_refused_within_seconds_even_on_an_open_stream(
     issued = await scoring.keys.issue(platform)
     await scoring.task("t-1", platform)
     await scoring.submit("s-1", "t-1", platform, b"answer")
+    await scoring.approve(platform, "s-1")
     open_stream = scoring.results.WatchResults(
         scoring_pb2.WatchResultsRequest(), metadata=bearer(issued.key)
     )
@@ -294,6 +368,7 @@ async def test_a_revoked_key_is_refused_within_seconds_even_on_an_open_stream(
     # The stream opened before the revocation gets nothing more either.
     await scoring.task("t-2", platform)
     await scoring.submit("s-2", "t-2", platform, b"answer")
+    await scoring.approve(platform, "s-2")
     with pytest.raises(grpc.aio.AioRpcError) as ended:
         await _next(open_stream)
     assert ended.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -348,6 +423,7 @@ async def test_a_duplicate_envelope_is_handled_once(scoring: Scoring) -> None:
     )
     assert duplicates == 1
 
+    await scoring.approve(platform, "s-1", "s-2")
     watch = scoring.results.WatchResults(
         scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(platform)
     )
@@ -368,3 +444,189 @@ async def test_metrics_and_health_are_served(scoring: Scoring) -> None:
     assert status == 200
     assert 'fairtask_submissions_scored_total{verdict="gold_failed"}' in body
     assert "fairtask_results_released_total" in body
+
+
+WHY = (
+    "The answer names the wrong animal: the picture shows a dog in the foreground, and the "
+    "instructions ask for the animal in the foreground, not the cat on the poster behind it."
+)
+
+
+async def test_a_rejection_is_appealed_granted_paid_and_released(scoring: Scoring) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    await scoring.task("t-1", platform)
+    await scoring.submit("s-1", "t-1", platform, b"a cat")
+    [pending] = await scoring.pending(platform, "s-1")
+    assert (pending.answer, pending.worker_id, pending.price_micros) == (
+        b"a cat",
+        "worker-7",
+        400_000,
+    )
+    metadata = await scoring.as_(platform)
+
+    rejected = await scoring.reviews.ReviewSubmission(
+        scoring_pb2.ReviewSubmissionRequest(
+            submission_id="s-1",
+            reject=scoring_pb2.Reject(
+                reason=events_pb2.REJECTION_REASON_WRONG_ANSWER, explanation=WHY
+            ),
+        ),
+        metadata=metadata,
+    )
+    assert (rejected.review.state, rejected.review.paid) == (
+        events_pb2.REVIEW_STATE_REJECTED,
+        False,
+    )
+    worker = scoring.as_worker("worker-7")
+    mine = await scoring.workers.ListMyReviews(scoring_pb2.ListMyReviewsRequest(), metadata=worker)
+    [seen] = mine.reviews
+    assert (seen.reason, seen.explanation) == (events_pb2.REJECTION_REASON_WRONG_ANSWER, WHY)
+    assert seen.appeal_until.ToDatetime() - seen.decided_at.ToDatetime() == timedelta(days=7)
+
+    await scoring.workers.AppealRejection(
+        scoring_pb2.AppealRejectionRequest(submission_id="s-1", statement="It is a cat."),
+        metadata=worker,
+    )
+    appeals = await scoring.reviews.ListOpenAppeals(
+        scoring_pb2.ListOpenAppealsRequest(), metadata=metadata
+    )
+    assert [(a.submission_id, a.appeal_statement) for a in appeals.reviews] == [
+        ("s-1", "It is a cat.")
+    ]
+    await scoring.reviews.AnswerAppeal(
+        scoring_pb2.AnswerAppealRequest(submission_id="s-1", grant=True), metadata=metadata
+    )
+
+    steps = await scoring.review_steps("s-1", lambda s: len(s) >= 4)
+    assert [(s.state, s.paid) for s in steps] == [
+        (events_pb2.REVIEW_STATE_PENDING, False),
+        (events_pb2.REVIEW_STATE_REJECTED, False),
+        (events_pb2.REVIEW_STATE_APPEALED, False),
+        (events_pb2.REVIEW_STATE_APPEAL_GRANTED, True),
+    ]
+    assert steps[-1].price_micros == 400_000
+    watch = scoring.results.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=metadata)
+    assert (await _next(watch)).task_id == "t-1"
+    watch.cancel()
+
+
+async def test_nobody_reviews_appeals_or_reads_what_is_not_theirs(scoring: Scoring) -> None:
+    owner, other = f"p-{uuid.uuid4().hex[:8]}", f"q-{uuid.uuid4().hex[:8]}"
+    await scoring.task("t-1", owner)
+    await scoring.submit("s-1", "t-1", owner, b"a cat")
+    await scoring.pending(owner, "s-1")
+    stranger = await scoring.as_(other)
+
+    assert (
+        await scoring.reviews.ListPendingReviews(
+            scoring_pb2.ListPendingReviewsRequest(), metadata=stranger
+        )
+    ).reviews == []
+    for call in (
+        scoring.reviews.ReviewSubmission(
+            scoring_pb2.ReviewSubmissionRequest(submission_id="s-1", approve=scoring_pb2.Approve()),
+            metadata=stranger,
+        ),
+        scoring.reviews.AnswerAppeal(
+            scoring_pb2.AnswerAppealRequest(submission_id="s-1", grant=False, explanation=WHY),
+            metadata=stranger,
+        ),
+        scoring.workers.AppealRejection(
+            scoring_pb2.AppealRejectionRequest(submission_id="s-1", statement="mine?"),
+            metadata=scoring.as_worker("worker-8"),
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() is grpc.StatusCode.NOT_FOUND
+    assert (
+        await scoring.workers.ListMyReviews(
+            scoring_pb2.ListMyReviewsRequest(), metadata=scoring.as_worker("worker-8")
+        )
+    ).reviews == []
+    # A platform key is not a worker's token, and a worker's token is not a platform key.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await scoring.workers.ListMyReviews(scoring_pb2.ListMyReviewsRequest(), metadata=stranger)
+    assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await scoring.reviews.ListPendingReviews(
+            scoring_pb2.ListPendingReviewsRequest(), metadata=scoring.as_worker("worker-7")
+        )
+    assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    [still] = await scoring.pending(owner, "s-1")
+    assert still.state == events_pb2.REVIEW_STATE_PENDING
+
+
+@pytest.mark.parametrize(
+    ("reject", "field"),
+    [
+        (scoring_pb2.Reject(explanation=WHY), "reason"),
+        (
+            scoring_pb2.Reject(reason=events_pb2.REJECTION_REASON_INCOMPLETE, explanation="bad"),
+            "explanation",
+        ),
+        (scoring_pb2.Reject(reason=99, explanation=WHY), "reason"),
+    ],
+)
+async def test_a_rejection_without_a_reason_or_explanation_is_refused_and_changes_nothing(
+    scoring: Scoring, reject: scoring_pb2.Reject, field: str
+) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    await scoring.task("t-1", platform)
+    await scoring.submit("s-1", "t-1", platform, b"a cat")
+    await scoring.pending(platform, "s-1")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await scoring.reviews.ReviewSubmission(
+            scoring_pb2.ReviewSubmissionRequest(submission_id="s-1", reject=reject),
+            metadata=await scoring.as_(platform),
+        )
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations_of(refused.value)] == [field]
+    [still] = await scoring.pending(platform, "s-1")
+    assert still.state == events_pb2.REVIEW_STATE_PENDING
+
+
+async def test_deadlines_approve_unreviewed_work_and_grant_unanswered_appeals(
+    stack_endpoints: Any, kafka_topics: str
+) -> None:
+    async with running_scoring(
+        stack_endpoints, kafka_topics, review_window_s=3.0, appeal_answer_window_s=1.0
+    ) as scoring:
+        platform = f"p-{uuid.uuid4().hex[:8]}"
+        await scoring.task("t-late", platform)
+        await scoring.task("t-appeal", platform)
+        await scoring.submit("s-late", "t-late", platform, b"a cat")
+        await scoring.submit("s-appeal", "t-appeal", platform, b"a dog")
+        await scoring.pending(platform, "s-late", "s-appeal")
+        await scoring.reviews.ReviewSubmission(
+            scoring_pb2.ReviewSubmissionRequest(
+                submission_id="s-appeal",
+                reject=scoring_pb2.Reject(
+                    reason=events_pb2.REJECTION_REASON_COPIED, explanation=WHY
+                ),
+            ),
+            metadata=await scoring.as_(platform),
+        )
+        await scoring.workers.AppealRejection(
+            scoring_pb2.AppealRejectionRequest(submission_id="s-appeal", statement="Mine."),
+            metadata=scoring.as_worker("worker-7"),
+        )
+
+        late = await scoring.review_steps("s-late", lambda s: len(s) >= 2)
+        appealed = await scoring.review_steps("s-appeal", lambda s: len(s) >= 4)
+        assert (late[-1].state, late[-1].automatic, late[-1].paid) == (
+            events_pb2.REVIEW_STATE_APPROVED,
+            True,
+            True,
+        )
+        assert (appealed[-1].state, appealed[-1].automatic, appealed[-1].paid) == (
+            events_pb2.REVIEW_STATE_APPEAL_GRANTED,
+            True,
+            True,
+        )
+        watch = scoring.results.WatchResults(
+            scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(platform)
+        )
+        released = {(await _next(watch)).task_id for _ in range(2)}
+        assert released == {"t-late", "t-appeal"}
+        watch.cancel()

@@ -6,8 +6,8 @@ from enum import StrEnum
 
 @dataclass(frozen=True)
 class PayForTask:
-    """Pay the task's price for a scored submission (any verdict: rejecting work without
-    paying needs a reasoned, appealable dispute, which is a later issue)."""
+    """Pay the task's price for work its platform approved (or a deadline did), kept despite
+    a rejection, or lost on appeal: escrow moves to the worker."""
 
     submission_id: str
     task_id: str

@@ -1,6 +1,8 @@
 """Kafka events that earn pay, mapped to payroll's commands.
 
-Topics: `submissions.scored` (SubmissionScored pays the task, topped up to the floor),
+Topics: `reviews` (a SubmissionReviewed step that makes the work paid, approved by the platform
+or a deadline, kept despite a rejection, or granted on appeal, pays the task, topped up to the
+floor; every other step carries no pay),
 `tasks.assigned` (LeaseReleased pays the time worked at the floor; the other lease-life events
 carry no pay) and `workers.onboarding` (OnboardingCompleted pays the step at the floor).
 """
@@ -16,22 +18,22 @@ from payroll.service_layer.handlers import PayrollHandlers
 log = structlog.get_logger(__name__)
 
 GROUP_ID = "payroll"
-TOPICS = ("submissions.scored", "tasks.assigned", "workers.onboarding")
+TOPICS = ("reviews", "tasks.assigned", "workers.onboarding")
 
 # Valid events on our topics that carry no pay. Anything else is ignored too (see below).
 _NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed", "task_cancelled"})
 
 
-def pay_for_task(event_id: str, scored: events_pb2.SubmissionScored) -> PayForTask:
+def pay_for_task(event_id: str, reviewed: events_pb2.SubmissionReviewed) -> PayForTask:
     return PayForTask(
-        submission_id=scored.submission_id,
-        task_id=scored.task_id,
-        worker_id=scored.worker_id,
-        region=scored.region,
-        platform_id=scored.platform_id,
-        task_type=scored.task_type,
-        price_micros=scored.price_micros,
-        worked_seconds=scored.worked_seconds,
+        submission_id=reviewed.submission_id,
+        task_id=reviewed.task_id,
+        worker_id=reviewed.worker_id,
+        region=reviewed.region,
+        platform_id=reviewed.platform_id,
+        task_type=reviewed.task_type,
+        price_micros=reviewed.price_micros,
+        worked_seconds=reviewed.worked_seconds,
         source_event_id=event_id,
     )
 
@@ -84,10 +86,12 @@ class PayrollConsumer:
     async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
         field = envelope.WhichOneof("payload")
         try:
-            if field == "submission_scored":
-                await self._handlers.pay_for_task(
-                    pay_for_task(envelope.event_id, envelope.submission_scored)
-                )
+            if field == "submission_reviewed":
+                # Paid once per submission (the ledger's source key), whichever step says so.
+                if envelope.submission_reviewed.paid:
+                    await self._handlers.pay_for_task(
+                        pay_for_task(envelope.event_id, envelope.submission_reviewed)
+                    )
             elif field == "lease_released":
                 await self._handlers.pay_for_time_worked(
                     pay_for_time_worked(envelope.event_id, envelope.lease_released)
