@@ -15,6 +15,7 @@ import pytest
 
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
+from fairtask.v1 import events_pb2 as e
 from fairtask.v1 import payroll_pb2 as p
 from fairtask.v1 import payroll_pb2_grpc as pg
 from fairtask.v1 import scoring_pb2 as s
@@ -183,6 +184,57 @@ async def test_a_task_travels_from_platform_to_ledger(
 
     token, submissions = await asyncio.wait_for(work_through(dispatcher, "w-e2e", 3), 60)
     assert len(set(submissions)) == 3
+
+    # The platform reviews the two ordinary submissions (gold is scoring's to check): it
+    # approves one and rejects the other with a reason; the worker appeals with the token the
+    # dispatcher issued them, and the platform grants the appeal.
+    reviews = sg.ReviewServiceStub(scoring)
+
+    async def pending() -> list[s.Review] | None:
+        page = await reviews.ListPendingReviews(
+            s.ListPendingReviewsRequest(), metadata=platform_key, timeout=5
+        )
+        return list(page.reviews) if len(page.reviews) == 2 else None
+
+    waiting = await eventually(pending)
+    assert waiting is not None, "scoring never opened the two reviews"
+    approved, rejected = sorted(waiting, key=lambda r: r.client_task_id)
+    await reviews.ReviewSubmission(
+        s.ReviewSubmissionRequest(submission_id=approved.submission_id, approve=s.Approve()),
+        metadata=platform_key,
+        timeout=5,
+    )
+    await reviews.ReviewSubmission(
+        s.ReviewSubmissionRequest(
+            submission_id=rejected.submission_id,
+            reject=s.Reject(
+                reason=e.REJECTION_REASON_INCOMPLETE,
+                explanation="The box misses the car's rear half: the instructions ask for one "
+                "box around the whole car, bumpers included.",
+            ),
+        ),
+        metadata=platform_key,
+        timeout=5,
+    )
+    worker_reviews = sg.WorkerReviewServiceStub(scoring)
+    mine = await worker_reviews.ListMyReviews(
+        s.ListMyReviewsRequest(), metadata=bearer(token), timeout=5
+    )
+    assert {r.submission_id: r.state for r in mine.reviews}[rejected.submission_id] == (
+        e.REVIEW_STATE_REJECTED
+    )
+    await worker_reviews.AppealRejection(
+        s.AppealRejectionRequest(
+            submission_id=rejected.submission_id, statement="The rear half is behind a bus."
+        ),
+        metadata=bearer(token),
+        timeout=5,
+    )
+    await reviews.AnswerAppeal(
+        s.AnswerAppealRequest(submission_id=rejected.submission_id, grant=True),
+        metadata=platform_key,
+        timeout=5,
+    )
 
     # Scoring released the two ordinary results to the platform; the gold task stays private.
     results: list[s.WatchResultsResponse] = []

@@ -259,6 +259,37 @@ class FakeResults(scoring_pb2_grpc.ResultsServiceServicer):
                     yield scoring_pb2.WatchResultsResponse(cursor=str(position), task_id=task_id)
 
 
+class FakeReviews(scoring_pb2_grpc.ReviewServiceServicer):
+    """Nothing waits for review: the fake world approves every submission as it arrives."""
+
+    def __init__(self, world: FakeWorld) -> None:
+        self._platforms = world.authenticator()
+
+    async def ListPendingReviews(
+        self, request: scoring_pb2.ListPendingReviewsRequest, context: Context
+    ) -> scoring_pb2.ListPendingReviewsResponse:
+        await self._platforms.platform_id(context)
+        return scoring_pb2.ListPendingReviewsResponse()
+
+    async def ListOpenAppeals(
+        self, request: scoring_pb2.ListOpenAppealsRequest, context: Context
+    ) -> scoring_pb2.ListOpenAppealsResponse:
+        await self._platforms.platform_id(context)
+        return scoring_pb2.ListOpenAppealsResponse()
+
+    async def ReviewSubmission(
+        self, request: scoring_pb2.ReviewSubmissionRequest, context: Context
+    ) -> scoring_pb2.ReviewSubmissionResponse:
+        await context.abort(grpc.StatusCode.NOT_FOUND, "nothing waits for review here")
+        raise AssertionError("abort returns only by raising")
+
+    async def AnswerAppeal(
+        self, request: scoring_pb2.AnswerAppealRequest, context: Context
+    ) -> scoring_pb2.AnswerAppealResponse:
+        await context.abort(grpc.StatusCode.NOT_FOUND, "nothing is under appeal here")
+        raise AssertionError("abort returns only by raising")
+
+
 class FakePayroll(payroll_pb2_grpc.PayrollServiceServicer):
     """Answers operators only, as the real payroll answers the demo load."""
 
@@ -305,12 +336,13 @@ class FakeServices:
 
 
 async def serve_fakes(world: FakeWorld | None = None) -> tuple[grpc.aio.Server, FakeServices]:
-    """Starts all four fake services on one free loopback port."""
+    """Starts all five fake services on one free loopback port."""
     world = world or FakeWorld()
     server = grpc.aio.server()
     dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(FakePlatformService(world), server)
     dispatcher_pb2_grpc.add_WorkerServiceServicer_to_server(FakeWorkerService(world), server)
     scoring_pb2_grpc.add_ResultsServiceServicer_to_server(FakeResults(world), server)
+    scoring_pb2_grpc.add_ReviewServiceServicer_to_server(FakeReviews(world), server)
     payroll_pb2_grpc.add_PayrollServiceServicer_to_server(FakePayroll(world), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -20,6 +20,7 @@ from fairtask_demo.load.onboarding import OnboardingPublisher, onboarding_steps
 from fairtask_demo.load.platforms import PlatformSim
 from fairtask_demo.load.registry import Registry
 from fairtask_demo.load.results import watch_results
+from fairtask_demo.load.reviews import review_work
 from fairtask_demo.load.workers import WorkerSim
 from fairtask_demo.model import RunRecord, WorkerProfile, WorkerTally
 from fairtask_demo.render import Progress, progress_line
@@ -162,6 +163,14 @@ class LoadSession:
             *(
                 asyncio.create_task(
                     watch_results(
+                        scoring, p.platform_id, self._credentials[p.platform_id], self.registry
+                    )
+                )
+                for p in platforms
+            ),
+            *(
+                asyncio.create_task(
+                    review_work(
                         scoring, p.platform_id, self._credentials[p.platform_id], self.registry
                     )
                 )
