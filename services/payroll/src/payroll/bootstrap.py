@@ -24,6 +24,8 @@ from payroll.adapters.postgres import PostgresLedger
 from payroll.config import PayrollSettings
 from payroll.entrypoints.consumers import GROUP_ID, TOPICS, PayrollConsumer
 from payroll.entrypoints.grpc_api import SERVICE_NAME, PayrollServicer, register
+from payroll.entrypoints.grpc_escrow import SERVICE_NAME as ESCROW_SERVICE
+from payroll.entrypoints.grpc_escrow import EscrowServicer, register_escrow
 from payroll.service_layer.handlers import PayrollHandlers
 from payroll.service_layer.ports import EntryPublisher, Ledger, LedgerUnavailableError
 
@@ -79,7 +81,13 @@ def bootstrap(
     )
     return ServiceRuntime(
         name=SERVICE,
-        grpc=GrpcServer([SERVICE_NAME], [register(PayrollServicer(handlers, callers))]),
+        grpc=GrpcServer(
+            [SERVICE_NAME, ESCROW_SERVICE],
+            [
+                register(PayrollServicer(handlers, callers)),
+                register_escrow(EscrowServicer(handlers, callers)),
+            ],
+        ),
         http=HttpServer(build_http_app(SERVICE), settings.host, settings.http_port),
         producer=producer,
         consumers=[consumer],

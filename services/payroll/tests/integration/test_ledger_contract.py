@@ -8,6 +8,12 @@ import pytest
 from payroll.adapters.memory import MemoryLedger
 from payroll.adapters.postgres import PostgresLedger
 from payroll.domain.commands import PayForTask, PayForTimeWorked
+from payroll.domain.escrow import (
+    InsufficientEscrowError,
+    TaskHold,
+    deposit_posting,
+    withdrawal_posting,
+)
 from payroll.domain.model import Posting, RegionEarnings
 from payroll.domain.pay import task_pay_posting, time_worked_posting
 from payroll.service_layer.ports import Ledger
@@ -128,3 +134,67 @@ async def test_summary_totals_and_earnings_by_region(ledger: Ledger) -> None:
         RegionEarnings("ke", 2_400_000, 690, 1),
         RegionEarnings("ph", 500_000, 90, 1),
     )
+
+
+def deposit(n: int, amount: int, platform: str = "lab-a") -> Posting:
+    return deposit_posting(platform, f"dep-{n}", amount, entry_id(1000 + n), T0)
+
+
+def withdrawal(n: int, amount: int, platform: str = "lab-a") -> Posting:
+    return withdrawal_posting(platform, f"wd-{n}", amount, entry_id(2000 + n), T0)
+
+
+async def test_an_unfunded_platform_cannot_hold_and_nothing_is_held(ledger: Ledger) -> None:
+    with pytest.raises(InsufficientEscrowError) as refused:
+        await ledger.hold("lab-a", [TaskHold("task-1", 400_000)], T0)
+    assert (refused.value.balance.available_micros, refused.value.needed_micros) == (0, 400_000)
+    assert (await ledger.escrow("lab-a")).held_micros == 0
+
+
+async def test_holds_are_all_or_none_and_idempotent_per_task(ledger: Ledger) -> None:
+    await ledger.post(deposit(1, 1_000_000))
+    held = await ledger.hold(
+        "lab-a", [TaskHold("task-1", 400_000), TaskHold("task-2", 400_000)], T0
+    )
+    assert (held.held_micros, held.available_micros) == (800_000, 200_000)
+    # Holding the same tasks again holds nothing more.
+    again = await ledger.hold("lab-a", [TaskHold("task-1", 400_000)], T0)
+    assert again.held_micros == 800_000
+    # A batch that does not fit holds none of it, not even the part that would.
+    with pytest.raises(InsufficientEscrowError):
+        await ledger.hold("lab-a", [TaskHold("task-3", 100_000), TaskHold("task-4", 400_000)], T0)
+    assert (await ledger.escrow("lab-a")).held_micros == 800_000
+
+
+async def test_paying_a_task_spends_its_hold_and_releasing_frees_it(ledger: Ledger) -> None:
+    await ledger.post(deposit(1, 1_000_000))
+    await ledger.hold("lab-a", [TaskHold("task-1", 400_000), TaskHold("task-2", 400_000)], T0)
+    await ledger.post(pay(1))  # task-1, 400,000
+    assert await ledger.release("task-2", T0)
+    assert not await ledger.release("task-2", T0)
+    assert not await ledger.release("task-1", T0)  # spent, not held
+    balance = await ledger.escrow("lab-a")
+    assert (balance.deposited_micros, balance.spent_micros, balance.held_micros) == (
+        1_000_000,
+        400_000,
+        0,
+    )
+    assert balance.available_micros == 600_000
+    assert (await ledger.summary()).balanced
+
+
+async def test_only_available_funds_can_be_withdrawn(ledger: Ledger) -> None:
+    await ledger.post(deposit(1, 1_000_000))
+    await ledger.hold("lab-a", [TaskHold("task-1", 700_000)], T0)
+    with pytest.raises(InsufficientEscrowError):
+        await ledger.withdraw(withdrawal(1, 400_000))
+    posted = await ledger.withdraw(withdrawal(2, 300_000))
+    assert posted.created
+    # The same withdrawal again is found, not paid out twice.
+    assert not (await ledger.withdraw(withdrawal(2, 300_000))).created
+    balance = await ledger.escrow("lab-a")
+    assert (balance.withdrawn_micros, balance.available_micros) == (300_000, 0)
+    # Deposits and withdrawals are nobody's earnings.
+    summary = await ledger.summary()
+    assert summary.balanced
+    assert summary.regions == ()

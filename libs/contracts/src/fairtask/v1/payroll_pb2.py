@@ -26,25 +26,47 @@ from fairtask.v1 import events_pb2 as fairtask_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61irtask/v1/payroll.proto\x12\x0b\x66\x61irtask.v1\x1a\x18\x66\x61irtask/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"(\n\x13GetStatementRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\"\xb4\x01\n\rStatementLine\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.fairtask.v1.EntryKind\x12\x15\n\ramount_micros\x18\x03 \x01(\x03\x12\x14\n\x0cpaid_seconds\x18\x04 \x01(\r\x12\x0f\n\x07task_id\x18\x05 \x01(\t\x12-\n\tposted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\x14GetStatementResponse\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12)\n\x05lines\x18\x02 \x03(\x0b\x32\x1a.fairtask.v1.StatementLine\x12\x16\n\x0e\x62\x61lance_micros\x18\x03 \x01(\x03\x12\x12\n\ntasks_paid\x18\x04 \x01(\r\x12\x14\n\x0cpaid_seconds\x18\x05 \x01(\x04\"\x19\n\x17GetLedgerSummaryRequest\"c\n\x0eRegionEarnings\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x17\n\x0f\x65\x61rnings_micros\x18\x02 \x01(\x03\x12\x14\n\x0cpaid_seconds\x18\x03 \x01(\x04\x12\x12\n\ntasks_paid\x18\x04 \x01(\r\"\xa7\x01\n\x18GetLedgerSummaryResponse\x12\x10\n\x08\x62\x61lanced\x18\x01 \x01(\x08\x12\x1b\n\x13total_debits_micros\x18\x02 \x01(\x03\x12\x1c\n\x14total_credits_micros\x18\x03 \x01(\x03\x12\x10\n\x08postings\x18\x04 \x01(\x04\x12,\n\x07regions\x18\x05 \x03(\x0b\x32\x1b.fairtask.v1.RegionEarnings2\xc6\x01\n\x0ePayrollService\x12S\n\x0cGetStatement\x12 .fairtask.v1.GetStatementRequest\x1a!.fairtask.v1.GetStatementResponse\x12_\n\x10GetLedgerSummary\x12$.fairtask.v1.GetLedgerSummaryRequest\x1a%.fairtask.v1.GetLedgerSummaryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61irtask/v1/payroll.proto\x12\x0b\x66\x61irtask.v1\x1a\x18\x66\x61irtask/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n\rEscrowBalance\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x18\n\x10\x64\x65posited_micros\x18\x02 \x01(\x03\x12\x18\n\x10withdrawn_micros\x18\x03 \x01(\x03\x12\x14\n\x0cspent_micros\x18\x04 \x01(\x03\x12\x13\n\x0bheld_micros\x18\x05 \x01(\x03\x12\x18\n\x10\x61vailable_micros\x18\x06 \x01(\x03\"\'\n\x10GetEscrowRequest\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\"?\n\x11GetEscrowResponse\x12*\n\x06\x65scrow\x18\x01 \x01(\x0b\x32\x1a.fairtask.v1.EscrowBalance\";\n\x0e\x44\x65positRequest\x12\x12\n\ndeposit_id\x18\x01 \x01(\t\x12\x15\n\ramount_micros\x18\x02 \x01(\x03\"=\n\x0f\x44\x65positResponse\x12*\n\x06\x65scrow\x18\x01 \x01(\x0b\x32\x1a.fairtask.v1.EscrowBalance\"?\n\x0fWithdrawRequest\x12\x15\n\rwithdrawal_id\x18\x01 \x01(\t\x12\x15\n\ramount_micros\x18\x02 \x01(\x03\">\n\x10WithdrawResponse\x12*\n\x06\x65scrow\x18\x01 \x01(\x0b\x32\x1a.fairtask.v1.EscrowBalance\"2\n\x08TaskHold\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x15\n\ramount_micros\x18\x02 \x01(\x03\"P\n\x13HoldForTasksRequest\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12$\n\x05holds\x18\x02 \x03(\x0b\x32\x15.fairtask.v1.TaskHold\"B\n\x14HoldForTasksResponse\x12*\n\x06\x65scrow\x18\x01 \x01(\x0b\x32\x1a.fairtask.v1.EscrowBalance\"(\n\x13GetStatementRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\"\xb4\x01\n\rStatementLine\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.fairtask.v1.EntryKind\x12\x15\n\ramount_micros\x18\x03 \x01(\x03\x12\x14\n\x0cpaid_seconds\x18\x04 \x01(\r\x12\x0f\n\x07task_id\x18\x05 \x01(\t\x12-\n\tposted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x96\x01\n\x14GetStatementResponse\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12)\n\x05lines\x18\x02 \x03(\x0b\x32\x1a.fairtask.v1.StatementLine\x12\x16\n\x0e\x62\x61lance_micros\x18\x03 \x01(\x03\x12\x12\n\ntasks_paid\x18\x04 \x01(\r\x12\x14\n\x0cpaid_seconds\x18\x05 \x01(\x04\"\x19\n\x17GetLedgerSummaryRequest\"c\n\x0eRegionEarnings\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x17\n\x0f\x65\x61rnings_micros\x18\x02 \x01(\x03\x12\x14\n\x0cpaid_seconds\x18\x03 \x01(\x04\x12\x12\n\ntasks_paid\x18\x04 \x01(\r\"\xa7\x01\n\x18GetLedgerSummaryResponse\x12\x10\n\x08\x62\x61lanced\x18\x01 \x01(\x08\x12\x1b\n\x13total_debits_micros\x18\x02 \x01(\x03\x12\x1c\n\x14total_credits_micros\x18\x03 \x01(\x03\x12\x10\n\x08postings\x18\x04 \x01(\x04\x12,\n\x07regions\x18\x05 \x03(\x0b\x32\x1b.fairtask.v1.RegionEarnings2\xc6\x01\n\x0ePayrollService\x12S\n\x0cGetStatement\x12 .fairtask.v1.GetStatementRequest\x1a!.fairtask.v1.GetStatementResponse\x12_\n\x10GetLedgerSummary\x12$.fairtask.v1.GetLedgerSummaryRequest\x1a%.fairtask.v1.GetLedgerSummaryResponse2\xbf\x02\n\rEscrowService\x12J\n\tGetEscrow\x12\x1d.fairtask.v1.GetEscrowRequest\x1a\x1e.fairtask.v1.GetEscrowResponse\x12\x44\n\x07\x44\x65posit\x12\x1b.fairtask.v1.DepositRequest\x1a\x1c.fairtask.v1.DepositResponse\x12G\n\x08Withdraw\x12\x1c.fairtask.v1.WithdrawRequest\x1a\x1d.fairtask.v1.WithdrawResponse\x12S\n\x0cHoldForTasks\x12 .fairtask.v1.HoldForTasksRequest\x1a!.fairtask.v1.HoldForTasksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fairtask.v1.payroll_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSTATEMENTREQUEST']._serialized_start=101
-  _globals['_GETSTATEMENTREQUEST']._serialized_end=141
-  _globals['_STATEMENTLINE']._serialized_start=144
-  _globals['_STATEMENTLINE']._serialized_end=324
-  _globals['_GETSTATEMENTRESPONSE']._serialized_start=327
-  _globals['_GETSTATEMENTRESPONSE']._serialized_end=477
-  _globals['_GETLEDGERSUMMARYREQUEST']._serialized_start=479
-  _globals['_GETLEDGERSUMMARYREQUEST']._serialized_end=504
-  _globals['_REGIONEARNINGS']._serialized_start=506
-  _globals['_REGIONEARNINGS']._serialized_end=605
-  _globals['_GETLEDGERSUMMARYRESPONSE']._serialized_start=608
-  _globals['_GETLEDGERSUMMARYRESPONSE']._serialized_end=775
-  _globals['_PAYROLLSERVICE']._serialized_start=778
-  _globals['_PAYROLLSERVICE']._serialized_end=976
+  _globals['_ESCROWBALANCE']._serialized_start=102
+  _globals['_ESCROWBALANCE']._serialized_end=259
+  _globals['_GETESCROWREQUEST']._serialized_start=261
+  _globals['_GETESCROWREQUEST']._serialized_end=300
+  _globals['_GETESCROWRESPONSE']._serialized_start=302
+  _globals['_GETESCROWRESPONSE']._serialized_end=365
+  _globals['_DEPOSITREQUEST']._serialized_start=367
+  _globals['_DEPOSITREQUEST']._serialized_end=426
+  _globals['_DEPOSITRESPONSE']._serialized_start=428
+  _globals['_DEPOSITRESPONSE']._serialized_end=489
+  _globals['_WITHDRAWREQUEST']._serialized_start=491
+  _globals['_WITHDRAWREQUEST']._serialized_end=554
+  _globals['_WITHDRAWRESPONSE']._serialized_start=556
+  _globals['_WITHDRAWRESPONSE']._serialized_end=618
+  _globals['_TASKHOLD']._serialized_start=620
+  _globals['_TASKHOLD']._serialized_end=670
+  _globals['_HOLDFORTASKSREQUEST']._serialized_start=672
+  _globals['_HOLDFORTASKSREQUEST']._serialized_end=752
+  _globals['_HOLDFORTASKSRESPONSE']._serialized_start=754
+  _globals['_HOLDFORTASKSRESPONSE']._serialized_end=820
+  _globals['_GETSTATEMENTREQUEST']._serialized_start=822
+  _globals['_GETSTATEMENTREQUEST']._serialized_end=862
+  _globals['_STATEMENTLINE']._serialized_start=865
+  _globals['_STATEMENTLINE']._serialized_end=1045
+  _globals['_GETSTATEMENTRESPONSE']._serialized_start=1048
+  _globals['_GETSTATEMENTRESPONSE']._serialized_end=1198
+  _globals['_GETLEDGERSUMMARYREQUEST']._serialized_start=1200
+  _globals['_GETLEDGERSUMMARYREQUEST']._serialized_end=1225
+  _globals['_REGIONEARNINGS']._serialized_start=1227
+  _globals['_REGIONEARNINGS']._serialized_end=1326
+  _globals['_GETLEDGERSUMMARYRESPONSE']._serialized_start=1329
+  _globals['_GETLEDGERSUMMARYRESPONSE']._serialized_end=1496
+  _globals['_PAYROLLSERVICE']._serialized_start=1499
+  _globals['_PAYROLLSERVICE']._serialized_end=1697
+  _globals['_ESCROWSERVICE']._serialized_start=1700
+  _globals['_ESCROWSERVICE']._serialized_end=2019
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,84 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class EscrowBalance(_message.Message):
+    __slots__ = ("platform_id", "deposited_micros", "withdrawn_micros", "spent_micros", "held_micros", "available_micros")
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPOSITED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_MICROS_FIELD_NUMBER: _ClassVar[int]
+    SPENT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    HELD_MICROS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_MICROS_FIELD_NUMBER: _ClassVar[int]
+    platform_id: str
+    deposited_micros: int
+    withdrawn_micros: int
+    spent_micros: int
+    held_micros: int
+    available_micros: int
+    def __init__(self, platform_id: _Optional[str] = ..., deposited_micros: _Optional[int] = ..., withdrawn_micros: _Optional[int] = ..., spent_micros: _Optional[int] = ..., held_micros: _Optional[int] = ..., available_micros: _Optional[int] = ...) -> None: ...
+
+class GetEscrowRequest(_message.Message):
+    __slots__ = ("platform_id",)
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    platform_id: str
+    def __init__(self, platform_id: _Optional[str] = ...) -> None: ...
+
+class GetEscrowResponse(_message.Message):
+    __slots__ = ("escrow",)
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    escrow: EscrowBalance
+    def __init__(self, escrow: _Optional[_Union[EscrowBalance, _Mapping]] = ...) -> None: ...
+
+class DepositRequest(_message.Message):
+    __slots__ = ("deposit_id", "amount_micros")
+    DEPOSIT_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    deposit_id: str
+    amount_micros: int
+    def __init__(self, deposit_id: _Optional[str] = ..., amount_micros: _Optional[int] = ...) -> None: ...
+
+class DepositResponse(_message.Message):
+    __slots__ = ("escrow",)
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    escrow: EscrowBalance
+    def __init__(self, escrow: _Optional[_Union[EscrowBalance, _Mapping]] = ...) -> None: ...
+
+class WithdrawRequest(_message.Message):
+    __slots__ = ("withdrawal_id", "amount_micros")
+    WITHDRAWAL_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    withdrawal_id: str
+    amount_micros: int
+    def __init__(self, withdrawal_id: _Optional[str] = ..., amount_micros: _Optional[int] = ...) -> None: ...
+
+class WithdrawResponse(_message.Message):
+    __slots__ = ("escrow",)
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    escrow: EscrowBalance
+    def __init__(self, escrow: _Optional[_Union[EscrowBalance, _Mapping]] = ...) -> None: ...
+
+class TaskHold(_message.Message):
+    __slots__ = ("task_id", "amount_micros")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MICROS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    amount_micros: int
+    def __init__(self, task_id: _Optional[str] = ..., amount_micros: _Optional[int] = ...) -> None: ...
+
+class HoldForTasksRequest(_message.Message):
+    __slots__ = ("platform_id", "holds")
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
+    platform_id: str
+    holds: _containers.RepeatedCompositeFieldContainer[TaskHold]
+    def __init__(self, platform_id: _Optional[str] = ..., holds: _Optional[_Iterable[_Union[TaskHold, _Mapping]]] = ...) -> None: ...
+
+class HoldForTasksResponse(_message.Message):
+    __slots__ = ("escrow",)
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    escrow: EscrowBalance
+    def __init__(self, escrow: _Optional[_Union[EscrowBalance, _Mapping]] = ...) -> None: ...
+
 class GetStatementRequest(_message.Message):
     __slots__ = ("worker_id",)
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]

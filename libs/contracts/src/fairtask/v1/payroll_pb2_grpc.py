@@ -142,3 +142,216 @@ class PayrollService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class EscrowServiceStub:
+    """A platform's escrow: funds deposited before its tasks can be dispatched, held per task until
+    the work is paid or will not be, and withdrawn when unused.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetEscrow = channel.unary_unary(
+                '/fairtask.v1.EscrowService/GetEscrow',
+                request_serializer=fairtask_dot_v1_dot_payroll__pb2.GetEscrowRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_payroll__pb2.GetEscrowResponse.FromString,
+                _registered_method=True)
+        self.Deposit = channel.unary_unary(
+                '/fairtask.v1.EscrowService/Deposit',
+                request_serializer=fairtask_dot_v1_dot_payroll__pb2.DepositRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_payroll__pb2.DepositResponse.FromString,
+                _registered_method=True)
+        self.Withdraw = channel.unary_unary(
+                '/fairtask.v1.EscrowService/Withdraw',
+                request_serializer=fairtask_dot_v1_dot_payroll__pb2.WithdrawRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_payroll__pb2.WithdrawResponse.FromString,
+                _registered_method=True)
+        self.HoldForTasks = channel.unary_unary(
+                '/fairtask.v1.EscrowService/HoldForTasks',
+                request_serializer=fairtask_dot_v1_dot_payroll__pb2.HoldForTasksRequest.SerializeToString,
+                response_deserializer=fairtask_dot_v1_dot_payroll__pb2.HoldForTasksResponse.FromString,
+                _registered_method=True)
+
+
+class EscrowServiceServicer:
+    """A platform's escrow: funds deposited before its tasks can be dispatched, held per task until
+    the work is paid or will not be, and withdrawn when unused.
+    """
+
+    def GetEscrow(self, request, context):
+        """The caller's escrow (a platform), or any platform's (an operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Deposit(self, request, context):
+        """Idempotent per deposit_id. In production a payment provider confirms the money first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Withdraw(self, request, context):
+        """Only available funds (neither held for tasks nor spent); idempotent per withdrawal_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HoldForTasks(self, request, context):
+        """For the dispatcher (an operator key): holds each new task's price before the task is
+        accepted, all or none; FAILED_PRECONDITION with the available and needed amounts when the
+        funds do not cover them. Idempotent per task id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_EscrowServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetEscrow': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEscrow,
+                    request_deserializer=fairtask_dot_v1_dot_payroll__pb2.GetEscrowRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_payroll__pb2.GetEscrowResponse.SerializeToString,
+            ),
+            'Deposit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Deposit,
+                    request_deserializer=fairtask_dot_v1_dot_payroll__pb2.DepositRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_payroll__pb2.DepositResponse.SerializeToString,
+            ),
+            'Withdraw': grpc.unary_unary_rpc_method_handler(
+                    servicer.Withdraw,
+                    request_deserializer=fairtask_dot_v1_dot_payroll__pb2.WithdrawRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_payroll__pb2.WithdrawResponse.SerializeToString,
+            ),
+            'HoldForTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldForTasks,
+                    request_deserializer=fairtask_dot_v1_dot_payroll__pb2.HoldForTasksRequest.FromString,
+                    response_serializer=fairtask_dot_v1_dot_payroll__pb2.HoldForTasksResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'fairtask.v1.EscrowService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('fairtask.v1.EscrowService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class EscrowService:
+    """A platform's escrow: funds deposited before its tasks can be dispatched, held per task until
+    the work is paid or will not be, and withdrawn when unused.
+    """
+
+    @staticmethod
+    def GetEscrow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.EscrowService/GetEscrow',
+            fairtask_dot_v1_dot_payroll__pb2.GetEscrowRequest.SerializeToString,
+            fairtask_dot_v1_dot_payroll__pb2.GetEscrowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Deposit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.EscrowService/Deposit',
+            fairtask_dot_v1_dot_payroll__pb2.DepositRequest.SerializeToString,
+            fairtask_dot_v1_dot_payroll__pb2.DepositResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Withdraw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.EscrowService/Withdraw',
+            fairtask_dot_v1_dot_payroll__pb2.WithdrawRequest.SerializeToString,
+            fairtask_dot_v1_dot_payroll__pb2.WithdrawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldForTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fairtask.v1.EscrowService/HoldForTasks',
+            fairtask_dot_v1_dot_payroll__pb2.HoldForTasksRequest.SerializeToString,
+            fairtask_dot_v1_dot_payroll__pb2.HoldForTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -65,3 +65,85 @@ class PayrollServiceServicer(metaclass=_abc_1.ABCMeta):
         """Totals over the whole ledger, for operators and reports."""
 
 def add_PayrollServiceServicer_to_server(servicer: PayrollServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class EscrowServiceStub:
+    """A platform's escrow: funds deposited before its tasks can be dispatched, held per task until
+    the work is paid or will not be, and withdrawn when unused.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> EscrowServiceAsyncStub: ...
+    GetEscrow: _grpc.UnaryUnaryMultiCallable[_payroll_pb2.GetEscrowRequest, _payroll_pb2.GetEscrowResponse]
+    """The caller's escrow (a platform), or any platform's (an operator)."""
+    Deposit: _grpc.UnaryUnaryMultiCallable[_payroll_pb2.DepositRequest, _payroll_pb2.DepositResponse]
+    """Idempotent per deposit_id. In production a payment provider confirms the money first."""
+    Withdraw: _grpc.UnaryUnaryMultiCallable[_payroll_pb2.WithdrawRequest, _payroll_pb2.WithdrawResponse]
+    """Only available funds (neither held for tasks nor spent); idempotent per withdrawal_id."""
+    HoldForTasks: _grpc.UnaryUnaryMultiCallable[_payroll_pb2.HoldForTasksRequest, _payroll_pb2.HoldForTasksResponse]
+    """For the dispatcher (an operator key): holds each new task's price before the task is
+    accepted, all or none; FAILED_PRECONDITION with the available and needed amounts when the
+    funds do not cover them. Idempotent per task id.
+    """
+
+@_typing.type_check_only
+class EscrowServiceAsyncStub(EscrowServiceStub):
+    """A platform's escrow: funds deposited before its tasks can be dispatched, held per task until
+    the work is paid or will not be, and withdrawn when unused.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetEscrow: _aio.UnaryUnaryMultiCallable[_payroll_pb2.GetEscrowRequest, _payroll_pb2.GetEscrowResponse]  # type: ignore[assignment]
+    """The caller's escrow (a platform), or any platform's (an operator)."""
+    Deposit: _aio.UnaryUnaryMultiCallable[_payroll_pb2.DepositRequest, _payroll_pb2.DepositResponse]  # type: ignore[assignment]
+    """Idempotent per deposit_id. In production a payment provider confirms the money first."""
+    Withdraw: _aio.UnaryUnaryMultiCallable[_payroll_pb2.WithdrawRequest, _payroll_pb2.WithdrawResponse]  # type: ignore[assignment]
+    """Only available funds (neither held for tasks nor spent); idempotent per withdrawal_id."""
+    HoldForTasks: _aio.UnaryUnaryMultiCallable[_payroll_pb2.HoldForTasksRequest, _payroll_pb2.HoldForTasksResponse]  # type: ignore[assignment]
+    """For the dispatcher (an operator key): holds each new task's price before the task is
+    accepted, all or none; FAILED_PRECONDITION with the available and needed amounts when the
+    funds do not cover them. Idempotent per task id.
+    """
+
+class EscrowServiceServicer(metaclass=_abc_1.ABCMeta):
+    """A platform's escrow: funds deposited before its tasks can be dispatched, held per task until
+    the work is paid or will not be, and withdrawn when unused.
+    """
+
+    @_abc_1.abstractmethod
+    def GetEscrow(
+        self,
+        request: _payroll_pb2.GetEscrowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payroll_pb2.GetEscrowResponse, _abc.Awaitable[_payroll_pb2.GetEscrowResponse]]:
+        """The caller's escrow (a platform), or any platform's (an operator)."""
+
+    @_abc_1.abstractmethod
+    def Deposit(
+        self,
+        request: _payroll_pb2.DepositRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payroll_pb2.DepositResponse, _abc.Awaitable[_payroll_pb2.DepositResponse]]:
+        """Idempotent per deposit_id. In production a payment provider confirms the money first."""
+
+    @_abc_1.abstractmethod
+    def Withdraw(
+        self,
+        request: _payroll_pb2.WithdrawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payroll_pb2.WithdrawResponse, _abc.Awaitable[_payroll_pb2.WithdrawResponse]]:
+        """Only available funds (neither held for tasks nor spent); idempotent per withdrawal_id."""
+
+    @_abc_1.abstractmethod
+    def HoldForTasks(
+        self,
+        request: _payroll_pb2.HoldForTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payroll_pb2.HoldForTasksResponse, _abc.Awaitable[_payroll_pb2.HoldForTasksResponse]]:
+        """For the dispatcher (an operator key): holds each new task's price before the task is
+        accepted, all or none; FAILED_PRECONDITION with the available and needed amounts when the
+        funds do not cover them. Idempotent per task id.
+        """
+
+def add_EscrowServiceServicer_to_server(servicer: EscrowServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,14 +1,26 @@
 """In-memory fakes of payroll's ports, for unit tests and the ledger contract suite."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from payroll.domain.escrow import EscrowBalance, InsufficientEscrowError, TaskHold
 from payroll.domain.events import EntryPosted
-from payroll.domain.model import LedgerSummary, Posting, Statement
+from payroll.domain.model import CHARGES, EntryKind, LedgerSummary, Posting, Statement
 from payroll.domain.reports import statement_of, summarize
 from payroll.service_layer.ports import LedgerUnavailableError, Posted
+
+
+@dataclass
+class _Hold:
+    platform_id: str
+    amount_micros: int
+    state: str
 
 
 class MemoryLedger:
     def __init__(self) -> None:
         self.postings: dict[str, Posting] = {}
+        self.holds: dict[str, _Hold] = {}
         # Set to make every call fail as if PostgreSQL were down.
         self.unavailable = False
 
@@ -18,7 +30,57 @@ class MemoryLedger:
         if stored is not None:
             return Posted(stored, created=False)
         self.postings[posting.source_key] = posting
+        held = self.holds.get(posting.task_id)
+        if posting.kind is EntryKind.TASK_PAY and held is not None and held.state == "held":
+            held.state = "spent"
         return Posted(posting, created=True)
+
+    async def escrow(self, platform_id: str) -> EscrowBalance:
+        self._check()
+        own = [p for p in self.postings.values() if p.platform_id == platform_id]
+
+        def total(*kinds: EntryKind) -> int:
+            return sum(p.amount_micros for p in own if p.kind in kinds)
+
+        held = sum(
+            h.amount_micros
+            for h in self.holds.values()
+            if h.platform_id == platform_id and h.state == "held"
+        )
+        return EscrowBalance(
+            platform_id,
+            total(EntryKind.DEPOSIT),
+            total(EntryKind.WITHDRAWAL),
+            total(*CHARGES),
+            held,
+        )
+
+    async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+        before = await self.escrow(platform_id)
+        new = {h.task_id: h for h in holds if h.task_id not in self.holds}
+        needed = sum(h.amount_micros for h in new.values())
+        if needed > before.available_micros:
+            raise InsufficientEscrowError(before, needed)
+        for task_id, h in new.items():
+            self.holds[task_id] = _Hold(platform_id, h.amount_micros, "held")
+        return await self.escrow(platform_id)
+
+    async def release(self, task_id: str, now: datetime) -> bool:
+        self._check()
+        held = self.holds.get(task_id)
+        if held is None or held.state != "held":
+            return False
+        held.state = "released"
+        return True
+
+    async def withdraw(self, posting: Posting) -> Posted:
+        stored = self.postings.get(posting.source_key)
+        if stored is not None:
+            return Posted(stored, created=False)
+        balance = await self.escrow(posting.platform_id)
+        if balance.available_micros < posting.amount_micros:
+            raise InsufficientEscrowError(balance, posting.amount_micros)
+        return await self.post(posting)
 
     async def statement(self, worker_id: str, max_lines: int) -> Statement | None:
         self._check()

@@ -7,13 +7,16 @@ connection from the pool has its own deadline, so no call can hang.
 """
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import structlog
 
+from payroll.adapters import escrow_sql
 from payroll.adapters.migrations import DEFAULT_DIRECTORY, load_migrations, migrate
+from payroll.domain.escrow import EscrowBalance, InsufficientEscrowError, TaskHold
 from payroll.domain.model import (
     AccountKind,
     EntryKind,
@@ -85,59 +88,59 @@ class PostgresLedger:
 
     async def post(self, posting: Posting) -> Posted:
         pool = await self._ready()
-        lines = sorted(posting.lines, key=lambda line: line.account_id)
         try:
             async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                # Accounts are created on first use, in account-id order so two transactions
-                # touching the same pair of accounts cannot deadlock.
-                await conn.execute(
-                    """
-                    INSERT INTO accounts (id, kind)
-                    SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1
-                    ON CONFLICT (id) DO NOTHING
-                    """,
-                    [line.account_id for line in lines],
-                    [line.account_kind.value for line in lines],
-                )
-                # A concurrent insert of the same source_key makes this wait for the other
-                # transaction; if it commits, we write nothing and read its posting below.
-                inserted = await conn.fetchval(
-                    """
-                    INSERT INTO postings (id, source_key, kind, worker_id, region, task_id,
-                        platform_id, task_type, amount_micros, paid_seconds, source_event_id,
-                        posted_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                    ON CONFLICT (source_key) DO NOTHING
-                    RETURNING id
-                    """,
-                    posting.entry_id,
-                    posting.source_key,
-                    posting.kind.value,
-                    posting.worker_id,
-                    posting.region,
-                    posting.task_id,
-                    posting.platform_id,
-                    posting.task_type,
-                    posting.amount_micros,
-                    posting.paid_seconds,
-                    posting.source_event_id,
-                    posting.posted_at,
-                )
-                if inserted is None:
-                    return Posted(await self._load(conn, posting.source_key), created=False)
-                await conn.execute(
-                    """
-                    INSERT INTO ledger_lines (posting_id, account_id, amount_micros)
-                    SELECT $1, * FROM unnest($2::text[], $3::bigint[])
-                    """,
-                    posting.entry_id,
-                    [line.account_id for line in lines],
-                    [line.amount_micros for line in lines],
-                )
+                posted = await _insert(conn, posting)
+                if posted.created and posting.kind is EntryKind.TASK_PAY:
+                    await escrow_sql.spend(conn, posting.task_id, posting.posted_at)
                 # The deferred balance trigger runs at this block's COMMIT.
-            return Posted(posting, created=True)
+            return posted
         except _TRANSIENT as exc:
             raise LedgerUnavailableError(f"posting {posting.source_key}: {exc!r}") from exc
+
+    async def escrow(self, platform_id: str) -> EscrowBalance:
+        pool = await self._ready()
+        try:
+            async with (
+                pool.acquire(timeout=self._timeout_s) as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                return await escrow_sql.balance(conn, platform_id)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"escrow of {platform_id}: {exc!r}") from exc
+
+    async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
+                await escrow_sql.lock(conn, platform_id)
+                return await escrow_sql.hold(conn, platform_id, holds, now)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"holding for {platform_id}: {exc!r}") from exc
+
+    async def release(self, task_id: str, now: datetime) -> bool:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                return await escrow_sql.release(conn, task_id, now)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"releasing {task_id}: {exc!r}") from exc
+
+    async def withdraw(self, posting: Posting) -> Posted:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
+                await escrow_sql.lock(conn, posting.platform_id)
+                if await conn.fetchval(
+                    "SELECT 1 FROM postings WHERE source_key = $1", posting.source_key
+                ):
+                    return Posted(await _load(conn, posting.source_key), created=False)
+                balance = await escrow_sql.balance(conn, posting.platform_id)
+                if balance.available_micros < posting.amount_micros:
+                    raise InsufficientEscrowError(balance, posting.amount_micros)
+                return await _insert(conn, posting)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"withdrawal {posting.source_key}: {exc!r}") from exc
 
     async def statement(self, worker_id: str, max_lines: int) -> Statement | None:
         pool = await self._ready()
@@ -210,7 +213,8 @@ class PostgresLedger:
                       NOT EXISTS (
                         SELECT 1 FROM ledger_lines
                         GROUP BY posting_id HAVING sum(amount_micros) <> 0
-                      ) AS every_posting_balanced
+                      ) AS every_posting_balanced,
+                      (SELECT count(*) FROM postings) AS postings
                     FROM ledger_lines
                     """
                 )
@@ -221,7 +225,7 @@ class PostgresLedger:
                            sum(paid_seconds)::bigint AS paid_seconds,
                            count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
                            count(*) AS postings
-                    FROM postings GROUP BY region ORDER BY region
+                    FROM postings WHERE worker_id <> '' GROUP BY region ORDER BY region
                     """
                 )
         except _TRANSIENT as exc:
@@ -231,7 +235,7 @@ class PostgresLedger:
             balanced=totals["every_posting_balanced"] and totals["debits"] == totals["credits"],
             total_debits_micros=totals["debits"],
             total_credits_micros=totals["credits"],
-            postings=sum(row["postings"] for row in regions),
+            postings=totals["postings"],
             regions=tuple(
                 RegionEarnings(
                     region=row["region"],
@@ -279,32 +283,85 @@ class PostgresLedger:
         finally:
             await asyncio.wait_for(conn.close(), timeout=self._timeout_s)
 
-    async def _load(self, conn: Any, source_key: str) -> Posting:
-        row = await conn.fetchrow(
-            f"SELECT {_POSTING_COLUMNS} FROM postings WHERE source_key = $1", source_key
-        )
-        lines = await conn.fetch(
-            """
-            SELECT l.account_id, a.kind, l.amount_micros
-            FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
-            WHERE l.posting_id = $1 ORDER BY l.amount_micros DESC
-            """,
-            row["id"],
-        )
-        return Posting(
-            entry_id=row["id"],
-            source_key=row["source_key"],
-            kind=EntryKind(row["kind"]),
-            worker_id=row["worker_id"],
-            region=row["region"],
-            task_id=row["task_id"],
-            platform_id=row["platform_id"],
-            task_type=row["task_type"],
-            amount_micros=row["amount_micros"],
-            paid_seconds=row["paid_seconds"],
-            source_event_id=row["source_event_id"],
-            posted_at=row["posted_at"],
-            lines=tuple(
-                Line(r["account_id"], AccountKind(r["kind"]), r["amount_micros"]) for r in lines
-            ),
-        )
+
+async def _insert(conn: Any, posting: Posting) -> Posted:
+    """Writes the posting and its lines inside the caller's transaction, unless its
+    source_key is taken: then nothing is written and the stored posting returned."""
+    lines = sorted(posting.lines, key=lambda line: line.account_id)
+    # Accounts are created on first use, in account-id order so two transactions touching
+    # the same pair of accounts cannot deadlock.
+    await conn.execute(
+        """
+        INSERT INTO accounts (id, kind)
+        SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1
+        ON CONFLICT (id) DO NOTHING
+        """,
+        [line.account_id for line in lines],
+        [line.account_kind.value for line in lines],
+    )
+    # A concurrent insert of the same source_key makes this wait for the other transaction;
+    # if it commits, we write nothing and read its posting below.
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO postings (id, source_key, kind, worker_id, region, task_id,
+            platform_id, task_type, amount_micros, paid_seconds, source_event_id, posted_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (source_key) DO NOTHING
+        RETURNING id
+        """,
+        posting.entry_id,
+        posting.source_key,
+        posting.kind.value,
+        posting.worker_id,
+        posting.region,
+        posting.task_id,
+        posting.platform_id,
+        posting.task_type,
+        posting.amount_micros,
+        posting.paid_seconds,
+        posting.source_event_id,
+        posting.posted_at,
+    )
+    if inserted is None:
+        return Posted(await _load(conn, posting.source_key), created=False)
+    await conn.execute(
+        """
+        INSERT INTO ledger_lines (posting_id, account_id, amount_micros)
+        SELECT $1, * FROM unnest($2::text[], $3::bigint[])
+        """,
+        posting.entry_id,
+        [line.account_id for line in lines],
+        [line.amount_micros for line in lines],
+    )
+    return Posted(posting, created=True)
+
+
+async def _load(conn: Any, source_key: str) -> Posting:
+    row = await conn.fetchrow(
+        f"SELECT {_POSTING_COLUMNS} FROM postings WHERE source_key = $1", source_key
+    )
+    lines = await conn.fetch(
+        """
+        SELECT l.account_id, a.kind, l.amount_micros
+        FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
+        WHERE l.posting_id = $1 ORDER BY l.amount_micros DESC
+        """,
+        row["id"],
+    )
+    return Posting(
+        entry_id=row["id"],
+        source_key=row["source_key"],
+        kind=EntryKind(row["kind"]),
+        worker_id=row["worker_id"],
+        region=row["region"],
+        task_id=row["task_id"],
+        platform_id=row["platform_id"],
+        task_type=row["task_type"],
+        amount_micros=row["amount_micros"],
+        paid_seconds=row["paid_seconds"],
+        source_event_id=row["source_event_id"],
+        posted_at=row["posted_at"],
+        lines=tuple(
+            Line(r["account_id"], AccountKind(r["kind"]), r["amount_micros"]) for r in lines
+        ),
+    )

@@ -22,11 +22,22 @@ class EntryKind(StrEnum):
     # What the platform adds to a task's price so the time it took is paid at the floor.
     TOP_UP = "top_up"
     ONBOARDING = "onboarding"
+    # Money a platform puts into, or takes back out of, its escrow.
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+
+
+# What a platform's escrow pays out for its work.
+CHARGES = frozenset(
+    {EntryKind.TASK_PAY, EntryKind.TIME_WORKED, EntryKind.TOP_UP, EntryKind.ONBOARDING}
+)
 
 
 class AccountKind(StrEnum):
     WORKER_PAYABLE = "worker_payable"
     PLATFORM_ESCROW = "platform_escrow"
+    # Money outside fairtask: where deposits come from and withdrawals go to.
+    PLATFORM_FUNDING = "platform_funding"
 
 
 def worker_payable(worker_id: str) -> str:
@@ -35,6 +46,10 @@ def worker_payable(worker_id: str) -> str:
 
 def platform_escrow(platform_id: str) -> str:
     return f"platform:{platform_id}:escrow"
+
+
+def platform_funding(platform_id: str) -> str:
+    return f"platform:{platform_id}:funding"
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def is_below_floor(price_micros: int, worked_seconds: int, floor_micros_per_hour
 
 def task_pay_posting(command: PayForTask, entry_id: str, now: datetime) -> Posting:
     """Pays the task's price from the platform's escrow to the worker."""
-    _require_ids(
+    require_ids(
         submission_id=command.submission_id,
         task_id=command.task_id,
         worker_id=command.worker_id,
@@ -51,7 +51,7 @@ def task_pay_posting(command: PayForTask, entry_id: str, now: datetime) -> Posti
         region=command.region,
     )
     _require_text(task_type=command.task_type, source_event_id=command.source_event_id)
-    _require_amount("price_micros", command.price_micros)
+    require_amount("price_micros", command.price_micros)
     return _pay(
         entry_id=entry_id,
         source_key=f"task_pay:{command.submission_id}",
@@ -79,7 +79,7 @@ def top_up_posting(
     shortfall -= command.price_micros
     if shortfall <= 0:
         return None
-    _require_amount("worked_seconds", shortfall)
+    require_amount("worked_seconds", shortfall)
     return _pay(
         entry_id=entry_id,
         source_key=f"top_up:{command.submission_id}",
@@ -101,7 +101,7 @@ def onboarding_posting(
 ) -> Posting | None:
     """Pays an onboarding step's time at the floor, charged to the task type's platform;
     None when it took no time. Not tied to a task (`task_id` is empty)."""
-    _require_ids(
+    require_ids(
         onboarding_id=command.onboarding_id,
         worker_id=command.worker_id,
         platform_id=command.platform_id,
@@ -111,7 +111,7 @@ def onboarding_posting(
     amount_micros = floor_pay_micros(command.seconds, floor_micros_per_hour)
     if amount_micros == 0:
         return None
-    _require_amount("seconds", amount_micros)
+    require_amount("seconds", amount_micros)
     return _pay(
         entry_id=entry_id,
         source_key=f"onboarding:{command.onboarding_id}",
@@ -133,7 +133,7 @@ def time_worked_posting(
 ) -> Posting | None:
     """Pays the time worked on a lost lease at the floor; None when there is nothing to pay
     (no time worked), which is not an error."""
-    _require_ids(
+    require_ids(
         lease_id=command.lease_id,
         task_id=command.task_id,
         worker_id=command.worker_id,
@@ -144,7 +144,7 @@ def time_worked_posting(
     amount_micros = floor_pay_micros(command.worked_seconds, floor_micros_per_hour)
     if amount_micros == 0:
         return None
-    _require_amount("worked_seconds", amount_micros)
+    require_amount("worked_seconds", amount_micros)
     return _pay(
         entry_id=entry_id,
         source_key=f"time_worked:{command.lease_id}",
@@ -200,7 +200,7 @@ def _pay(
     )
 
 
-def _require_ids(**ids: str) -> None:
+def require_ids(**ids: str) -> None:
     for field, value in ids.items():
         problem = id_problem(value)
         if problem is not None:
@@ -225,6 +225,6 @@ def _require_text(**texts: str) -> None:
             raise InvalidPostingError(field, f"must be NUL-free and at most {MAX_ID_LENGTH} long")
 
 
-def _require_amount(field: str, amount_micros: int) -> None:
+def require_amount(field: str, amount_micros: int) -> None:
     if not 0 < amount_micros <= MAX_MICROS:
         raise InvalidPostingError(field, f"must pay between 1 and {MAX_MICROS} micros")

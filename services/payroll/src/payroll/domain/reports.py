@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from payroll.domain.model import (
+    CHARGES,
     EntryKind,
     LedgerSummary,
     Posting,
@@ -60,6 +61,8 @@ def summarize(postings: Iterable[Posting]) -> LedgerSummary:
         every_posting_balanced &= sum(amounts) == 0
         debits += sum(a for a in amounts if a > 0)
         credits -= sum(a for a in amounts if a < 0)
+        if posting.kind not in CHARGES:
+            continue  # a platform's deposit or withdrawal, nobody's earnings
         region = earnings[posting.region]
         region[0] += posting.amount_micros
         region[1] += posting.paid_seconds

@@ -21,7 +21,10 @@ GROUP_ID = "payroll"
 TOPICS = ("reviews", "tasks.assigned", "workers.onboarding")
 
 # Valid events on our topics that carry no pay. Anything else is ignored too (see below).
-_NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed", "task_cancelled"})
+_NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed"})
+# Review steps after which the work will not be paid unless an appeal succeeds: the task's
+# price goes back to the platform's available funds (a granted appeal is charged anyway).
+_UNPAID_STEPS = frozenset({events_pb2.REVIEW_STATE_REJECTED, events_pb2.REVIEW_STATE_APPEAL_UPHELD})
 
 
 def pay_for_task(event_id: str, reviewed: events_pb2.SubmissionReviewed) -> PayForTask:
@@ -87,11 +90,15 @@ class PayrollConsumer:
         field = envelope.WhichOneof("payload")
         try:
             if field == "submission_reviewed":
+                reviewed = envelope.submission_reviewed
                 # Paid once per submission (the ledger's source key), whichever step says so.
-                if envelope.submission_reviewed.paid:
-                    await self._handlers.pay_for_task(
-                        pay_for_task(envelope.event_id, envelope.submission_reviewed)
-                    )
+                if reviewed.paid:
+                    await self._handlers.pay_for_task(pay_for_task(envelope.event_id, reviewed))
+                elif reviewed.state in _UNPAID_STEPS and reviewed.task_id:
+                    await self._handlers.release_hold(reviewed.task_id)
+            elif field == "task_cancelled":
+                if envelope.task_cancelled.task_id:
+                    await self._handlers.release_hold(envelope.task_cancelled.task_id)
             elif field == "lease_released":
                 await self._handlers.pay_for_time_worked(
                     pay_for_time_worked(envelope.event_id, envelope.lease_released)

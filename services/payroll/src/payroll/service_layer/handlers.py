@@ -8,6 +8,13 @@ import structlog
 from fairtask_runtime.clock import Clock
 from payroll import metrics
 from payroll.domain.commands import GetStatement, PayForOnboarding, PayForTask, PayForTimeWorked
+from payroll.domain.escrow import (
+    EscrowBalance,
+    TaskHold,
+    check_holds,
+    deposit_posting,
+    withdrawal_posting,
+)
 from payroll.domain.events import entry_posted
 from payroll.domain.model import LedgerSummary, Posting, Statement
 from payroll.domain.pay import (
@@ -76,6 +83,38 @@ class PayrollHandlers:
 
     async def ledger_summary(self) -> LedgerSummary:
         return await self.ledger.summary()
+
+    async def escrow(self, platform_id: str) -> EscrowBalance:
+        return await self.ledger.escrow(platform_id)
+
+    async def deposit(self, platform_id: str, deposit_id: str, amount_micros: int) -> EscrowBalance:
+        """Idempotent per deposit id: the same deposit sent twice is counted once."""
+        posting = deposit_posting(
+            platform_id, deposit_id, amount_micros, self.new_id(), self.clock.now()
+        )
+        await self.ledger.post(posting)
+        return await self.ledger.escrow(platform_id)
+
+    async def withdraw(
+        self, platform_id: str, withdrawal_id: str, amount_micros: int
+    ) -> EscrowBalance:
+        """Raises InsufficientEscrowError when more than the available funds is asked for."""
+        posting = withdrawal_posting(
+            platform_id, withdrawal_id, amount_micros, self.new_id(), self.clock.now()
+        )
+        await self.ledger.withdraw(posting)
+        return await self.ledger.escrow(platform_id)
+
+    async def hold_for_tasks(self, platform_id: str, holds: list[TaskHold]) -> EscrowBalance:
+        """Raises InvalidPostingError or InsufficientEscrowError, holding nothing."""
+        check_holds(platform_id, holds)
+        return await self.ledger.hold(platform_id, holds, self.clock.now())
+
+    async def release_hold(self, task_id: str) -> bool:
+        released = await self.ledger.release(task_id, self.clock.now())
+        if released:
+            log.info("escrow hold released", task_id=task_id)
+        return released
 
     async def _post(self, posting: Posting, below_floor: bool) -> Posting:
         # The commit inside post() is the effect; everything after it may be lost to a crash

@@ -1,8 +1,10 @@
 """What payroll's handlers need from the outside world."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from payroll.domain.escrow import EscrowBalance, TaskHold
 from payroll.domain.events import EntryPosted
 from payroll.domain.model import LedgerSummary, Posting, Statement
 
@@ -35,6 +37,27 @@ class Ledger(Protocol):
 
     async def summary(self) -> LedgerSummary:
         """Totals over the whole ledger, from one consistent snapshot. Read-only."""
+        ...
+
+    async def escrow(self, platform_id: str) -> EscrowBalance:
+        """The platform's escrow as it stands (all zero for one never seen). Read-only."""
+        ...
+
+    async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+        """Holds each task's price unless the task already has a hold (of any state), all or
+        none: raises InsufficientEscrowError, holding nothing, when the new holds exceed the
+        available funds. Paying a task (a TASK_PAY posting) spends its hold in the same
+        transaction. Returns the balance after."""
+        ...
+
+    async def release(self, task_id: str, now: datetime) -> bool:
+        """Returns a task's held price to the available funds; False when it holds nothing
+        (never held, already spent or released)."""
+        ...
+
+    async def withdraw(self, posting: Posting) -> Posted:
+        """Posts a withdrawal if the available funds cover it, or finds it already posted;
+        raises InsufficientEscrowError otherwise, posting nothing."""
         ...
 
 

@@ -1,0 +1,92 @@
+"""Escrow queries, run by PostgresLedger inside its transactions.
+
+Holding and withdrawing take a per-platform transaction lock first, so two calls cannot both
+spend the same available funds; deposits only add, and need none.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from payroll.domain.escrow import EscrowBalance, InsufficientEscrowError, TaskHold
+from payroll.domain.model import CHARGES
+
+
+async def lock(conn: Any, platform_id: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", platform_id)
+
+
+async def balance(conn: Any, platform_id: str) -> EscrowBalance:
+    row = await conn.fetchrow(
+        """
+        SELECT
+          coalesce(sum(amount_micros) FILTER (WHERE kind = 'deposit'), 0)::bigint AS deposited,
+          coalesce(sum(amount_micros) FILTER (WHERE kind = 'withdrawal'), 0)::bigint
+            AS withdrawn,
+          coalesce(sum(amount_micros) FILTER (WHERE kind = ANY($2::text[])), 0)::bigint
+            AS spent,
+          (SELECT coalesce(sum(amount_micros), 0)::bigint FROM escrow_holds
+            WHERE platform_id = $1 AND state = 'held') AS held
+        FROM postings WHERE platform_id = $1
+        """,
+        platform_id,
+        sorted(kind.value for kind in CHARGES),
+    )
+    return EscrowBalance(platform_id, row["deposited"], row["withdrawn"], row["spent"], row["held"])
+
+
+async def hold(conn: Any, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+    """Inside a transaction that holds the platform's lock."""
+    ids = [h.task_id for h in holds]
+    known = {
+        row["task_id"]
+        for row in await conn.fetch(
+            "SELECT task_id FROM escrow_holds WHERE task_id = ANY($1::text[])", ids
+        )
+    }
+    new = {h.task_id: h for h in holds if h.task_id not in known}
+    before = await balance(conn, platform_id)
+    needed = sum(h.amount_micros for h in new.values())
+    if needed == 0:
+        return before
+    if before.available_micros < needed:
+        raise InsufficientEscrowError(before, needed)
+    await conn.execute(
+        """
+        INSERT INTO escrow_holds (task_id, platform_id, amount_micros, state, held_at)
+        SELECT t, $1, a, 'held', $4 FROM unnest($2::text[], $3::bigint[]) AS u(t, a)
+        """,
+        platform_id,
+        list(new),
+        [h.amount_micros for h in new.values()],
+        now,
+    )
+    return EscrowBalance(
+        platform_id,
+        before.deposited_micros,
+        before.withdrawn_micros,
+        before.spent_micros,
+        before.held_micros + needed,
+    )
+
+
+async def spend(conn: Any, task_id: str, now: datetime) -> None:
+    await conn.execute(
+        """
+        UPDATE escrow_holds SET state = 'spent', settled_at = $2
+        WHERE task_id = $1 AND state = 'held'
+        """,
+        task_id,
+        now,
+    )
+
+
+async def release(conn: Any, task_id: str, now: datetime) -> bool:
+    status = await conn.execute(
+        """
+        UPDATE escrow_holds SET state = 'released', settled_at = $2
+        WHERE task_id = $1 AND state = 'held'
+        """,
+        task_id,
+        now,
+    )
+    return bool(status.endswith(" 1"))
