@@ -20,7 +20,8 @@ from fairtask.v1 import payroll_pb2 as p
 from fairtask.v1 import payroll_pb2_grpc as pg
 from fairtask.v1 import scoring_pb2 as s
 from fairtask.v1 import scoring_pb2_grpc as sg
-from fairtask_demo.supervisor import ServiceProcess, plan, service_env
+from fairtask_demo.supervisor import ServiceProcess, escrow_env, plan, service_env
+from fairtask_runtime.grpc.errors import ESCROW_INSUFFICIENT, error_info_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
 from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
@@ -75,12 +76,27 @@ async def operator_key(stack_endpoints: Any, keys: str) -> Metadata:
 
 
 @pytest.fixture
+async def dispatcher_key(stack_endpoints: Any, keys: str) -> str:
+    """The operator key the dispatcher holds escrow with."""
+    metadata = await issue_key(stack_endpoints, keys, DEFAULT_OPERATOR_PLATFORM_ID)
+    return dict(metadata)["authorization"].removeprefix("Bearer ")
+
+
+@pytest.fixture
 def services(
-    stack_endpoints: Any, kafka_topics: str, payroll_dsn: str, tmp_path: Path, keys: str
+    stack_endpoints: Any,
+    kafka_topics: str,
+    payroll_dsn: str,
+    tmp_path: Path,
+    keys: str,
+    dispatcher_key: str,
 ) -> Iterator[dict[str, ServiceProcess]]:
-    running = {service.name: service for service in plan(tmp_path / "logs")}
+    planned = plan(tmp_path / "logs")
+    running = {service.name: service for service in planned}
     for service in running.values():
         env = service_env(stack_endpoints.to_env(), service, kafka_topics)
+        if service.name == "dispatcher":
+            env |= escrow_env(planned, dispatcher_key)
         env |= {
             "FAIRTASK_POSTGRES_DSN": payroll_dsn,
             "FAIRTASK_REDIS_PREFIX": f"{keys}:{service.name}:",
@@ -177,10 +193,34 @@ async def test_a_task_travels_from_platform_to_ledger(
             client_task_id="e2e-gold", task_type="image-bbox", payload=b"img", gold_answer="car"
         )
     )
+    # Unfunded, nothing is accepted; funded, the three tasks hold their prices.
+    with pytest.raises(grpc.aio.AioRpcError) as unfunded:
+        await platform.SubmitTasks(
+            d.SubmitTasksRequest(tasks=batch), metadata=platform_key, timeout=10
+        )
+    assert unfunded.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info_of(unfunded.value)
+    assert info is not None
+    assert (info.reason, info.metadata["needed_micros"]) == (
+        ESCROW_INSUFFICIENT,
+        str(3 * PRICE_MICROS),
+    )
+    escrow = pg.EscrowServiceStub(payroll)
+    funded = await escrow.Deposit(
+        p.DepositRequest(deposit_id="e2e-1", amount_micros=5 * PRICE_MICROS),
+        metadata=platform_key,
+        timeout=10,
+    )
+    assert funded.escrow.available_micros == 5 * PRICE_MICROS
     submitted = await platform.SubmitTasks(
         d.SubmitTasksRequest(tasks=batch), metadata=platform_key, timeout=10
     )
     assert len({t.task_id for t in submitted.tasks}) == 3
+    held = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
+    assert (held.escrow.held_micros, held.escrow.available_micros) == (
+        3 * PRICE_MICROS,
+        2 * PRICE_MICROS,
+    )
 
     token, submissions = await asyncio.wait_for(work_through(dispatcher, "w-e2e", 3), 60)
     assert len(set(submissions)) == 3
@@ -272,6 +312,15 @@ async def test_a_task_travels_from_platform_to_ledger(
     )
     assert summary.balanced
     assert {r.region: r.tasks_paid for r in summary.regions} == {"ke": 3}
+    # Approval moved the held escrow to the worker; the unused funds can be withdrawn.
+    spent = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
+    assert (spent.escrow.spent_micros, spent.escrow.held_micros) == (3 * PRICE_MICROS, 0)
+    left = await escrow.Withdraw(
+        p.WithdrawRequest(withdrawal_id="e2e-w1", amount_micros=2 * PRICE_MICROS),
+        metadata=platform_key,
+        timeout=10,
+    )
+    assert left.escrow.available_micros == 0
 
     # Signed out at the dispatcher, the token no longer reads the statement at payroll either.
     page = services["dispatcher"].metrics_url.removesuffix("/metrics")

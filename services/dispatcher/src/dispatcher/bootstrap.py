@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
+import structlog
 
 from dispatcher.adapters.kafka import KafkaEventPublisher, PoolOwnership
+from dispatcher.adapters.payroll_escrow import PayrollEscrow, UncheckedEscrow
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
@@ -29,6 +31,7 @@ from dispatcher.service_layer.auth import WorkerAuth, WorkerRegistry
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
 from dispatcher.service_layer.ports import (
+    Escrow,
     EventPublisher,
     TaskStore,
     TaskTypeStore,
@@ -48,8 +51,10 @@ from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.revoked_tokens import RedisRevokedTokens
-from fairtask_runtime.service import ServiceRuntime
+from fairtask_runtime.service import Closer, ServiceRuntime
 from fairtask_runtime.worker_tokens import codec_for
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -127,6 +132,12 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         settings.worker_token_ttl_s,
         new_id=new_event_id,
     )
+    closers: list[Closer] = [replication.leave, client.aclose]
+    if keys_redis is not None:
+        closers.append(keys_redis.aclose)
+    escrow: Escrow | None = overrides.get("escrow")
+    if escrow is None:
+        escrow = _escrow(settings, closers)
     platform = PlatformHandlers(
         task_types,
         tasks,
@@ -134,6 +145,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         clock,
         Limits(),
         on_cancelled=dispatch.task_cancelled,
+        escrow=escrow,
         backlog=BacklogBound(settings.platform_backlog_max, settings.backlog_retry_after_s),
         pay_floor_micros_per_hour=settings.pay_floor_micros_per_hour,
     )
@@ -205,7 +217,20 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             replication.run_relay,
             replication.run_liveness,
         ],
-        closers=[replication.leave, client.aclose, *([keys_redis.aclose] if keys_redis else [])],
+        closers=closers,
         grace_s=settings.shutdown_grace_s,
     )
     return Dispatcher(runtime, dispatch, replication, platform, auth, platform_keys)
+
+
+def _escrow(settings: DispatcherSettings, closers: list[Closer]) -> Escrow:
+    if settings.payroll_target is None or settings.payroll_api_key is None:
+        log.warning(
+            "FAIRTASK_PAYROLL_TARGET is not set: tasks are accepted without escrow, so work "
+            "may be dispatched that no platform funded. Set it in any shared or production "
+            "deployment."
+        )
+        return UncheckedEscrow()
+    escrow = PayrollEscrow(settings.payroll_target, settings.payroll_api_key.get_secret_value())
+    closers.append(escrow.close)
+    return escrow

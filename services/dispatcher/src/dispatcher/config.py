@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from fairtask_runtime.rate_limits import parse_limit
 from fairtask_runtime.settings import ServiceSettings
@@ -41,6 +41,18 @@ class DispatcherSettings(ServiceSettings):
     # consumer group, so it schedules no pool: gateways scale with connections, schedulers with
     # pools. "scheduler" and "all" (the default) join the group and schedule.
     role: Literal["all", "gateway", "scheduler"] = "all"
+
+    # Payroll's gRPC address and an operator API key for it: each new task's price is held
+    # from its platform's escrow before the task is accepted. Unset: no escrow (development
+    # only; a warning says so at start-up).
+    payroll_target: str | None = None
+    payroll_api_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _whole_escrow(self) -> "DispatcherSettings":
+        if (self.payroll_target is None) != (self.payroll_api_key is None):
+            raise ValueError("payroll_target and payroll_api_key go together: set both or neither")
+        return self
 
     @field_validator("worker_rate_limit")
     @classmethod

@@ -9,7 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dispatcher.adapters.memory import MemoryTaskStore, MemoryTaskTypes, RecordingPublisher
+from dispatcher.adapters.memory import (
+    MemoryEscrow,
+    MemoryTaskStore,
+    MemoryTaskTypes,
+    RecordingPublisher,
+)
 from dispatcher.domain.model import Task, TaskType, pool_of, task_id_for
 from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.domain.validation import Limits
@@ -36,6 +41,7 @@ class World:
     task_types: MemoryTaskTypes = field(default_factory=MemoryTaskTypes)
     events: RecordingPublisher = field(default_factory=RecordingPublisher)
     backlog: BacklogBound = field(default_factory=BacklogBound)
+    escrow: MemoryEscrow = field(default_factory=MemoryEscrow)
 
     def __post_init__(self) -> None:
         # The store's transition log goes straight to `events`, as the relay would take it.
@@ -54,6 +60,7 @@ class World:
             self.clock,
             Limits(),
             on_cancelled=self.dispatch.task_cancelled,
+            escrow=self.escrow,
             backlog=self.backlog,
         )
 

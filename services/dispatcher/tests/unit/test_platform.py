@@ -10,6 +10,8 @@ from dispatcher.domain.errors import (
     BacklogFullError,
     BelowPayFloorError,
     ConflictError,
+    EscrowUnavailableError,
+    InsufficientEscrowError,
     InvalidInputError,
     NotFoundError,
 )
@@ -215,6 +217,43 @@ class TestBackpressure:
         with pytest.raises(InvalidInputError) as error:
             await submit(world, new("c1"), new("c2"), new("c3"))
         assert fields_of(error) == ["tasks"]
+
+
+class TestEscrow:
+    async def test_tasks_the_escrow_cannot_fund_are_refused_whole_and_never_queued(
+        self, world: World
+    ) -> None:
+        await define(world)
+        world.escrow.funds[PLATFORM] = 500_000  # one task at 400,000, not two
+        published = len(world.events.events)
+
+        with pytest.raises(InsufficientEscrowError) as short:
+            await submit(world, new("c1"), new("c2"))
+
+        assert (short.value.available_micros, short.value.needed_micros) == (500_000, 800_000)
+        assert len(world.events.events) == published
+        assert await world.store.fingerprints(PLATFORM, ["c1", "c2"]) == {}
+        assert world.escrow.holds == {}
+
+    async def test_funded_tasks_hold_their_price_once_however_often_submitted(
+        self, world: World
+    ) -> None:
+        await define(world)
+        world.escrow.funds[PLATFORM] = 800_000
+        assert await submit(world, new("c1"), new("c2")) == [("c1", False), ("c2", False)]
+        # A retry of the same batch holds nothing more, so it fits in what is left (0).
+        assert await submit(world, new("c1"), new("c2")) == [("c1", True), ("c2", True)]
+        assert world.escrow.funds[PLATFORM] == 0
+        assert sorted(world.escrow.holds) == sorted(
+            [task_id_for(PLATFORM, "c1"), task_id_for(PLATFORM, "c2")]
+        )
+
+    async def test_an_unreachable_escrow_accepts_nothing(self, world: World) -> None:
+        await define(world)
+        world.escrow.unavailable = True
+        with pytest.raises(EscrowUnavailableError):
+            await submit(world, new("c1"))
+        assert await world.store.fingerprints(PLATFORM, ["c1"]) == {}
 
 
 class TestGetAndCancel:

@@ -329,6 +329,44 @@ class FakePayroll(payroll_pb2_grpc.PayrollServiceServicer):
         )
 
 
+class FakeEscrow(payroll_pb2_grpc.EscrowServiceServicer):
+    """Takes deposits and says so; the fake world dispatches without holding anything."""
+
+    def __init__(self, world: FakeWorld) -> None:
+        self._platforms = world.authenticator()
+        self.deposits: dict[str, int] = {}
+
+    async def Deposit(
+        self, request: payroll_pb2.DepositRequest, context: Context
+    ) -> payroll_pb2.DepositResponse:
+        platform = await self._platforms.platform_id(context)
+        self.deposits[request.deposit_id] = request.amount_micros
+        total = sum(self.deposits.values())
+        return payroll_pb2.DepositResponse(
+            escrow=payroll_pb2.EscrowBalance(
+                platform_id=platform, deposited_micros=total, available_micros=total
+            )
+        )
+
+    async def GetEscrow(
+        self, request: payroll_pb2.GetEscrowRequest, context: Context
+    ) -> payroll_pb2.GetEscrowResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in the fake world")
+        raise AssertionError("abort returns only by raising")
+
+    async def Withdraw(
+        self, request: payroll_pb2.WithdrawRequest, context: Context
+    ) -> payroll_pb2.WithdrawResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in the fake world")
+        raise AssertionError("abort returns only by raising")
+
+    async def HoldForTasks(
+        self, request: payroll_pb2.HoldForTasksRequest, context: Context
+    ) -> payroll_pb2.HoldForTasksResponse:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "not in the fake world")
+        raise AssertionError("abort returns only by raising")
+
+
 @dataclass
 class FakeServices:
     world: FakeWorld
@@ -336,7 +374,7 @@ class FakeServices:
 
 
 async def serve_fakes(world: FakeWorld | None = None) -> tuple[grpc.aio.Server, FakeServices]:
-    """Starts all five fake services on one free loopback port."""
+    """Starts all six fake services on one free loopback port."""
     world = world or FakeWorld()
     server = grpc.aio.server()
     dispatcher_pb2_grpc.add_PlatformServiceServicer_to_server(FakePlatformService(world), server)
@@ -344,6 +382,7 @@ async def serve_fakes(world: FakeWorld | None = None) -> tuple[grpc.aio.Server, 
     scoring_pb2_grpc.add_ResultsServiceServicer_to_server(FakeResults(world), server)
     scoring_pb2_grpc.add_ReviewServiceServicer_to_server(FakeReviews(world), server)
     payroll_pb2_grpc.add_PayrollServiceServicer_to_server(FakePayroll(world), server)
+    payroll_pb2_grpc.add_EscrowServiceServicer_to_server(FakeEscrow(world), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     return server, FakeServices(world, f"127.0.0.1:{port}")

@@ -28,9 +28,16 @@ from fairtask_demo.render import report_text
 from fairtask_demo.report import build_report
 from fairtask_demo.session import Control, LoadSession, Targets
 from fairtask_demo.stack import LocalStack, StackError, project_root
-from fairtask_demo.supervisor import ServiceError, ServiceProcess, plan, service_env
+from fairtask_demo.supervisor import (
+    ServiceError,
+    ServiceProcess,
+    escrow_env,
+    plan,
+    service_env,
+)
 from fairtask_localstack.stack import Stack
 from fairtask_runtime.api_keys import RedisPlatformKeys
+from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
 
 EXIT_OK, EXIT_SERVICE_DIED, EXIT_STACK_FAILED, EXIT_SERVICE_FAILED, EXIT_LOAD_FAILED = range(5)
 _HEALTH_TIMEOUT_S = 60.0
@@ -41,6 +48,18 @@ _SAME_PRESS_S = 1.0
 def _write_json(path: Path, report: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+async def _dispatcher_key(redis_url: str) -> str:
+    """An operator key for the dispatcher's escrow holds, in the stack's key store."""
+    client: redis.Redis = redis.from_url(redis_url)
+    try:
+        issued = await RedisPlatformKeys(client).issue(
+            DEFAULT_OPERATOR_PLATFORM_ID, label="make run: the dispatcher's escrow holds"
+        )
+    finally:
+        await client.aclose()
+    return issued.key
 
 
 def _say(text: str) -> None:
@@ -151,6 +170,7 @@ async def run_demo(
         envs = {
             s.name: service_env(endpoints.to_env(), s, topic_prefix="") | shared for s in services
         }
+        envs["dispatcher"] |= escrow_env(services, await _dispatcher_key(endpoints.redis_url))
         for service in services:
             service.start(envs[service.name], cwd=root)
         try:

@@ -16,6 +16,7 @@ from tenacity import AsyncRetrying, stop_after_delay, wait_exponential
 
 from fairtask_demo import collect
 from fairtask_demo.config import DemoConfig
+from fairtask_demo.load.escrow import fund
 from fairtask_demo.load.onboarding import OnboardingPublisher, onboarding_steps
 from fairtask_demo.load.platforms import PlatformSim
 from fairtask_demo.load.registry import Registry
@@ -152,6 +153,13 @@ class LoadSession:
             for spec in cfg.platforms
         ]
         await asyncio.gather(*(p.define_task_type() for p in platforms))
+        # No task is accepted before its platform's escrow can pay for it.
+        await asyncio.gather(
+            *(
+                fund(payroll, self._credentials[p.platform_id], f"demo-{self.run_tag}")
+                for p in platforms
+            )
+        )
         if self._onboarding is not None:
             task_types = [(p.platform_id, p.spec.task_type.name) for p in platforms]
             await self._onboarding.publish(onboarding_steps(self.tallies, task_types, self.run_tag))

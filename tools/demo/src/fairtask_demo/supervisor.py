@@ -145,3 +145,13 @@ def service_env(
         "FAIRTASK_TOPIC_PREFIX": topic_prefix,
         "FAIRTASK_HOST": LOOPBACK,
     }
+
+
+def escrow_env(services: list[ServiceProcess], dispatcher_key: str) -> dict[str, str]:
+    """What the dispatcher needs to hold each task's price in payroll's escrow: payroll's
+    address and an operator key (issued by the caller in the stack's key store)."""
+    payroll = next(s for s in services if s.name == "payroll")
+    return {
+        "FAIRTASK_PAYROLL_TARGET": payroll.grpc_target,
+        "FAIRTASK_PAYROLL_API_KEY": dispatcher_key,
+    }

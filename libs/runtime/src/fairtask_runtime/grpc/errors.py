@@ -91,6 +91,9 @@ def retry_delay_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> float | None:
 
 
 ERROR_DOMAIN = "fairtask.dev"
+# ErrorInfo.reason when a platform's escrow does not cover new tasks; metadata has
+# available_micros and needed_micros. Payroll says it, the dispatcher passes it on.
+ESCROW_INSUFFICIENT = "ESCROW_INSUFFICIENT"
 
 
 def precondition_failed_status(

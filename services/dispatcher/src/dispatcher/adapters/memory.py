@@ -8,6 +8,7 @@ from typing import TypeVar
 from dispatcher.adapters.memory_log import MemoryTransitionLog
 from dispatcher.adapters.memory_state import MemoryState
 from dispatcher.adapters.memory_store import MemoryTaskStore
+from dispatcher.domain.errors import EscrowUnavailableError, InsufficientEscrowError
 from dispatcher.domain.events import Event
 from dispatcher.domain.model import TaskType
 from dispatcher.service_layer.ports import RecordedEvent
@@ -66,3 +67,25 @@ class RecordingPublisher:
 
     def of_type(self, kind: type[_E]) -> list[_E]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+class MemoryEscrow:
+    """Payroll's escrow in memory: holds per task id against each platform's funds, all or
+    none. A platform whose funds were never set is not limited, for tests about other things."""
+
+    def __init__(self) -> None:
+        self.funds: dict[str, int] = {}
+        self.holds: dict[str, tuple[str, int]] = {}
+        self.unavailable = False
+
+    async def hold(self, platform_id: str, prices: Sequence[tuple[str, int]]) -> None:
+        if self.unavailable:
+            raise EscrowUnavailableError("memory escrow marked unavailable")
+        new = [(t, a) for t, a in prices if t not in self.holds]
+        needed = sum(a for _, a in new)
+        if platform_id in self.funds:
+            if needed > self.funds[platform_id]:
+                raise InsufficientEscrowError(self.funds[platform_id], needed)
+            self.funds[platform_id] -= needed
+        for task_id, amount in new:
+            self.holds[task_id] = (platform_id, amount)

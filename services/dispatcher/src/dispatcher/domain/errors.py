@@ -63,3 +63,20 @@ class BelowPayFloorError(Exception):
         self.price_micros = price_micros
         self.minimum_price_micros = minimum_price_micros
         self.floor_micros_per_hour = floor_micros_per_hour
+
+
+class InsufficientEscrowError(Exception):
+    """The platform's escrow does not cover the prices of the new tasks; nothing was
+    accepted. Depositing at least the difference makes the same call succeed."""
+
+    def __init__(self, available_micros: int, needed_micros: int) -> None:
+        super().__init__(
+            f"escrow has {available_micros} micro-dollars available and these tasks need "
+            f"{needed_micros}: deposit funds before submitting them"
+        )
+        self.available_micros = available_micros
+        self.needed_micros = needed_micros
+
+
+class EscrowUnavailableError(Exception):
+    """Payroll, which keeps the escrow, cannot be asked right now; nothing was accepted."""

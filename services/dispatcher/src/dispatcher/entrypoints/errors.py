@@ -7,12 +7,15 @@ from dispatcher.domain.errors import (
     BacklogFullError,
     BelowPayFloorError,
     ConflictError,
+    EscrowUnavailableError,
+    InsufficientEscrowError,
     InvalidInputError,
     NotFoundError,
     TooManyRequestsError,
     Violation,
 )
 from fairtask_runtime.grpc.errors import (
+    ESCROW_INSUFFICIENT,
     FieldViolation,
     bad_request_status,
     precondition_failed_status,
@@ -33,8 +36,10 @@ def status_code_of(error: Exception) -> grpc.StatusCode:
             return grpc.StatusCode.NOT_FOUND
         case AlreadyDoneError():
             return grpc.StatusCode.ALREADY_EXISTS
-        case ConflictError() | BelowPayFloorError():
+        case ConflictError() | BelowPayFloorError() | InsufficientEscrowError():
             return grpc.StatusCode.FAILED_PRECONDITION
+        case EscrowUnavailableError():
+            return grpc.StatusCode.UNAVAILABLE
         case BacklogFullError() | TooManyRequestsError():
             return grpc.StatusCode.RESOURCE_EXHAUSTED
     return grpc.StatusCode.INTERNAL
@@ -55,6 +60,18 @@ async def abort_with(context: Context, error: Exception) -> None:
                 metadata={
                     "minimum_price_micros": str(error.minimum_price_micros),
                     "floor_micros_per_hour": str(error.floor_micros_per_hour),
+                },
+            )
+        )
+    if isinstance(error, InsufficientEscrowError):
+        await context.abort_with_status(
+            precondition_failed_status(
+                str(error),
+                subject="escrow",
+                reason=ESCROW_INSUFFICIENT,
+                metadata={
+                    "available_micros": str(error.available_micros),
+                    "needed_micros": str(error.needed_micros),
                 },
             )
         )

@@ -8,6 +8,8 @@ from dispatcher.domain.errors import (
     BacklogFullError,
     BelowPayFloorError,
     ConflictError,
+    EscrowUnavailableError,
+    InsufficientEscrowError,
     InvalidInputError,
     NotFoundError,
     Violation,
@@ -27,7 +29,15 @@ _STATES = {
     TaskState.EXPIRED: dispatcher_pb2.TASK_STATE_EXPIRED,
 }
 
-_HANDLED = (InvalidInputError, NotFoundError, ConflictError, BacklogFullError, BelowPayFloorError)
+_HANDLED = (
+    InvalidInputError,
+    NotFoundError,
+    ConflictError,
+    BacklogFullError,
+    BelowPayFloorError,
+    InsufficientEscrowError,
+    EscrowUnavailableError,
+)
 
 
 def _deadline_of(task: dispatcher_pb2.NewTask, field: str) -> datetime | None:

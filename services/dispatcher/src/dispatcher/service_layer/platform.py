@@ -23,7 +23,13 @@ from dispatcher.domain.model import (
     task_id_for,
 )
 from dispatcher.domain.validation import Limits, batch_violations, fingerprint, task_type_violations
-from dispatcher.service_layer.ports import Accepted, EventPublisher, TaskStore, TaskTypeStore
+from dispatcher.service_layer.ports import (
+    Accepted,
+    Escrow,
+    EventPublisher,
+    TaskStore,
+    TaskTypeStore,
+)
 from fairtask_runtime.clock import Clock
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR, minimum_price_micros
 
@@ -62,6 +68,7 @@ class PlatformHandlers:
         clock: Clock,
         limits: Limits,
         on_cancelled: CancelledHook,
+        escrow: Escrow,
         backlog: BacklogBound | None = None,
         pay_floor_micros_per_hour: int = DEFAULT_FLOOR_MICROS_PER_HOUR,
     ) -> None:
@@ -71,6 +78,7 @@ class PlatformHandlers:
         self._clock = clock
         self._limits = limits
         self._on_cancelled = on_cancelled
+        self._escrow = escrow
         self._backlog = backlog or BacklogBound()
         self._pay_floor_micros_per_hour = pay_floor_micros_per_hour
 
@@ -91,8 +99,10 @@ class PlatformHandlers:
 
     async def submit_tasks(self, command: SubmitTasks) -> list[SubmittedTask]:
         """Accepts the whole batch or none of it; a repeat of an accepted task is a no-op.
-        Raises InvalidInputError, or BacklogFullError when the new tasks would take the
-        platform's waiting tasks over the bound."""
+        Each new task's price is held from the platform's escrow first, so no unfunded task
+        is ever dispatched. Raises InvalidInputError, BacklogFullError when the new tasks
+        would take the platform's waiting tasks over the bound, InsufficientEscrowError or
+        EscrowUnavailableError."""
         now = self._clock.now()
         names = sorted({t.task_type for t in command.tasks})
         task_types = await self._task_types.get_many(command.platform_id, names)
@@ -129,6 +139,12 @@ class PlatformHandlers:
             accepted = _build(command.platform_id, task_id, task, task_types[task.task_type], now)
             new_tasks.append(TaskSubmitted(accepted))
             fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
+        if new_tasks:
+            # Held per task id, so a retry after a failure below holds nothing twice.
+            await self._escrow.hold(
+                command.platform_id,
+                [(e.task.task_id, e.task.task_type.price_micros) for e in new_tasks],
+            )
         # Durable in Kafka before we answer; the deterministic task ids make a retry after a
         # partial failure here collapse into the same tasks downstream.
         await self._events.publish_many(new_tasks)

@@ -290,3 +290,12 @@ class EventPublisher(Protocol):
         one again after a crash makes a duplicate consumers skip. Raises if any is not
         durable."""
         ...
+
+
+class Escrow(Protocol):
+    """Payroll's escrow, asked before any task is accepted."""
+
+    async def hold(self, platform_id: str, prices: Sequence[tuple[str, int]]) -> None:
+        """Holds each (task id, price) from the platform's funds, all or none, idempotently
+        per task id. Raises InsufficientEscrowError or EscrowUnavailableError."""
+        ...

@@ -8,6 +8,7 @@ import grpc
 from fairtask.v1 import payroll_pb2, payroll_pb2_grpc
 from fairtask_runtime.grpc.callers import CallerAuthenticator, CallerKind
 from fairtask_runtime.grpc.errors import (
+    ESCROW_INSUFFICIENT,
     FieldViolation,
     bad_request_status,
     precondition_failed_status,
@@ -19,7 +20,6 @@ from payroll.service_layer.handlers import PayrollHandlers
 from payroll.service_layer.ports import LedgerUnavailableError
 
 SERVICE_NAME = payroll_pb2.DESCRIPTOR.services_by_name["EscrowService"].full_name
-INSUFFICIENT = "ESCROW_INSUFFICIENT"
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -49,7 +49,7 @@ async def _answer(
             precondition_failed_status(
                 str(error),
                 subject=f"escrow/{error.balance.platform_id}",
-                reason=INSUFFICIENT,
+                reason=ESCROW_INSUFFICIENT,
                 metadata={
                     "available_micros": str(error.balance.available_micros),
                     "needed_micros": str(error.needed_micros),
