@@ -37,3 +37,13 @@ class ReviewConflictError(Exception):
 
 class ReviewNotFoundError(Exception):
     """No review of this submission that the caller may see: unknown, or someone else's."""
+class DuplicateLabelError(ValueError):
+    """A worker answered the same task twice in one batch of labels to aggregate.
+
+    Counting both would give that worker two votes; which one is meant is the caller's call.
+    """
+
+    def __init__(self, task_id: str, worker_id: str) -> None:
+        super().__init__(f"worker {worker_id} answered task {task_id} more than once")
+        self.task_id = task_id
+        self.worker_id = worker_id
