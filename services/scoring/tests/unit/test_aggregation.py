@@ -141,13 +141,13 @@ def test_one_answer_per_task_from_that_tasks_answers(
             assert aggregate_.answer == next(iter(given_answers[task_id]))
 
 
-@given(labels=_label_batches)
-def test_the_order_of_the_labels_does_not_matter(labels: list[Label]) -> None:
-    assert majority_vote(labels[::-1]) == majority_vote(labels)
-    forwards, backwards = dawid_skene(labels), dawid_skene(labels[::-1])
-    assert {t: a.answer for t, a in backwards.tasks.items()} == {
-        t: a.answer for t, a in forwards.tasks.items()
-    }
+@given(labels=_label_batches, data=st.data())
+def test_the_order_of_the_labels_does_not_matter(labels: list[Label], data: st.DataObject) -> None:
+    shuffled = data.draw(st.permutations(labels))
+    weights = {worker: 0.1 * (1 + ord(worker) % 7) for worker in "abcdefgh"}
+    assert majority_vote(shuffled) == majority_vote(labels)
+    assert majority_vote(shuffled, weights) == majority_vote(labels, weights)
+    assert dawid_skene(shuffled) == dawid_skene(labels)
 
 
 @given(labels=_label_batches)

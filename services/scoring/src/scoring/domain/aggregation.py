@@ -72,7 +72,8 @@ def majority_vote(
     weights = worker_weights or {}
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     counts: dict[str, int] = defaultdict(int)
-    for label in labels:
+    # Summed in a fixed order: float sums of weights then tie the same way for every caller.
+    for label in sorted(labels, key=lambda label: (label.task_id, label.worker_id)):
         weight = weights.get(label.worker_id, default_weight)
         if not (math.isfinite(weight) and weight > 0):
             raise ValueError(f"worker {label.worker_id} has weight {weight}; need > 0")
@@ -119,6 +120,8 @@ class _Encoded:
 
 
 def _encode(labels: Sequence[Label]) -> _Encoded:
+    # Sums in a fixed order, so near-ties come out the same whatever order the labels came in.
+    labels = sorted(labels, key=lambda label: (label.task_id, label.worker_id))
     tasks = sorted({label.task_id for label in labels})
     workers = sorted({label.worker_id for label in labels})
     classes = sorted({label.answer for label in labels})
