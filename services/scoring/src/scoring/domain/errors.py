@@ -37,6 +37,8 @@ class ReviewConflictError(Exception):
 
 class ReviewNotFoundError(Exception):
     """No review of this submission that the caller may see: unknown, or someone else's."""
+
+
 class DuplicateLabelError(ValueError):
     """A worker answered the same task twice in one batch of labels to aggregate.
 
