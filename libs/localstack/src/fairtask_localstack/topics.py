@@ -25,6 +25,7 @@ _EVENT_TOPICS = (
     "payroll.entries",
     "workers.presence",
     "workers.onboarding",
+    "workers.quality",
 )
 
 # Every topic (each event topic and its `.dlq` twin) -> number of partitions.

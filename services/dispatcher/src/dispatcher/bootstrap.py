@@ -1,5 +1,6 @@
 """The dispatcher's composition root: every adapter is built here and nowhere else."""
 
+import asyncio
 import os
 import socket
 import uuid
@@ -11,13 +12,14 @@ import structlog
 
 from dispatcher.adapters.kafka import KafkaEventPublisher, PoolOwnership
 from dispatcher.adapters.payroll_escrow import PayrollEscrow, UncheckedEscrow
+from dispatcher.adapters.redis_exclusions import RedisPoolExclusions
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
 from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.validation import Limits
-from dispatcher.entrypoints.consumers import TaskIngest
+from dispatcher.entrypoints.consumers import QualityUpdates, TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer
 from dispatcher.entrypoints.http_worker import worker_router
@@ -33,6 +35,7 @@ from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
 from dispatcher.service_layer.ports import (
     Escrow,
     EventPublisher,
+    PoolExclusions,
     TaskStore,
     TaskTypeStore,
     TransitionLog,
@@ -51,7 +54,7 @@ from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.revoked_tokens import RedisRevokedTokens
-from fairtask_runtime.service import Closer, ServiceRuntime
+from fairtask_runtime.service import Closer, Loop, ServiceRuntime
 from fairtask_runtime.worker_tokens import codec_for
 
 log = structlog.get_logger(__name__)
@@ -93,6 +96,9 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     task_types: TaskTypeStore = overrides.get("task_types") or RedisTaskTypes(
         client, settings.redis_prefix
     )
+    exclusions: PoolExclusions = overrides.get("exclusions") or RedisPoolExclusions(
+        client, settings.redis_prefix
+    )
     dispatch = Dispatch(
         tasks,
         clock,
@@ -107,6 +113,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         replica_id=replica_id,
         # Pools come with the partitions of tasks.submitted the consumer group assigns.
         owns_every_pool=False,
+        exclusions=exclusions,
     )
     replication = Replication(
         dispatch,
@@ -192,6 +199,19 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         on_assigned=ownership.assigned,
         on_revoked=ownership.revoked,
     )
+    # One replica applies each quality change and records it in Redis; the others pick it up
+    # by reloading (run_exclusions) and at the worker's next connection.
+    quality = EventConsumer(
+        ConsumerConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group_id="dispatcher-quality",
+            topics=("workers.quality",),
+            topic_prefix=settings.topic_prefix,
+            commit_interval_s=settings.commit_interval_s,
+        ),
+        QualityUpdates(dispatch),
+        DeadLetters(producer, settings.dlq_max_ratio),
+    )
     connections = WorkerConnections(dispatch, worker_limit)
     app = build_http_app("dispatcher")
     transport = TransportConfig(
@@ -209,8 +229,9 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         grpc=grpc_server,
         http=http,
         producer=producer,
-        consumers=[] if settings.role == "gateway" else [consumer],
+        consumers=[quality] if settings.role == "gateway" else [consumer, quality],
         loops=[
+            _reloading_exclusions(dispatch, settings.exclusions_reload_s),
             dispatch.run_dispatch,
             dispatch.run_timers,
             replication.run_follow,
@@ -221,6 +242,18 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         grace_s=settings.shutdown_grace_s,
     )
     return Dispatcher(runtime, dispatch, replication, platform, auth, platform_keys)
+
+
+def _reloading_exclusions(dispatch: Dispatch, every_s: float) -> Loop:
+    async def reload_forever() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await dispatch.reload_exclusions()
+            except Exception as error:
+                log.warning("reloading pool exclusions failed", error=str(error))
+
+    return reload_forever
 
 
 def _escrow(settings: DispatcherSettings, closers: list[Closer]) -> Escrow:

@@ -42,6 +42,9 @@ class DispatcherSettings(ServiceSettings):
     # pools. "scheduler" and "all" (the default) join the group and schedule.
     role: Literal["all", "gateway", "scheduler"] = "all"
 
+    # How often each replica re-reads the pool exclusions of the workers it knows, to apply
+    # quality changes another replica consumed.
+    exclusions_reload_s: float = Field(default=15.0, gt=0)
     # Payroll's gRPC address and an operator API key for it: each new task's price is held
     # from its platform's escrow before the task is accepted. Unset: no escrow (development
     # only; a warning says so at start-up).

@@ -4,7 +4,16 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
+from dispatcher_world import (
+    CONFIG,
+    PLATFORM,
+    START,
+    World,
+    drain,
+    hello,
+    make_task,
+    offers_in,
+)
 
 from dispatcher import metrics
 from dispatcher.domain.errors import (
@@ -22,7 +31,7 @@ from dispatcher.domain.events import (
     TaskOffered,
     WorkerPresenceChanged,
 )
-from dispatcher.domain.model import Offer, TaskState, submission_id_for
+from dispatcher.domain.model import Offer, TaskState, pool_of, submission_id_for
 from dispatcher.service_layer.sessions import (
     Closed,
     LeasePush,
@@ -114,6 +123,36 @@ class TestOffers:
         assert offers_in(drain(novice)) == []
         [push] = offers_in(drain(expert))
         assert push.offer.task.client_task_id == "audio-1"
+
+    async def test_quality_keeps_a_worker_out_of_a_pool_until_it_lets_them_back(
+        self, world: World
+    ) -> None:
+        pool = pool_of(PLATFORM, "bbox")
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        await world.dispatch.requalify("w1", pool, eligible=False)
+        assert session.hello.excluded_pools == {pool}
+
+        await world.dispatch._dispatch_round()
+        assert offers_in(drain(session)) == []
+
+        await world.dispatch.requalify("w1", pool, eligible=True)
+        assert (await offered(world, session)).task.client_task_id == "c1"
+
+    async def test_an_exclusion_recorded_elsewhere_applies_at_connection_and_reload(
+        self, world: World
+    ) -> None:
+        pool = pool_of(PLATFORM, "bbox")
+        await world.dispatch.exclusions.set("w1", pool, True)  # as another replica would
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        await world.dispatch._dispatch_round()
+        assert offers_in(drain(session)) == []
+
+        await world.dispatch.exclusions.set("w1", pool, False)
+        assert await world.dispatch.reload_exclusions() == 1
+        assert (await offered(world, session)).task.client_task_id == "c1"
+        assert await world.dispatch.reload_exclusions() == 0
 
     async def test_a_declined_task_is_requeued_and_offered_again(self, world: World) -> None:
         await ingest(world, "c1", "c2")

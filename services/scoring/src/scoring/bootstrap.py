@@ -21,10 +21,12 @@ from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 from fairtask_runtime.service import Closer, Loop, ServiceRuntime
 from fairtask_runtime.worker_tokens import codec_for
-from scoring.adapters.kafka import KafkaReviewEvents, KafkaScoredEvents
+from scoring.adapters.kafka import KafkaQualityEvents, KafkaReviewEvents, KafkaScoredEvents
+from scoring.adapters.redis_quality import RedisQualityBook
 from scoring.adapters.redis_reviews import RedisReviewBook
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
 from scoring.config import ScoringSettings
+from scoring.domain.quality import EligibilityRule
 from scoring.domain.reviews import ReviewRules
 from scoring.entrypoints.consumers import (
     SUBMISSIONS_TOPIC,
@@ -36,6 +38,7 @@ from scoring.entrypoints.grpc_api import ResultsServicer
 from scoring.entrypoints.grpc_reviews import ReviewServicer, WorkerReviewServicer
 from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
 from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
+from scoring.service_layer.quality import QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
 
 log = structlog.get_logger(__name__)
@@ -77,12 +80,19 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
             appeal_answer_window=timedelta(seconds=settings.appeal_answer_window_s),
         ),
     )
+    quality = QualityHandlers(
+        RedisQualityBook(client, prefix),
+        KafkaQualityEvents(producer),
+        clock,
+        EligibilityRule(min_quality=settings.min_quality, min_gold=settings.min_gold_answers),
+    )
     handlers = ScoringHandlers(
         tasks,
         marks,
         results,
         events,
         reviews,
+        quality,
         clock,
         WatchConfig(batch=settings.watch_batch, block_s=settings.watch_block_s),
     )

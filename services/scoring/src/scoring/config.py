@@ -21,3 +21,8 @@ class ScoringSettings(ServiceSettings):
     appeal_answer_window_s: float = Field(default=72 * 3600, gt=0)
     # How often each replica lets the deadlines decide and re-announces failed steps.
     review_sweep_interval_s: float = Field(default=5.0, gt=0)
+    # A worker is kept out of a task type's pool when their accuracy on its gold tasks is
+    # confidently below this (see EligibilityRule); with fewer gold answers than
+    # min_gold_answers the missing ones count as passed, so newcomers always get work.
+    min_quality: float = Field(default=0.6, gt=0, lt=1)
+    min_gold_answers: int = Field(default=5, ge=1)

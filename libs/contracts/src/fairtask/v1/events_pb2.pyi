@@ -358,3 +358,23 @@ class SubmissionReviewed(_message.Message):
     appeal_due: _timestamp_pb2.Timestamp
     appeal_answered_at: _timestamp_pb2.Timestamp
     def __init__(self, submission_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., price_micros: _Optional[int] = ..., worked_seconds: _Optional[int] = ..., gold: _Optional[bool] = ..., state: _Optional[_Union[ReviewState, str]] = ..., paid: _Optional[bool] = ..., automatic: _Optional[bool] = ..., reason: _Optional[_Union[RejectionReason, str]] = ..., explanation: _Optional[str] = ..., result_kept: _Optional[bool] = ..., appeal_statement: _Optional[str] = ..., appeal_answer: _Optional[str] = ..., scored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appeal_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appealed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appeal_due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., appeal_answered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WorkerEligibilityChanged(_message.Message):
+    __slots__ = ("worker_id", "platform_id", "task_type", "eligible", "quality", "gold_passed", "gold_failed", "changed_at")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    GOLD_PASSED_FIELD_NUMBER: _ClassVar[int]
+    GOLD_FAILED_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    platform_id: str
+    task_type: str
+    eligible: bool
+    quality: float
+    gold_passed: int
+    gold_failed: int
+    changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, worker_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., eligible: _Optional[bool] = ..., quality: _Optional[float] = ..., gold_passed: _Optional[int] = ..., gold_failed: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -77,6 +77,7 @@ def hello_to_json(hello: Hello) -> bytes:
             "time_zone": hello.time_zone,
             "availability": list(hello.availability),
             "sensitive_opt_in": hello.sensitive_opt_in,
+            "excluded_pools": sorted(hello.excluded_pools),
         }
     )
 
@@ -90,4 +91,5 @@ def hello_from_json(raw: bytes | str) -> Hello:
         time_zone=d["time_zone"],
         availability=tuple(d["availability"]),
         sensitive_opt_in=d["sensitive_opt_in"],
+        excluded_pools=frozenset(d.get("excluded_pools", ())),
     )

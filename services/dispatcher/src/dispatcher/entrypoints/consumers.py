@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from dispatcher.adapters.codec import task_from_pb
-from dispatcher.domain.model import Task
+from dispatcher.domain.model import Task, pool_of
 from dispatcher.service_layer.dispatch import Dispatch
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.envelope import PoisonMessageError
@@ -35,3 +35,20 @@ def _task_of(envelope: envelope_pb2.Envelope) -> Task:
         return task_from_pb(message)
     except (ValueError, OverflowError) as exc:  # a timestamp out of range, a malformed field
         raise PoisonMessageError(f"task_submitted {message.task_id!r}: {exc}") from exc
+
+
+class QualityUpdates:
+    """workers.quality -> the worker let into or kept out of the task type's pool
+    (idempotent: applying the same change twice changes nothing)."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self._dispatch = dispatch
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        if envelope.WhichOneof("payload") != "worker_eligibility_changed":
+            raise PoisonMessageError(f"unexpected {envelope.type} on workers.quality")
+        message = envelope.worker_eligibility_changed
+        if not (message.worker_id and message.platform_id and message.task_type):
+            raise PoisonMessageError("worker_eligibility_changed lacks worker, platform or type")
+        pool = pool_of(message.platform_id, message.task_type)
+        await self._dispatch.requalify(message.worker_id, pool, message.eligible)

@@ -13,7 +13,7 @@ once.
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -25,7 +25,12 @@ from dispatcher.domain.model import Lease, Offer, Task, submission_id_for
 from dispatcher.domain.scheduling.local_time import window_state
 from dispatcher.domain.scheduling.policy import DispatchPolicy, OfferDecision
 from dispatcher.service_layer.ownership import Ownership
-from dispatcher.service_layer.ports import OfferClosedNow, TaskStore
+from dispatcher.service_layer.ports import (
+    LocalExclusions,
+    OfferClosedNow,
+    PoolExclusions,
+    TaskStore,
+)
 from dispatcher.service_layer.profiles import task_spec, worker_profile
 from dispatcher.service_layer.roster import Engagement
 from dispatcher.service_layer.sessions import (
@@ -68,8 +73,10 @@ class Dispatch:
         new_policy: Callable[[], DispatchPolicy],
         replica_id: str = "replica",
         owns_every_pool: bool = True,
+        exclusions: PoolExclusions | None = None,
     ) -> None:
         self._store = store
+        self.exclusions: PoolExclusions = exclusions or LocalExclusions()
         self._clock = clock
         self._config = config
         self._new_id = new_id
@@ -134,11 +141,40 @@ class Dispatch:
         self.policy.cancel(task_id, now)
         self._wake.set()
 
+    # -- quality ---------------------------------------------------------------------------
+    async def requalify(self, worker_id: str, pool: str, eligible: bool) -> None:
+        """Scoring's quality estimate let the worker into a pool, or kept them out of it:
+        remembered for their next connections, and applied now if this replica knows them.
+        An offer already made stays; only new ones follow."""
+        await self.exclusions.set(worker_id, pool, not eligible)
+        excluded = await self.exclusions.of(worker_id)
+        session = self._sessions.get(worker_id)
+        if session is not None:
+            session.hello = replace(session.hello, excluded_pools=excluded)
+        self.roster.requalify(worker_id, excluded, self._now_s())
+
+    async def reload_exclusions(self) -> int:
+        """Applies exclusions another replica recorded for the workers this one knows (the
+        quality events are consumed by one replica). Returns how many workers changed."""
+        known = list(self.roster.profiles)
+        if not known:
+            return 0
+        now, changed = self._now_s(), 0
+        for worker_id, excluded in (await self.exclusions.of_many(known)).items():
+            profile = self.roster.profiles.get(worker_id)
+            if profile is not None and profile.excluded_pools != excluded:
+                self.roster.requalify(worker_id, excluded, now)
+                changed += 1
+        return changed
+
     # -- connections ----------------------------------------------------------------------
     async def connect(self, hello: Hello) -> WorkerSession:
         """Raises InvalidInputError when the hello's time zone or availability is wrong."""
         now = self._clock.now()
         profile = worker_profile(hello, now)
+        # In the hello, so every replica that learns of this connection keeps them out too.
+        hello = replace(hello, excluded_pools=await self.exclusions.of(hello.worker_id))
+        profile = replace(profile, excluded_pools=hello.excluded_pools)
         previous = self._sessions.get(hello.worker_id)
         if previous is not None:
             previous.push(Closed("connected again from elsewhere"))

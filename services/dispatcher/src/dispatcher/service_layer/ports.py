@@ -299,3 +299,38 @@ class Escrow(Protocol):
         """Holds each (task id, price) from the platform's funds, all or none, idempotently
         per task id. Raises InsufficientEscrowError or EscrowUnavailableError."""
         ...
+
+
+class PoolExclusions(Protocol):
+    """Pools each worker is kept out of because scoring measured their quality on that task
+    type below its bar. Shared by every replica."""
+
+    async def of(self, worker_id: str) -> frozenset[str]: ...
+
+    async def of_many(self, worker_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Every named worker's exclusions (empty for most), in one round trip."""
+        ...
+
+    async def set(self, worker_id: str, pool: str, excluded: bool) -> None:
+        """Idempotent."""
+        ...
+
+
+class LocalExclusions:
+    """Exclusions kept in this process only: for a single process and for tests."""
+
+    def __init__(self) -> None:
+        self.excluded: dict[str, set[str]] = {}
+
+    async def of(self, worker_id: str) -> frozenset[str]:
+        return frozenset(self.excluded.get(worker_id, ()))
+
+    async def of_many(self, worker_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+        return {w: frozenset(self.excluded.get(w, ())) for w in worker_ids}
+
+    async def set(self, worker_id: str, pool: str, excluded: bool) -> None:
+        pools = self.excluded.setdefault(worker_id, set())
+        if excluded:
+            pools.add(pool)
+        else:
+            pools.discard(pool)

@@ -32,6 +32,7 @@ def worker_profile(hello: Hello, now: datetime) -> WorkerProfile:
         windows=windows,
         skills=hello.skills,
         sensitive_opt_in=hello.sensitive_opt_in,
+        excluded_pools=hello.excluded_pools,
     )
 
 

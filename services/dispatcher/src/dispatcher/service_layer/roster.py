@@ -7,7 +7,7 @@ the policy never sees those, so it must not count the worker as free.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dispatcher.domain.scheduling.policy import DispatchPolicy, WorkerProfile
 
@@ -37,6 +37,13 @@ class Roster:
         self.profiles[profile.worker_id] = profile
         self.seqs[profile.worker_id] = max(self.seqs.get(profile.worker_id, 0), seq)
         self.refresh(profile.worker_id, now, profile_changed=True)
+
+    def requalify(self, worker_id: str, excluded_pools: frozenset[str], now: float) -> None:
+        profile = self.profiles.get(worker_id)
+        if profile is None or profile.excluded_pools == excluded_pools:
+            return
+        self.profiles[worker_id] = replace(profile, excluded_pools=excluded_pools)
+        self.refresh(worker_id, now, profile_changed=True)
 
     def gone(self, worker_id: str, now: float) -> None:
         self.profiles.pop(worker_id, None)

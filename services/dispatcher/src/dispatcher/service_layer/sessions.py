@@ -19,6 +19,8 @@ class Hello:
     time_zone: str = "UTC"
     availability: tuple[str, ...] = ()
     sensitive_opt_in: bool = False
+    # Pools scoring's quality estimates keep the worker out of (filled in at connection).
+    excluded_pools: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

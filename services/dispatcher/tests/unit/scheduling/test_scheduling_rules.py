@@ -2,6 +2,8 @@
 worker's own fixed UTC offset, default quiet hours, deadline feasibility, earliest deadline
 first, a waking region served within one round, outcomes that cost the worker nothing."""
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 from scheduling_oracle import new_policy, utc_of_local
@@ -222,3 +224,28 @@ def test_a_worker_offline_is_never_offered_and_resubmission_is_idempotent() -> N
     assert [d.task_id for d in policy.decide(3.0)] == ["t1"]
     assert policy.cancel("t1", 4.0) is False  # offered, not queued
     assert DAY_S == 86_400
+
+
+# -- quality -------------------------------------------------------------------------------
+
+
+def test_a_worker_kept_out_of_a_pool_gets_its_work_only_when_let_back_in() -> None:
+    policy = new_policy()
+    kept_out = replace(worker("ana"), excluded_pools=frozenset({"label"}))
+    policy.worker_online(kept_out, 0.0)
+    policy.submit(task("t1", 0.0, pool="label"), 0.0)
+    policy.submit(task("t2", 0.0, pool="rate"), 0.0)
+    # Only the other pool's task: the exclusion is per pool, not per worker.
+    assert offered(policy, 1.0) == {"ana": "t2"}
+    policy.completed("ana", "t2", 60.0, 2.0)
+    assert offered(policy, 3.0) == {}
+    policy.worker_online(worker("ana"), 4.0)  # scoring let her back in
+    assert offered(policy, 5.0) == {"ana": "t1"}
+
+
+def test_an_excluded_workers_pool_still_goes_to_everyone_else() -> None:
+    policy = new_policy()
+    policy.worker_online(replace(worker("ana"), excluded_pools=frozenset({"label"})), 0.0)
+    policy.worker_online(worker("ben"), 0.0)
+    policy.submit(task("t1", 0.0), 0.0)
+    assert offered(policy, 1.0) == {"ben": "t1"}

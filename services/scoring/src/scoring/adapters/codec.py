@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fairtask.v1 import events_pb2, scoring_pb2
-from scoring.domain.events import SubmissionScored
+from scoring.domain.events import EligibilityChange, SubmissionScored
 from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
 from scoring.domain.reviews import RejectionReason, Review, ReviewState
 
@@ -175,3 +175,17 @@ def _stamps(message: events_pb2.SubmissionReviewed | scoring_pb2.Review, review:
     _stamp(message.appealed_at, review.appealed_at)
     _stamp(message.appeal_due, review.appeal_due)
     _stamp(message.appeal_answered_at, review.appeal_answered_at)
+
+
+def eligibility_to_pb(change: EligibilityChange) -> events_pb2.WorkerEligibilityChanged:
+    message = events_pb2.WorkerEligibilityChanged(
+        worker_id=change.worker_id,
+        platform_id=change.platform_id,
+        task_type=change.task_type,
+        eligible=change.eligible,
+        quality=change.quality,
+        gold_passed=change.gold_passed,
+        gold_failed=change.gold_failed,
+    )
+    _stamp(message.changed_at, change.changed_at)
+    return message

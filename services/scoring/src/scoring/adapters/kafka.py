@@ -4,12 +4,13 @@ import uuid
 
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.kafka.producer import EventProducer
-from scoring.adapters.codec import review_step_to_pb, scored_to_pb
-from scoring.domain.events import SubmissionScored
+from scoring.adapters.codec import eligibility_to_pb, review_step_to_pb, scored_to_pb
+from scoring.domain.events import EligibilityChange, SubmissionScored
 from scoring.domain.reviews import Review
 
 SCORED_TOPIC = "submissions.scored"
 REVIEWS_TOPIC = "reviews"
+QUALITY_TOPIC = "workers.quality"
 # Review step event ids are derived from (submission, state), so announcing a step again
 # after a failure is the same event, which consumers drop as a duplicate.
 _REVIEW_STEPS = uuid.UUID("7b0e3f4c-3a51-4d2e-9a0e-5f1d6c2b8e11")
@@ -47,4 +48,16 @@ class KafkaReviewEvents:
                 occurred_at=occurred_at or review.scored_at,
                 event_id=review_step_id(review),
             ),
+        )
+
+
+class KafkaQualityEvents:
+    def __init__(self, producer: EventProducer) -> None:
+        self._producer = producer
+
+    async def publish(self, change: EligibilityChange) -> None:
+        await self._producer.publish(
+            QUALITY_TOPIC,
+            change.worker_id,
+            wrap(eligibility_to_pb(change), producer="scoring", occurred_at=change.changed_at),
         )

@@ -11,10 +11,13 @@ from datetime import datetime
 
 from fairtask_runtime.clock import Clock
 from scoring.domain.cursor import format_cursor, parse_cursor
-from scoring.domain.events import SubmissionScored
+from scoring.domain.events import EligibilityChange, SubmissionScored
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
+from scoring.domain.quality import EligibilityRule
 from scoring.domain.reviews import OPEN_STATES, Review, ReviewRules, ReviewState, page_key
 from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
+from scoring.service_layer.ports import GoldTally
+from scoring.service_layer.quality import QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
 
 
@@ -173,6 +176,36 @@ class MemoryReviewEvents:
         self.published.append(review)
 
 
+class MemoryQualityBook:
+    def __init__(self) -> None:
+        self.tallies: dict[tuple[str, str, str], list[int]] = {}
+        self.announced_as: dict[tuple[str, str, str], bool] = {}
+        self._counted: set[str] = set()
+
+    async def count_gold(
+        self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
+    ) -> GoldTally:
+        key = (worker_id, platform_id, task_type)
+        tally = self.tallies.setdefault(key, [0, 0])
+        if submission_id not in self._counted:
+            self._counted.add(submission_id)
+            tally[0 if passed else 1] += 1
+        return GoldTally(tally[0], tally[1], self.announced_as.get(key))
+
+    async def announced(
+        self, worker_id: str, platform_id: str, task_type: str, eligible: bool
+    ) -> None:
+        self.announced_as[(worker_id, platform_id, task_type)] = eligible
+
+
+class MemoryQualityEvents:
+    def __init__(self) -> None:
+        self.published: list[EligibilityChange] = []
+
+    async def publish(self, change: EligibilityChange) -> None:
+        self.published.append(change)
+
+
 @dataclass
 class MemoryPorts:
     """One fake of each port, for wiring handlers in tests."""
@@ -182,6 +215,8 @@ class MemoryPorts:
     results: MemoryResultLog = field(default_factory=MemoryResultLog)
     events: MemoryScoredEvents = field(default_factory=MemoryScoredEvents)
     review_events: MemoryReviewEvents = field(default_factory=MemoryReviewEvents)
+    quality: MemoryQualityBook = field(default_factory=MemoryQualityBook)
+    quality_events: MemoryQualityEvents = field(default_factory=MemoryQualityEvents)
     reviews: MemoryReviewBook = field(init=False)
 
     def __post_init__(self) -> None:
@@ -191,6 +226,9 @@ class MemoryPorts:
         self, clock: Clock, watch: WatchConfig | None = None, rules: ReviewRules | None = None
     ) -> ScoringHandlers:
         reviews = ReviewHandlers(self.reviews, self.review_events, clock, rules or ReviewRules())
+        quality = QualityHandlers(
+            self.quality, self.quality_events, clock, EligibilityRule(min_quality=0.6, min_gold=5)
+        )
         return ScoringHandlers(
-            self.tasks, self.marks, self.results, self.events, reviews, clock, watch
+            self.tasks, self.marks, self.results, self.events, reviews, quality, clock, watch
         )

@@ -14,3 +14,18 @@ class SubmissionScored:
     verdict: Verdict
     gold: bool
     scored_at: datetime
+
+
+@dataclass(frozen=True)
+class EligibilityChange:
+    """A worker's measured quality moved them into or out of a task type's pool. Quality
+    decides eligibility only, never pay."""
+
+    worker_id: str
+    platform_id: str
+    task_type: str
+    eligible: bool
+    quality: float
+    gold_passed: int
+    gold_failed: int
+    changed_at: datetime

@@ -12,6 +12,7 @@ from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
 from scoring.domain.reviews import open_review
 from scoring.domain.verdicts import verdict_for
 from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
+from scoring.service_layer.quality import GoldResult, QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
 
 
@@ -56,6 +57,7 @@ class ScoringHandlers:
         results: ResultLog,
         events: ScoredEvents,
         reviews: ReviewHandlers,
+        quality: QualityHandlers,
         clock: Clock,
         watch: WatchConfig | None = None,
     ) -> None:
@@ -64,6 +66,7 @@ class ScoringHandlers:
         self._results = results
         self._events = events
         self.reviews = reviews
+        self.quality = quality
         self._clock = clock
         self._watch = watch or WatchConfig()
 
@@ -94,6 +97,17 @@ class ScoringHandlers:
             # idempotent on submission_id, so that duplicate costs nothing but a message.
             await self._marks.mark_scored(submission.submission_id, verdict)
             published = True
+        if task.is_gold:
+            # Counted once per submission, announced if it moves the worker across the bar.
+            await self.quality.gold_scored(
+                GoldResult(
+                    submission.submission_id,
+                    submission.worker_id,
+                    task.platform_id,
+                    task.task_type,
+                    passed=verdict is Verdict.GOLD_PASSED,
+                )
+            )
         review = open_review(
             submission_id=submission.submission_id,
             # Ownership comes from the task record, which scoring took from the platform's

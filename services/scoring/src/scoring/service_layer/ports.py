@@ -1,10 +1,11 @@
 """What scoring's handlers need from the outside world. Each port has a Redis or Kafka adapter
 and an in-memory fake in adapters/memory.py."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from scoring.domain.events import SubmissionScored
+from scoring.domain.events import EligibilityChange, SubmissionScored
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
 from scoring.domain.reviews import Review, ReviewState
 
@@ -100,4 +101,33 @@ class ReviewBook(Protocol):
 class ReviewEvents(Protocol):
     async def publish(self, review: Review) -> None:
         """Announces the review as it stands; returns once durable in Kafka."""
+        ...
+
+
+@dataclass(frozen=True)
+class GoldTally:
+    gold_passed: int
+    gold_failed: int
+    # What was last announced about this worker and task type; None: nothing yet (eligible).
+    announced_eligible: bool | None
+
+
+class QualityBook(Protocol):
+    """Each worker's gold results per (platform, task type)."""
+
+    async def count_gold(
+        self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
+    ) -> GoldTally:
+        """Counts the result once per submission (a re-run counts nothing) and returns the
+        tally after it."""
+        ...
+
+    async def announced(
+        self, worker_id: str, platform_id: str, task_type: str, eligible: bool
+    ) -> None: ...
+
+
+class QualityEvents(Protocol):
+    async def publish(self, change: EligibilityChange) -> None:
+        """Returns once durable in Kafka."""
         ...

@@ -34,6 +34,9 @@ class WorkerProfile:
     # Used only by the racing baseline: who wins a first-come race, and who polls at night.
     link_latency_ms: float = 50.0
     night_poller: bool = False
+    # Pools the worker may not be offered, whatever their skills: scoring found their
+    # quality on that task type below its bar (never a pay rate).
+    excluded_pools: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dispatcher.domain.scheduling.task_queue import TaskQueue
 
 _ticket = itertools.count()
 
-CrewKey = tuple[str, frozenset[str], bool]
+CrewKey = tuple[str, frozenset[str], bool, frozenset[str]]
 
 
 @dataclass(slots=True, eq=False)
@@ -64,13 +64,14 @@ class Crew:
     region: str
     skills: frozenset[str]
     sensitive_opt_in: bool
+    excluded_pools: frozenset[str]
     # Idle workers by virtual time; entries whose epoch is stale are skipped.
     idle: list[IdleEntry] = field(default_factory=list)
     pools: list["Pool"] = field(default_factory=list)
 
     @staticmethod
     def key_of(profile: WorkerProfile) -> CrewKey:
-        return (profile.region, profile.skills, profile.sensitive_opt_in)
+        return (profile.region, profile.skills, profile.sensitive_opt_in, profile.excluded_pools)
 
     def push(self, worker: Worker) -> None:
         heapq.heappush(self.idle, IdleEntry(worker))
@@ -194,7 +195,7 @@ class Pool:
     def fits(self, crew: Crew) -> bool:
         if self.sensitive and not crew.sensitive_opt_in:
             return False
-        return self.skills <= crew.skills
+        return self.skills <= crew.skills and self.name not in crew.excluded_pools
 
     def adopt(self, crew: Crew) -> None:
         """`crew` fits this pool: its idle workers are candidates in their region."""

@@ -62,7 +62,11 @@ class RoundRobinPolicy:
 
     def _first_fitting(self, worker: WorkerProfile) -> TaskSpec | None:
         """The oldest queued task the worker has the skills for (a scan: this is a baseline)."""
-        fitting = [t for t in self._queue.values() if all(s in worker.skills for s in t.skills)]
+        fitting = [
+            t
+            for t in self._queue.values()
+            if all(s in worker.skills for s in t.skills) and t.pool not in worker.excluded_pools
+        ]
         return min(fitting, key=lambda t: self._arrival[t.task_id], default=None)
 
     def accepted(self, worker_id: str, task_id: str, now: float) -> None:
