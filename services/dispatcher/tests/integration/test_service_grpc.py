@@ -23,6 +23,7 @@ from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import error_info_of, field_violations_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
+from fairtask_runtime.kafka.producer import EventProducer
 
 pytestmark = pytest.mark.integration
 
@@ -466,3 +467,46 @@ async def first_record(bootstrap: str, topic: str) -> Any:
         return await asyncio.wait_for(consumer.getone(), 15)
     finally:
         await consumer.stop()
+
+
+async def test_a_quality_event_keeps_the_worker_out_of_the_pool_until_another_lets_them_in(
+    channel: grpc.aio.Channel,
+    workers: WorkerFactory,
+    stack_endpoints: Any,
+    kafka_topics: str,
+    lab_a: Metadata,
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform, lab_a)
+    worker = await workers("w-quality")
+    await worker.hello()
+    producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, "scoring-test")
+    await producer.start()
+    try:
+
+        async def quality(eligible: bool) -> None:
+            change = events_pb2.WorkerEligibilityChanged(
+                worker_id="w-quality",
+                platform_id="lab-a",
+                task_type="image-bbox",
+                eligible=eligible,
+                quality=0.3 if not eligible else 0.9,
+            )
+            await producer.publish("workers.quality", "w-quality", wrap(change, "scoring"))
+
+        await quality(eligible=False)
+        await asyncio.sleep(3)  # consumed by now (commit interval 1 s)
+        await platform.SubmitTasks(
+            d.SubmitTasksRequest(tasks=[new_task("q-1")]), metadata=lab_a, timeout=5
+        )
+        # Reading on, without cancelling the read (that would end the stream).
+        reading = asyncio.create_task(worker.next("offer", wait_s=30))
+        done, _ = await asyncio.wait({reading}, timeout=3)
+        assert not done, "offered a task of a pool the worker was kept out of"
+
+        await quality(eligible=True)
+        offer = (await reading).offer
+        assert offer.task_id == task_id_for("lab-a", "q-1")
+    finally:
+        await producer.stop()
+        worker.hang_up()

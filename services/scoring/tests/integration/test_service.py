@@ -630,3 +630,21 @@ async def test_deadlines_approve_unreviewed_work_and_grant_unanswered_appeals(
         released = {(await _next(watch)).task_id for _ in range(2)}
         assert released == {"t-late", "t-appeal"}
         watch.cancel()
+
+
+async def test_failed_gold_answers_keep_the_worker_out_of_the_pool_on_workers_quality(
+    scoring: Scoring,
+) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    await scoring.task("t-gold", platform, gold="Cat")
+    for i in range(8):
+        await scoring.submit(f"s-{i}", "t-gold", platform, b"dog")
+
+    def changes(records: list[Record]) -> list[events_pb2.WorkerEligibilityChanged]:
+        found = [_envelope(r).worker_eligibility_changed for r in records]
+        return [c for c in found if c.platform_id == platform]
+
+    [change] = changes(await scoring.records("workers.quality", lambda rs: bool(changes(rs))))
+    assert (change.worker_id, change.task_type, change.eligible) == ("worker-7", "label", False)
+    assert change.gold_passed == 0
+    assert 0 < change.quality < 0.6
