@@ -20,7 +20,7 @@ from fairtask.v1 import payroll_pb2 as p
 from fairtask.v1 import payroll_pb2_grpc as pg
 from fairtask.v1 import scoring_pb2 as s
 from fairtask.v1 import scoring_pb2_grpc as sg
-from fairtask_demo.supervisor import ServiceProcess, escrow_env, plan, service_env
+from fairtask_demo.supervisor import ServiceProcess, dispatcher_peers_env, plan, service_env
 from fairtask_runtime.grpc.errors import ESCROW_INSUFFICIENT, error_info_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
 from fairtask_runtime.settings import DEFAULT_OPERATOR_PLATFORM_ID
@@ -96,7 +96,7 @@ def services(
     for service in running.values():
         env = service_env(stack_endpoints.to_env(), service, kafka_topics)
         if service.name == "dispatcher":
-            env |= escrow_env(planned, dispatcher_key)
+            env |= dispatcher_peers_env(planned, dispatcher_key)
         env |= {
             "FAIRTASK_POSTGRES_DSN": payroll_dsn,
             "FAIRTASK_REDIS_PREFIX": f"{keys}:{service.name}:",
@@ -256,20 +256,32 @@ async def test_a_task_travels_from_platform_to_ledger(
         metadata=platform_key,
         timeout=5,
     )
-    worker_reviews = sg.WorkerReviewServiceStub(scoring)
-    mine = await worker_reviews.ListMyReviews(
-        s.ListMyReviewsRequest(), metadata=bearer(token), timeout=5
-    )
-    assert {r.submission_id: r.state for r in mine.reviews}[rejected.submission_id] == (
-        e.REVIEW_STATE_REJECTED
-    )
-    await worker_reviews.AppealRejection(
-        s.AppealRejectionRequest(
-            submission_id=rejected.submission_id, statement="The rear half is behind a bus."
-        ),
-        metadata=bearer(token),
-        timeout=5,
-    )
+    # The worker sees the rejection on the worker page and appeals there: the dispatcher
+    # passes their token on to scoring.
+    page = services["dispatcher"].metrics_url.removesuffix("/metrics")
+    worker_auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=page, timeout=10) as http:
+        mine = await http.get("/v1/worker/reviews", headers=worker_auth)
+        assert mine.status_code == 200, mine.text
+        states = {r["submission_id"]: r["state"] for r in mine.json()["reviews"]}
+        assert states[rejected.submission_id] == "REVIEW_STATE_REJECTED"
+        assert len(states) == 3  # the gold answer's review too, approved at once
+        appealed = await http.post(
+            "/v1/worker/appeals",
+            headers=worker_auth,
+            json={
+                "submission_id": rejected.submission_id,
+                "statement": "The rear half is behind a bus.",
+            },
+        )
+        assert appealed.status_code == 200, appealed.text
+        assert appealed.json()["state"] == "REVIEW_STATE_APPEALED"
+        again = await http.post(
+            "/v1/worker/appeals",
+            headers=worker_auth,
+            json={"submission_id": rejected.submission_id, "statement": "Again."},
+        )
+        assert again.status_code == 409, again.text
     await reviews.AnswerAppeal(
         s.AnswerAppealRequest(submission_id=rejected.submission_id, grant=True),
         metadata=platform_key,
@@ -307,6 +319,11 @@ async def test_a_task_travels_from_platform_to_ledger(
     paid = await eventually(statement)
     assert paid is not None, "payroll never paid the three submissions"
     assert paid.balance_micros == 3 * PRICE_MICROS
+    # And on the worker page, through the dispatcher.
+    async with httpx.AsyncClient(base_url=page, timeout=10) as http:
+        shown = await http.get("/v1/worker/statement", headers=worker_auth)
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["tasks_paid"], shown.json()["balance_micros"]) == (3, 3 * PRICE_MICROS)
     summary = await ledger.GetLedgerSummary(
         p.GetLedgerSummaryRequest(), metadata=operator_key, timeout=5
     )
@@ -323,7 +340,6 @@ async def test_a_task_travels_from_platform_to_ledger(
     assert left.escrow.available_micros == 0
 
     # Signed out at the dispatcher, the token no longer reads the statement at payroll either.
-    page = services["dispatcher"].metrics_url.removesuffix("/metrics")
     async with httpx.AsyncClient(base_url=page, timeout=10) as http:
         signed_out = await http.delete(
             "/v1/worker/token", headers={"Authorization": f"Bearer {token}"}

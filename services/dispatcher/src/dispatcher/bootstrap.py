@@ -15,6 +15,7 @@ from dispatcher.adapters.payroll_escrow import PayrollEscrow, UncheckedEscrow
 from dispatcher.adapters.redis_exclusions import RedisPoolExclusions
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
+from dispatcher.adapters.worker_records import GrpcWorkerRecords
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
 from dispatcher.domain.scheduling.fair_share import FairScheduler
@@ -22,6 +23,7 @@ from dispatcher.domain.validation import Limits
 from dispatcher.entrypoints.consumers import QualityUpdates, TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer
+from dispatcher.entrypoints.http_records import records_router
 from dispatcher.entrypoints.http_worker import worker_router
 from dispatcher.entrypoints.page import mount_worker_page
 from dispatcher.entrypoints.worker_connections import (
@@ -39,6 +41,7 @@ from dispatcher.service_layer.ports import (
     TaskStore,
     TaskTypeStore,
     TransitionLog,
+    WorkerRecords,
 )
 from dispatcher.service_layer.replication import Replication, ReplicationConfig
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
@@ -220,6 +223,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         sse_keepalive_s=settings.sse_keepalive_s,
     )
     app.include_router(worker_router(connections, auth, clock, transport))
+    app.include_router(records_router(_records(settings, closers), auth))
     mount_worker_page(app)
     http = WorkerHttpServer(
         app, settings.host, settings.http_port, connections, settings.shutdown_grace_s
@@ -254,6 +258,15 @@ def _reloading_exclusions(dispatch: Dispatch, every_s: float) -> Loop:
                 log.warning("reloading pool exclusions failed", error=str(error))
 
     return reload_forever
+
+
+def _records(settings: DispatcherSettings, closers: list[Closer]) -> WorkerRecords | None:
+    """The worker page's statement and reviews, when payroll and scoring are known."""
+    if settings.payroll_target is None or settings.scoring_target is None:
+        return None
+    records = GrpcWorkerRecords(settings.payroll_target, settings.scoring_target)
+    closers.append(records.close)
+    return records
 
 
 def _escrow(settings: DispatcherSettings, closers: list[Closer]) -> Escrow:

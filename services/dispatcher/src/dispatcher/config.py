@@ -50,6 +50,9 @@ class DispatcherSettings(ServiceSettings):
     # only; a warning says so at start-up).
     payroll_target: str | None = None
     payroll_api_key: SecretStr | None = None
+    # Scoring's gRPC address: with payroll's, the worker page shows the worker's statement
+    # and reviews and takes appeals (the worker's own token is passed on).
+    scoring_target: str | None = None
 
     @model_validator(mode="after")
     def _whole_escrow(self) -> "DispatcherSettings":

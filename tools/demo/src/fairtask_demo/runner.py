@@ -31,7 +31,7 @@ from fairtask_demo.stack import LocalStack, StackError, project_root
 from fairtask_demo.supervisor import (
     ServiceError,
     ServiceProcess,
-    escrow_env,
+    dispatcher_peers_env,
     plan,
     service_env,
 )
@@ -170,7 +170,9 @@ async def run_demo(
         envs = {
             s.name: service_env(endpoints.to_env(), s, topic_prefix="") | shared for s in services
         }
-        envs["dispatcher"] |= escrow_env(services, await _dispatcher_key(endpoints.redis_url))
+        envs["dispatcher"] |= dispatcher_peers_env(
+            services, await _dispatcher_key(endpoints.redis_url)
+        )
         for service in services:
             service.start(envs[service.name], cwd=root)
         try:

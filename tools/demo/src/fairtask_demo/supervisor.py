@@ -147,11 +147,13 @@ def service_env(
     }
 
 
-def escrow_env(services: list[ServiceProcess], dispatcher_key: str) -> dict[str, str]:
-    """What the dispatcher needs to hold each task's price in payroll's escrow: payroll's
-    address and an operator key (issued by the caller in the stack's key store)."""
-    payroll = next(s for s in services if s.name == "payroll")
+def dispatcher_peers_env(services: list[ServiceProcess], dispatcher_key: str) -> dict[str, str]:
+    """What the dispatcher needs of the other services: payroll's address and an operator key
+    (issued by the caller in the stack's key store) to hold each task's price in escrow, and
+    scoring's address for the worker page's reviews."""
+    target = {s.name: s.grpc_target for s in services}
     return {
-        "FAIRTASK_PAYROLL_TARGET": payroll.grpc_target,
+        "FAIRTASK_PAYROLL_TARGET": target["payroll"],
         "FAIRTASK_PAYROLL_API_KEY": dispatcher_key,
+        "FAIRTASK_SCORING_TARGET": target["scoring"],
     }

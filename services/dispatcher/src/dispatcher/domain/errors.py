@@ -80,3 +80,13 @@ class InsufficientEscrowError(Exception):
 
 class EscrowUnavailableError(Exception):
     """Payroll, which keeps the escrow, cannot be asked right now; nothing was accepted."""
+
+
+class PeerRefusedError(Exception):
+    """Payroll or scoring refused, or could not answer, a call made for a worker: `code` is
+    the gRPC status name they gave, passed on to the worker as is."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from dispatcher.domain.events import Event, OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
@@ -334,3 +334,15 @@ class LocalExclusions:
             pools.add(pool)
         else:
             pools.discard(pool)
+
+
+class WorkerRecords(Protocol):
+    """What payroll and scoring keep about a worker, asked with the worker's own token (they
+    check it and answer only about that worker). JSON-ready answers; PeerRefusedError when
+    they refuse or are away."""
+
+    async def statement(self, token: str, worker_id: str) -> dict[str, Any]: ...
+
+    async def reviews(self, token: str, page_token: str) -> dict[str, Any]: ...
+
+    async def appeal(self, token: str, submission_id: str, statement: str) -> dict[str, Any]: ...

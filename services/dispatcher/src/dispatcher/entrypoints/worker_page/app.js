@@ -411,15 +411,104 @@ function onSubmitted(accepted) {
     earnings.leases.push(accepted.lease_id);
     sessionStorage.setItem(EARNINGS_KEY, JSON.stringify(earnings));
   }
-  announce(`Submitted. ${money(state.lease.price_micros)} earned. Thank you.`);
+  announce(`Submitted. ${money(state.lease.price_micros)} once approved. Thank you.`);
   clearTask();
   showEarnings();
+  setTimeout(refreshPay, 2000);
 }
 
 function showEarnings() {
   const earnings = JSON.parse(sessionStorage.getItem(EARNINGS_KEY) || '{"count":0,"micros":0}');
   $("earned-count").textContent = String(earnings.count);
   $("earned-sum").textContent = money(earnings.micros);
+}
+
+// -- statement and reviews (payroll and scoring, through the dispatcher) ------------------------
+const STATES = {
+  REVIEW_STATE_PENDING: "Waiting for the platform's review",
+  REVIEW_STATE_APPROVED: "Approved",
+  REVIEW_STATE_REJECTED: "Rejected",
+  REVIEW_STATE_APPEALED: "Appealed: waiting for the platform's answer",
+  REVIEW_STATE_APPEAL_GRANTED: "Appeal granted",
+  REVIEW_STATE_APPEAL_UPHELD: "Appeal refused",
+};
+
+function when(stamp) {
+  return stamp ? new Date(stamp).toLocaleString() : "";
+}
+
+async function refreshPay() {
+  if (!state.token) return;
+  const [statement, reviews] = await Promise.all([
+    api("GET", "/v1/worker/statement"),
+    api("GET", "/v1/worker/reviews"),
+  ]);
+  if (statement.ok) {
+    const s = statement.body;
+    const seconds = Number(s.paid_seconds || 0);
+    const rate = hourly(Number(s.balance_micros || 0), seconds);
+    $("statement-summary").textContent =
+      `${s.tasks_paid || 0} tasks paid, ${duration(seconds)} of work, ${money(Number(s.balance_micros || 0))} earned` +
+      (rate ? ` (${rate}).` : ".");
+  } else {
+    $("statement-summary").textContent = `Your statement is not available: ${problem(statement)}`;
+  }
+  const list = $("review-list");
+  list.replaceChildren();
+  if (!reviews.ok) return;
+  for (const review of reviews.body.reviews || []) list.append(reviewItem(review));
+}
+
+function reviewItem(review) {
+  const item = document.createElement("li");
+  const title = document.createElement("strong");
+  title.textContent = `${review.task_type} · ${money(Number(review.price_micros || 0))} · ${STATES[review.state] || review.state}`;
+  item.append(title);
+  const lines = [];
+  if (review.state === "REVIEW_STATE_PENDING") lines.push(`Approved automatically on ${when(review.review_due)} unless reviewed.`);
+  if (review.reason && review.reason !== "REJECTION_REASON_UNSPECIFIED") {
+    lines.push(`Reason: ${review.reason.replace("REJECTION_REASON_", "").replaceAll("_", " ").toLowerCase()}. ${review.explanation}`);
+  }
+  if (review.result_kept) lines.push("The platform kept your work, so you are paid for it.");
+  if (review.appeal_statement) lines.push(`Your appeal: ${review.appeal_statement}`);
+  if (review.state === "REVIEW_STATE_APPEALED") lines.push(`Granted automatically on ${when(review.appeal_due)} unless answered.`);
+  if (review.appeal_answer) lines.push(`Answer: ${review.appeal_answer}`);
+  for (const line of lines) {
+    const p = document.createElement("p");
+    p.textContent = line;
+    item.append(p);
+  }
+  const open = review.state === "REVIEW_STATE_REJECTED" && Date.parse(review.appeal_until) > Date.now();
+  if (open) item.append(appealForm(review));
+  return item;
+}
+
+function appealForm(review) {
+  const form = document.createElement("form");
+  const label = document.createElement("label");
+  const id = `appeal-${review.submission_id}`;
+  label.htmlFor = id;
+  label.textContent = `Appeal until ${when(review.appeal_until)}: why is the rejection wrong?`;
+  const text = document.createElement("textarea");
+  text.id = id;
+  text.rows = 3;
+  text.maxLength = 4000;
+  text.required = true;
+  const button = document.createElement("button");
+  button.type = "submit";
+  button.textContent = "Appeal";
+  form.append(label, text, button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = await api("POST", "/v1/worker/appeals", { submission_id: review.submission_id, statement: text.value });
+    if (!result.ok) {
+      showError(`The appeal was not filed: ${problem(result)}`);
+      return;
+    }
+    announce("Appeal filed. The platform has 72 hours to answer, or it is granted.");
+    refreshPay();
+  });
+  return form;
 }
 
 // -- heartbeats and drafts --------------------------------------------------------------------
@@ -480,6 +569,7 @@ async function signIn(token) {
   $("set-availability").value = s.availability.join(", ");
   $("set-transport").value = s.transport;
   showEarnings();
+  refreshPay();
   refreshIdle();
   $("main").focus();
   connect();
@@ -515,6 +605,7 @@ function fillZones() {
 }
 
 function wire() {
+  $("refresh-pay").addEventListener("click", refreshPay);
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
     signIn($("token").value.trim());
