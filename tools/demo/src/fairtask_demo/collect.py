@@ -1,7 +1,8 @@
 """Reading the outcome back through the public APIs: task states, statements, the ledger."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TypeVar
 
 import grpc
@@ -158,6 +159,32 @@ async def ledger_summary(channel: grpc.aio.Channel, operator: Metadata) -> Ledge
             for r in answer.regions
         ),
     )
+
+
+async def escrows(
+    channel: grpc.aio.Channel, operator: Metadata, platform_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Each platform's escrow (an operator's read); a platform payroll cannot answer for is
+    left out."""
+    stub = payroll_pb2_grpc.EscrowServiceStub(channel)
+    found: dict[str, dict[str, int]] = {}
+    for platform_id in platform_ids:
+        request = payroll_pb2.GetEscrowRequest(platform_id=platform_id)
+        try:
+            answer = await _retrying(
+                partial(stub.GetEscrow, request, metadata=operator, timeout=_CALL_TIMEOUT_S)
+            )
+        except grpc.aio.AioRpcError:
+            continue
+        e = answer.escrow
+        found[platform_id] = {
+            "deposited_micros": e.deposited_micros,
+            "spent_micros": e.spent_micros,
+            "held_micros": e.held_micros,
+            "withdrawn_micros": e.withdrawn_micros,
+            "available_micros": e.available_micros,
+        }
+    return found
 
 
 def tasks_paid(found: Mapping[str, Statement]) -> int:

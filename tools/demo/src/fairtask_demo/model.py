@@ -119,3 +119,5 @@ class RunRecord:
     errors: tuple[str, ...] = ()
     # Wall seconds each SubmitTasks call took, successful or not.
     submit_call_s: tuple[float, ...] = ()
+    # Each platform's escrow at the end, as payroll reports it.
+    escrow: dict[str, dict[str, int]] = field(default_factory=dict)

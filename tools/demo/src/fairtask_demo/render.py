@@ -76,6 +76,11 @@ def report_text(report: Mapping[str, Any]) -> str:
         f"payments below floor {report['below_floor_payments']}; "
         f"paid onboarding {report['paid_onboarding_seconds']} s",
     ]
+    for platform, e in report.get("escrow", {}).items():
+        lines.append(
+            f"escrow {platform}: deposited ${e['deposited_micros'] / 1e6:,.2f}, "
+            f"paid out ${e['spent_micros'] / 1e6:,.2f}, held ${e['held_micros'] / 1e6:,.2f}"
+        )
     if (prometheus := report.get("prometheus")) is not None:
         lines.append(
             f"prometheus ({prometheus['url']}): Jain {_num(prometheus['jain_index'])}, "

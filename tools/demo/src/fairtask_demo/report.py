@@ -160,6 +160,7 @@ def build_report(record: RunRecord) -> dict[str, Any]:
             record.statements.values(), record.pay_floor_micros_per_hour
         ),
         "ledger": _ledger_json(record),
+        "escrow": record.escrow,
         "load": _load_json(record),
     }
 

@@ -268,12 +268,13 @@ class LoadSession:
         drain_s: float,
     ) -> RunRecord:
         tasks = dict(self.registry.tasks)
-        final, statements, ledger = await asyncio.gather(
+        final, statements, ledger, escrow = await asyncio.gather(
             collect.task_states(dispatcher, tasks.values(), self._credentials),
             collect.statements(
                 payroll, [t.profile.worker_id for t in self.tallies], self._operator
             ),
             collect.ledger_summary(payroll, self._operator),
+            collect.escrows(payroll, self._operator, sorted(self._credentials)),
         )
         cfg = self._config
         return RunRecord(
@@ -294,6 +295,7 @@ class LoadSession:
             submit_call_s=tuple(self.registry.submit_call_s),
             completed=not self._control.failures,
             errors=tuple(self._control.failures),
+            escrow=escrow,
         )
 
     async def _power_cuts(self, workers: list[WorkerSim]) -> None:
