@@ -2,7 +2,7 @@
 as a duplicate or missing payment; redeliveries count once."""
 
 from fairtask.v1 import envelope_pb2, events_pb2
-from fairtask_demo.chaos.audit import audit_leases, audit_payments
+from fairtask_demo.chaos.audit import audit_leases, audit_payments, owed_tasks
 from fairtask_demo.chaos.faults import Fault, count_by_kind
 from fairtask_demo.model import Statement, StatementLine
 from fairtask_runtime.envelope import wrap
@@ -75,3 +75,29 @@ def test_faults_are_counted_by_kind() -> None:
     faults = [Fault("kill_redis", 1.0, 0.2, 1.0), Fault("kill_dispatcher", 9.0, 3.0, 3.5)]
     faults.append(Fault("kill_redis", 20.0, None, None))
     assert count_by_kind(faults) == {"kill_dispatcher": 1, "kill_redis": 2}
+
+
+def _step(task_id: str, state: int, paid: bool) -> envelope_pb2.Envelope:
+    return wrap(
+        events_pb2.SubmissionReviewed(
+            submission_id=f"s-{task_id}", task_id=task_id, state=state, paid=paid
+        ),
+        producer="test",
+    )
+
+
+def test_work_is_owed_unless_its_rejection_stands_unpaid() -> None:
+    steps = [
+        _step("approved", events_pb2.REVIEW_STATE_PENDING, False),
+        _step("approved", events_pb2.REVIEW_STATE_APPROVED, True),
+        _step("kept", events_pb2.REVIEW_STATE_REJECTED, True),
+        _step("kept", events_pb2.REVIEW_STATE_APPEALED, True),
+        _step("rejected", events_pb2.REVIEW_STATE_REJECTED, False),
+        _step("upheld", events_pb2.REVIEW_STATE_APPEALED, False),
+        _step("upheld", events_pb2.REVIEW_STATE_APPEAL_UPHELD, False),
+        _step("granted", events_pb2.REVIEW_STATE_APPEALED, False),
+        _step("granted", events_pb2.REVIEW_STATE_APPEAL_GRANTED, True),
+        _step("waiting", events_pb2.REVIEW_STATE_PENDING, False),
+    ]
+    submitted = ["approved", "kept", "rejected", "upheld", "granted", "waiting", "unreviewed"]
+    assert owed_tasks(steps, submitted) == {"approved", "kept", "granted", "waiting", "unreviewed"}

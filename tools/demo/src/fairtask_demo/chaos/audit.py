@@ -3,8 +3,10 @@
 - A task leased to two workers at once: on `tasks.assigned` (keyed by task, so in order per
   task) a new lease starts while an earlier one of that task was neither released nor
   submitted; or `submissions` holds answers to one task from two different leases.
-- Payments: each submitted task is paid exactly once (one TASK_PAY line across every
-  worker's statement); more is a duplicate payment, none a missing one.
+- Payments: each task whose work is owed pay is paid exactly once (one TASK_PAY line across
+  every worker's statement); more is a duplicate payment, none a missing one. Owed: its review
+  says so on `reviews` (approved, kept, or granted on appeal), or it has no review step yet
+  (work submitted is owed unless a rejection that is not kept says otherwise).
 Redelivered events (the same lease or submission twice) are what at-least-once delivery
 promises, and count once.
 """
@@ -16,11 +18,18 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
-from fairtask.v1 import envelope_pb2
+from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_demo.model import Statement
 from fairtask_runtime.envelope import PoisonMessageError, decode
 
 _READ_TIMEOUT_S = 60.0
+_UNPAID_DISPUTE = frozenset(
+    {
+        events_pb2.REVIEW_STATE_REJECTED,
+        events_pb2.REVIEW_STATE_APPEALED,
+        events_pb2.REVIEW_STATE_APPEAL_UPHELD,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,22 @@ def audit_leases(
             if open_lease.get(released.task_id) == released.lease_id:
                 del open_lease[released.task_id]
     return LeaseAudit(len(seen), len(doubled), tuple(sorted(doubled)[:10]))
+
+
+def owed_tasks(reviews: Iterable[envelope_pb2.Envelope], submitted: Iterable[str]) -> set[str]:
+    """The submitted tasks whose work must be paid: all of them but those whose review stands
+    at an unpaid rejection (not kept, appealed or upheld) and was never paid. A review still
+    pending is owed: the deadline approves it."""
+    paid: set[str] = set()
+    disputed: dict[str, bool] = {}
+    for envelope in reviews:  # in topic order: per worker, so per task, the order of steps
+        if envelope.WhichOneof("payload") != "submission_reviewed":
+            continue
+        step = envelope.submission_reviewed
+        if step.paid:
+            paid.add(step.task_id)  # once paid, always paid
+        disputed[step.task_id] = step.state in _UNPAID_DISPUTE
+    return {task for task in submitted if task in paid or not disputed.get(task, False)}
 
 
 def audit_payments(statements: Mapping[str, Statement], submitted: Iterable[str]) -> PaymentAudit:

@@ -4,7 +4,7 @@ import asyncio
 from typing import Any
 
 from fairtask.v1 import envelope_pb2
-from fairtask_demo.chaos.audit import audit_leases, audit_payments, read_topic
+from fairtask_demo.chaos.audit import audit_leases, audit_payments, owed_tasks, read_topic
 from fairtask_demo.chaos.faults import Faults
 from fairtask_demo.chaos.report import chaos_report
 from fairtask_demo.model import LOST, PENDING_STATES, RunRecord
@@ -13,12 +13,14 @@ from fairtask_demo.model import LOST, PENDING_STATES, RunRecord
 async def audited(
     faults: Faults, run: dict[str, Any], record: RunRecord, bootstrap: str
 ) -> dict[str, Any]:
-    assigned, submissions = await asyncio.gather(
-        read_topic(bootstrap, "tasks.assigned"), read_topic(bootstrap, "submissions")
+    assigned, submissions, reviews = await asyncio.gather(
+        read_topic(bootstrap, "tasks.assigned"),
+        read_topic(bootstrap, "submissions"),
+        read_topic(bootstrap, "reviews"),
     )
     leases = audit_leases(assigned, submissions, record.tasks)
     submitted = [task for task, final in record.final.items() if final.state == "SUBMITTED"]
-    payments = audit_payments(record.statements, submitted)
+    payments = audit_payments(record.statements, owed_tasks(reviews, submitted))
     lost = sorted(
         task
         for task in record.tasks
