@@ -8,13 +8,14 @@ import pytest
 from payroll.adapters.memory import MemoryLedger
 from payroll.adapters.postgres import PostgresLedger
 from payroll.domain.commands import PayForTask, PayForTimeWorked
+from payroll.domain.errors import InvalidPostingError
 from payroll.domain.escrow import (
     InsufficientEscrowError,
     TaskHold,
     deposit_posting,
     withdrawal_posting,
 )
-from payroll.domain.model import Posting, RegionEarnings
+from payroll.domain.model import MAX_MICROS, Posting, RegionEarnings
 from payroll.domain.pay import task_pay_posting, time_worked_posting
 from payroll.service_layer.ports import Ledger
 
@@ -198,3 +199,13 @@ async def test_only_available_funds_can_be_withdrawn(ledger: Ledger) -> None:
     summary = await ledger.summary()
     assert summary.balanced
     assert summary.regions == ()
+
+
+async def test_deposits_stop_short_of_overflowing_and_count_once(ledger: Ledger) -> None:
+    await ledger.post(deposit(1, MAX_MICROS - 10))
+    assert not (await ledger.deposit(deposit(1, MAX_MICROS - 10))).created
+    with pytest.raises(InvalidPostingError) as refused:
+        await ledger.deposit(deposit(2, 11))
+    assert refused.value.field == "amount_micros"
+    assert (await ledger.deposit(deposit(3, 10))).created
+    assert (await ledger.escrow("lab-a")).deposited_micros == MAX_MICROS

@@ -3,7 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from payroll.domain.escrow import EscrowBalance, InsufficientEscrowError, TaskHold
+from payroll.domain.escrow import (
+    EscrowBalance,
+    InsufficientEscrowError,
+    TaskHold,
+    check_deposit,
+)
 from payroll.domain.events import EntryPosted
 from payroll.domain.model import CHARGES, EntryKind, LedgerSummary, Posting, Statement
 from payroll.domain.reports import statement_of, summarize
@@ -72,6 +77,13 @@ class MemoryLedger:
             return False
         held.state = "released"
         return True
+
+    async def deposit(self, posting: Posting) -> Posted:
+        stored = self.postings.get(posting.source_key)
+        if stored is not None:
+            return Posted(stored, created=False)
+        check_deposit(await self.escrow(posting.platform_id), posting.amount_micros)
+        return await self.post(posting)
 
     async def withdraw(self, posting: Posting) -> Posted:
         stored = self.postings.get(posting.source_key)

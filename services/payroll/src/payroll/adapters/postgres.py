@@ -16,7 +16,12 @@ import structlog
 
 from payroll.adapters import escrow_sql
 from payroll.adapters.migrations import DEFAULT_DIRECTORY, load_migrations, migrate
-from payroll.domain.escrow import EscrowBalance, InsufficientEscrowError, TaskHold
+from payroll.domain.escrow import (
+    EscrowBalance,
+    InsufficientEscrowError,
+    TaskHold,
+    check_deposit,
+)
 from payroll.domain.model import (
     AccountKind,
     EntryKind,
@@ -125,6 +130,22 @@ class PostgresLedger:
                 return await escrow_sql.release(conn, task_id, now)
         except _TRANSIENT as exc:
             raise LedgerUnavailableError(f"releasing {task_id}: {exc!r}") from exc
+
+    async def deposit(self, posting: Posting) -> Posted:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
+                await escrow_sql.lock(conn, posting.platform_id)
+                if await conn.fetchval(
+                    "SELECT 1 FROM postings WHERE source_key = $1", posting.source_key
+                ):
+                    return Posted(await _load(conn, posting.source_key), created=False)
+                check_deposit(
+                    await escrow_sql.balance(conn, posting.platform_id), posting.amount_micros
+                )
+                return await _insert(conn, posting)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"deposit {posting.source_key}: {exc!r}") from exc
 
     async def withdraw(self, posting: Posting) -> Posted:
         pool = await self._ready()

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from payroll.domain.errors import InvalidPostingError
 from payroll.domain.model import (
+    MAX_MICROS,
     AccountKind,
     EntryKind,
     Posting,
@@ -58,6 +59,14 @@ class InsufficientEscrowError(Exception):
         )
         self.balance = balance
         self.needed_micros = needed_micros
+
+
+def check_deposit(balance: EscrowBalance, amount_micros: int) -> None:
+    """Deposits add up in one int64: refuse one that would overflow it."""
+    if balance.deposited_micros + amount_micros > MAX_MICROS:
+        raise InvalidPostingError(
+            "amount_micros", f"the platform's deposits cannot exceed {MAX_MICROS} micros in all"
+        )
 
 
 def check_holds(platform_id: str, holds: list[TaskHold]) -> None:

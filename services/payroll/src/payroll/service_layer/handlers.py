@@ -92,7 +92,7 @@ class PayrollHandlers:
         posting = deposit_posting(
             platform_id, deposit_id, amount_micros, self.new_id(), self.clock.now()
         )
-        await self.ledger.post(posting)
+        await self.ledger.deposit(posting)
         return await self.ledger.escrow(platform_id)
 
     async def withdraw(

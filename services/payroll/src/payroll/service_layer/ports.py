@@ -55,6 +55,11 @@ class Ledger(Protocol):
         (never held, already spent or released)."""
         ...
 
+    async def deposit(self, posting: Posting) -> Posted:
+        """Posts a deposit, or finds it already posted; raises InvalidPostingError (posting
+        nothing) when it would take the platform's deposits past the largest amount held."""
+        ...
+
     async def withdraw(self, posting: Posting) -> Posted:
         """Posts a withdrawal if the available funds cover it, or finds it already posted;
         raises InsufficientEscrowError otherwise, posting nothing."""
