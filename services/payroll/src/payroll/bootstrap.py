@@ -9,16 +9,14 @@ import structlog
 from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
 from fairtask_runtime.envelope import new_event_id
-from fairtask_runtime.grpc.callers import CallerAuthenticator
+from fairtask_runtime.grpc.callers import CallerAuthenticator, callers_for
 from fairtask_runtime.grpc.identity import authenticator_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 from fairtask_runtime.service import Loop, ServiceRuntime
-from fairtask_runtime.worker_tokens import codec_for
 from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
 from payroll.adapters.postgres import PostgresLedger
 from payroll.config import PayrollSettings
@@ -58,7 +56,7 @@ def bootstrap(
         ledger = postgres
     clock = clock or SystemClock()
     callers, identity = _callers(settings, clock)
-    closers.append(identity.aclose)
+    closers += [client.aclose for client in identity]
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=SERVICE)
     handlers = PayrollHandlers(
         ledger=ledger,
@@ -97,21 +95,15 @@ def bootstrap(
     )
 
 
-def _callers(settings: PayrollSettings, clock: Clock) -> tuple[CallerAuthenticator, redis.Redis]:
+def _callers(
+    settings: PayrollSettings, clock: Clock
+) -> tuple[CallerAuthenticator, list[redis.Redis]]:
     """Who may call: workers by their tokens, platforms and operators by their API keys, all
-    checked against the shared identity store. Also its Redis client, for shutdown to close."""
-    identity: redis.Redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
-    platforms = authenticator_for(
-        RedisPlatformKeys(identity, settings.platform_keys_prefix), settings
-    )
-    callers = CallerAuthenticator(
-        platforms,
-        codec_for(settings.worker_token_secret),
-        clock,
-        settings.operator_platform_id,
-        RedisRevokedTokens(identity, settings.revoked_tokens_prefix),
-    )
-    return callers, identity
+    checked against the shared identity store. Also its Redis clients, for shutdown to close."""
+    keys: redis.Redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
+    platforms = authenticator_for(RedisPlatformKeys(keys, settings.platform_keys_prefix), settings)
+    callers, revocations = callers_for(settings, platforms, clock, settings.redis_url)
+    return callers, [keys, revocations]
 
 
 def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:

@@ -10,7 +10,7 @@ import structlog
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
 from fairtask_runtime.api_keys import PlatformKeys
 from fairtask_runtime.clock import Clock, SystemClock
-from fairtask_runtime.grpc.callers import CallerAuthenticator
+from fairtask_runtime.grpc.callers import callers_for
 from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
@@ -18,9 +18,7 @@ from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handl
 from fairtask_runtime.kafka.dedupe import ProcessedEvents, RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 from fairtask_runtime.service import Closer, Loop, ServiceRuntime
-from fairtask_runtime.worker_tokens import codec_for
 from scoring.adapters.kafka import KafkaQualityEvents, KafkaReviewEvents, KafkaScoredEvents
 from scoring.adapters.redis_quality import RedisQualityBook
 from scoring.adapters.redis_reviews import RedisReviewBook
@@ -118,15 +116,8 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         if keys_redis is not None:
             closers.append(keys_redis.aclose)
     platforms = authenticator_for(platform_keys, settings)
-    identity = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
+    callers, identity = callers_for(settings, platforms, clock, settings.redis_url)
     closers.append(identity.aclose)
-    callers = CallerAuthenticator(
-        platforms,
-        codec_for(settings.worker_token_secret),
-        clock,
-        settings.operator_platform_id,
-        RedisRevokedTokens(identity, settings.revoked_tokens_prefix),
-    )
     grpc_server = GrpcServer(
         service_names=_SERVICES,
         registrars=[

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import grpc
+import redis.asyncio as redis
 
 from fairtask_runtime.api_keys.keys import KEY_PREFIX
 from fairtask_runtime.clock import Clock
@@ -19,8 +20,9 @@ from fairtask_runtime.grpc.identity import (
     missing_credentials,
     presented_bearer,
 )
-from fairtask_runtime.revoked_tokens import RevokedTokens
-from fairtask_runtime.worker_tokens import JwtTokenCodec, UnauthenticatedError
+from fairtask_runtime.revoked_tokens import RedisRevokedTokens, RevokedTokens
+from fairtask_runtime.settings import ServiceSettings
+from fairtask_runtime.worker_tokens import JwtTokenCodec, UnauthenticatedError, codec_for
 
 
 class CallerKind(StrEnum):
@@ -71,3 +73,21 @@ class CallerAuthenticator:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "the worker token was revoked")
             raise AssertionError("abort returns only by raising")
         return Caller(CallerKind.WORKER, claims.worker_id)
+
+
+def callers_for(
+    settings: ServiceSettings, platforms: PlatformAuthenticator, clock: Clock, own_redis_url: str
+) -> tuple[CallerAuthenticator, redis.Redis]:
+    """Who may call a service that workers, platforms and operators all call: workers by
+    their tokens (signature, expiry, revocation in the shared identity store: the platform
+    keys' Redis, or the service's own), platforms and operators by their API keys. Also the
+    identity store's Redis client, to close."""
+    identity: redis.Redis = redis.from_url(settings.platform_keys_redis_url or own_redis_url)
+    callers = CallerAuthenticator(
+        platforms,
+        codec_for(settings.worker_token_secret),
+        clock,
+        settings.operator_platform_id,
+        RedisRevokedTokens(identity, settings.revoked_tokens_prefix),
+    )
+    return callers, identity

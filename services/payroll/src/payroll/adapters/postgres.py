@@ -135,11 +135,8 @@ class PostgresLedger:
         pool = await self._ready()
         try:
             async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                await escrow_sql.lock(conn, posting.platform_id)
-                if await conn.fetchval(
-                    "SELECT 1 FROM postings WHERE source_key = $1", posting.source_key
-                ):
-                    return Posted(await _load(conn, posting.source_key), created=False)
+                if (posted := await _locked_or_posted(conn, posting)) is not None:
+                    return posted
                 check_deposit(
                     await escrow_sql.balance(conn, posting.platform_id), posting.amount_micros
                 )
@@ -151,11 +148,8 @@ class PostgresLedger:
         pool = await self._ready()
         try:
             async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                await escrow_sql.lock(conn, posting.platform_id)
-                if await conn.fetchval(
-                    "SELECT 1 FROM postings WHERE source_key = $1", posting.source_key
-                ):
-                    return Posted(await _load(conn, posting.source_key), created=False)
+                if (posted := await _locked_or_posted(conn, posting)) is not None:
+                    return posted
                 balance = await escrow_sql.balance(conn, posting.platform_id)
                 if balance.available_micros < posting.amount_micros:
                     raise InsufficientEscrowError(balance, posting.amount_micros)
@@ -303,6 +297,15 @@ class PostgresLedger:
             await migrate(conn, migrations, self._migration_timeout_s)
         finally:
             await asyncio.wait_for(conn.close(), timeout=self._timeout_s)
+
+
+async def _locked_or_posted(conn: Any, posting: Posting) -> Posted | None:
+    """Takes the platform's escrow lock; the posting if it is already in the ledger (a
+    deposit or withdrawal sent again), else None."""
+    await escrow_sql.lock(conn, posting.platform_id)
+    if await conn.fetchval("SELECT 1 FROM postings WHERE source_key = $1", posting.source_key):
+        return Posted(await _load(conn, posting.source_key), created=False)
+    return None
 
 
 async def _insert(conn: Any, posting: Posting) -> Posted:

@@ -117,27 +117,34 @@ def _stamp(target: Timestamp, moment: datetime | None) -> None:
         target.FromDatetime(moment)
 
 
-def review_step_to_pb(review: Review) -> events_pb2.SubmissionReviewed:
-    message = events_pb2.SubmissionReviewed(
-        submission_id=review.submission_id,
-        task_id=review.task_id,
-        worker_id=review.worker_id,
-        region=review.region,
-        platform_id=review.platform_id,
-        task_type=review.task_type,
-        price_micros=review.price_micros,
-        worked_seconds=review.worked_seconds,
-        gold=review.gold,
-        state=_STATES[review.state],
-        paid=review.paid,
-        automatic=review.automatic,
-        reason=(
+def _decision(review: Review) -> dict[str, object]:
+    """The fields the event and the API's Review share: where the review stands and why."""
+    return {
+        "submission_id": review.submission_id,
+        "task_id": review.task_id,
+        "worker_id": review.worker_id,
+        "task_type": review.task_type,
+        "price_micros": review.price_micros,
+        "state": _STATES[review.state],
+        "paid": review.paid,
+        "automatic": review.automatic,
+        "reason": (
             _REASONS[review.reason] if review.reason else events_pb2.REJECTION_REASON_UNSPECIFIED
         ),
-        explanation=review.explanation,
-        result_kept=review.result_kept,
-        appeal_statement=review.appeal_statement,
-        appeal_answer=review.appeal_answer,
+        "explanation": review.explanation,
+        "result_kept": review.result_kept,
+        "appeal_statement": review.appeal_statement,
+        "appeal_answer": review.appeal_answer,
+    }
+
+
+def review_step_to_pb(review: Review) -> events_pb2.SubmissionReviewed:
+    message = events_pb2.SubmissionReviewed(
+        region=review.region,
+        platform_id=review.platform_id,
+        worked_seconds=review.worked_seconds,
+        gold=review.gold,
+        **_decision(review),  # type: ignore[arg-type]
     )
     _stamps(message, review)
     return message
@@ -145,23 +152,9 @@ def review_step_to_pb(review: Review) -> events_pb2.SubmissionReviewed:
 
 def review_to_pb(review: Review) -> scoring_pb2.Review:
     message = scoring_pb2.Review(
-        submission_id=review.submission_id,
-        task_id=review.task_id,
         client_task_id=review.client_task_id,
-        task_type=review.task_type,
-        worker_id=review.worker_id,
         answer=review.answer,
-        state=_STATES[review.state],
-        paid=review.paid,
-        automatic=review.automatic,
-        reason=(
-            _REASONS[review.reason] if review.reason else events_pb2.REJECTION_REASON_UNSPECIFIED
-        ),
-        explanation=review.explanation,
-        result_kept=review.result_kept,
-        appeal_statement=review.appeal_statement,
-        appeal_answer=review.appeal_answer,
-        price_micros=review.price_micros,
+        **_decision(review),  # type: ignore[arg-type]
     )
     _stamps(message, review)
     return message
