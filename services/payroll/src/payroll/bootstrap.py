@@ -20,6 +20,7 @@ from fairtask_runtime.service import Loop, ServiceRuntime
 from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
 from payroll.adapters.postgres import PostgresLedger
 from payroll.config import PayrollSettings
+from payroll.domain.payouts import batch_of
 from payroll.entrypoints.consumers import GROUP_ID, TOPICS, PayrollConsumer
 from payroll.entrypoints.grpc_api import SERVICE_NAME, PayrollServicer, register
 from payroll.entrypoints.grpc_escrow import SERVICE_NAME as ESCROW_SERVICE
@@ -65,6 +66,7 @@ def bootstrap(
         new_id=new_id,
         floor_micros_per_hour=settings.pay_floor_micros_per_hour,
     )
+    loops.append(_paying_out(handlers, settings))
     consumer = EventConsumer(
         ConsumerConfig(
             bootstrap=settings.kafka_bootstrap,
@@ -104,6 +106,24 @@ def _callers(
     platforms = authenticator_for(RedisPlatformKeys(keys, settings.platform_keys_prefix), settings)
     callers, revocations = callers_for(settings, platforms, clock, settings.redis_url)
     return callers, [keys, revocations]
+
+
+def _paying_out(handlers: PayrollHandlers, settings: PayrollSettings) -> Loop:
+    async def pay_out_each_period() -> None:
+        """One batch per period, from every replica: the ledger's source keys pay each worker
+        once per batch, whichever replica gets there first."""
+        done = ""
+        while True:
+            batch = batch_of(handlers.clock.now(), settings.payout_period_s)
+            if batch != done:
+                try:
+                    await handlers.pay_out(batch, settings.payout_minimum_micros)
+                    done = batch
+                except Exception as exc:
+                    log.warning("payout batch failed", batch_id=batch, error=str(exc))
+            await asyncio.sleep(settings.payout_check_s)
+
+    return pay_out_each_period
 
 
 def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:

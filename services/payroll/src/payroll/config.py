@@ -18,3 +18,8 @@ class PayrollSettings(ServiceSettings):
     # Payroll keeps nothing in Redis: this is where it reads platform and operator API keys
     # unless FAIRTASK_PLATFORM_KEYS_REDIS_URL names the shared key store.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Workers are paid out what they are owed once per period (a day), from the first check
+    # in it; less than the minimum waits for the next period. Checked this often.
+    payout_period_s: float = Field(default=24 * 3600.0, gt=0)
+    payout_minimum_micros: int = Field(default=1_000_000, ge=1)
+    payout_check_s: float = Field(default=60.0, gt=0)

@@ -22,6 +22,11 @@ PAYMENTS_BELOW_FLOOR = Counter(
     "Task payments whose price for the time worked is below the hourly floor; must stay 0.",
 )
 
+PAYOUTS = Counter("fairtask_payroll_payouts_total", "Payouts posted, one per worker per batch.")
+PAID_OUT_MICROS = Counter(
+    "fairtask_payroll_paid_out_micros_total", "Micro-dollars sent to workers in payouts."
+)
+
 
 def record_posting(
     kind: str, region: str, amount_micros: int, paid_seconds: int, below_floor: bool

@@ -17,6 +17,7 @@ from payroll.domain.escrow import (
 )
 from payroll.domain.model import MAX_MICROS, Posting, RegionEarnings
 from payroll.domain.pay import task_pay_posting, time_worked_posting
+from payroll.domain.payouts import payout_posting
 from payroll.service_layer.ports import Ledger
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
@@ -209,3 +210,23 @@ async def test_deposits_stop_short_of_overflowing_and_count_once(ledger: Ledger)
     assert refused.value.field == "amount_micros"
     assert (await ledger.deposit(deposit(3, 10))).created
     assert (await ledger.escrow("lab-a")).deposited_micros == MAX_MICROS
+
+
+async def test_what_workers_are_owed_and_a_batch_of_payouts(ledger: Ledger) -> None:
+    await ledger.post(pay(1, worker="w-1", price=400_000))
+    await ledger.post(pay(2, worker="w-1", price=400_000))
+    await ledger.post(pay(3, worker="w-2", price=300_000))
+    assert await ledger.owed(500_000, 10) == [("w-1", 800_000)]
+    assert await ledger.owed(1, 10) == [("w-1", 800_000), ("w-2", 300_000)]
+
+    await ledger.post(payout_posting("w-1", 800_000, "payout-batch:7", entry_id(50), T0))
+    assert await ledger.owed(1, 10) == [("w-2", 300_000)]
+    [payout] = await ledger.batch("payout-batch:7")
+    assert (payout.worker_id, payout.amount_micros) == ("w-1", 800_000)
+    statement = await ledger.statement("w-1", 10)
+    assert statement is not None
+    assert (statement.balance_micros, statement.paid_out_micros) == (0, 800_000)
+    summary = await ledger.summary()
+    assert summary.balanced
+    # A payout is nobody's earnings: the regions count what was earned, once.
+    assert [(r.region, r.earnings_micros) for r in summary.regions] == [("ke", 1_100_000)]

@@ -123,7 +123,7 @@ async def statements(
 def _statement_of(answer: payroll_pb2.GetStatementResponse) -> Statement:
     return Statement(
         worker_id=answer.worker_id,
-        balance_micros=answer.balance_micros,
+        earned_micros=answer.balance_micros + answer.paid_out_micros,
         paid_seconds=answer.paid_seconds,
         tasks_paid=answer.tasks_paid,
         lines=tuple(

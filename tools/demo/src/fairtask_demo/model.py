@@ -72,7 +72,8 @@ class StatementLine:
 @dataclass(frozen=True)
 class Statement:
     worker_id: str
-    balance_micros: int
+    # All the worker earned: what they are still owed plus what was paid out to them.
+    earned_micros: int
     paid_seconds: int
     tasks_paid: int
     lines: tuple[StatementLine, ...] = ()

@@ -169,7 +169,7 @@ def _add_presence(figures: _Figures, tally: WorkerTally, statement: Statement | 
     figures.eligible_worker_seconds += tally.eligible_seconds
     figures.pushes_outside_window += tally.pushes_outside_window
     if statement is not None:
-        figures.earnings_micros += statement.balance_micros
+        figures.earnings_micros += statement.earned_micros
         figures.paid_seconds += statement.paid_seconds
         figures.paid_onboarding_seconds += onboarding_seconds(statement)
 

@@ -31,6 +31,7 @@ class EntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENTRY_KIND_TIME_WORKED: _ClassVar[EntryKind]
     ENTRY_KIND_ONBOARDING: _ClassVar[EntryKind]
     ENTRY_KIND_TOP_UP: _ClassVar[EntryKind]
+    ENTRY_KIND_PAYOUT: _ClassVar[EntryKind]
 
 class PresenceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -76,6 +77,7 @@ ENTRY_KIND_TASK_PAY: EntryKind
 ENTRY_KIND_TIME_WORKED: EntryKind
 ENTRY_KIND_ONBOARDING: EntryKind
 ENTRY_KIND_TOP_UP: EntryKind
+ENTRY_KIND_PAYOUT: EntryKind
 PRESENCE_STATUS_UNSPECIFIED: PresenceStatus
 PRESENCE_STATUS_CONNECTED: PresenceStatus
 PRESENCE_STATUS_DISCONNECTED: PresenceStatus

@@ -111,18 +111,20 @@ class StatementLine(_message.Message):
     def __init__(self, entry_id: _Optional[str] = ..., kind: _Optional[_Union[_events_pb2.EntryKind, str]] = ..., amount_micros: _Optional[int] = ..., paid_seconds: _Optional[int] = ..., task_id: _Optional[str] = ..., posted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetStatementResponse(_message.Message):
-    __slots__ = ("worker_id", "lines", "balance_micros", "tasks_paid", "paid_seconds")
+    __slots__ = ("worker_id", "lines", "balance_micros", "tasks_paid", "paid_seconds", "paid_out_micros")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     BALANCE_MICROS_FIELD_NUMBER: _ClassVar[int]
     TASKS_PAID_FIELD_NUMBER: _ClassVar[int]
     PAID_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PAID_OUT_MICROS_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     lines: _containers.RepeatedCompositeFieldContainer[StatementLine]
     balance_micros: int
     tasks_paid: int
     paid_seconds: int
-    def __init__(self, worker_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[StatementLine, _Mapping]]] = ..., balance_micros: _Optional[int] = ..., tasks_paid: _Optional[int] = ..., paid_seconds: _Optional[int] = ...) -> None: ...
+    paid_out_micros: int
+    def __init__(self, worker_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[StatementLine, _Mapping]]] = ..., balance_micros: _Optional[int] = ..., tasks_paid: _Optional[int] = ..., paid_seconds: _Optional[int] = ..., paid_out_micros: _Optional[int] = ...) -> None: ...
 
 class GetLedgerSummaryRequest(_message.Message):
     __slots__ = ()

@@ -14,6 +14,7 @@ ENTRY_KINDS = {
     EntryKind.TIME_WORKED: events_pb2.ENTRY_KIND_TIME_WORKED,
     EntryKind.TOP_UP: events_pb2.ENTRY_KIND_TOP_UP,
     EntryKind.ONBOARDING: events_pb2.ENTRY_KIND_ONBOARDING,
+    EntryKind.PAYOUT: events_pb2.ENTRY_KIND_PAYOUT,
 }
 
 

@@ -10,7 +10,15 @@ from payroll.domain.escrow import (
     check_deposit,
 )
 from payroll.domain.events import EntryPosted
-from payroll.domain.model import CHARGES, EntryKind, LedgerSummary, Posting, Statement
+from payroll.domain.model import (
+    CHARGES,
+    AccountKind,
+    EntryKind,
+    LedgerSummary,
+    Posting,
+    Statement,
+    worker_of_payable,
+)
 from payroll.domain.reports import statement_of, summarize
 from payroll.service_layer.ports import LedgerUnavailableError, Posted
 
@@ -77,6 +85,27 @@ class MemoryLedger:
             return False
         held.state = "released"
         return True
+
+    async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
+        self._check()
+        owed: dict[str, int] = {}
+        for posting in self.postings.values():
+            for line in posting.lines:
+                if line.account_kind is AccountKind.WORKER_PAYABLE:
+                    worker = worker_of_payable(line.account_id)
+                    owed[worker] = owed.get(worker, 0) - line.amount_micros
+        due = sorted((w, n) for w, n in owed.items() if n >= max(minimum_micros, 1))
+        return due[:limit]
+
+    async def batch(self, batch_id: str) -> list[Posting]:
+        return sorted(
+            (
+                p
+                for p in self.postings.values()
+                if p.kind is EntryKind.PAYOUT and p.source_event_id == batch_id
+            ),
+            key=lambda p: p.source_key,
+        )
 
     async def deposit(self, posting: Posting) -> Posted:
         stored = self.postings.get(posting.source_key)

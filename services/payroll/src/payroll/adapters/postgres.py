@@ -23,6 +23,7 @@ from payroll.domain.escrow import (
     check_deposit,
 )
 from payroll.domain.model import (
+    CHARGES,
     AccountKind,
     EntryKind,
     LedgerSummary,
@@ -31,6 +32,7 @@ from payroll.domain.model import (
     RegionEarnings,
     Statement,
     StatementLine,
+    worker_of_payable,
     worker_payable,
 )
 from payroll.service_layer.ports import LedgerUnavailableError, Posted
@@ -131,6 +133,41 @@ class PostgresLedger:
         except _TRANSIENT as exc:
             raise LedgerUnavailableError(f"releasing {task_id}: {exc!r}") from exc
 
+    async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                rows = await conn.fetch(
+                    """
+                    SELECT l.account_id, -sum(l.amount_micros)::bigint AS owed
+                    FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
+                    WHERE a.kind = 'worker_payable'
+                    GROUP BY l.account_id
+                    HAVING -sum(l.amount_micros) >= $1
+                    ORDER BY l.account_id LIMIT $2
+                    """,
+                    max(minimum_micros, 1),
+                    limit,
+                )
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"owed: {exc!r}") from exc
+        return [(worker_of_payable(row["account_id"]), row["owed"]) for row in rows]
+
+    async def batch(self, batch_id: str) -> list[Posting]:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                keys = await conn.fetch(
+                    """
+                    SELECT source_key FROM postings
+                    WHERE kind = 'payout' AND source_event_id = $1 ORDER BY source_key
+                    """,
+                    batch_id,
+                )
+                return [await _load(conn, row["source_key"]) for row in keys]
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"batch {batch_id}: {exc!r}") from exc
+
     async def deposit(self, posting: Posting) -> Posted:
         pool = await self._ready()
         try:
@@ -168,7 +205,9 @@ class PostgresLedger:
                     """
                     SELECT count(*) AS postings,
                            count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
-                           coalesce(sum(paid_seconds), 0)::bigint AS paid_seconds
+                           coalesce(sum(paid_seconds), 0)::bigint AS paid_seconds,
+                           coalesce(sum(amount_micros) FILTER (WHERE kind = 'payout'), 0)::bigint
+                             AS paid_out
                     FROM postings WHERE worker_id = $1
                     """,
                     worker_id,
@@ -209,6 +248,7 @@ class PostgresLedger:
             balance_micros=balance,
             tasks_paid=totals["tasks_paid"],
             paid_seconds=totals["paid_seconds"],
+            paid_out_micros=totals["paid_out"],
         )
 
     async def summary(self) -> LedgerSummary:
@@ -240,8 +280,9 @@ class PostgresLedger:
                            sum(paid_seconds)::bigint AS paid_seconds,
                            count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
                            count(*) AS postings
-                    FROM postings WHERE worker_id <> '' GROUP BY region ORDER BY region
-                    """
+                    FROM postings WHERE kind = ANY($1::text[]) GROUP BY region ORDER BY region
+                    """,
+                    sorted(kind.value for kind in CHARGES),
                 )
         except _TRANSIENT as exc:
             raise LedgerUnavailableError(f"summary: {exc!r}") from exc

@@ -25,6 +25,8 @@ class EntryKind(StrEnum):
     # Money a platform puts into, or takes back out of, its escrow.
     DEPOSIT = "deposit"
     WITHDRAWAL = "withdrawal"
+    # What a worker was owed, sent to them in a payout batch.
+    PAYOUT = "payout"
 
 
 # What a platform's escrow pays out for its work.
@@ -38,10 +40,19 @@ class AccountKind(StrEnum):
     PLATFORM_ESCROW = "platform_escrow"
     # Money outside fairtask: where deposits come from and withdrawals go to.
     PLATFORM_FUNDING = "platform_funding"
+    # Payouts on their way to workers (to the payment provider).
+    PAYOUT_CLEARING = "payout_clearing"
+
+
+PAYOUT_CLEARING_ACCOUNT = "payouts:clearing"
 
 
 def worker_payable(worker_id: str) -> str:
     return f"worker:{worker_id}:payable"
+
+
+def worker_of_payable(account_id: str) -> str:
+    return account_id.removeprefix("worker:").removesuffix(":payable")
 
 
 def platform_escrow(platform_id: str) -> str:
@@ -125,6 +136,8 @@ class Statement:
     balance_micros: int
     tasks_paid: int
     paid_seconds: int
+    # Sent in payouts; earned in all is this plus balance_micros.
+    paid_out_micros: int = 0
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def statement_of(worker_id: str, postings: Iterable[Posting], max_lines: int) ->
         balance_micros=balance,
         tasks_paid=sum(1 for p in own if p.kind is EntryKind.TASK_PAY),
         paid_seconds=sum(p.paid_seconds for p in own),
+        paid_out_micros=sum(p.amount_micros for p in own if p.kind is EntryKind.PAYOUT),
     )
 
 

@@ -87,6 +87,7 @@ def _statement_to_proto(statement: Statement) -> payroll_pb2.GetStatementRespons
         balance_micros=statement.balance_micros,
         tasks_paid=statement.tasks_paid,
         paid_seconds=statement.paid_seconds,
+        paid_out_micros=statement.paid_out_micros,
     )
     for line in statement.lines:
         posted_at = Timestamp()

@@ -24,6 +24,7 @@ from payroll.domain.pay import (
     time_worked_posting,
     top_up_posting,
 )
+from payroll.domain.payouts import payout_posting
 from payroll.service_layer.ports import EntryPublisher, Ledger
 
 log = structlog.get_logger(__name__)
@@ -83,6 +84,26 @@ class PayrollHandlers:
 
     async def ledger_summary(self) -> LedgerSummary:
         return await self.ledger.summary()
+
+    async def pay_out(self, batch_id: str, minimum_micros: int, limit: int = 100_000) -> int:
+        """Pays each worker owed at least the minimum all they are owed, once per batch, then
+        announces every payout of the batch (again after a crash: announcing twice is the
+        same event). Returns how many payouts this call posted."""
+        now = self.clock.now()
+        posted = 0
+        for worker_id, owed in await self.ledger.owed(minimum_micros, limit):
+            stored = await self.ledger.post(
+                payout_posting(worker_id, owed, batch_id, self.new_id(), now)
+            )
+            if stored.created:
+                posted += 1
+                metrics.PAYOUTS.inc()
+                metrics.PAID_OUT_MICROS.inc(owed)
+        for payout in await self.ledger.batch(batch_id):
+            await self.publisher.publish(entry_posted(payout))
+        if posted:
+            log.info("payout batch", batch_id=batch_id, payouts=posted)
+        return posted
 
     async def escrow(self, platform_id: str) -> EscrowBalance:
         return await self.ledger.escrow(platform_id)

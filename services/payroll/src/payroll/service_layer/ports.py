@@ -55,6 +55,14 @@ class Ledger(Protocol):
         (never held, already spent or released)."""
         ...
 
+    async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
+        """(worker id, micros owed) of up to `limit` workers owed at least the minimum."""
+        ...
+
+    async def batch(self, batch_id: str) -> list[Posting]:
+        """The payouts posted in a batch."""
+        ...
+
     async def deposit(self, posting: Posting) -> Posted:
         """Posts a deposit, or finds it already posted; raises InvalidPostingError (posting
         nothing) when it would take the platform's deposits past the largest amount held."""

@@ -446,10 +446,13 @@ async function refreshPay() {
   if (statement.ok) {
     const s = statement.body;
     const seconds = Number(s.paid_seconds || 0);
-    const rate = hourly(Number(s.balance_micros || 0), seconds);
+    const paidOut = Number(s.paid_out_micros || 0);
+    const earned = Number(s.balance_micros || 0) + paidOut;
+    const rate = hourly(earned, seconds);
     $("statement-summary").textContent =
-      `${s.tasks_paid || 0} tasks paid, ${duration(seconds)} of work, ${money(Number(s.balance_micros || 0))} earned` +
-      (rate ? ` (${rate}).` : ".");
+      `${s.tasks_paid || 0} tasks paid, ${duration(seconds)} of work, ${money(earned)} earned` +
+      (rate ? ` (${rate})` : "") +
+      `; ${money(paidOut)} sent to you so far, ${money(Number(s.balance_micros || 0))} in the next payout.`;
   } else {
     $("statement-summary").textContent = `Your statement is not available: ${problem(statement)}`;
   }
