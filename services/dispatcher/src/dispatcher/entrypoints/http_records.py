@@ -9,6 +9,7 @@ that worker. 404 when this deployment does not connect them; otherwise their ans
 (401, 404, 409 window closed or not rejected, 422, 503).
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -85,7 +86,10 @@ class _Records:
             raise PeerRefusedError("NOT_FOUND", "statements and reviews are not served here")
         return self._records
 
-    async def _answer(self, request: Request, call: Any) -> Response:
+    async def _answer(
+        self, request: Request, call: Callable[[str, str], Awaitable[dict[str, Any]]]
+    ) -> Response:
+        """Authenticates the worker, then `call(token, worker_id)`."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         try:
