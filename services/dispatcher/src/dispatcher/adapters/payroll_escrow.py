@@ -39,7 +39,10 @@ class PayrollEscrow:
                 # A refusal the platform cannot fix (our key, a bug): say so, and to the
                 # platform it is as if payroll were away, which it may retry.
                 log.error("escrow refused a hold", code=error.code().name, details=error.details())
-            raise EscrowUnavailableError(f"escrow: {error.code().name}") from error
+            raise EscrowUnavailableError(
+                f"the escrow (payroll) cannot hold funds just now ({error.code().name}); "
+                "nothing was accepted, retry"
+            ) from error
 
     async def close(self) -> None:
         await self._channel.close()
