@@ -110,8 +110,9 @@ def _callers(
 
 def _paying_out(handlers: PayrollHandlers, settings: PayrollSettings) -> Loop:
     async def pay_out_each_period() -> None:
-        """One batch per period, from every replica: the ledger's source keys pay each worker
-        once per batch, whichever replica gets there first."""
+        """One payout batch per period, from every replica (the ledger pays each worker once
+        per batch, whichever replica gets there first); and the escrow holds whose appeal
+        windows closed are released."""
         done = ""
         while True:
             batch = batch_of(handlers.clock.now(), settings.payout_period_s)

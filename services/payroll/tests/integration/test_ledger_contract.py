@@ -230,3 +230,35 @@ async def test_what_workers_are_owed_and_a_batch_of_payouts(ledger: Ledger) -> N
     assert summary.balanced
     # A payout is nobody's earnings: the regions count what was earned, once.
     assert [(r.region, r.earnings_micros) for r in summary.regions] == [("ke", 1_100_000)]
+
+
+async def test_a_rejections_hold_is_released_only_after_its_appeal_window(ledger: Ledger) -> None:
+    await ledger.post(deposit(1, 800_000))
+    await ledger.hold("lab-a", [TaskHold("task-1", 400_000), TaskHold("task-2", 400_000)], T0)
+    window_end = T0 + timedelta(days=7)
+    await ledger.release_after("task-1", window_end)
+    await ledger.release_after("task-2", window_end)
+    await ledger.release_after("task-2", None)  # appealed: held until answered
+    # Still held: a granted appeal would be paid from it, so it cannot be withdrawn.
+    with pytest.raises(InsufficientEscrowError):
+        await ledger.withdraw(withdrawal(1, 400_000))
+    assert await ledger.release_due(window_end - timedelta(seconds=1), 10) == 0
+    assert await ledger.release_due(window_end, 10) == 1
+    assert await ledger.release_due(window_end, 10) == 0
+    balance = await ledger.escrow("lab-a")
+    assert (balance.held_micros, balance.available_micros) == (400_000, 400_000)
+
+
+async def test_two_payout_batches_never_pay_the_same_money(ledger: Ledger) -> None:
+    await ledger.post(pay(1, worker="w-1", price=2_000_000))
+    first = await ledger.pay_out("w-1", "payout-batch:1", 1_000_000, entry_id(60), T0)
+    assert first is not None
+    assert (first.created, first.posting.amount_micros) == (True, 2_000_000)
+    # The same batch again finds its payout; another batch finds nothing owed.
+    again = await ledger.pay_out("w-1", "payout-batch:1", 1_000_000, entry_id(61), T0)
+    assert again is not None
+    assert not again.created
+    assert await ledger.pay_out("w-1", "payout-batch:2", 1_000_000, entry_id(62), T0) is None
+    statement = await ledger.statement("w-1", 10)
+    assert statement is not None
+    assert (statement.balance_micros, statement.paid_out_micros) == (0, 2_000_000)

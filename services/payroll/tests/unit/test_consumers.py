@@ -1,11 +1,15 @@
 """Kafka envelopes mapped to the pay handlers: what is paid, ignored or dead-lettered."""
 
+from datetime import UTC, datetime
+
 import pytest
 from google.protobuf.message import Message
 
 from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.envelope import PoisonMessageError, wrap
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
+from payroll.domain.escrow import TaskHold, deposit_posting
 from payroll.domain.model import EntryKind
 from payroll.entrypoints.consumers import PayrollConsumer
 from payroll.service_layer.handlers import PayrollHandlers
@@ -175,3 +179,26 @@ async def test_an_unreachable_ledger_is_retried_not_dead_lettered(
     ledger.unavailable = True
     with pytest.raises(LedgerUnavailableError):
         await consume(envelope(submission_reviewed()))
+
+
+async def test_a_rejection_keeps_the_price_held_through_the_appeal_window(
+    consume: PayrollConsumer, ledger: MemoryLedger
+) -> None:
+    await ledger.post(
+        deposit_posting(
+            "lab-a", "d-1", 400_000, "00000000-0000-7000-8000-000000000900", FakeClock().now()
+        )
+    )
+    await ledger.hold("lab-a", [TaskHold("task-1", 400_000)], FakeClock().now())
+    rejected = submission_reviewed(state=events_pb2.REVIEW_STATE_REJECTED, paid=False)
+    rejected.appeal_until.FromDatetime(datetime(2026, 3, 8, tzinfo=UTC))
+    await consume(envelope(rejected))
+    assert ledger.holds["task-1"].state == "held"
+    assert ledger.holds["task-1"].release_after == datetime(2026, 3, 8, 1, tzinfo=UTC)
+
+    await consume(envelope(submission_reviewed(state=events_pb2.REVIEW_STATE_APPEALED, paid=False)))
+    assert ledger.holds["task-1"].release_after is None
+    await consume(
+        envelope(submission_reviewed(state=events_pb2.REVIEW_STATE_APPEAL_UPHELD, paid=False))
+    )
+    assert ledger.holds["task-1"].state == "released"

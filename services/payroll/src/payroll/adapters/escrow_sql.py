@@ -90,3 +90,27 @@ async def release(conn: Any, task_id: str, now: datetime) -> bool:
         now,
     )
     return bool(status.endswith(" 1"))
+
+
+async def release_after(conn: Any, task_id: str, at: datetime | None) -> None:
+    await conn.execute(
+        "UPDATE escrow_holds SET release_after = $2 WHERE task_id = $1 AND state = 'held'",
+        task_id,
+        at,
+    )
+
+
+async def release_due(conn: Any, now: datetime, limit: int) -> int:
+    status = await conn.execute(
+        """
+        UPDATE escrow_holds SET state = 'released', settled_at = $1
+        WHERE task_id IN (
+            SELECT task_id FROM escrow_holds
+            WHERE state = 'held' AND release_after IS NOT NULL AND release_after <= $1
+            LIMIT $2
+        )
+        """,
+        now,
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[-1])

@@ -19,6 +19,7 @@ from payroll.domain.model import (
     Statement,
     worker_of_payable,
 )
+from payroll.domain.payouts import payout_key, payout_posting
 from payroll.domain.reports import statement_of, summarize
 from payroll.service_layer.ports import LedgerUnavailableError, Posted
 
@@ -28,6 +29,7 @@ class _Hold:
     platform_id: str
     amount_micros: int
     state: str
+    release_after: datetime | None = None
 
 
 class MemoryLedger:
@@ -97,6 +99,17 @@ class MemoryLedger:
         due = sorted((w, n) for w, n in owed.items() if n >= max(minimum_micros, 1))
         return due[:limit]
 
+    async def pay_out(
+        self, worker_id: str, batch_id: str, minimum_micros: int, entry_id: str, now: datetime
+    ) -> Posted | None:
+        stored = self.postings.get(payout_key(batch_id, worker_id))
+        if stored is not None:
+            return Posted(stored, created=False)
+        owed = dict(await self.owed(1, 1_000_000)).get(worker_id, 0)
+        if owed < max(minimum_micros, 1):
+            return None
+        return await self.post(payout_posting(worker_id, owed, batch_id, entry_id, now))
+
     async def batch(self, batch_id: str) -> list[Posting]:
         return sorted(
             (
@@ -113,6 +126,21 @@ class MemoryLedger:
             return Posted(stored, created=False)
         check_deposit(await self.escrow(posting.platform_id), posting.amount_micros)
         return await self.post(posting)
+
+    async def release_after(self, task_id: str, at: datetime | None) -> None:
+        held = self.holds.get(task_id)
+        if held is not None and held.state == "held":
+            held.release_after = at
+
+    async def release_due(self, now: datetime, limit: int) -> int:
+        due = [
+            h
+            for h in self.holds.values()
+            if h.state == "held" and h.release_after is not None and h.release_after <= now
+        ][:limit]
+        for held in due:
+            held.state = "released"
+        return len(due)
 
     async def withdraw(self, posting: Posting) -> Posted:
         stored = self.postings.get(posting.source_key)

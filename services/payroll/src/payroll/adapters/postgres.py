@@ -35,6 +35,7 @@ from payroll.domain.model import (
     worker_of_payable,
     worker_payable,
 )
+from payroll.domain.payouts import payout_key, payout_posting
 from payroll.service_layer.ports import LedgerUnavailableError, Posted
 
 log = structlog.get_logger(__name__)
@@ -153,6 +154,30 @@ class PostgresLedger:
             raise LedgerUnavailableError(f"owed: {exc!r}") from exc
         return [(worker_of_payable(row["account_id"]), row["owed"]) for row in rows]
 
+    async def pay_out(
+        self, worker_id: str, batch_id: str, minimum_micros: int, entry_id: str, now: datetime
+    ) -> Posted | None:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
+                account = worker_payable(worker_id)
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))", account
+                )
+                key = payout_key(batch_id, worker_id)
+                if await conn.fetchval("SELECT 1 FROM postings WHERE source_key = $1", key):
+                    return Posted(await _load(conn, key), created=False)
+                owed = await conn.fetchval(
+                    "SELECT coalesce(-sum(amount_micros), 0)::bigint FROM ledger_lines"
+                    " WHERE account_id = $1",
+                    account,
+                )
+                if owed < max(minimum_micros, 1):
+                    return None
+                return await _insert(conn, payout_posting(worker_id, owed, batch_id, entry_id, now))
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"payout of {worker_id}: {exc!r}") from exc
+
     async def batch(self, batch_id: str) -> list[Posting]:
         pool = await self._ready()
         try:
@@ -180,6 +205,22 @@ class PostgresLedger:
                 return await _insert(conn, posting)
         except _TRANSIENT as exc:
             raise LedgerUnavailableError(f"deposit {posting.source_key}: {exc!r}") from exc
+
+    async def release_after(self, task_id: str, at: datetime | None) -> None:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                await escrow_sql.release_after(conn, task_id, at)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"scheduling release of {task_id}: {exc!r}") from exc
+
+    async def release_due(self, now: datetime, limit: int) -> int:
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                return await escrow_sql.release_due(conn, now, limit)
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"releasing due holds: {exc!r}") from exc
 
     async def withdraw(self, posting: Posting) -> Posted:
         pool = await self._ready()

@@ -1,10 +1,11 @@
 """Escrow: a platform's funds, held for its tasks before they are dispatched.
 
 A platform deposits money; each task it submits holds the task's price until the work is paid
-(the hold is spent) or will not be (cancelled, expired, rejected without keeping the result:
-the hold is released). What is neither held nor spent is available, and only that can be held
-for new tasks or withdrawn. Deposits and withdrawals are postings between the platform's
-funding account and its escrow account, so the ledger balances as before.
+(the hold is spent) or will not be (cancelled, or rejected without keeping the result once the
+appeal window has closed or the appeal was upheld: the hold is released). What is neither held
+nor spent is available, and only that can be held for new tasks or withdrawn. Deposits and
+withdrawals are postings between the platform's funding account and its escrow account, so the
+ledger balances as before.
 """
 
 from dataclasses import dataclass

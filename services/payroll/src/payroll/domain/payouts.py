@@ -23,6 +23,10 @@ def batch_of(now: datetime, period_s: float) -> str:
     return f"payout-batch:{int(now.timestamp() // period_s)}"
 
 
+def payout_key(batch_id: str, worker_id: str) -> str:
+    return f"payout:{batch_id}:{worker_id}"
+
+
 def payout_posting(
     worker_id: str, owed_micros: int, batch_id: str, entry_id: str, now: datetime
 ) -> Posting:
@@ -30,7 +34,7 @@ def payout_posting(
     require_amount("owed_micros", owed_micros)
     return Posting(
         entry_id=entry_id,
-        source_key=f"payout:{batch_id}:{worker_id}",
+        source_key=payout_key(batch_id, worker_id),
         kind=EntryKind.PAYOUT,
         worker_id=worker_id,
         region="",

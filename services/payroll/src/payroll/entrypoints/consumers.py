@@ -7,6 +7,8 @@ floor; every other step carries no pay),
 carry no pay) and `workers.onboarding` (OnboardingCompleted pays the step at the floor).
 """
 
+from datetime import UTC
+
 import structlog
 
 from fairtask.v1 import envelope_pb2, events_pb2
@@ -22,9 +24,8 @@ TOPICS = ("reviews", "tasks.assigned", "workers.onboarding")
 
 # Valid events on our topics that carry no pay. Anything else is ignored too (see below).
 _NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed"})
-# Review steps after which the work will not be paid unless an appeal succeeds: the task's
-# price goes back to the platform's available funds (a granted appeal is charged anyway).
-_UNPAID_STEPS = frozenset({events_pb2.REVIEW_STATE_REJECTED, events_pb2.REVIEW_STATE_APPEAL_UPHELD})
+# A rejection keeps the task's price held through its appeal window (a granted appeal is paid
+# from it); an appeal keeps it held until answered; an upheld appeal releases it.
 
 
 def pay_for_task(event_id: str, reviewed: events_pb2.SubmissionReviewed) -> PayForTask:
@@ -94,7 +95,19 @@ class PayrollConsumer:
                 # Paid once per submission (the ledger's source key), whichever step says so.
                 if reviewed.paid:
                     await self._handlers.pay_for_task(pay_for_task(envelope.event_id, reviewed))
-                elif reviewed.state in _UNPAID_STEPS and reviewed.task_id:
+                elif reviewed.task_id and reviewed.state == events_pb2.REVIEW_STATE_REJECTED:
+                    until = (
+                        reviewed.appeal_until.ToDatetime(tzinfo=UTC)
+                        if reviewed.HasField("appeal_until")
+                        else None
+                    )
+                    if until is None:
+                        await self._handlers.release_hold(reviewed.task_id)
+                    else:
+                        await self._handlers.hold_through_appeals(reviewed.task_id, until)
+                elif reviewed.task_id and reviewed.state == events_pb2.REVIEW_STATE_APPEALED:
+                    await self._handlers.hold_through_appeals(reviewed.task_id, None)
+                elif reviewed.task_id and reviewed.state == events_pb2.REVIEW_STATE_APPEAL_UPHELD:
                     await self._handlers.release_hold(reviewed.task_id)
             elif field == "task_cancelled":
                 if envelope.task_cancelled.task_id:

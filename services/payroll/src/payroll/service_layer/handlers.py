@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -24,10 +25,12 @@ from payroll.domain.pay import (
     time_worked_posting,
     top_up_posting,
 )
-from payroll.domain.payouts import payout_posting
 from payroll.service_layer.ports import EntryPublisher, Ledger
 
 log = structlog.get_logger(__name__)
+
+# After an appeal window closes, how long an appeal filed at its last moment has to reach us.
+APPEAL_SETTLING = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -91,14 +94,14 @@ class PayrollHandlers:
         same event). Returns how many payouts this call posted."""
         now = self.clock.now()
         posted = 0
-        for worker_id, owed in await self.ledger.owed(minimum_micros, limit):
-            stored = await self.ledger.post(
-                payout_posting(worker_id, owed, batch_id, self.new_id(), now)
+        for worker_id, _ in await self.ledger.owed(minimum_micros, limit):
+            stored = await self.ledger.pay_out(
+                worker_id, batch_id, minimum_micros, self.new_id(), now
             )
-            if stored.created:
+            if stored is not None and stored.created:
                 posted += 1
                 metrics.PAYOUTS.inc()
-                metrics.PAID_OUT_MICROS.inc(owed)
+                metrics.PAID_OUT_MICROS.inc(stored.posting.amount_micros)
         for payout in await self.ledger.batch(batch_id):
             await self.publisher.publish(entry_posted(payout))
         if posted:
@@ -130,6 +133,18 @@ class PayrollHandlers:
         """Raises InvalidPostingError or InsufficientEscrowError, holding nothing."""
         check_holds(platform_id, holds)
         return await self.ledger.hold(platform_id, holds, self.clock.now())
+
+    async def hold_through_appeals(self, task_id: str, appeal_until: datetime | None) -> None:
+        """A rejection the worker may still appeal: the price stays held (a granted appeal is
+        paid from it) until a margin after the window closes; None keeps it held (appealed)."""
+        at = None if appeal_until is None else appeal_until + APPEAL_SETTLING
+        await self.ledger.release_after(task_id, at)
+
+    async def release_due_holds(self, limit: int = 10_000) -> int:
+        released = await self.ledger.release_due(self.clock.now(), limit)
+        if released:
+            log.info("escrow holds released after their appeal windows", holds=released)
+        return released
 
     async def release_hold(self, task_id: str) -> bool:
         released = await self.ledger.release(task_id, self.clock.now())

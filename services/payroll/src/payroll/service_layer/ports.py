@@ -59,6 +59,15 @@ class Ledger(Protocol):
         """(worker id, micros owed) of up to `limit` workers owed at least the minimum."""
         ...
 
+    async def pay_out(
+        self, worker_id: str, batch_id: str, minimum_micros: int, entry_id: str, now: datetime
+    ) -> Posted | None:
+        """Pays the worker out all they are owed as the batch's payout, reading what they are
+        owed under a per-worker lock in the same transaction (two batches never pay the same
+        money); the stored payout if the batch already paid them; None when they are owed
+        less than the minimum."""
+        ...
+
     async def batch(self, batch_id: str) -> list[Posting]:
         """The payouts posted in a batch."""
         ...
@@ -66,6 +75,14 @@ class Ledger(Protocol):
     async def deposit(self, posting: Posting) -> Posted:
         """Posts a deposit, or finds it already posted; raises InvalidPostingError (posting
         nothing) when it would take the platform's deposits past the largest amount held."""
+        ...
+
+    async def release_after(self, task_id: str, at: datetime | None) -> None:
+        """Schedules a held task's release (None: keeps it held until told otherwise)."""
+        ...
+
+    async def release_due(self, now: datetime, limit: int) -> int:
+        """Releases the holds scheduled by now; returns how many."""
         ...
 
     async def withdraw(self, posting: Posting) -> Posted:
