@@ -23,7 +23,7 @@ SECRET = "a-test-secret-of-at-least-thirty-two-characters"
 class RecordingRecords:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
-        self.refusal: PeerRefusedError | None = None
+        self.refusal: Exception | None = None
 
     def _called(self, *call: str) -> None:
         self.calls.append(call)
@@ -126,3 +126,11 @@ def test_nothing_is_served_where_payroll_and_scoring_are_not_known() -> None:
     client, token = _client(None)
     answer = client.get("/v1/worker/statement", headers=_headers(token))
     assert answer.status_code == 404
+
+
+def test_an_unexpected_failure_is_a_retryable_503_not_a_500() -> None:
+    records = RecordingRecords()
+    records.refusal = RuntimeError("channel closed")
+    client, token = _client(records)
+    answer = client.get("/v1/worker/statement", headers=_headers(token))
+    assert (answer.status_code, answer.json()["error"]["code"]) == (503, "UNAVAILABLE")

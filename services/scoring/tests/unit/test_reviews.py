@@ -239,3 +239,20 @@ async def test_a_worker_sees_their_own_reviews_newest_first_page_by_page(
     assert (await handlers.reviews.of_worker("w-2", "", 10)).reviews == []
     with pytest.raises(ReviewRuleError):
         await handlers.reviews.of_worker("w-1", "garbage", 2)
+
+
+async def test_a_platform_past_its_deadline_is_too_late_even_before_the_sweep(
+    handlers: ScoringHandlers, ports: MemoryPorts, clock: FakeClock
+) -> None:
+    await _scored(handlers, "s-1")
+    await _scored(handlers, "s-2")
+    await handlers.reviews.reject("p-1", "s-2", RejectionReason.WRONG_ANSWER, WHY, False)
+    await handlers.reviews.appeal("w-1", "s-2", "It was right.")
+    clock.advance(72 * 3600)
+    with pytest.raises(ReviewConflictError, match="approved automatically"):
+        await handlers.reviews.reject("p-1", "s-1", RejectionReason.WRONG_ANSWER, WHY, False)
+    with pytest.raises(ReviewConflictError, match="appeal_granted automatically"):
+        await handlers.reviews.answer_appeal("p-1", "s-2", grant=False, explanation=WHY)
+    assert (await ports.reviews.get("s-1")).paid  # type: ignore[union-attr]
+    assert (await ports.reviews.get("s-2")).paid  # type: ignore[union-attr]
+    assert sorted(await _released(ports)) == ["s-1", "s-2"]

@@ -32,9 +32,12 @@ class PayrollEscrow:
         except grpc.aio.AioRpcError as error:
             info = error_info_of(error)
             if info is not None and info.reason == ESCROW_INSUFFICIENT:
-                raise InsufficientEscrowError(
-                    int(info.metadata["available_micros"]), int(info.metadata["needed_micros"])
-                ) from error
+                try:
+                    available = int(info.metadata["available_micros"])
+                    needed = int(info.metadata["needed_micros"])
+                except (KeyError, ValueError):
+                    available, needed = 0, sum(a for _, a in prices)
+                raise InsufficientEscrowError(available, needed) from error
             if error.code() not in _RETRYABLE:
                 # A refusal the platform cannot fix (our key, a bug): say so, and to the
                 # platform it is as if payroll were away, which it may retry.

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request, Response
 
 from dispatcher.domain.errors import PeerRefusedError
@@ -20,6 +21,8 @@ from dispatcher.entrypoints.http_schemas import json_body
 from dispatcher.entrypoints.worker_frames import error_frame
 from dispatcher.service_layer.auth import UnauthenticatedError, WorkerAuth
 from dispatcher.service_layer.ports import WorkerRecords
+
+log = structlog.get_logger(__name__)
 
 _STATUS = {
     "INVALID_ARGUMENT": 422,
@@ -99,6 +102,11 @@ class _Records:
             return _problem("UNAUTHENTICATED", str(error), "token")
         except PeerRefusedError as error:
             return _problem(error.code, error.message)
+        except Exception:
+            # Redis away during the token check, a channel in a bad state: a retryable 503
+            # with a log line, never a bare 500.
+            log.exception("worker records call failed", path=request.url.path)
+            return _problem("UNAVAILABLE", "not available just now; try again")
         return Response(orjson.dumps(body), 200, media_type="application/json")
 
 

@@ -16,6 +16,7 @@ from fairtask_runtime.grpc.errors import (
 from fairtask_runtime.grpc.server import Registrar
 from payroll.domain.errors import InvalidPostingError
 from payroll.domain.escrow import EscrowBalance, InsufficientEscrowError, TaskHold
+from payroll.domain.pay import id_problem
 from payroll.service_layer.handlers import PayrollHandlers
 from payroll.service_layer.ports import LedgerUnavailableError
 
@@ -79,6 +80,11 @@ class EscrowServicer(payroll_pb2_grpc.EscrowServiceServicer):
     ) -> payroll_pb2.GetEscrowResponse:
         caller = await self._callers.caller(context)
         if caller.kind is CallerKind.OPERATOR and request.platform_id:
+            problem = id_problem(request.platform_id)
+            if problem is not None:
+                await context.abort_with_status(
+                    bad_request_status([FieldViolation("platform_id", problem)])
+                )
             platform_id = request.platform_id
         elif caller.kind is CallerKind.PLATFORM and request.platform_id in ("", caller.id):
             platform_id = caller.id

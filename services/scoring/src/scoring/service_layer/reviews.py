@@ -87,7 +87,7 @@ class ReviewHandlers:
         return _page(found, size, lambda r: r.scored_at)
 
     async def approve(self, platform_id: str, submission_id: str) -> Review:
-        review = await self._platforms(platform_id, submission_id)
+        review = await self._in_time(await self._platforms(platform_id, submission_id))
         return await self._change(review, approve(review, self._clock.now()))
 
     async def reject(
@@ -98,7 +98,7 @@ class ReviewHandlers:
         explanation: str,
         keep_result: bool,
     ) -> Review:
-        review = await self._platforms(platform_id, submission_id)
+        review = await self._in_time(await self._platforms(platform_id, submission_id))
         now = self._clock.now()
         return await self._change(
             review, reject(review, reason, explanation, keep_result, now, self.rules)
@@ -107,7 +107,7 @@ class ReviewHandlers:
     async def answer_appeal(
         self, platform_id: str, submission_id: str, grant: bool, explanation: str
     ) -> Review:
-        review = await self._platforms(platform_id, submission_id)
+        review = await self._in_time(await self._platforms(platform_id, submission_id))
         return await self._change(
             review, answer_appeal(review, grant, explanation, self._clock.now())
         )
@@ -149,6 +149,17 @@ class ReviewHandlers:
         metrics.OPEN_REVIEWS.set(pending)
         metrics.OPEN_APPEALS.set(appeals)
         return done
+
+    async def _in_time(self, review: Review) -> Review:
+        """A platform acting after its deadline is too late even if no sweep ran yet: the
+        deadline's decision is stored now and the platform's refused."""
+        decided = decide_by_deadline(review, self._clock.now())
+        if decided is None:
+            return review
+        await self._change(review, decided)
+        raise ReviewConflictError(
+            f"the deadline passed: the review is {decided.state.value} automatically"
+        )
 
     async def _platforms(self, platform_id: str, submission_id: str) -> Review:
         """The review, if it is of the platform's own task: another platform's is as unknown
