@@ -491,6 +491,9 @@ async def test_a_quality_event_keeps_the_worker_out_of_the_pool_until_another_le
                 task_type="image-bbox",
                 eligible=eligible,
                 quality=0.3 if not eligible else 0.9,
+                # The tally version: later estimates count more answers.
+                gold_passed=0 if not eligible else 20,
+                gold_failed=8,
             )
             await producer.publish("workers.quality", "w-quality", wrap(change, "scoring"))
 

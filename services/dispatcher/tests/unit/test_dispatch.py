@@ -130,26 +130,29 @@ class TestOffers:
         pool = pool_of(PLATFORM, "bbox")
         await ingest(world, "c1")
         session = await connect(world, "w1")
-        await world.dispatch.requalify("w1", pool, eligible=False)
+        await world.dispatch.requalify("w1", pool, eligible=False, version=7)
         assert session.hello.excluded_pools == {pool}
 
         await world.dispatch._dispatch_round()
         assert offers_in(drain(session)) == []
 
-        await world.dispatch.requalify("w1", pool, eligible=True)
+        await world.dispatch.requalify("w1", pool, eligible=True, version=6)  # older: ignored
+        await world.dispatch._dispatch_round()
+        assert offers_in(drain(session)) == []
+        await world.dispatch.requalify("w1", pool, eligible=True, version=30)
         assert (await offered(world, session)).task.client_task_id == "c1"
 
     async def test_an_exclusion_recorded_elsewhere_applies_at_connection_and_reload(
         self, world: World
     ) -> None:
         pool = pool_of(PLATFORM, "bbox")
-        await world.dispatch.exclusions.set("w1", pool, True)  # as another replica would
+        await world.dispatch.exclusions.set("w1", pool, True, 7)  # as another replica would
         await ingest(world, "c1")
         session = await connect(world, "w1")
         await world.dispatch._dispatch_round()
         assert offers_in(drain(session)) == []
 
-        await world.dispatch.exclusions.set("w1", pool, False)
+        await world.dispatch.exclusions.set("w1", pool, False, 8)
         assert await world.dispatch.reload_exclusions() == 1
         assert (await offered(world, session)).task.client_task_id == "c1"
         assert await world.dispatch.reload_exclusions() == 0

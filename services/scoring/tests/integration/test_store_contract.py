@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from scoring.adapters.memory import MemoryResultLog, MemoryScoreMarks, MemoryTaskBook
+from scoring.adapters.memory import (
+    MemoryQualityBook,
+    MemoryResultLog,
+    MemoryScoreMarks,
+    MemoryTaskBook,
+)
+from scoring.adapters.redis_quality import RedisQualityBook
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
 from scoring.domain.errors import InvalidCursorError
 from scoring.domain.model import Result, TaskRecord, Verdict
-from scoring.service_layer.ports import ResultLog, ScoreMarks, TaskBook
+from scoring.service_layer.ports import QualityBook, ResultLog, ScoreMarks, TaskBook
 
 AT = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=UTC)
 
@@ -25,6 +31,7 @@ class Stores:
     tasks: TaskBook
     marks: ScoreMarks
     results: ResultLog
+    quality: QualityBook
 
 
 def _result(sid: str, platform_id: str = "p-1", answer: bytes = b"yes") -> Result:
@@ -104,11 +111,33 @@ class StoreContract:
         with pytest.raises(InvalidCursorError):
             await stores.results.read("p-1", cursor, 10, 0)
 
+    async def test_gold_is_counted_once_per_submission(self, stores: Stores) -> None:
+        key = ("w-1", "p-1", "label")
+        await stores.quality.count_gold("s-1", *key, passed=False)
+        await stores.quality.count_gold("s-1", *key, passed=False)
+        tally = await stores.quality.count_gold("s-2", *key, passed=True)
+        assert (tally.gold_passed, tally.gold_failed, tally.version) == (1, 1, 2)
+
+    async def test_a_newer_claim_wins_and_carries_a_pending_announcement(
+        self, stores: Stores
+    ) -> None:
+        key = ("w-1", "p-1", "label")
+        assert not await stores.quality.claim(*key, 1, True)  # eligible is what all assume
+        assert await stores.quality.claim(*key, 5, False)
+        assert await stores.quality.claim(*key, 5, False)  # still pending: announce again
+        assert await stores.quality.claim(*key, 6, False)  # newer, carries the pending one
+        assert not await stores.quality.claim(*key, 5, False)
+        await stores.quality.published(*key, 5)  # an older publish clears nothing
+        assert await stores.quality.claim(*key, 6, False)
+        await stores.quality.published(*key, 6)
+        assert not await stores.quality.claim(*key, 6, False)
+        assert await stores.quality.claim(*key, 7, True)
+
 
 class TestMemoryStores(StoreContract):
     @pytest.fixture
     def stores(self) -> Stores:
-        return Stores(MemoryTaskBook(), MemoryScoreMarks(), MemoryResultLog())
+        return Stores(MemoryTaskBook(), MemoryScoreMarks(), MemoryResultLog(), MemoryQualityBook())
 
 
 @pytest.mark.integration
@@ -121,6 +150,7 @@ class TestRedisStores(StoreContract):
             RedisTaskBook(client, prefix),
             RedisScoreMarks(client, prefix),
             RedisResultLog(client, prefix),
+            RedisQualityBook(client, prefix),
         )
         keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
         if keys:

@@ -32,6 +32,7 @@ async def test_a_worker_failing_gold_is_kept_out_once_and_let_back_after_passing
     # The same submission again counts nothing.
     await _answer_gold(handlers, "s-0", b"dog", "w-1")
     assert ports.quality.tallies[("w-1", "p-1", "label")] == [0, 8]
+    assert ports.quality.claims[("w-1", "p-1", "label")][:1] == (False,)
 
     for i in range(30):
         await _answer_gold(handlers, f"p-{i}", b"cat", "w-1")
@@ -72,3 +73,16 @@ async def test_an_announcement_lost_to_a_failure_is_made_by_the_rerun(clock: Fak
             # The consumer retries the same submission.
             await _answer_gold(handlers, f"s-{i}", b"dog", "w-1")
     assert [c.eligible for c in ports.quality_events.published] == [False]
+
+
+async def test_a_newer_tally_never_loses_to_an_older_claim(ports: MemoryPorts) -> None:
+    """Two results of one worker scored at once: the later claim wins, and an announcement
+    still pending is carried by the newer one rather than dropped."""
+    book = ports.quality
+    key = ("w-1", "p-1", "label")
+    assert await book.claim(*key, 5, False)  # v5 says: out; its publish is still pending
+    assert await book.claim(*key, 6, False)  # v6 agrees and takes the pending announcement
+    assert not await book.claim(*key, 5, False)  # the older one may not announce any more
+    await book.published(*key, 6)
+    assert not await book.claim(*key, 6, False)
+    assert await book.claim(*key, 7, True)  # a real change

@@ -1,6 +1,7 @@
 """Pool exclusions in Redis: one set of pool names per excluded worker, shared by replicas.
 
-Key: <prefix>excluded:<worker_id>  set  pools the worker is kept out of
+Keys: <prefix>excluded:<worker_id>          set   pools the worker is kept out of
+      <prefix>excluded-version:<worker_id>  hash  pool -> tally version last applied
 """
 
 from collections.abc import Sequence
@@ -9,11 +10,24 @@ import redis.asyncio as redis
 
 from dispatcher.adapters.values import as_text
 
+_SET = """
+local applied = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
+if applied >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if ARGV[2] == '1' then
+  redis.call('SADD', KEYS[1], ARGV[1])
+else
+  redis.call('SREM', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
 
 class RedisPoolExclusions:
     def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
         self._r = client
         self._p = prefix
+        self._set = client.register_script(_SET)
 
     def _key(self, worker_id: str) -> str:
         return f"{self._p}excluded:{worker_id}"
@@ -31,8 +45,6 @@ class RedisPoolExclusions:
             for worker_id, pools in zip(worker_ids, replies, strict=True)
         }
 
-    async def set(self, worker_id: str, pool: str, excluded: bool) -> None:
-        if excluded:
-            await self._r.sadd(self._key(worker_id), pool)
-        else:
-            await self._r.srem(self._key(worker_id), pool)
+    async def set(self, worker_id: str, pool: str, excluded: bool, version: int) -> bool:
+        keys = [self._key(worker_id), f"{self._p}excluded-version:{worker_id}"]
+        return bool(await self._set(keys=keys, args=[pool, "1" if excluded else "0", version]))

@@ -51,4 +51,5 @@ class QualityUpdates:
         if not (message.worker_id and message.platform_id and message.task_type):
             raise PoisonMessageError("worker_eligibility_changed lacks worker, platform or type")
         pool = pool_of(message.platform_id, message.task_type)
-        await self._dispatch.requalify(message.worker_id, pool, message.eligible)
+        version = message.gold_passed + message.gold_failed
+        await self._dispatch.requalify(message.worker_id, pool, message.eligible, version)

@@ -142,11 +142,13 @@ class Dispatch:
         self._wake.set()
 
     # -- quality ---------------------------------------------------------------------------
-    async def requalify(self, worker_id: str, pool: str, eligible: bool) -> None:
+    async def requalify(self, worker_id: str, pool: str, eligible: bool, version: int) -> None:
         """Scoring's quality estimate let the worker into a pool, or kept them out of it:
         remembered for their next connections, and applied now if this replica knows them.
-        An offer already made stays; only new ones follow."""
-        await self.exclusions.set(worker_id, pool, not eligible)
+        An offer already made stays; only new ones follow. An estimate older than one
+        applied already (`version`) changes nothing."""
+        if not await self.exclusions.set(worker_id, pool, not eligible, version):
+            return
         excluded = await self.exclusions.of(worker_id)
         session = self._sessions.get(worker_id)
         if session is not None:

@@ -311,8 +311,9 @@ class PoolExclusions(Protocol):
         """Every named worker's exclusions (empty for most), in one round trip."""
         ...
 
-    async def set(self, worker_id: str, pool: str, excluded: bool) -> None:
-        """Idempotent."""
+    async def set(self, worker_id: str, pool: str, excluded: bool, version: int) -> bool:
+        """Records the estimate of tally `version` unless a newer one was recorded (estimates
+        of one worker arrive out of order); True when it was. Idempotent."""
         ...
 
 
@@ -321,6 +322,7 @@ class LocalExclusions:
 
     def __init__(self) -> None:
         self.excluded: dict[str, set[str]] = {}
+        self.versions: dict[tuple[str, str], int] = {}
 
     async def of(self, worker_id: str) -> frozenset[str]:
         return frozenset(self.excluded.get(worker_id, ()))
@@ -328,12 +330,16 @@ class LocalExclusions:
     async def of_many(self, worker_ids: Sequence[str]) -> dict[str, frozenset[str]]:
         return {w: frozenset(self.excluded.get(w, ())) for w in worker_ids}
 
-    async def set(self, worker_id: str, pool: str, excluded: bool) -> None:
+    async def set(self, worker_id: str, pool: str, excluded: bool, version: int) -> bool:
+        if self.versions.get((worker_id, pool), -1) >= version:
+            return False
+        self.versions[(worker_id, pool)] = version
         pools = self.excluded.setdefault(worker_id, set())
         if excluded:
             pools.add(pool)
         else:
             pools.discard(pool)
+        return True
 
 
 class WorkerRecords(Protocol):

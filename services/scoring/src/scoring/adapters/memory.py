@@ -179,23 +179,40 @@ class MemoryReviewEvents:
 class MemoryQualityBook:
     def __init__(self) -> None:
         self.tallies: dict[tuple[str, str, str], list[int]] = {}
-        self.announced_as: dict[tuple[str, str, str], bool] = {}
+        # (announced eligible, claimed version, pending) per key.
+        self.claims: dict[tuple[str, str, str], tuple[bool, int, bool]] = {}
         self._counted: set[str] = set()
 
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
     ) -> GoldTally:
-        key = (worker_id, platform_id, task_type)
-        tally = self.tallies.setdefault(key, [0, 0])
+        tally = self.tallies.setdefault((worker_id, platform_id, task_type), [0, 0])
         if submission_id not in self._counted:
             self._counted.add(submission_id)
             tally[0 if passed else 1] += 1
-        return GoldTally(tally[0], tally[1], self.announced_as.get(key))
+        return GoldTally(tally[0], tally[1])
 
-    async def announced(
-        self, worker_id: str, platform_id: str, task_type: str, eligible: bool
+    async def claim(
+        self, worker_id: str, platform_id: str, task_type: str, version: int, eligible: bool
+    ) -> bool:
+        key = (worker_id, platform_id, task_type)
+        announced, claimed, pending = self.claims.get(key, (True, -1, False))
+        if claimed > version:
+            return False
+        if claimed == version:
+            return pending
+        # A change, or an older claim's announcement still pending (it says the same, newer).
+        announce = announced != eligible or pending
+        self.claims[key] = (eligible, version, announce)
+        return announce
+
+    async def published(
+        self, worker_id: str, platform_id: str, task_type: str, version: int
     ) -> None:
-        self.announced_as[(worker_id, platform_id, task_type)] = eligible
+        key = (worker_id, platform_id, task_type)
+        announced, claimed, _ = self.claims[key]
+        if claimed == version:
+            self.claims[key] = (announced, claimed, False)
 
 
 class MemoryQualityEvents:

@@ -1,7 +1,9 @@
 """Gold tallies in Redis, counted once per submission.
 
 Keys (under the prefix):
-  quality:<platform>:<task type>:<worker>  hash  passed, failed, announced ("1"/"0")
+  quality:<platform>:<task type>:<worker>  hash  passed, failed; announced ("1"/"0"),
+                                           claimed (tally version), pending ("1": not yet
+                                           durable in Kafka)
   gold-counted:<submission_id>             string  set when that result was counted
 """
 
@@ -13,7 +15,33 @@ _COUNT = """
 if redis.call('SET', KEYS[2], '1', 'NX') then
   redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 end
-return redis.call('HMGET', KEYS[1], 'passed', 'failed', 'announced')
+return redis.call('HMGET', KEYS[1], 'passed', 'failed')
+"""
+
+_CLAIM = """
+local version = tonumber(ARGV[1])
+local claimed = tonumber(redis.call('HGET', KEYS[1], 'claimed') or '-1')
+if claimed > version then return 0 end
+if claimed == version then
+  if redis.call('HGET', KEYS[1], 'pending') == '1' then return 1 end
+  return 0
+end
+local announced = redis.call('HGET', KEYS[1], 'announced') or '1'
+redis.call('HSET', KEYS[1], 'claimed', version)
+-- A change, or an older claim's announcement still pending (it says the same, newer).
+if announced ~= ARGV[2] or redis.call('HGET', KEYS[1], 'pending') == '1' then
+  redis.call('HSET', KEYS[1], 'announced', ARGV[2], 'pending', '1')
+  return 1
+end
+redis.call('HSET', KEYS[1], 'pending', '0')
+return 0
+"""
+
+_PUBLISHED = """
+if redis.call('HGET', KEYS[1], 'claimed') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'pending', '0')
+end
+return 1
 """
 
 
@@ -22,6 +50,8 @@ class RedisQualityBook:
         self._r = client
         self._p = prefix
         self._count = client.register_script(_COUNT)
+        self._claim = client.register_script(_CLAIM)
+        self._published = client.register_script(_PUBLISHED)
 
     def _key(self, worker_id: str, platform_id: str, task_type: str) -> str:
         return f"{self._p}quality:{platform_id}:{task_type}:{worker_id}"
@@ -33,18 +63,17 @@ class RedisQualityBook:
             self._key(worker_id, platform_id, task_type),
             f"{self._p}gold-counted:{submission_id}",
         ]
-        passed_n, failed_n, announced = await self._count(
-            keys=keys, args=["passed" if passed else "failed"]
-        )
-        return GoldTally(
-            int(passed_n or 0),
-            int(failed_n or 0),
-            None if announced is None else announced in (b"1", "1"),
-        )
+        passed_n, failed_n = await self._count(keys=keys, args=["passed" if passed else "failed"])
+        return GoldTally(int(passed_n or 0), int(failed_n or 0))
 
-    async def announced(
-        self, worker_id: str, platform_id: str, task_type: str, eligible: bool
+    async def claim(
+        self, worker_id: str, platform_id: str, task_type: str, version: int, eligible: bool
+    ) -> bool:
+        keys = [self._key(worker_id, platform_id, task_type)]
+        return bool(await self._claim(keys=keys, args=[version, "1" if eligible else "0"]))
+
+    async def published(
+        self, worker_id: str, platform_id: str, task_type: str, version: int
     ) -> None:
-        await self._r.hset(
-            self._key(worker_id, platform_id, task_type), "announced", "1" if eligible else "0"
-        )
+        keys = [self._key(worker_id, platform_id, task_type)]
+        await self._published(keys=keys, args=[str(version)])

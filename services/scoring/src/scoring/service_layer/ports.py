@@ -108,12 +108,15 @@ class ReviewEvents(Protocol):
 class GoldTally:
     gold_passed: int
     gold_failed: int
-    # What was last announced about this worker and task type; None: nothing yet (eligible).
-    announced_eligible: bool | None
+
+    @property
+    def version(self) -> int:
+        """Grows with every gold result counted: orders the estimates made from it."""
+        return self.gold_passed + self.gold_failed
 
 
 class QualityBook(Protocol):
-    """Each worker's gold results per (platform, task type)."""
+    """Each worker's gold results per (platform, task type), and what was announced."""
 
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
@@ -122,9 +125,19 @@ class QualityBook(Protocol):
         tally after it."""
         ...
 
-    async def announced(
-        self, worker_id: str, platform_id: str, task_type: str, eligible: bool
-    ) -> None: ...
+    async def claim(
+        self, worker_id: str, platform_id: str, task_type: str, version: int, eligible: bool
+    ) -> bool:
+        """Atomically: True when the caller must announce `eligible` for this tally version
+        (it changes what was announced, or the same version's announcement is still
+        pending); False when nothing is to be said or a newer version was claimed already."""
+        ...
+
+    async def published(
+        self, worker_id: str, platform_id: str, task_type: str, version: int
+    ) -> None:
+        """The announcement claimed for `version` is durable."""
+        ...
 
 
 class QualityEvents(Protocol):

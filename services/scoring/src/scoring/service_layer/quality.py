@@ -40,8 +40,8 @@ class QualityHandlers:
 
     async def gold_scored(self, result: GoldResult) -> EligibilityChange | None:
         """Counts the result and announces a change of eligibility, if any. Safe to re-run:
-        the count is once per submission, and an announcement lost to a crash is made again
-        because the tally still differs from what was announced."""
+        the count is once per submission, and an announcement lost to a crash is still
+        pending for its version, so the re-run makes it."""
         tally = await self._book.count_gold(
             result.submission_id,
             result.worker_id,
@@ -57,8 +57,8 @@ class QualityHandlers:
             prior=self._prior,
         )
         eligible = self._rule.eligible(quality)
-        was = True if tally.announced_eligible is None else tally.announced_eligible
-        if eligible == was:
+        key = (result.worker_id, result.platform_id, result.task_type)
+        if not await self._book.claim(*key, tally.version, eligible):
             return None
         change = EligibilityChange(
             worker_id=result.worker_id,
@@ -70,6 +70,8 @@ class QualityHandlers:
             gold_failed=tally.gold_failed,
             changed_at=self._clock.now(),
         )
+        # Results of one worker are scored concurrently (submissions are keyed by task): the
+        # tally version in the event lets the dispatcher keep only the newest estimate.
         await self._events.publish(change)
-        await self._book.announced(result.worker_id, result.platform_id, result.task_type, eligible)
+        await self._book.published(*key, tally.version)
         return change
