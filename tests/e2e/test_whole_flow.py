@@ -97,6 +97,8 @@ def services(
         env = service_env(stack_endpoints.to_env(), service, kafka_topics)
         if service.name == "dispatcher":
             env |= dispatcher_peers_env(planned, dispatcher_key)
+            # The gold task is held back by the mixing rate until its pool is idle this long.
+            env["FAIRTASK_GOLD_IDLE_RELEASE_S"] = "1"
         env |= {
             "FAIRTASK_POSTGRES_DSN": payroll_dsn,
             "FAIRTASK_REDIS_PREFIX": f"{keys}:{service.name}:",

@@ -19,6 +19,7 @@ from dispatcher.adapters.worker_records import GrpcWorkerRecords
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
 from dispatcher.domain.scheduling.fair_share import FairScheduler
+from dispatcher.domain.scheduling.gold_mixing import GoldMixing
 from dispatcher.domain.validation import Limits
 from dispatcher.entrypoints.consumers import QualityUpdates, TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
@@ -112,7 +113,13 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         ),
         new_id=new_event_id,
         new_policy=overrides.get("new_policy")
-        or (lambda: FairScheduler(offer_ttl_s=settings.offer_ttl_s)),
+        or (
+            lambda: GoldMixing(
+                FairScheduler(offer_ttl_s=settings.offer_ttl_s),
+                settings.gold_mix_rate,
+                settings.gold_idle_release_s,
+            )
+        ),
         replica_id=replica_id,
         # Pools come with the partitions of tasks.submitted the consumer group assigns.
         owns_every_pool=False,

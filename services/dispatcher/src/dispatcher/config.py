@@ -42,6 +42,11 @@ class DispatcherSettings(ServiceSettings):
     # pools. "scheduler" and "all" (the default) join the group and schedule.
     role: Literal["all", "gateway", "scheduler"] = "all"
 
+    # Gold (control) tasks are held back and released so they make up at most this share of
+    # each pool's dispatched work; held gold is released anyway once the pool has had no
+    # other work for gold_idle_release_s. 0 releases gold as it comes.
+    gold_mix_rate: float = Field(default=0.02, ge=0, lt=1)
+    gold_idle_release_s: float = Field(default=60.0, gt=0)
     # How often each replica re-reads the pool exclusions of the workers it knows, to apply
     # quality changes another replica consumed.
     exclusions_reload_s: float = Field(default=15.0, gt=0)

@@ -46,4 +46,5 @@ def task_spec(task: Task) -> TaskSpec:
         deadline_at=task.deadline.timestamp() if task.deadline is not None else None,
         skills=task.task_type.skills,
         sensitive=task.task_type.sensitive,
+        gold=bool(task.gold_answer),
     )

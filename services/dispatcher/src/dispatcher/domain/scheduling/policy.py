@@ -49,6 +49,8 @@ class TaskSpec:
     deadline_at: float | None = None
     skills: tuple[str, ...] = ()
     sensitive: bool = False
+    # A control task with a known answer: mixed in at a rate (see gold_mixing).
+    gold: bool = False
 
 
 class OfferDecision:
