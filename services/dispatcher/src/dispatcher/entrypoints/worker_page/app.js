@@ -29,6 +29,7 @@ const state = {
   heartbeat: null,
   autosave: null,
   savedDraft: "",
+  reviewsAfter: "", // page token of the next, older page of reviews
 };
 
 // -- bytes and numbers ------------------------------------------------------------------------
@@ -456,10 +457,21 @@ async function refreshPay() {
   } else {
     $("statement-summary").textContent = `Your statement is not available: ${problem(statement)}`;
   }
-  const list = $("review-list");
-  list.replaceChildren();
-  if (!reviews.ok) return;
-  for (const review of reviews.body.reviews || []) list.append(reviewItem(review));
+  $("review-list").replaceChildren();
+  if (reviews.ok) showReviews(reviews.body);
+}
+
+function showReviews(page) {
+  for (const review of page.reviews || []) $("review-list").append(reviewItem(review));
+  state.reviewsAfter = page.next_page_token || "";
+  show("older-reviews", Boolean(state.reviewsAfter));
+}
+
+async function olderReviews() {
+  if (!state.reviewsAfter) return;
+  const page = await api("GET", `/v1/worker/reviews?page_token=${encodeURIComponent(state.reviewsAfter)}`);
+  if (page.ok) showReviews(page.body);
+  else showError(problem(page));
 }
 
 function reviewItem(review) {
@@ -609,6 +621,7 @@ function fillZones() {
 
 function wire() {
   $("refresh-pay").addEventListener("click", refreshPay);
+  $("older-reviews").addEventListener("click", olderReviews);
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
     signIn($("token").value.trim());
