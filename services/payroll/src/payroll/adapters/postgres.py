@@ -7,6 +7,8 @@ connection from the pool has its own deadline, so no call can hang.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,16 +97,12 @@ class PostgresLedger:
             pool.terminate()
 
     async def post(self, posting: Posting) -> Posted:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                posted = await _insert(conn, posting)
-                if posted.created and posting.kind is EntryKind.TASK_PAY:
-                    await escrow_sql.spend(conn, posting.task_id, posting.posted_at)
-                # The deferred balance trigger runs at this block's COMMIT.
-            return posted
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"posting {posting.source_key}: {exc!r}") from exc
+        async with self._connection(f"posting {posting.source_key}", transaction=True) as conn:
+            posted = await _insert(conn, posting)
+            if posted.created and posting.kind is EntryKind.TASK_PAY:
+                await escrow_sql.spend(conn, posting.task_id, posting.posted_at)
+            # The deferred balance trigger runs at this block's COMMIT.
+        return posted
 
     async def escrow(self, platform_id: str) -> EscrowBalance:
         pool = await self._ready()
@@ -118,122 +116,84 @@ class PostgresLedger:
             raise LedgerUnavailableError(f"escrow of {platform_id}: {exc!r}") from exc
 
     async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                await escrow_sql.lock(conn, platform_id)
-                return await escrow_sql.hold(conn, platform_id, holds, now)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"holding for {platform_id}: {exc!r}") from exc
+        async with self._connection(f"holding for {platform_id}", transaction=True) as conn:
+            await escrow_sql.lock(conn, platform_id)
+            return await escrow_sql.hold(conn, platform_id, holds, now)
 
     async def release(self, task_id: str, now: datetime) -> bool:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn:
-                return await escrow_sql.release(conn, task_id, now)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"releasing {task_id}: {exc!r}") from exc
+        async with self._connection(f"releasing {task_id}") as conn:
+            return await escrow_sql.release(conn, task_id, now)
 
     async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn:
-                rows = await conn.fetch(
-                    """
-                    SELECT l.account_id, -sum(l.amount_micros)::bigint AS owed
-                    FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
-                    WHERE a.kind = 'worker_payable'
-                    GROUP BY l.account_id
-                    HAVING -sum(l.amount_micros) >= $1
-                    ORDER BY l.account_id LIMIT $2
-                    """,
-                    max(minimum_micros, 1),
-                    limit,
-                )
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"owed: {exc!r}") from exc
+        async with self._connection("owed") as conn:
+            rows = await conn.fetch(
+                """
+                SELECT l.account_id, -sum(l.amount_micros)::bigint AS owed
+                FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
+                WHERE a.kind = 'worker_payable'
+                GROUP BY l.account_id
+                HAVING -sum(l.amount_micros) >= $1
+                ORDER BY l.account_id LIMIT $2
+                """,
+                max(minimum_micros, 1),
+                limit,
+            )
         return [(worker_of_payable(row["account_id"]), row["owed"]) for row in rows]
 
     async def pay_out(
         self, worker_id: str, batch_id: str, minimum_micros: int, entry_id: str, now: datetime
     ) -> Posted | None:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                account = worker_payable(worker_id)
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))", account
-                )
-                key = payout_key(batch_id, worker_id)
-                if await conn.fetchval("SELECT 1 FROM postings WHERE source_key = $1", key):
-                    return Posted(await _load(conn, key), created=False)
-                owed = await conn.fetchval(
-                    "SELECT coalesce(-sum(amount_micros), 0)::bigint FROM ledger_lines"
-                    " WHERE account_id = $1",
-                    account,
-                )
-                if owed < max(minimum_micros, 1):
-                    return None
-                return await _insert(conn, payout_posting(worker_id, owed, batch_id, entry_id, now))
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"payout of {worker_id}: {exc!r}") from exc
+        async with self._connection(f"payout of {worker_id}", transaction=True) as conn:
+            account = worker_payable(worker_id)
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))", account)
+            key = payout_key(batch_id, worker_id)
+            if await conn.fetchval("SELECT 1 FROM postings WHERE source_key = $1", key):
+                return Posted(await _load(conn, key), created=False)
+            owed = await conn.fetchval(
+                "SELECT coalesce(-sum(amount_micros), 0)::bigint FROM ledger_lines"
+                " WHERE account_id = $1",
+                account,
+            )
+            if owed < max(minimum_micros, 1):
+                return None
+            return await _insert(conn, payout_posting(worker_id, owed, batch_id, entry_id, now))
 
     async def batch(self, batch_id: str) -> list[Posting]:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn:
-                keys = await conn.fetch(
-                    """
-                    SELECT source_key FROM postings
-                    WHERE kind = 'payout' AND source_event_id = $1 ORDER BY source_key
-                    """,
-                    batch_id,
-                )
-                return [await _load(conn, row["source_key"]) for row in keys]
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"batch {batch_id}: {exc!r}") from exc
+        async with self._connection(f"batch {batch_id}") as conn:
+            keys = await conn.fetch(
+                """
+                SELECT source_key FROM postings
+                WHERE kind = 'payout' AND source_event_id = $1 ORDER BY source_key
+                """,
+                batch_id,
+            )
+            return [await _load(conn, row["source_key"]) for row in keys]
 
     async def deposit(self, posting: Posting) -> Posted:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                if (posted := await _locked_or_posted(conn, posting)) is not None:
-                    return posted
-                check_deposit(
-                    await escrow_sql.balance(conn, posting.platform_id), posting.amount_micros
-                )
-                return await _insert(conn, posting)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"deposit {posting.source_key}: {exc!r}") from exc
+        async with self._connection(f"deposit {posting.source_key}", transaction=True) as conn:
+            if (posted := await _locked_or_posted(conn, posting)) is not None:
+                return posted
+            check_deposit(
+                await escrow_sql.balance(conn, posting.platform_id), posting.amount_micros
+            )
+            return await _insert(conn, posting)
 
     async def release_after(self, task_id: str, at: datetime | None) -> None:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn:
-                await escrow_sql.release_after(conn, task_id, at)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"scheduling release of {task_id}: {exc!r}") from exc
+        async with self._connection(f"scheduling release of {task_id}") as conn:
+            await escrow_sql.release_after(conn, task_id, at)
 
     async def release_due(self, now: datetime, limit: int) -> int:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn:
-                return await escrow_sql.release_due(conn, now, limit)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"releasing due holds: {exc!r}") from exc
+        async with self._connection("releasing due holds") as conn:
+            return await escrow_sql.release_due(conn, now, limit)
 
     async def withdraw(self, posting: Posting) -> Posted:
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn, conn.transaction():
-                if (posted := await _locked_or_posted(conn, posting)) is not None:
-                    return posted
-                balance = await escrow_sql.balance(conn, posting.platform_id)
-                if balance.available_micros < posting.amount_micros:
-                    raise InsufficientEscrowError(balance, posting.amount_micros)
-                return await _insert(conn, posting)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"withdrawal {posting.source_key}: {exc!r}") from exc
+        async with self._connection(f"withdrawal {posting.source_key}", transaction=True) as conn:
+            if (posted := await _locked_or_posted(conn, posting)) is not None:
+                return posted
+            balance = await escrow_sql.balance(conn, posting.platform_id)
+            if balance.available_micros < posting.amount_micros:
+                raise InsufficientEscrowError(balance, posting.amount_micros)
+            return await _insert(conn, posting)
 
     async def statement(self, worker_id: str, max_lines: int) -> Statement | None:
         pool = await self._ready()
@@ -343,6 +303,21 @@ class PostgresLedger:
                 for row in regions
             ),
         )
+
+    @asynccontextmanager
+    async def _connection(self, what: str, transaction: bool = False) -> AsyncIterator[Any]:
+        """A pooled connection (in a transaction, if asked), every call under the deadlines;
+        a failure that says nothing about the request is LedgerUnavailableError naming `what`."""
+        pool = await self._ready()
+        try:
+            async with pool.acquire(timeout=self._timeout_s) as conn:
+                if transaction:
+                    async with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
+        except _TRANSIENT as exc:
+            raise LedgerUnavailableError(f"{what}: {exc!r}") from exc
 
     async def _ready(self) -> "asyncpg.Pool[asyncpg.Record]":
         if self._pool is not None:
