@@ -57,7 +57,7 @@ def bootstrap(
         ledger = postgres
     clock = clock or SystemClock()
     callers, identity = _callers(settings, clock)
-    closers += [client.aclose for client in identity]
+    closers.append(identity.aclose)
     producer = EventProducer(settings.kafka_bootstrap, settings.topic_prefix, client_id=SERVICE)
     handlers = PayrollHandlers(
         ledger=ledger,
@@ -97,15 +97,14 @@ def bootstrap(
     )
 
 
-def _callers(
-    settings: PayrollSettings, clock: Clock
-) -> tuple[CallerAuthenticator, list[redis.Redis]]:
+def _callers(settings: PayrollSettings, clock: Clock) -> tuple[CallerAuthenticator, redis.Redis]:
     """Who may call: workers by their tokens, platforms and operators by their API keys, all
-    checked against the shared identity store. Also its Redis clients, for shutdown to close."""
-    keys: redis.Redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
-    platforms = authenticator_for(RedisPlatformKeys(keys, settings.platform_keys_prefix), settings)
-    callers, revocations = callers_for(settings, platforms, clock, settings.redis_url)
-    return callers, [keys, revocations]
+    checked against the shared identity store. Also its Redis client, for shutdown to close."""
+    identity: redis.Redis = redis.from_url(settings.platform_keys_redis_url or settings.redis_url)
+    platforms = authenticator_for(
+        RedisPlatformKeys(identity, settings.platform_keys_prefix), settings
+    )
+    return callers_for(settings, platforms, clock, identity), identity
 
 
 def _paying_out(handlers: PayrollHandlers, settings: PayrollSettings) -> Loop:

@@ -111,13 +111,14 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         )
 
     platform_keys: PlatformKeys | None = overrides.get("platform_keys")
+    keys_redis: redis.Redis | None = None
     if platform_keys is None:
         platform_keys, keys_redis = platform_keys_for(settings, client)
         if keys_redis is not None:
             closers.append(keys_redis.aclose)
     platforms = authenticator_for(platform_keys, settings)
-    callers, identity = callers_for(settings, platforms, clock, settings.redis_url)
-    closers.append(identity.aclose)
+    # Revoked worker tokens live with the platform keys, where every service checks them.
+    callers = callers_for(settings, platforms, clock, keys_redis or client)
     grpc_server = GrpcServer(
         service_names=_SERVICES,
         registrars=[

@@ -76,18 +76,19 @@ class CallerAuthenticator:
 
 
 def callers_for(
-    settings: ServiceSettings, platforms: PlatformAuthenticator, clock: Clock, own_redis_url: str
-) -> tuple[CallerAuthenticator, redis.Redis]:
+    settings: ServiceSettings,
+    platforms: PlatformAuthenticator,
+    clock: Clock,
+    identity: redis.Redis,
+) -> CallerAuthenticator:
     """Who may call a service that workers, platforms and operators all call: workers by
-    their tokens (signature, expiry, revocation in the shared identity store: the platform
-    keys' Redis, or the service's own), platforms and operators by their API keys. Also the
-    identity store's Redis client, to close."""
-    identity: redis.Redis = redis.from_url(settings.platform_keys_redis_url or own_redis_url)
-    callers = CallerAuthenticator(
+    their tokens (signature, expiry, revocation in `identity`, the Redis of the shared
+    identity store that also holds the platform keys), platforms and operators by their API
+    keys."""
+    return CallerAuthenticator(
         platforms,
         codec_for(settings.worker_token_secret),
         clock,
         settings.operator_platform_id,
         RedisRevokedTokens(identity, settings.revoked_tokens_prefix),
     )
-    return callers, identity

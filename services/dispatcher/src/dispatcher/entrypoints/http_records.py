@@ -16,9 +16,9 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
 
-from dispatcher.domain.errors import PeerRefusedError
+from dispatcher.domain.errors import PeerRefusedError, Violation
 from dispatcher.entrypoints.http_schemas import json_body
-from dispatcher.entrypoints.worker_frames import error_frame
+from dispatcher.entrypoints.http_worker import ProblemError
 from dispatcher.service_layer.auth import UnauthenticatedError, WorkerAuth
 from dispatcher.service_layer.ports import WorkerRecords
 
@@ -111,14 +111,5 @@ class _Records:
 
 
 def _problem(code: str, message: str, field: str = "", status: int | None = None) -> Response:
-    frame = error_frame(code, message, field)
-    frame["error"]["violations"] = [{"field": field, "problem": message}] if field else []
-    headers = {}
-    if code == "UNAUTHENTICATED":
-        headers["WWW-Authenticate"] = 'Bearer realm="fairtask-worker", error="invalid_token"'
-    return Response(
-        orjson.dumps(frame),
-        status or _STATUS.get(code, 503),
-        headers,
-        media_type="application/json",
-    )
+    violations = [Violation(field, message)] if field else []
+    return ProblemError(code, message, field, violations).response(status or _STATUS.get(code, 503))

@@ -77,7 +77,7 @@ _MAX_REGISTRATION_BYTES = 16 * 1024
 ACTIONS = ("accept", "decline", "heartbeat", "submit")
 
 
-class _ProblemError(Exception):
+class ProblemError(Exception):
     def __init__(
         self,
         code: str,
@@ -90,7 +90,8 @@ class _ProblemError(Exception):
         self.code, self.message, self.field, self.violations = code, message, field, violations
         self.retry_after_s = retry_after_s
 
-    def response(self) -> Response:
+    def response(self, status: int | None = None) -> Response:
+        """The error body and headers; `status` overrides the one the code maps to."""
         body = error_frame(self.code, self.message, self.field)
         body["error"]["violations"] = [
             {"field": v.field, "problem": v.problem} for v in self.violations
@@ -98,24 +99,24 @@ class _ProblemError(Exception):
         headers = {}
         if self.code == "UNAUTHENTICATED":
             headers["WWW-Authenticate"] = 'Bearer realm="fairtask-worker", error="invalid_token"'
-        status = _HTTP_STATUS.get(self.code, 500)
+        status = status or _HTTP_STATUS.get(self.code, 500)
         if self.retry_after_s is not None:  # a rate limit, not a size: 429, and when to retry
             status = 429
             headers["Retry-After"] = str(math.ceil(self.retry_after_s))
         return _json(body, status, headers)
 
 
-def _of(error: Exception, about: str = "") -> _ProblemError:
+def _of(error: Exception, about: str = "") -> ProblemError:
     if isinstance(error, InvalidInputError):
         first = error.violations[0].field
-        return _ProblemError("INVALID_ARGUMENT", str(error), first, error.violations)
+        return ProblemError("INVALID_ARGUMENT", str(error), first, error.violations)
     if isinstance(error, FrameError):
-        return _ProblemError(error.code, error.message, error.field)
+        return ProblemError(error.code, error.message, error.field)
     if isinstance(error, UnauthenticatedError):
-        return _ProblemError("UNAUTHENTICATED", str(error), "token")
+        return ProblemError("UNAUTHENTICATED", str(error), "token")
     if isinstance(error, TooManyRequestsError):
-        return _ProblemError("RESOURCE_EXHAUSTED", str(error), about, (), error.retry_after_s)
-    return _ProblemError(status_code_of(error).name, str(error), about)
+        return ProblemError("RESOURCE_EXHAUSTED", str(error), about, (), error.retry_after_s)
+    return ProblemError(status_code_of(error).name, str(error), about)
 
 
 def worker_router(
@@ -164,9 +165,9 @@ class _WorkerHttp:
             body = await _body(request, _MAX_REGISTRATION_BYTES)
             issued = await self._auth.register(parse_registration(_loads(body)))
         except ConflictError as error:  # the only one register raises: the id is taken
-            return _ProblemError("ALREADY_EXISTS", str(error), "worker_id").response()
-        except (_ProblemError, FrameError, *HANDLED) as error:
-            return (error if isinstance(error, _ProblemError) else _of(error)).response()
+            return ProblemError("ALREADY_EXISTS", str(error), "worker_id").response()
+        except (ProblemError, FrameError, *HANDLED) as error:
+            return (error if isinstance(error, ProblemError) else _of(error)).response()
         return _json(_issued(issued), 201)
 
     async def me(self, request: Request) -> Response:
@@ -234,8 +235,8 @@ class _WorkerHttp:
         async def handle(request: Request) -> Response:
             try:
                 return await self._act(kind, request)
-            except (_ProblemError, FrameError, *HANDLED, UnauthenticatedError) as error:
-                return (error if isinstance(error, _ProblemError) else _of(error, kind)).response()
+            except (ProblemError, FrameError, *HANDLED, UnauthenticatedError) as error:
+                return (error if isinstance(error, ProblemError) else _of(error, kind)).response()
 
         handle.__name__ = f"worker_{kind}"
         return handle
@@ -246,7 +247,7 @@ class _WorkerHttp:
         assert not isinstance(parsed, HelloRequest)  # kind is one of ACTIONS
         session = self._connections.dispatch.session(claims.worker_id)
         if session is None or not session.open:
-            raise _ProblemError(
+            raise ProblemError(
                 "FAILED_PRECONDITION",
                 "you are not connected: open /v1/worker/events (or the WebSocket) first",
                 "connection",
@@ -257,7 +258,7 @@ class _WorkerHttp:
             raise
         except Exception as error:
             log.exception("worker action failed", worker=claims.worker_id, action=kind)
-            raise _ProblemError(
+            raise ProblemError(
                 "UNAVAILABLE", "could not be done just now; try again", kind
             ) from error
         result: dict[str, Any] = {"ok": True}
@@ -274,13 +275,13 @@ def _bearer(request: Request) -> str:
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _ProblemError("RESOURCE_EXHAUSTED", f"a body is at most {limit} bytes", "body")
+        raise ProblemError("RESOURCE_EXHAUSTED", f"a body is at most {limit} bytes", "body")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:  # a chunked body has no Content-Length to refuse it by
-            raise _ProblemError("RESOURCE_EXHAUSTED", f"a body is at most {limit} bytes", "body")
+            raise ProblemError("RESOURCE_EXHAUSTED", f"a body is at most {limit} bytes", "body")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -289,7 +290,7 @@ def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise _ProblemError("INVALID_ARGUMENT", "the body is not JSON", "body") from error
+        raise ProblemError("INVALID_ARGUMENT", "the body is not JSON", "body") from error
 
 
 def _query_overrides(query: QueryParams) -> HelloOverrides:

@@ -173,10 +173,9 @@ class Dispatch:
     async def connect(self, hello: Hello) -> WorkerSession:
         """Raises InvalidInputError when the hello's time zone or availability is wrong."""
         now = self._clock.now()
-        profile = worker_profile(hello, now)
         # In the hello, so every replica that learns of this connection keeps them out too.
         hello = replace(hello, excluded_pools=await self.exclusions.of(hello.worker_id))
-        profile = replace(profile, excluded_pools=hello.excluded_pools)
+        profile = worker_profile(hello, now)
         previous = self._sessions.get(hello.worker_id)
         if previous is not None:
             previous.push(Closed("connected again from elsewhere"))

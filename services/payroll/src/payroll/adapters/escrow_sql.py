@@ -16,6 +16,7 @@ async def lock(conn: Any, platform_id: str) -> None:
 
 
 async def balance(conn: Any, platform_id: str) -> EscrowBalance:
+    # From the running totals the database keeps per platform and kind (0007).
     row = await conn.fetchrow(
         """
         SELECT
@@ -26,7 +27,7 @@ async def balance(conn: Any, platform_id: str) -> EscrowBalance:
             AS spent,
           (SELECT coalesce(sum(amount_micros), 0)::bigint FROM escrow_holds
             WHERE platform_id = $1 AND state = 'held') AS held
-        FROM postings WHERE platform_id = $1
+        FROM platform_totals WHERE platform_id = $1
         """,
         platform_id,
         sorted(kind.value for kind in CHARGES),
