@@ -19,6 +19,7 @@ REPLICATION_FACTOR = 1
 _EVENT_TOPICS = (
     "tasks.submitted",
     "tasks.assigned",
+    "tasks.overlap",
     "submissions",
     "submissions.scored",
     "reviews",

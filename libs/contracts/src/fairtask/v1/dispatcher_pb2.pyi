@@ -1,5 +1,6 @@
 import datetime
 
+from fairtask.v1 import events_pb2 as _events_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -54,20 +55,22 @@ class RegisterWorkerResponse(_message.Message):
     def __init__(self, worker_id: _Optional[str] = ..., token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TaskType(_message.Message):
-    __slots__ = ("name", "purpose", "price_micros", "effort_seconds", "skills", "sensitive")
+    __slots__ = ("name", "purpose", "price_micros", "effort_seconds", "skills", "sensitive", "overlap")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     PRICE_MICROS_FIELD_NUMBER: _ClassVar[int]
     EFFORT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
     SENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
     name: str
     purpose: str
     price_micros: int
     effort_seconds: int
     skills: _containers.RepeatedScalarFieldContainer[str]
     sensitive: bool
-    def __init__(self, name: _Optional[str] = ..., purpose: _Optional[str] = ..., price_micros: _Optional[int] = ..., effort_seconds: _Optional[int] = ..., skills: _Optional[_Iterable[str]] = ..., sensitive: _Optional[bool] = ...) -> None: ...
+    overlap: _events_pb2.Overlap
+    def __init__(self, name: _Optional[str] = ..., purpose: _Optional[str] = ..., price_micros: _Optional[int] = ..., effort_seconds: _Optional[int] = ..., skills: _Optional[_Iterable[str]] = ..., sensitive: _Optional[bool] = ..., overlap: _Optional[_Union[_events_pb2.Overlap, _Mapping]] = ...) -> None: ...
 
 class DefineTaskTypeRequest(_message.Message):
     __slots__ = ("task_type",)

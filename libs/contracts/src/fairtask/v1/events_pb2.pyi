@@ -100,7 +100,7 @@ REJECTION_REASON_NONSENSE: RejectionReason
 REJECTION_REASON_COPIED: RejectionReason
 
 class TaskSubmitted(_message.Message):
-    __slots__ = ("task_id", "platform_id", "client_task_id", "task_type", "pool", "purpose", "payload", "effort_seconds", "deadline", "price_micros", "skills", "sensitive", "gold_answer", "submitted_at")
+    __slots__ = ("task_id", "platform_id", "client_task_id", "task_type", "pool", "purpose", "payload", "effort_seconds", "deadline", "price_micros", "skills", "sensitive", "gold_answer", "submitted_at", "overlap", "answer_of", "answer_number", "answered_by")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,10 @@ class TaskSubmitted(_message.Message):
     SENSITIVE_FIELD_NUMBER: _ClassVar[int]
     GOLD_ANSWER_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_OF_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     platform_id: str
     client_task_id: str
@@ -129,7 +133,23 @@ class TaskSubmitted(_message.Message):
     sensitive: bool
     gold_answer: str
     submitted_at: _timestamp_pb2.Timestamp
-    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., pool: _Optional[str] = ..., purpose: _Optional[str] = ..., payload: _Optional[bytes] = ..., effort_seconds: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., price_micros: _Optional[int] = ..., skills: _Optional[_Iterable[str]] = ..., sensitive: _Optional[bool] = ..., gold_answer: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    overlap: Overlap
+    answer_of: str
+    answer_number: int
+    answered_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., pool: _Optional[str] = ..., purpose: _Optional[str] = ..., payload: _Optional[bytes] = ..., effort_seconds: _Optional[int] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., price_micros: _Optional[int] = ..., skills: _Optional[_Iterable[str]] = ..., sensitive: _Optional[bool] = ..., gold_answer: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overlap: _Optional[_Union[Overlap, _Mapping]] = ..., answer_of: _Optional[str] = ..., answer_number: _Optional[int] = ..., answered_by: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Overlap(_message.Message):
+    __slots__ = ("min_answers", "max_answers", "confidence_target", "answer_classes")
+    MIN_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_TARGET_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_CLASSES_FIELD_NUMBER: _ClassVar[int]
+    min_answers: int
+    max_answers: int
+    confidence_target: float
+    answer_classes: int
+    def __init__(self, min_answers: _Optional[int] = ..., max_answers: _Optional[int] = ..., confidence_target: _Optional[float] = ..., answer_classes: _Optional[int] = ...) -> None: ...
 
 class TaskOffered(_message.Message):
     __slots__ = ("offer_id", "task_id", "worker_id", "region", "expires_at")
@@ -380,3 +400,43 @@ class WorkerEligibilityChanged(_message.Message):
     gold_failed: int
     changed_at: _timestamp_pb2.Timestamp
     def __init__(self, worker_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., eligible: _Optional[bool] = ..., quality: _Optional[float] = ..., gold_passed: _Optional[int] = ..., gold_failed: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AnswerWanted(_message.Message):
+    __slots__ = ("task_id", "platform_id", "answer_number", "answer_task_id", "answered_by")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    platform_id: str
+    answer_number: int
+    answer_task_id: str
+    answered_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., answer_number: _Optional[int] = ..., answer_task_id: _Optional[str] = ..., answered_by: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AnswersAggregated(_message.Message):
+    __slots__ = ("task_id", "platform_id", "client_task_id", "task_type", "answer", "confidence", "answers", "confident", "submission_ids", "unused_task_ids", "aggregated_at")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENT_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSION_IDS_FIELD_NUMBER: _ClassVar[int]
+    UNUSED_TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATED_AT_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    platform_id: str
+    client_task_id: str
+    task_type: str
+    answer: str
+    confidence: float
+    answers: int
+    confident: bool
+    submission_ids: _containers.RepeatedScalarFieldContainer[str]
+    unused_task_ids: _containers.RepeatedScalarFieldContainer[str]
+    aggregated_at: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., answer: _Optional[str] = ..., confidence: _Optional[float] = ..., answers: _Optional[int] = ..., confident: _Optional[bool] = ..., submission_ids: _Optional[_Iterable[str]] = ..., unused_task_ids: _Optional[_Iterable[str]] = ..., aggregated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -26,7 +26,7 @@ from fairtask.v1 import events_pb2 as fairtask_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61irtask/v1/scoring.proto\x12\x0b\x66\x61irtask.v1\x1a\x18\x66\x61irtask/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"%\n\x13WatchResultsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\xb6\x01\n\x14WatchResultsResponse\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_task_id\x18\x03 \x01(\t\x12\x11\n\ttask_type\x18\x04 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x05 \x01(\x0c\x12\x11\n\tworker_id\x18\x06 \x01(\t\x12/\n\x0breleased_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc1\x05\n\x06Review\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_task_id\x18\x03 \x01(\t\x12\x11\n\ttask_type\x18\x04 \x01(\t\x12\x11\n\tworker_id\x18\x05 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x06 \x01(\x0c\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.fairtask.v1.ReviewState\x12\x0c\n\x04paid\x18\x08 \x01(\x08\x12\x11\n\tautomatic\x18\t \x01(\x08\x12,\n\x06reason\x18\n \x01(\x0e\x32\x1c.fairtask.v1.RejectionReason\x12\x13\n\x0b\x65xplanation\x18\x0b \x01(\t\x12\x13\n\x0bresult_kept\x18\x0c \x01(\x08\x12\x18\n\x10\x61ppeal_statement\x18\r \x01(\t\x12\x15\n\rappeal_answer\x18\x0e \x01(\t\x12\x14\n\x0cprice_micros\x18\x0f \x01(\x03\x12-\n\tscored_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nreview_due\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ndecided_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61ppeal_until\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61ppealed_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nappeal_due\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x61ppeal_answered_at\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19ListPendingReviewsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"?\n\x16ListOpenAppealsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"=\n\x14ListMyReviewsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x1aListPendingReviewsResponse\x12$\n\x07reviews\x18\x01 \x03(\x0b\x32\x13.fairtask.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x17ListOpenAppealsResponse\x12$\n\x07reviews\x18\x01 \x03(\x0b\x32\x13.fairtask.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x15ListMyReviewsResponse\x12$\n\x07reviews\x18\x01 \x03(\x0b\x32\x13.fairtask.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\t\n\x07\x41pprove\"`\n\x06Reject\x12,\n\x06reason\x18\x01 \x01(\x0e\x32\x1c.fairtask.v1.RejectionReason\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\x12\x13\n\x0bkeep_result\x18\x03 \x01(\x08\"\x8c\x01\n\x17ReviewSubmissionRequest\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\'\n\x07\x61pprove\x18\x02 \x01(\x0b\x32\x14.fairtask.v1.ApproveH\x00\x12%\n\x06reject\x18\x03 \x01(\x0b\x32\x13.fairtask.v1.RejectH\x00\x42\n\n\x08\x64\x65\x63ision\"?\n\x18ReviewSubmissionResponse\x12#\n\x06review\x18\x01 \x01(\x0b\x32\x13.fairtask.v1.Review\"P\n\x13\x41nswerAppealRequest\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\r\n\x05grant\x18\x02 \x01(\x08\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\";\n\x14\x41nswerAppealResponse\x12#\n\x06review\x18\x01 \x01(\x0b\x32\x13.fairtask.v1.Review\"B\n\x16\x41ppealRejectionRequest\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\x11\n\tstatement\x18\x02 \x01(\t\">\n\x17\x41ppealRejectionResponse\x12#\n\x06review\x18\x01 \x01(\x0b\x32\x13.fairtask.v1.Review2g\n\x0eResultsService\x12U\n\x0cWatchResults\x12 .fairtask.v1.WatchResultsRequest\x1a!.fairtask.v1.WatchResultsResponse0\x01\x32\x8a\x03\n\rReviewService\x12\x65\n\x12ListPendingReviews\x12&.fairtask.v1.ListPendingReviewsRequest\x1a\'.fairtask.v1.ListPendingReviewsResponse\x12_\n\x10ReviewSubmission\x12$.fairtask.v1.ReviewSubmissionRequest\x1a%.fairtask.v1.ReviewSubmissionResponse\x12\\\n\x0fListOpenAppeals\x12#.fairtask.v1.ListOpenAppealsRequest\x1a$.fairtask.v1.ListOpenAppealsResponse\x12S\n\x0c\x41nswerAppeal\x12 .fairtask.v1.AnswerAppealRequest\x1a!.fairtask.v1.AnswerAppealResponse2\xcb\x01\n\x13WorkerReviewService\x12V\n\rListMyReviews\x12!.fairtask.v1.ListMyReviewsRequest\x1a\".fairtask.v1.ListMyReviewsResponse\x12\\\n\x0f\x41ppealRejection\x12#.fairtask.v1.AppealRejectionRequest\x1a$.fairtask.v1.AppealRejectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61irtask/v1/scoring.proto\x12\x0b\x66\x61irtask.v1\x1a\x18\x66\x61irtask/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"%\n\x13WatchResultsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\"\x81\x02\n\x14WatchResultsResponse\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_task_id\x18\x03 \x01(\t\x12\x11\n\ttask_type\x18\x04 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x05 \x01(\x0c\x12\x11\n\tworker_id\x18\x06 \x01(\t\x12/\n\x0breleased_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\taggregate\x18\x08 \x01(\x08\x12\x12\n\nconfidence\x18\t \x01(\x01\x12\x0f\n\x07\x61nswers\x18\n \x01(\r\x12\x11\n\tconfident\x18\x0b \x01(\x08\"\xc1\x05\n\x06Review\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_task_id\x18\x03 \x01(\t\x12\x11\n\ttask_type\x18\x04 \x01(\t\x12\x11\n\tworker_id\x18\x05 \x01(\t\x12\x0e\n\x06\x61nswer\x18\x06 \x01(\x0c\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.fairtask.v1.ReviewState\x12\x0c\n\x04paid\x18\x08 \x01(\x08\x12\x11\n\tautomatic\x18\t \x01(\x08\x12,\n\x06reason\x18\n \x01(\x0e\x32\x1c.fairtask.v1.RejectionReason\x12\x13\n\x0b\x65xplanation\x18\x0b \x01(\t\x12\x13\n\x0bresult_kept\x18\x0c \x01(\x08\x12\x18\n\x10\x61ppeal_statement\x18\r \x01(\t\x12\x15\n\rappeal_answer\x18\x0e \x01(\t\x12\x14\n\x0cprice_micros\x18\x0f \x01(\x03\x12-\n\tscored_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nreview_due\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ndecided_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61ppeal_until\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61ppealed_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nappeal_due\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12\x61ppeal_answered_at\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x19ListPendingReviewsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"?\n\x16ListOpenAppealsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"=\n\x14ListMyReviewsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x1aListPendingReviewsResponse\x12$\n\x07reviews\x18\x01 \x03(\x0b\x32\x13.fairtask.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x17ListOpenAppealsResponse\x12$\n\x07reviews\x18\x01 \x03(\x0b\x32\x13.fairtask.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x15ListMyReviewsResponse\x12$\n\x07reviews\x18\x01 \x03(\x0b\x32\x13.fairtask.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\t\n\x07\x41pprove\"`\n\x06Reject\x12,\n\x06reason\x18\x01 \x01(\x0e\x32\x1c.fairtask.v1.RejectionReason\x12\x13\n\x0b\x65xplanation\x18\x02 \x01(\t\x12\x13\n\x0bkeep_result\x18\x03 \x01(\x08\"\x8c\x01\n\x17ReviewSubmissionRequest\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\'\n\x07\x61pprove\x18\x02 \x01(\x0b\x32\x14.fairtask.v1.ApproveH\x00\x12%\n\x06reject\x18\x03 \x01(\x0b\x32\x13.fairtask.v1.RejectH\x00\x42\n\n\x08\x64\x65\x63ision\"?\n\x18ReviewSubmissionResponse\x12#\n\x06review\x18\x01 \x01(\x0b\x32\x13.fairtask.v1.Review\"P\n\x13\x41nswerAppealRequest\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\r\n\x05grant\x18\x02 \x01(\x08\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\";\n\x14\x41nswerAppealResponse\x12#\n\x06review\x18\x01 \x01(\x0b\x32\x13.fairtask.v1.Review\"B\n\x16\x41ppealRejectionRequest\x12\x15\n\rsubmission_id\x18\x01 \x01(\t\x12\x11\n\tstatement\x18\x02 \x01(\t\">\n\x17\x41ppealRejectionResponse\x12#\n\x06review\x18\x01 \x01(\x0b\x32\x13.fairtask.v1.Review2g\n\x0eResultsService\x12U\n\x0cWatchResults\x12 .fairtask.v1.WatchResultsRequest\x1a!.fairtask.v1.WatchResultsResponse0\x01\x32\x8a\x03\n\rReviewService\x12\x65\n\x12ListPendingReviews\x12&.fairtask.v1.ListPendingReviewsRequest\x1a\'.fairtask.v1.ListPendingReviewsResponse\x12_\n\x10ReviewSubmission\x12$.fairtask.v1.ReviewSubmissionRequest\x1a%.fairtask.v1.ReviewSubmissionResponse\x12\\\n\x0fListOpenAppeals\x12#.fairtask.v1.ListOpenAppealsRequest\x1a$.fairtask.v1.ListOpenAppealsResponse\x12S\n\x0c\x41nswerAppeal\x12 .fairtask.v1.AnswerAppealRequest\x1a!.fairtask.v1.AnswerAppealResponse2\xcb\x01\n\x13WorkerReviewService\x12V\n\rListMyReviews\x12!.fairtask.v1.ListMyReviewsRequest\x1a\".fairtask.v1.ListMyReviewsResponse\x12\\\n\x0f\x41ppealRejection\x12#.fairtask.v1.AppealRejectionRequest\x1a$.fairtask.v1.AppealRejectionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,41 +36,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHRESULTSREQUEST']._serialized_start=101
   _globals['_WATCHRESULTSREQUEST']._serialized_end=138
   _globals['_WATCHRESULTSRESPONSE']._serialized_start=141
-  _globals['_WATCHRESULTSRESPONSE']._serialized_end=323
-  _globals['_REVIEW']._serialized_start=326
-  _globals['_REVIEW']._serialized_end=1031
-  _globals['_LISTPENDINGREVIEWSREQUEST']._serialized_start=1033
-  _globals['_LISTPENDINGREVIEWSREQUEST']._serialized_end=1099
-  _globals['_LISTOPENAPPEALSREQUEST']._serialized_start=1101
-  _globals['_LISTOPENAPPEALSREQUEST']._serialized_end=1164
-  _globals['_LISTMYREVIEWSREQUEST']._serialized_start=1166
-  _globals['_LISTMYREVIEWSREQUEST']._serialized_end=1227
-  _globals['_LISTPENDINGREVIEWSRESPONSE']._serialized_start=1229
-  _globals['_LISTPENDINGREVIEWSRESPONSE']._serialized_end=1320
-  _globals['_LISTOPENAPPEALSRESPONSE']._serialized_start=1322
-  _globals['_LISTOPENAPPEALSRESPONSE']._serialized_end=1410
-  _globals['_LISTMYREVIEWSRESPONSE']._serialized_start=1412
-  _globals['_LISTMYREVIEWSRESPONSE']._serialized_end=1498
-  _globals['_APPROVE']._serialized_start=1500
-  _globals['_APPROVE']._serialized_end=1509
-  _globals['_REJECT']._serialized_start=1511
-  _globals['_REJECT']._serialized_end=1607
-  _globals['_REVIEWSUBMISSIONREQUEST']._serialized_start=1610
-  _globals['_REVIEWSUBMISSIONREQUEST']._serialized_end=1750
-  _globals['_REVIEWSUBMISSIONRESPONSE']._serialized_start=1752
-  _globals['_REVIEWSUBMISSIONRESPONSE']._serialized_end=1815
-  _globals['_ANSWERAPPEALREQUEST']._serialized_start=1817
-  _globals['_ANSWERAPPEALREQUEST']._serialized_end=1897
-  _globals['_ANSWERAPPEALRESPONSE']._serialized_start=1899
-  _globals['_ANSWERAPPEALRESPONSE']._serialized_end=1958
-  _globals['_APPEALREJECTIONREQUEST']._serialized_start=1960
-  _globals['_APPEALREJECTIONREQUEST']._serialized_end=2026
-  _globals['_APPEALREJECTIONRESPONSE']._serialized_start=2028
-  _globals['_APPEALREJECTIONRESPONSE']._serialized_end=2090
-  _globals['_RESULTSSERVICE']._serialized_start=2092
-  _globals['_RESULTSSERVICE']._serialized_end=2195
-  _globals['_REVIEWSERVICE']._serialized_start=2198
-  _globals['_REVIEWSERVICE']._serialized_end=2592
-  _globals['_WORKERREVIEWSERVICE']._serialized_start=2595
-  _globals['_WORKERREVIEWSERVICE']._serialized_end=2798
+  _globals['_WATCHRESULTSRESPONSE']._serialized_end=398
+  _globals['_REVIEW']._serialized_start=401
+  _globals['_REVIEW']._serialized_end=1106
+  _globals['_LISTPENDINGREVIEWSREQUEST']._serialized_start=1108
+  _globals['_LISTPENDINGREVIEWSREQUEST']._serialized_end=1174
+  _globals['_LISTOPENAPPEALSREQUEST']._serialized_start=1176
+  _globals['_LISTOPENAPPEALSREQUEST']._serialized_end=1239
+  _globals['_LISTMYREVIEWSREQUEST']._serialized_start=1241
+  _globals['_LISTMYREVIEWSREQUEST']._serialized_end=1302
+  _globals['_LISTPENDINGREVIEWSRESPONSE']._serialized_start=1304
+  _globals['_LISTPENDINGREVIEWSRESPONSE']._serialized_end=1395
+  _globals['_LISTOPENAPPEALSRESPONSE']._serialized_start=1397
+  _globals['_LISTOPENAPPEALSRESPONSE']._serialized_end=1485
+  _globals['_LISTMYREVIEWSRESPONSE']._serialized_start=1487
+  _globals['_LISTMYREVIEWSRESPONSE']._serialized_end=1573
+  _globals['_APPROVE']._serialized_start=1575
+  _globals['_APPROVE']._serialized_end=1584
+  _globals['_REJECT']._serialized_start=1586
+  _globals['_REJECT']._serialized_end=1682
+  _globals['_REVIEWSUBMISSIONREQUEST']._serialized_start=1685
+  _globals['_REVIEWSUBMISSIONREQUEST']._serialized_end=1825
+  _globals['_REVIEWSUBMISSIONRESPONSE']._serialized_start=1827
+  _globals['_REVIEWSUBMISSIONRESPONSE']._serialized_end=1890
+  _globals['_ANSWERAPPEALREQUEST']._serialized_start=1892
+  _globals['_ANSWERAPPEALREQUEST']._serialized_end=1972
+  _globals['_ANSWERAPPEALRESPONSE']._serialized_start=1974
+  _globals['_ANSWERAPPEALRESPONSE']._serialized_end=2033
+  _globals['_APPEALREJECTIONREQUEST']._serialized_start=2035
+  _globals['_APPEALREJECTIONREQUEST']._serialized_end=2101
+  _globals['_APPEALREJECTIONRESPONSE']._serialized_start=2103
+  _globals['_APPEALREJECTIONRESPONSE']._serialized_end=2165
+  _globals['_RESULTSSERVICE']._serialized_start=2167
+  _globals['_RESULTSSERVICE']._serialized_end=2270
+  _globals['_REVIEWSERVICE']._serialized_start=2273
+  _globals['_REVIEWSERVICE']._serialized_end=2667
+  _globals['_WORKERREVIEWSERVICE']._serialized_start=2670
+  _globals['_WORKERREVIEWSERVICE']._serialized_end=2873
 # @@protoc_insertion_point(module_scope)

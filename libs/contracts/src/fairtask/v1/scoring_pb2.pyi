@@ -17,7 +17,7 @@ class WatchResultsRequest(_message.Message):
     def __init__(self, cursor: _Optional[str] = ...) -> None: ...
 
 class WatchResultsResponse(_message.Message):
-    __slots__ = ("cursor", "task_id", "client_task_id", "task_type", "answer", "worker_id", "released_at")
+    __slots__ = ("cursor", "task_id", "client_task_id", "task_type", "answer", "worker_id", "released_at", "aggregate", "confidence", "answers", "confident")
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,10 @@ class WatchResultsResponse(_message.Message):
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENT_FIELD_NUMBER: _ClassVar[int]
     cursor: str
     task_id: str
     client_task_id: str
@@ -32,7 +36,11 @@ class WatchResultsResponse(_message.Message):
     answer: bytes
     worker_id: str
     released_at: _timestamp_pb2.Timestamp
-    def __init__(self, cursor: _Optional[str] = ..., task_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., answer: _Optional[bytes] = ..., worker_id: _Optional[str] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    aggregate: bool
+    confidence: float
+    answers: int
+    confident: bool
+    def __init__(self, cursor: _Optional[str] = ..., task_id: _Optional[str] = ..., client_task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., answer: _Optional[bytes] = ..., worker_id: _Optional[str] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., aggregate: _Optional[bool] = ..., confidence: _Optional[float] = ..., answers: _Optional[int] = ..., confident: _Optional[bool] = ...) -> None: ...
 
 class Review(_message.Message):
     __slots__ = ("submission_id", "task_id", "client_task_id", "task_type", "worker_id", "answer", "state", "paid", "automatic", "reason", "explanation", "result_kept", "appeal_statement", "appeal_answer", "price_micros", "scored_at", "review_due", "decided_at", "appeal_until", "appealed_at", "appeal_due", "appeal_answered_at")
