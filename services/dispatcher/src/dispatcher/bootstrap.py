@@ -21,7 +21,7 @@ from dispatcher.config import DispatcherSettings
 from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.scheduling.gold_mixing import GoldMixing
 from dispatcher.domain.validation import Limits
-from dispatcher.entrypoints.consumers import QualityUpdates, TaskIngest
+from dispatcher.entrypoints.consumers import AnswerRequests, QualityUpdates, TaskIngest
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer
 from dispatcher.entrypoints.http_records import records_router
@@ -222,6 +222,18 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         QualityUpdates(dispatch),
         DeadLetters(producer, settings.dlq_max_ratio),
     )
+    # Any replica queues a further answer: it goes out on tasks.submitted to the pool's owner.
+    answers = EventConsumer(
+        ConsumerConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group_id="dispatcher-answers",
+            topics=("tasks.overlap",),
+            topic_prefix=settings.topic_prefix,
+            commit_interval_s=settings.commit_interval_s,
+        ),
+        AnswerRequests(platform),
+        DeadLetters(producer, settings.dlq_max_ratio),
+    )
     connections = WorkerConnections(dispatch, worker_limit)
     app = build_http_app("dispatcher")
     transport = TransportConfig(
@@ -240,7 +252,9 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         grpc=grpc_server,
         http=http,
         producer=producer,
-        consumers=[quality] if settings.role == "gateway" else [consumer, quality],
+        consumers=(
+            [quality, answers] if settings.role == "gateway" else [consumer, quality, answers]
+        ),
         loops=[
             _reloading_exclusions(dispatch, settings.exclusions_reload_s),
             dispatch.run_dispatch,

@@ -20,6 +20,7 @@ from dispatcher.service_layer.auth import RegisterWorker
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import error_info_of, field_violations_of
 from fairtask_runtime.grpc.identity import Metadata, bearer
@@ -513,3 +514,74 @@ async def test_a_quality_event_keeps_the_worker_out_of_the_pool_until_another_le
     finally:
         await producer.stop()
         worker.hang_up()
+
+
+async def test_a_further_answer_asked_on_kafka_goes_to_another_worker_only(
+    channel: grpc.aio.Channel,
+    workers: WorkerFactory,
+    stack_endpoints: Any,
+    kafka_topics: str,
+    lab_a: Metadata,
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    overlap = events_pb2.Overlap(min_answers=2, max_answers=3, confidence_target=0.9)
+    defined = d.TaskType(
+        name="vote", purpose=PURPOSE, price_micros=100_000, effort_seconds=20, overlap=overlap
+    )
+    await platform.DefineTaskType(
+        d.DefineTaskTypeRequest(task_type=defined), metadata=lab_a, timeout=5
+    )
+    submitted = await platform.SubmitTasks(
+        d.SubmitTasksRequest(
+            tasks=[d.NewTask(client_task_id="v-1", task_type="vote", payload=b"cat?")]
+        ),
+        metadata=lab_a,
+        timeout=5,
+    )
+    task_id = submitted.tasks[0].task_id
+    first = await workers("w-first")
+    await first.hello()
+    offer = (await first.next("offer")).offer
+    await first.send(accept=d.Accept(offer_id=offer.offer_id))
+    lease = (await first.next("lease")).lease
+    await first.send(submit=d.Submit(lease_id=lease.lease_id, answer=b"yes"))
+    await first.next("submit_accepted")
+
+    producer = EventProducer(stack_endpoints.kafka_bootstrap, kafka_topics, "scoring-test")
+    await producer.start()
+    try:
+        wanted = events_pb2.AnswerWanted(
+            task_id=task_id,
+            platform_id="lab-a",
+            answer_number=2,
+            answer_task_id=answer_task_id(task_id, 2),
+            answered_by=["w-first"],
+        )
+        for _ in range(2):  # a repeat (scoring re-announcing) queues it once
+            await producer.publish("tasks.overlap", task_id, wrap(wanted, "scoring"))
+    finally:
+        await producer.stop()
+    # Reading on, without cancelling the read (that would end the stream).
+    reading = asyncio.create_task(first.next("offer", wait_s=30))
+    done, _ = await asyncio.wait({reading}, timeout=4)
+    assert not done, "the worker who answered was offered the task again"
+
+    second = await workers("w-second")
+    await second.hello()
+    copy = (await second.next("offer", wait_s=20)).offer
+    assert copy.task_id == answer_task_id(task_id, 2)
+    assert (copy.payload, copy.price_micros) == (b"cat?", 100_000)
+    await second.send(decline=d.Decline(offer_id=copy.offer_id))
+
+    # Cancelling asks for no more answers: the copy stops being offered to anyone.
+    cancelled = await platform.CancelTask(
+        d.CancelTaskRequest(task_id=task_id, reason="enough"), metadata=lab_a, timeout=5
+    )
+    assert cancelled.state == d.TASK_STATE_CANCELLED
+    status = await platform.GetTask(
+        d.GetTaskRequest(task_id=answer_task_id(task_id, 2)), metadata=lab_a, timeout=5
+    )
+    assert status.state == d.TASK_STATE_CANCELLED
+    first.hang_up()
+    second.hang_up()
+    reading.cancel()

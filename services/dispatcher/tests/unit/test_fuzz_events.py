@@ -5,13 +5,14 @@ the store as it was, since the runtime sends it to the DLQ and moves on.
 """
 
 import asyncio
+import contextlib
 import copy
 
 from dispatcher_world import World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatcher.entrypoints.consumers import TaskIngest
+from dispatcher.entrypoints.consumers import AnswerRequests, TaskIngest
 from fairtask.v1 import envelope_pb2
 from fairtask_fuzzing import tally
 from fairtask_fuzzing.events import envelopes
@@ -41,3 +42,21 @@ async def ingest(batch: list[envelope_pb2.Envelope]) -> None:
 def test_any_envelope_is_ingested_or_poison(batch: list[envelope_pb2.Envelope]) -> None:
     tally.tried("dispatcher.consumer.tasks.submitted", len(batch))
     asyncio.run(ingest(batch))
+
+
+async def ask_for_answers(envelope: envelope_pb2.Envelope) -> None:
+    world = World()
+    requests = AnswerRequests(world.platform)
+    before = copy.deepcopy(world.store.state)
+    with contextlib.suppress(PoisonMessageError):
+        await requests(envelope)
+    # Scoring's requests name tasks this dispatcher never had: nothing is queued for them.
+    assert world.store.state == before
+    assert world.events.events == []
+
+
+@FUZZ
+@given(envelope=envelopes())
+def test_any_request_for_an_answer_is_handled_or_poison(envelope: envelope_pb2.Envelope) -> None:
+    tally.tried("dispatcher.consumer.tasks.overlap", 1)
+    asyncio.run(ask_for_answers(envelope))

@@ -202,3 +202,32 @@ async def test_a_rejection_keeps_the_price_held_through_the_appeal_window(
         envelope(submission_reviewed(state=events_pb2.REVIEW_STATE_APPEAL_UPHELD, paid=False))
     )
     assert ledger.holds["task-1"].state == "released"
+
+
+async def test_a_settled_answer_frees_the_holds_of_answers_never_asked_for(
+    consume: PayrollConsumer, ledger: MemoryLedger
+) -> None:
+    now = FakeClock().now()
+    await ledger.post(
+        deposit_posting("lab-a", "d-1", 1_200_000, "00000000-0000-7000-8000-000000000901", now)
+    )
+    holds = [TaskHold(f"task-1#{n}", 400_000) for n in (1, 2, 3)]
+    await ledger.hold("lab-a", holds, now)
+    # Answers 1 and 2 agreed; answer 3 was never needed.
+    settled = events_pb2.AnswersAggregated(
+        task_id="task-1#1",
+        platform_id="lab-a",
+        answer="cat",
+        answers=2,
+        confident=True,
+        unused_task_ids=["task-1#3"],
+    )
+    await consume(envelope(settled))
+    await consume(envelope(settled))  # redelivered: nothing more
+    assert [ledger.holds[f"task-1#{n}"].state for n in (1, 2, 3)] == [
+        "held",
+        "held",
+        "released",
+    ]
+    await consume(envelope(events_pb2.AnswerWanted(task_id="task-1#1", answer_number=2)))
+    assert ledger.holds["task-1#2"].state == "held"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dispatcher.domain.model import Task, TaskType
+from dispatcher.domain.model import Overlap, Task, TaskType
 from dispatcher.service_layer.sessions import Hello
 from fairtask.v1 import events_pb2
 
@@ -35,10 +35,34 @@ def task_to_pb(task: Task) -> events_pb2.TaskSubmitted:
         sensitive=task.task_type.sensitive,
         gold_answer=task.gold_answer,
         submitted_at=to_timestamp(task.submitted_at),
+        answer_of=task.answer_of,
+        answer_number=task.answer_number if task.answer_of else 0,
+        answered_by=list(task.answered_by),
     )
     if task.deadline is not None:
         message.deadline.CopyFrom(to_timestamp(task.deadline))
+    if task.task_type.overlap is not None:
+        message.overlap.CopyFrom(overlap_to_pb(task.task_type.overlap))
     return message
+
+
+def overlap_to_pb(overlap: Overlap) -> events_pb2.Overlap:
+    return events_pb2.Overlap(
+        min_answers=overlap.min_answers,
+        max_answers=overlap.max_answers,
+        confidence_target=overlap.confidence_target,
+        answer_classes=overlap.answer_classes,
+    )
+
+
+def overlap_from_pb(message: events_pb2.Overlap) -> Overlap:
+    return Overlap(
+        min_answers=message.min_answers,
+        max_answers=message.max_answers,
+        confidence_target=message.confidence_target,
+        # Unset (0): a yes/no question.
+        answer_classes=message.answer_classes or 2,
+    )
 
 
 def task_from_pb(message: events_pb2.TaskSubmitted) -> Task:
@@ -53,12 +77,16 @@ def task_from_pb(message: events_pb2.TaskSubmitted) -> Task:
             effort_seconds=message.effort_seconds,
             skills=tuple(message.skills),
             sensitive=message.sensitive,
+            overlap=overlap_from_pb(message.overlap) if message.HasField("overlap") else None,
         ),
         pool=message.pool,
         payload=message.payload,
         deadline=from_timestamp(message.deadline) if message.HasField("deadline") else None,
         gold_answer=message.gold_answer,
         submitted_at=from_timestamp(message.submitted_at),
+        answer_of=message.answer_of,
+        answer_number=message.answer_number if message.answer_of else 1,
+        answered_by=tuple(message.answered_by),
     )
 
 

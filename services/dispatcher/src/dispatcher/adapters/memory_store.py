@@ -129,9 +129,16 @@ class MemoryTaskStore:
             task_id, record.client_task_id, record.task_type, record.state, record.worker_id or ""
         )
 
-    async def cancel(self, platform_id: str, task_id: str) -> Cancellation:
+    async def task(self, task_id: str) -> Task | None:
+        record = self.state.tasks.get(task_id)
+        return record.task if record is not None else None
+
+    async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
         s = self.state
         record = s.tasks.get(task_id)
+        if record is None and ahead:
+            s.tasks[task_id] = TaskRecord(platform_id, "", "", TaskState.CANCELLED)
+            return Cancellation(TaskState.CANCELLED)
         if record is None or record.platform_id != platform_id:
             raise NotFoundError(task_id)
         now = datetime.now(UTC)

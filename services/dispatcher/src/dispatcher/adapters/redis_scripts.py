@@ -91,9 +91,14 @@ return 1
 """
 
 CANCEL = """
-local p, tid, platform, origin = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local p, tid, platform, origin, ahead = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'platform_id', 'state', 'pool', 'offer_id', 'worker_id')
+if not t[1] and ahead == '1' then
+  -- An answer's copy not asked for yet: INGEST finds it cancelled and never queues it.
+  redis.call('HSET', tk, 'platform_id', platform, 'state', 'cancelled')
+  return {'cancelled'}
+end
 if not t[1] or t[1] ~= platform then return {'not_found'} end
 local state = t[2]
 if state == 'queued' then

@@ -1,5 +1,6 @@
 """Dispatcher state in Redis: task types, tasks, queues per pool, offers and leases."""
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,7 +15,7 @@ from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
-from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, TaskType
+from dispatcher.domain.model import Lease, Offer, Overlap, Task, TaskState, TaskStatus, TaskType
 from dispatcher.service_layer.ports import (
     Accepted,
     Cancellation,
@@ -43,6 +44,7 @@ class RedisTaskTypes:
                 "effort_seconds": task_type.effort_seconds,
                 "skills": list(task_type.skills),
                 "sensitive": task_type.sensitive,
+                "overlap": dataclasses.asdict(task_type.overlap) if task_type.overlap else None,
             }
         )
         await self._r.hset(f"{self._p}tt:{platform_id}", task_type.name, data)
@@ -62,6 +64,7 @@ class RedisTaskTypes:
                     d["effort_seconds"],
                     tuple(d["skills"]),
                     d["sensitive"],
+                    Overlap(**d["overlap"]) if d.get("overlap") else None,
                 )
         return found
 
@@ -142,8 +145,13 @@ class RedisTaskStore:
             as_text(worker),
         )
 
-    async def cancel(self, platform_id: str, task_id: str) -> Cancellation:
-        result = await self._cancel(args=[self._p, task_id, platform_id, self._origin])
+    async def task(self, task_id: str) -> Task | None:
+        raw = await self._r.hget(f"{self._p}task:{task_id}", "event")
+        return task_from_bytes(as_bytes(raw)) if raw is not None else None
+
+    async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
+        args = [self._p, task_id, platform_id, self._origin, "1" if ahead else "0"]
+        result = await self._cancel(args=args)
         verdict = as_text(result[0])
         if verdict == "not_found":
             raise NotFoundError(task_id)

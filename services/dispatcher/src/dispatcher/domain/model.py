@@ -18,6 +18,17 @@ class TaskState(StrEnum):
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """Several workers answer each task of a type, one after another, until scoring is
+    confident of the answer (`confidence_target`) or `max_answers` have answered."""
+
+    min_answers: int
+    max_answers: int
+    confidence_target: float
+    answer_classes: int = 2
+
+
+@dataclass(frozen=True)
 class TaskType:
     name: str
     purpose: str
@@ -25,6 +36,13 @@ class TaskType:
     effort_seconds: int
     skills: tuple[str, ...] = ()
     sensitive: bool = False
+    # None: one answer per task.
+    overlap: Overlap | None = None
+
+    @property
+    def most_answers(self) -> int:
+        """How many answers (each paid the price) one task may need at most."""
+        return self.overlap.max_answers if self.overlap is not None else 1
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,15 @@ class Task:
     deadline: datetime | None
     gold_answer: str
     submitted_at: datetime
+    # On a further answer's copy: the platform's task it answers, which answer it is, and the
+    # workers who answered before, to whom it is never offered.
+    answer_of: str = ""
+    answer_number: int = 1
+    answered_by: tuple[str, ...] = ()
+
+    @property
+    def platform_task_id(self) -> str:
+        return self.answer_of or self.task_id
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dispatcher.domain.errors import Violation
-from dispatcher.domain.model import NewTask, TaskType
+from dispatcher.domain.model import NewTask, Overlap, TaskType
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -24,6 +24,8 @@ class Limits:
     max_effort_seconds: int = 8 * 3600
     max_price_micros: int = 1_000_000_000
     max_deadline_ahead: timedelta = timedelta(days=90)
+    # Answers to one task of an overlapping type (fairtask_runtime.answers has ids for 10).
+    max_answers: int = 10
 
 
 def task_type_violations(task_type: TaskType, limits: Limits) -> list[Violation]:
@@ -52,6 +54,26 @@ def task_type_violations(task_type: TaskType, limits: Limits) -> list[Violation]
     for i, skill in enumerate(task_type.skills):
         if not _SKILL.match(skill):
             found.append(Violation(f"task_type.skills[{i}]", "must be 1-32 of a-z 0-9 _ -"))
+    if task_type.overlap is not None:
+        found += overlap_violations(task_type.overlap, limits.max_answers)
+    return found
+
+
+def overlap_violations(overlap: Overlap, max_answers: int) -> list[Violation]:
+    found: list[Violation] = []
+    if not 1 <= overlap.min_answers <= max_answers:
+        found.append(Violation("task_type.overlap.min_answers", f"must be in 1..{max_answers}"))
+    if not overlap.min_answers <= overlap.max_answers <= max_answers:
+        found.append(
+            Violation("task_type.overlap.max_answers", f"must be in min_answers..{max_answers}")
+        )
+    # Written so NaN fails too.
+    if not 0.5 <= overlap.confidence_target < 1:
+        found.append(
+            Violation("task_type.overlap.confidence_target", "must be at least 0.5 and below 1")
+        )
+    if not 2 <= overlap.answer_classes <= 1_000_000:
+        found.append(Violation("task_type.overlap.answer_classes", "must be in 2..1000000"))
     return found
 
 

@@ -2,11 +2,16 @@
 
 from collections.abc import Sequence
 
+import structlog
+
 from dispatcher.adapters.codec import task_from_pb
 from dispatcher.domain.model import Task, pool_of
 from dispatcher.service_layer.dispatch import Dispatch
+from dispatcher.service_layer.platform import PlatformHandlers, WantAnswer
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.envelope import PoisonMessageError
+
+log = structlog.get_logger(__name__)
 
 
 class TaskIngest:
@@ -53,3 +58,30 @@ class QualityUpdates:
         pool = pool_of(message.platform_id, message.task_type)
         version = message.gold_passed + message.gold_failed
         await self._dispatch.requalify(message.worker_id, pool, message.eligible, version)
+
+
+class AnswerRequests:
+    """tasks.overlap -> one more worker's answer queued (AnswerWanted; idempotent by the
+    copy's id). Scoring's other announcement there (the settled answer) is not ours."""
+
+    def __init__(self, platform: PlatformHandlers) -> None:
+        self._platform = platform
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        kind = envelope.WhichOneof("payload")
+        if kind == "answers_aggregated":
+            return
+        if kind != "answer_wanted":
+            raise PoisonMessageError(f"unexpected {envelope.type} on tasks.overlap")
+        message = envelope.answer_wanted
+        if not (message.task_id and message.platform_id and message.answer_number >= 2):
+            raise PoisonMessageError("answer_wanted lacks task, platform or answer number")
+        wanted = WantAnswer(
+            message.task_id, message.platform_id, message.answer_number, message.answered_by
+        )
+        if not await self._platform.want_answer(wanted):
+            log.warning(
+                "an answer was asked for a task that cannot have it",
+                task_id=message.task_id,
+                answer_number=message.answer_number,
+            )

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from dispatcher import metrics
-from dispatcher.adapters.codec import from_timestamp
+from dispatcher.adapters.codec import from_timestamp, overlap_from_pb
 from dispatcher.domain.errors import (
     BacklogFullError,
     BelowPayFloorError,
@@ -68,6 +68,7 @@ class PlatformServicer(dispatcher_pb2_grpc.PlatformServiceServicer):
             effort_seconds=given.effort_seconds,
             skills=tuple(given.skills),
             sensitive=given.sensitive,
+            overlap=overlap_from_pb(given.overlap) if given.HasField("overlap") else None,
         )
         try:
             await self._handlers.define_task_type(caller, task_type)

@@ -1,5 +1,7 @@
-"""Platform operations: define task types, submit, look up and cancel tasks."""
+"""Platform operations: define task types, submit, look up and cancel tasks; further answers
+to tasks several workers answer."""
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,6 +9,7 @@ from datetime import datetime
 from dispatcher.domain.errors import (
     BacklogFullError,
     BelowPayFloorError,
+    ConflictError,
     InvalidInputError,
     NotFoundError,
     Violation,
@@ -30,6 +33,7 @@ from dispatcher.service_layer.ports import (
     TaskStore,
     TaskTypeStore,
 )
+from fairtask_runtime.answers import answer_task_id, answer_task_ids
 from fairtask_runtime.clock import Clock
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR, minimum_price_micros
 
@@ -41,6 +45,16 @@ CancelledHook = Callable[[str, Offer | None], Awaitable[None]]
 class SubmitTasks:
     platform_id: str
     tasks: Sequence[NewTask]
+
+
+@dataclass(frozen=True)
+class WantAnswer:
+    """Scoring asks for answer `answer_number` (2, 3, ...) to a platform's task."""
+
+    task_id: str
+    platform_id: str
+    answer_number: int
+    answered_by: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -140,10 +154,10 @@ class PlatformHandlers:
             new_tasks.append(TaskSubmitted(accepted))
             fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
         if new_tasks:
-            # Held per task id, so a retry after a failure below holds nothing twice.
+            # Held per task id (per answer's copy), so a retry after a failure below holds
+            # nothing twice; every answer a task may need is funded before the first is asked.
             await self._escrow.hold(
-                command.platform_id,
-                [(e.task.task_id, e.task.task_type.price_micros) for e in new_tasks],
+                command.platform_id, [hold for e in new_tasks for hold in _holds_for(e.task)]
             )
         # Durable in Kafka before we answer; the deterministic task ids make a retry after a
         # partial failure here collapse into the same tasks downstream.
@@ -167,7 +181,37 @@ class PlatformHandlers:
         return status
 
     async def cancel_task(self, platform_id: str, task_id: str, reason: str) -> TaskState:
-        outcome = await self._tasks.cancel(platform_id, task_id)
+        """Withdraws a task not yet leased. For a task several workers answer: asks for no
+        further answer (the copy waiting or offered is withdrawn and those not asked for yet
+        never will be, their escrow released), while an answer being worked on is finished
+        and paid. Raises NotFoundError, or ConflictError for a single-answer task already
+        leased or done."""
+        answers = await self._answers_of(platform_id, task_id)
+        if answers == 1:
+            return await self._cancel_one(platform_id, task_id, reason, ahead=False)
+        for number, copy_id in enumerate(answer_task_ids(task_id, answers), start=1):
+            try:
+                await self._cancel_one(platform_id, copy_id, reason, ahead=number > 1)
+            except ConflictError:
+                continue  # leased or answered: that answer stands
+        return TaskState.CANCELLED
+
+    async def _answers_of(self, platform_id: str, task_id: str) -> int:
+        status = await self._tasks.status(platform_id, task_id)
+        if status is None:
+            raise NotFoundError(task_id)
+        task = await self._tasks.task(task_id)
+        if task is not None:
+            return 1 if task.answer_of or task.gold_answer else task.task_type.most_answers
+        # Accepted, still on its way to the queue: its type says how many answers were held.
+        types = await self._task_types.get_many(platform_id, [status.task_type])
+        task_type = types.get(status.task_type)
+        return task_type.most_answers if task_type is not None else 1
+
+    async def _cancel_one(
+        self, platform_id: str, task_id: str, reason: str, ahead: bool
+    ) -> TaskState:
+        outcome = await self._tasks.cancel(platform_id, task_id, ahead)
         if outcome.withdrawn is not None:
             offer = outcome.withdrawn
             await self._events.publish(
@@ -175,8 +219,43 @@ class PlatformHandlers:
             )
         if outcome.state is TaskState.CANCELLED:
             await self._on_cancelled(task_id, outcome.withdrawn)
+            # Also for a copy cancelled ahead: payroll releases its escrow hold.
             await self._events.publish(TaskCancelled(task_id, platform_id, reason))
         return outcome.state
+
+    async def want_answer(self, wanted: WantAnswer) -> bool:
+        """Scoring wants one more worker's answer: queues the task's copy for it, for anyone
+        but those who answered. Idempotent by the copy's id (a repeat is dropped when
+        ingested). False, changing nothing, when the task is unknown, another platform's, or
+        cannot have that many answers. The copy's price was held when the task was accepted."""
+        task = await self._tasks.task(wanted.task_id)
+        if (
+            task is None
+            or task.platform_id != wanted.platform_id
+            or task.answer_of
+            or task.gold_answer
+            or not 2 <= wanted.answer_number <= task.task_type.most_answers
+        ):
+            return False
+        copy_id = answer_task_id(task.task_id, wanted.answer_number)
+        copy = dataclasses.replace(
+            task,
+            task_id=copy_id,
+            answer_of=task.task_id,
+            answer_number=wanted.answer_number,
+            answered_by=tuple(sorted(set(wanted.answered_by))),
+            # Arrives now for the scheduler's fairness; keeps the platform's deadline.
+            submitted_at=self._clock.now(),
+        )
+        await self._events.publish(TaskSubmitted(copy))
+        return True
+
+
+def _holds_for(task: Task) -> list[tuple[str, int]]:
+    """(task id, price) for each answer the task may need; gold tasks are answered once."""
+    answers = 1 if task.gold_answer else task.task_type.most_answers
+    price = task.task_type.price_micros
+    return [(copy_id, price) for copy_id in answer_task_ids(task.task_id, answers)]
 
 
 def _build(

@@ -115,12 +115,18 @@ class TaskStore(Protocol):
         """`ingest` of each task, in order, in one round trip; each task is atomic on its own."""
         ...
 
+    async def task(self, task_id: str) -> Task | None:
+        """The task as it was queued, None if it never was (yet)."""
+        ...
+
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
         """None when unknown or owned by another platform."""
         ...
 
-    async def cancel(self, platform_id: str, task_id: str) -> Cancellation:
-        """Raises NotFoundError, or ConflictError when the task is leased or done."""
+    async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
+        """Raises NotFoundError, or ConflictError when the task is leased or done. `ahead`:
+        a task not known yet (an answer's copy not asked for) is recorded as cancelled, so
+        it is never queued when it is asked for later."""
         ...
 
     async def known_pools(self) -> dict[str, tuple[str, ...]]:

@@ -47,4 +47,5 @@ def task_spec(task: Task) -> TaskSpec:
         skills=task.task_type.skills,
         sensitive=task.task_type.sensitive,
         gold=bool(task.gold_answer),
+        answered_by=frozenset(task.answered_by),
     )

@@ -23,8 +23,9 @@ from payroll.domain.model import (
 )
 from payroll.domain.pay import require_amount, require_ids
 
-# One call holds at most this many tasks: a dispatcher batch.
-MAX_HOLDS_PER_CALL = 1000
+# One call holds at most this many tasks: a dispatcher batch (1,000 tasks) with every answer
+# an overlapping task type may ask for (10 each).
+MAX_HOLDS_PER_CALL = 10_000
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Topics: `reviews` (a SubmissionReviewed step that makes the work paid, approved 
 or a deadline, kept despite a rejection, or granted on appeal, pays the task, topped up to the
 floor; every other step carries no pay),
 `tasks.assigned` (LeaseReleased pays the time worked at the floor; the other lease-life events
-carry no pay) and `workers.onboarding` (OnboardingCompleted pays the step at the floor).
+carry no pay), `workers.onboarding` (OnboardingCompleted pays the step at the floor) and
+`tasks.overlap` (AnswersAggregated releases the holds of the answers a task never needed).
 """
 
 from datetime import UTC
@@ -20,10 +21,10 @@ from payroll.service_layer.handlers import PayrollHandlers
 log = structlog.get_logger(__name__)
 
 GROUP_ID = "payroll"
-TOPICS = ("reviews", "tasks.assigned", "workers.onboarding")
+TOPICS = ("reviews", "tasks.assigned", "workers.onboarding", "tasks.overlap")
 
 # Valid events on our topics that carry no pay. Anything else is ignored too (see below).
-_NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed"})
+_NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed", "answer_wanted"})
 # A rejection keeps the task's price held through its appeal window (a granted appeal is paid
 # from it); an appeal keeps it held until answered; an upheld appeal releases it.
 
@@ -112,6 +113,12 @@ class PayrollConsumer:
             elif field == "task_cancelled":
                 if envelope.task_cancelled.task_id:
                     await self._handlers.release_hold(envelope.task_cancelled.task_id)
+            elif field == "answers_aggregated":
+                # Each answer's copy was held when the task was accepted; those never asked
+                # for are free again.
+                for task_id in envelope.answers_aggregated.unused_task_ids:
+                    if task_id:
+                        await self._handlers.release_hold(task_id)
             elif field == "lease_released":
                 await self._handlers.pay_for_time_worked(
                     pay_for_time_worked(envelope.event_id, envelope.lease_released)

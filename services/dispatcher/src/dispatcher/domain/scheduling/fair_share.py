@@ -170,6 +170,8 @@ class FairScheduler:
         work_s, offered_s = pool.totals(now, horizon)
         made = len(decisions)
         charged_s = 0.0
+        # Further answers passed over because every idle worker ranked first answered them.
+        passed_over = 0
         while ranked:
             task = tasks.peek(now)
             if task is None:
@@ -185,7 +187,15 @@ class FairScheduler:
                         pool.wake_at = max(recheck, now + 1.0)
                         break
             worker = region.pop_idle(task, now)
-            if worker is None:  # none of its idle workers may take this work (exposure caps)
+            if worker is None:
+                if task.answered_by and passed_over < len(tasks):
+                    # Its idle workers answered it already: the work behind it goes first,
+                    # or a worker who answered would wait for someone else to take it.
+                    tasks.remove(task)
+                    tasks.push(task, next(self._seq))
+                    passed_over += 1
+                    continue
+                # None of its idle workers may take this work (exposure caps).
                 heapq.heappop(ranked)
                 continue
             tasks.remove(task)

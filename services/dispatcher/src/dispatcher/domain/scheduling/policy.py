@@ -51,6 +51,8 @@ class TaskSpec:
     sensitive: bool = False
     # A control task with a known answer: mixed in at a rate (see gold_mixing).
     gold: bool = False
+    # A further answer to a task: never offered to a worker who answered it already.
+    answered_by: frozenset[str] = frozenset()
 
 
 class OfferDecision:

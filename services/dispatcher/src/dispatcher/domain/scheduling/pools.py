@@ -129,9 +129,11 @@ class Region:
         return False
 
     def pop_idle(self, task: TaskSpec, now: float) -> Worker | None:
-        """The idle worker with the least work who may take `task` (exposure rules)."""
+        """The idle worker with the least work who may take `task` (exposure rules; not
+        one who answered it already)."""
         crews = self.crews
-        if len(crews) == 1 and not task.sensitive:
+        answered_by = task.answered_by
+        if len(crews) == 1 and not task.sensitive and not answered_by:
             crew = crews[0]
             entry = crew.top()
             if entry is None:
@@ -152,7 +154,9 @@ class Region:
                 break
             heapq.heappop(best_crew.idle)
             worker = best.worker
-            if worker.exposure.allows(worker.profile, task, now):
+            if worker.profile.worker_id not in answered_by and worker.exposure.allows(
+                worker.profile, task, now
+            ):
                 chosen = worker
                 self.floor_s = max(self.floor_s, best.work_s)
                 break

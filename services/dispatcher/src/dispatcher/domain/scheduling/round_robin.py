@@ -65,7 +65,9 @@ class RoundRobinPolicy:
         fitting = [
             t
             for t in self._queue.values()
-            if all(s in worker.skills for s in t.skills) and t.pool not in worker.excluded_pools
+            if all(s in worker.skills for s in t.skills)
+            and t.pool not in worker.excluded_pools
+            and worker.worker_id not in t.answered_by
         ]
         return min(fitting, key=lambda t: self._arrival[t.task_id], default=None)
 
