@@ -29,6 +29,8 @@ class TaskTypeSpec:
     effort_seconds: int
     skills: tuple[str, ...] = ("en",)
     sensitive: bool = False
+    # Several workers answer each task: (min answers, max answers, confidence target).
+    overlap: tuple[int, int, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ def _default_platforms() -> tuple[PlatformSpec, ...]:
                 "Lab B rates chatbot answers to evaluate a public health assistant",
                 price_micros=300_000,
                 effort_seconds=60,
+                # Two answers that agree are enough (posterior 0.84 for two unknown workers);
+                # a disagreement asks a third.
+                overlap=(2, 3, 0.8),
             ),
         ),
     )
@@ -84,7 +89,8 @@ class DemoConfig:
     # Wall seconds per second of task effort: 0.01 turns 90 s of work into 0.9 s.
     time_scale: float = 0.01
     decline_share: float = 0.05
-    answer: str = "label-A"
+    # Each worker answers right with a probability drawn from this range (load.truth).
+    worker_accuracy: tuple[float, float] = (0.8, 0.97)
     power_cut_every_s: float = 8.0
     power_cut_workers: int = 2
     power_cut_s: tuple[float, float] = (2.0, 5.0)

@@ -122,3 +122,8 @@ class RunRecord:
     submit_call_s: tuple[float, ...] = ()
     # Each platform's escrow at the end, as payroll reports it.
     escrow: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Tasks several workers answer: copy id -> the platform's task (load.registry).
+    copies: dict[str, str] = field(default_factory=dict)
+    truth: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    aggregates: dict[str, tuple[str, int, bool]] = field(default_factory=dict)

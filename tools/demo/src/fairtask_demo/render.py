@@ -81,6 +81,16 @@ def report_text(report: Mapping[str, Any]) -> str:
             f"escrow {platform}: deposited ${e['deposited_micros'] / 1e6:,.2f}, "
             f"paid out ${e['spent_micros'] / 1e6:,.2f}, held ${e['held_micros'] / 1e6:,.2f}"
         )
+    answers = report.get("answers") or {}
+    if answers.get("aggregated_and_released"):
+        lines.append(
+            f"several answers: {answers['aggregated_and_released']} of "
+            f"{answers['tasks_asking_several']} tasks aggregated and released, "
+            f"{_num(answers['mean_answers'])} answers each {answers['answers_by_count']}, "
+            f"{answers['confident']} confident; right: single answers "
+            f"{_num(answers['single_answer_accuracy'])}, aggregates "
+            f"{_num(answers['aggregate_accuracy'])}"
+        )
     if (prometheus := report.get("prometheus")) is not None:
         lines.append(
             f"prometheus ({prometheus['url']}): Jain {_num(prometheus['jain_index'])}, "

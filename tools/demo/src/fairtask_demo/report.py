@@ -19,6 +19,7 @@ from fairtask_demo.model import (
     FinalTask,
     RunRecord,
     Statement,
+    SubmittedTask,
     WorkerTally,
 )
 from fairtask_demo.pay import (
@@ -78,11 +79,7 @@ def build_report(record: RunRecord) -> dict[str, Any]:
         regions[tally.profile.region].workers += 1
         for figures in (regions[tally.profile.region], workers[tally.profile.worker_id]):
             _add_presence(figures, tally, record.statements.get(tally.profile.worker_id))
-    for task_id, task in record.tasks.items():
-        final = record.final.get(task_id)
-        done_by = tallies.get(final.worker_id) if final and final.state == "SUBMITTED" else None
-        if done_by is None:
-            continue
+    for task_id, task, done_by in _answers_given(record, tallies):
         at = done_by.submit_sent_at.get(task_id, record.ended_at)
         tz = zone(done_by.profile.time_zone, done_by.profile.utc_offset_hours)
         night_s = task.effort_seconds if inside(night, local_minute(at, tz)) else 0
@@ -94,10 +91,12 @@ def build_report(record: RunRecord) -> dict[str, Any]:
             figures.tasks_completed += 1
             figures.work_seconds_assigned += task.effort_seconds
             figures.night_work_seconds += night_s
+    # A further answer's copy is paid under its own id, for its platform task's work.
+    paid_tasks = {**record.tasks, **_copies_of(record)}
     for worker_id, statement in record.statements.items():
         payee = tallies.get(worker_id)
         for task_id, (amount, seconds) in pay_per_task(statement).items():
-            paid_for = record.tasks.get(task_id)
+            paid_for = paid_tasks.get(task_id)
             if payee is not None and paid_for is not None:
                 figures = pools[paid_for.task_type][payee.profile.region]
                 figures.earnings_micros += amount
@@ -155,13 +154,60 @@ def build_report(record: RunRecord) -> dict[str, Any]:
         "worker_max_min_share_ratio": _finite(per_worker.max_min_share_ratio),
         "deadline_misses": _deadline_misses(record, feasible_only=False),
         "feasible_deadline_misses": _deadline_misses(record, feasible_only=True),
-        "pay_rate_spread_usd": pay_rate_spread_usd(record.statements, region_of, record.tasks),
+        "pay_rate_spread_usd": pay_rate_spread_usd(record.statements, region_of, paid_tasks),
         "below_floor_payments": below_floor_payments(
             record.statements.values(), record.pay_floor_micros_per_hour
         ),
         "ledger": _ledger_json(record),
         "escrow": record.escrow,
+        "answers": _answers_json(record),
         "load": _load_json(record),
+    }
+
+
+def _copies_of(record: RunRecord) -> dict[str, SubmittedTask]:
+    return {c: record.tasks[t] for c, t in record.copies.items() if t in record.tasks}
+
+
+def _answers_given(
+    record: RunRecord, tallies: dict[str, WorkerTally]
+) -> list[tuple[str, SubmittedTask, WorkerTally]]:
+    """(task or copy id, its platform task, who answered) for every answer given: a task's
+    first answer as the dispatcher reports it; further answers as their workers sent them
+    (the platform never asks for its copies' states)."""
+    given: list[tuple[str, SubmittedTask, WorkerTally]] = []
+    for task_id, task in record.tasks.items():
+        final = record.final.get(task_id)
+        done_by = tallies.get(final.worker_id) if final and final.state == "SUBMITTED" else None
+        if done_by is not None:
+            given.append((task_id, task, done_by))
+    copies = _copies_of(record)
+    for tally in tallies.values():
+        given += [(c, copies[c], tally) for c in tally.submit_sent_at if c in copies]
+    return given
+
+
+def _answers_json(record: RunRecord) -> dict[str, Any]:
+    """Tasks several workers answered: how many answers they took, and how often the released
+    single answers and the aggregates were right (the demo knows each item's true label)."""
+    aggregates = {t: a for t, a in record.aggregates.items() if t in record.truth}
+    several = {t for t in record.tasks.values() if t.task_id in set(record.copies.values())}
+    single = [
+        answer == record.truth[t]
+        for t, answers in record.answers.items()
+        if t in aggregates
+        for answer in answers
+    ]
+    right = [answer == record.truth[t] for t, (answer, _, _) in aggregates.items()]
+    counts = [n for _, n, _ in aggregates.values()]
+    return {
+        "tasks_asking_several": len(several),
+        "aggregated_and_released": len(aggregates),
+        "confident": sum(1 for _, _, sure in aggregates.values() if sure),
+        "mean_answers": round(sum(counts) / len(counts), 3) if counts else None,
+        "answers_by_count": dict(sorted(Counter(counts).items())),
+        "single_answer_accuracy": round(sum(single) / len(single), 4) if single else None,
+        "aggregate_accuracy": round(sum(right) / len(right), 4) if right else None,
     }
 
 

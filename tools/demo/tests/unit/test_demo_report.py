@@ -248,3 +248,34 @@ def test_paid_onboarding_counts_in_the_report_and_the_hourly_rate() -> None:
     us = report["regions"]["us"]
     assert us["paid_onboarding_seconds"] == 600
     assert us["effective_hourly_usd"] == round(2.4 / (690 / 3600), 4)
+
+
+def test_further_answers_count_as_their_workers_work_pay_and_accuracy() -> None:
+    record = _record(
+        copies={"t1#2": "t1", "t1#3": "t1", "t2#2": "t2"},
+        truth={"t1": "label-A", "t2": "label-B"},
+        answers={"t1": ["label-A", "label-B", "label-A"], "t2": ["label-B", "label-B"]},
+        aggregates={"t1": ("label-A", 3, True), "t2": ("label-B", 2, True)},
+    )
+    ph = next(w for w in record.workers if w.profile.worker_id == "ph-1")
+    ph.submit_sent_at["t1#2"] = NOON
+    record.statements["ph-1"] = Statement(
+        "ph-1", 1_200_000, 270, 3, (_pay("t2"), _pay("t3"), _pay("t1#2"))
+    )
+
+    report = build_report(record)
+
+    # The copy's work and pay are the ph worker's, in t1's pool; counts stay per platform task.
+    assert report["tasks_completed"] == 3
+    assert report["regions"]["ph"]["tasks_completed"] == 3
+    assert report["pools"]["image-label"]["regions"]["ph"]["earnings_usd"] == 1.2
+    assert report["pay_rate_spread_usd"] == 0
+    assert report["answers"] == {
+        "tasks_asking_several": 2,
+        "aggregated_and_released": 2,
+        "confident": 2,
+        "mean_answers": 2.5,
+        "answers_by_count": {2: 1, 3: 1},
+        "single_answer_accuracy": 0.8,
+        "aggregate_accuracy": 1.0,
+    }

@@ -9,11 +9,13 @@ from datetime import UTC, timedelta
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
-from fairtask_demo.config import DemoConfig, PlatformSpec
+from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc, events_pb2
+from fairtask_demo.config import DemoConfig, PlatformSpec, TaskTypeSpec
 from fairtask_demo.load.registry import Registry
+from fairtask_demo.load.truth import true_label
 from fairtask_demo.model import SubmittedTask
 from fairtask_demo.windows import now_utc
+from fairtask_runtime.answers import answer_task_ids
 from fairtask_runtime.grpc.errors import retry_delay_of
 from fairtask_runtime.grpc.identity import Metadata
 
@@ -64,6 +66,7 @@ class PlatformSim:
                 effort_seconds=t.effort_seconds,
                 skills=list(t.skills),
                 sensitive=t.sensitive,
+                overlap=_overlap(t),
             )
         )
         for attempt in range(10):
@@ -97,13 +100,14 @@ class PlatformSim:
         gold = self._rng.random() < self._config.gold_share
         deadline = Timestamp()
         deadline.FromDatetime(now_utc() + timedelta(hours=self._config.deadline_hours))
-        payload = {"item": number, "image": f"camera-{self._rng.randrange(1000):03d}.jpg"}
+        item = {"item": number, "image": f"camera-{self._rng.randrange(1000):03d}.jpg"}
+        payload = json.dumps(item).encode()
         return dispatcher_pb2.NewTask(
             client_task_id=f"{self._run_tag}-{self.spec.name}-{number:07d}",
             task_type=self.spec.task_type.name,
-            payload=json.dumps(payload).encode(),
+            payload=payload,
             deadline=deadline,
-            gold_answer=self._rng.choice(("label-A", "label-B")) if gold else "",
+            gold_answer=true_label(payload) if gold else "",
         )
 
     async def _submit(self, count: int) -> None:
@@ -129,11 +133,16 @@ class PlatformSim:
                 self._registry.submit_call_s.append(loop.time() - began)
         by_client_id = {t.client_task_id: t for t in batch}
         effort = self.spec.task_type.effort_seconds
+        overlap = self.spec.task_type.overlap
         for answer in response.tasks:
             sent = by_client_id.get(answer.client_task_id)
             if sent is None or not answer.task_id:
                 self._registry.submit_failures += 1
                 continue
+            self._registry.truth[answer.task_id] = true_label(sent.payload)
+            if overlap is not None and not sent.gold_answer:
+                for copy_id in answer_task_ids(answer.task_id, overlap[1])[1:]:
+                    self._registry.copies[copy_id] = answer.task_id
             self._registry.tasks[answer.task_id] = SubmittedTask(
                 task_id=answer.task_id,
                 client_task_id=answer.client_task_id,
@@ -149,3 +158,10 @@ class PlatformSim:
     def _problem(self, text: str) -> None:
         if self._registry.note_problem(f"{self.platform_id}: {text}"):
             print(f"  ! {self.platform_id}: {text}", flush=True)
+
+
+def _overlap(task_type: TaskTypeSpec) -> events_pb2.Overlap | None:
+    if task_type.overlap is None:
+        return None
+    least, most, target = task_type.overlap
+    return events_pb2.Overlap(min_answers=least, max_answers=most, confidence_target=target)

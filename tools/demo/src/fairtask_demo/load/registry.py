@@ -13,6 +13,13 @@ class Registry:
     submit_failures: int = 0
     submit_call_s: list[float] = field(default_factory=list)
     released: set[str] = field(default_factory=set)
+    # Tasks several workers answer: each further answer's copy id -> the platform's task.
+    copies: dict[str, str] = field(default_factory=dict)
+    # Each task's true label, and the released answers and aggregates (answer, answers,
+    # confident) the platforms saw.
+    truth: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, list[str]] = field(default_factory=dict)
+    aggregates: dict[str, tuple[str, int, bool]] = field(default_factory=dict)
     # The first few distinct problems, to print instead of flooding the terminal.
     problems: list[str] = field(default_factory=list)
 

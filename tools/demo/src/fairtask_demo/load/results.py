@@ -31,6 +31,15 @@ async def watch_results(
             async for result in call:
                 cursor = result.cursor or cursor
                 registry.released.add(result.task_id)
+                answer = result.answer.decode(errors="replace")
+                if result.aggregate:
+                    registry.aggregates[result.task_id] = (
+                        answer,
+                        result.answers,
+                        result.confident,
+                    )
+                else:
+                    registry.answers.setdefault(result.task_id, []).append(answer)
                 backoff_s = 0.5
         except grpc.aio.AioRpcError as error:
             if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:

@@ -15,6 +15,7 @@ import grpc
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from fairtask_demo.config import DemoConfig
 from fairtask_demo.load.registry import Registry
+from fairtask_demo.load.truth import answer_of
 from fairtask_demo.model import WorkerTally
 from fairtask_demo.windows import inside_any, local_minute, now_utc, parse_window, zone
 
@@ -32,6 +33,7 @@ class _Work:
     task_id: str
     remaining_s: float
     heartbeat_s: float
+    payload: bytes = b""
     submitted: bool = False
 
 
@@ -49,6 +51,7 @@ class WorkerSim:
         self._registry = registry
         profile = tally.profile
         self._rng = random.Random(f"{config.seed}:worker:{profile.worker_id}")
+        self._accuracy = self._rng.uniform(*config.worker_accuracy)
         self._tz = zone(profile.time_zone, profile.utc_offset_hours)
         self._windows = tuple(parse_window(w) for w in profile.availability)
         self._effort_by_task: dict[str, int] = {}
@@ -218,6 +221,7 @@ class WorkerSim:
                 task_id=lease.task_id,
                 remaining_s=effort * self._config.time_scale,
                 heartbeat_s=float(lease.heartbeat_interval_seconds or 10),
+                payload=lease.payload,
             )
         return asyncio.create_task(self._do_work(call, self._work))
 
@@ -266,10 +270,10 @@ class WorkerSim:
         )
 
     async def _submit(self, call: Call, work: _Work) -> None:
-        # Workers cannot know a gold answer, so every task gets the same honest guess.
+        # Right with the worker's own accuracy, gold or not: workers cannot tell gold apart.
         self.tally.submit_sent_at.setdefault(work.task_id, now_utc())
         work.submitted = True
-        answer = self._config.answer.encode()
+        answer = answer_of(work.payload, self._accuracy, self._rng).encode()
         await self._write(
             call,
             dispatcher_pb2.ConnectRequest(
