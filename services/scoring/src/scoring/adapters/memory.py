@@ -6,17 +6,25 @@ submission, cursors of the same shape) so the same contract tests run against bo
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from fairtask_runtime.clock import Clock
+from scoring.domain.answers import AGGREGATED_STEP, AnswerSheet, GivenAnswer, by_order, wanted_step
 from scoring.domain.cursor import format_cursor, parse_cursor
-from scoring.domain.events import EligibilityChange, SubmissionScored
+from scoring.domain.events import (
+    AnswersAggregated,
+    AnswerWanted,
+    EligibilityChange,
+    SubmissionScored,
+)
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
 from scoring.domain.quality import EligibilityRule
 from scoring.domain.reviews import OPEN_STATES, Review, ReviewRules, ReviewState, page_key
 from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
-from scoring.service_layer.ports import GoldTally
+from scoring.service_layer.overlap import OverlapHandlers, OverlapSweepConfig
+from scoring.service_layer.ports import QualityTally
 from scoring.service_layer.quality import QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
 
@@ -54,9 +62,9 @@ class MemoryResultLog:
         self._appended = asyncio.Event()
 
     async def release(self, result: Result) -> bool:
-        if result.submission_id in self._released:
+        if result.release_key in self._released:
             return False
-        self._released.add(result.submission_id)
+        self._released.add(result.release_key)
         position = (self._next_ms, 0)
         self._next_ms += 1
         self._logs.setdefault(result.platform_id, []).append((position, result))
@@ -64,6 +72,9 @@ class MemoryResultLog:
         self._appended.set()
         self._appended = asyncio.Event()
         return True
+
+    async def all_released(self, submission_ids: Sequence[str]) -> bool:
+        return all(sid in self._released for sid in submission_ids)
 
     async def read(
         self, platform_id: str, after: str, limit: int, block_s: float
@@ -181,16 +192,34 @@ class MemoryQualityBook:
         self.tallies: dict[tuple[str, str, str], list[int]] = {}
         # (announced eligible, claimed version, pending) per key.
         self.claims: dict[tuple[str, str, str], tuple[bool, int, bool]] = {}
+        # [agreed, disagreed] per key.
+        self.agreements: dict[tuple[str, str, str], list[int]] = {}
         self._counted: set[str] = set()
+        self._agreement_counted: set[str] = set()
 
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
-    ) -> GoldTally:
+    ) -> QualityTally:
         tally = self.tallies.setdefault((worker_id, platform_id, task_type), [0, 0])
         if submission_id not in self._counted:
             self._counted.add(submission_id)
             tally[0 if passed else 1] += 1
-        return GoldTally(tally[0], tally[1])
+        return await self.tally(worker_id, platform_id, task_type)
+
+    async def count_agreement(
+        self, submission_id: str, worker_id: str, platform_id: str, task_type: str, agreed: bool
+    ) -> QualityTally:
+        counts = self.agreements.setdefault((worker_id, platform_id, task_type), [0, 0])
+        if submission_id not in self._agreement_counted:
+            self._agreement_counted.add(submission_id)
+            counts[0 if agreed else 1] += 1
+        return await self.tally(worker_id, platform_id, task_type)
+
+    async def tally(self, worker_id: str, platform_id: str, task_type: str) -> QualityTally:
+        key = (worker_id, platform_id, task_type)
+        gold = self.tallies.get(key, [0, 0])
+        agreement = self.agreements.get(key, [0, 0])
+        return QualityTally(gold[0], gold[1], agreement[0], agreement[1])
 
     async def claim(
         self, worker_id: str, platform_id: str, task_type: str, version: int, eligible: bool
@@ -223,6 +252,94 @@ class MemoryQualityEvents:
         self.published.append(change)
 
 
+class MemoryAnswerBook:
+    """The Redis answer book's contract: one answer per worker, none after settling, and a
+    step stored only from the sheet it was decided from."""
+
+    def __init__(self) -> None:
+        self.sheets: dict[str, AnswerSheet] = {}
+        # task id -> when its pending step was stored / its aggregate's release last tried.
+        self.outbox: dict[str, datetime] = {}
+        self.awaiting_release: dict[str, datetime] = {}
+
+    async def record(self, task_id: str, answer: GivenAnswer) -> AnswerSheet:
+        sheet = self.sheets.get(task_id) or AnswerSheet(task_id, ())
+        known = {a.worker_id for a in sheet.answers}
+        if sheet.settled is None and answer.worker_id not in known:
+            sheet = replace(sheet, answers=by_order([*sheet.answers, answer]))
+            self.sheets[task_id] = sheet
+        return sheet
+
+    async def get(self, task_id: str) -> AnswerSheet | None:
+        return self.sheets.get(task_id)
+
+    async def ask(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
+        if not self._unchanged(seen):
+            return False
+        step = wanted_step(wanted.answer_number)
+        self.sheets[seen.task_id] = replace(
+            seen, asked=wanted.answer_number, wanted=wanted, pending=step
+        )
+        self.outbox[seen.task_id] = now
+        return True
+
+    async def settle(self, seen: AnswerSheet, aggregated: AnswersAggregated, now: datetime) -> bool:
+        if not self._unchanged(seen):
+            return False
+        self.sheets[seen.task_id] = replace(seen, settled=aggregated, pending=AGGREGATED_STEP)
+        self.outbox[seen.task_id] = now
+        self.awaiting_release[seen.task_id] = now
+        return True
+
+    async def announced(self, task_id: str, step: str) -> None:
+        sheet = self.sheets.get(task_id)
+        if sheet is not None and sheet.pending == step:
+            self.sheets[task_id] = replace(sheet, pending="")
+            self.outbox.pop(task_id, None)
+
+    async def unannounced(self, older_than: datetime, limit: int) -> list[str]:
+        due = sorted((at, task_id) for task_id, at in self.outbox.items() if at <= older_than)
+        return [task_id for _, task_id in due[:limit]]
+
+    async def unreleased(self, older_than: datetime, limit: int) -> list[str]:
+        due = sorted(
+            (at, task_id) for task_id, at in self.awaiting_release.items() if at <= older_than
+        )
+        return [task_id for _, task_id in due[:limit]]
+
+    async def checked(self, task_id: str, released: bool, now: datetime) -> None:
+        if released:
+            self.awaiting_release.pop(task_id, None)
+        elif task_id in self.awaiting_release:
+            self.awaiting_release[task_id] = now
+
+    def _unchanged(self, seen: AnswerSheet) -> bool:
+        stored = self.sheets.get(seen.task_id)
+        return (
+            stored is not None
+            and stored.settled is None
+            and len(stored.answers) == len(seen.answers)
+            and stored.asked == seen.asked
+        )
+
+
+class MemoryOverlapEvents:
+    def __init__(self) -> None:
+        self.wanted: list[AnswerWanted] = []
+        self.aggregated: list[AnswersAggregated] = []
+        self.failing = False
+
+    async def answer_wanted(self, event: AnswerWanted) -> None:
+        if self.failing:
+            raise ConnectionError("kafka is away")
+        self.wanted.append(event)
+
+    async def answers_aggregated(self, event: AnswersAggregated) -> None:
+        if self.failing:
+            raise ConnectionError("kafka is away")
+        self.aggregated.append(event)
+
+
 @dataclass
 class MemoryPorts:
     """One fake of each port, for wiring handlers in tests."""
@@ -234,18 +351,41 @@ class MemoryPorts:
     review_events: MemoryReviewEvents = field(default_factory=MemoryReviewEvents)
     quality: MemoryQualityBook = field(default_factory=MemoryQualityBook)
     quality_events: MemoryQualityEvents = field(default_factory=MemoryQualityEvents)
+    answers: MemoryAnswerBook = field(default_factory=MemoryAnswerBook)
+    overlap_events: MemoryOverlapEvents = field(default_factory=MemoryOverlapEvents)
     reviews: MemoryReviewBook = field(init=False)
 
     def __post_init__(self) -> None:
         self.reviews = MemoryReviewBook(self.results)
 
     def handlers(
-        self, clock: Clock, watch: WatchConfig | None = None, rules: ReviewRules | None = None
+        self,
+        clock: Clock,
+        watch: WatchConfig | None = None,
+        rules: ReviewRules | None = None,
+        overlap_sweep: OverlapSweepConfig | None = None,
     ) -> ScoringHandlers:
-        reviews = ReviewHandlers(self.reviews, self.review_events, clock, rules or ReviewRules())
         quality = QualityHandlers(
             self.quality, self.quality_events, clock, EligibilityRule(min_quality=0.6, min_gold=5)
         )
+        overlap = OverlapHandlers(
+            self.answers, self.overlap_events, self.results, quality, clock, overlap_sweep
+        )
+        reviews = ReviewHandlers(
+            self.reviews,
+            self.review_events,
+            clock,
+            rules or ReviewRules(),
+            answer_released=overlap.result_released,
+        )
         return ScoringHandlers(
-            self.tasks, self.marks, self.results, self.events, reviews, quality, clock, watch
+            self.tasks,
+            self.marks,
+            self.results,
+            self.events,
+            reviews,
+            quality,
+            overlap,
+            clock,
+            watch,
         )
