@@ -268,9 +268,13 @@ class MemoryAnswerBook:
         if sheet.settled is None and answer.worker_id not in known:
             sheet = replace(sheet, answers=by_order([*sheet.answers, answer]))
             self.sheets[task_id] = sheet
+        # A real store's reply is a round trip away: other handlers run meanwhile, so the
+        # sheet returned may be out of date by the time the caller decides from it.
+        await asyncio.sleep(0)
         return sheet
 
     async def get(self, task_id: str) -> AnswerSheet | None:
+        await asyncio.sleep(0)
         return self.sheets.get(task_id)
 
     async def ask(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
