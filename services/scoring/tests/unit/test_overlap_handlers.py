@@ -5,6 +5,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from prometheus_client import REGISTRY
 
 from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.clock import FakeClock
@@ -353,3 +354,19 @@ async def test_a_gold_task_never_overlaps(handlers: ScoringHandlers, ports: Memo
     await handlers.score_submission(ScoreSubmission(submission))
     assert ports.answers.sheets == {}
     assert ports.overlap_events.wanted == []
+
+
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
+async def test_each_step_is_counted_once_in_the_metrics(handlers: ScoringHandlers) -> None:
+    wanted = _sample("fairtask_answers_wanted_total")
+    confident = _sample("fairtask_tasks_aggregated_total", {"confident": "true"})
+    two_answers = _sample("fairtask_answers_per_aggregated_task_bucket", {"le": "2.0"})
+    for _ in range(2):
+        await _answer(handlers, 1, "w-1", b"yes", parent="t-metrics")
+        await _answer(handlers, 2, "w-2", b"yes", parent="t-metrics")
+    assert _sample("fairtask_answers_wanted_total") == wanted + 1
+    assert _sample("fairtask_tasks_aggregated_total", {"confident": "true"}) == confident + 1
+    assert _sample("fairtask_answers_per_aggregated_task_bucket", {"le": "2.0"}) == two_answers + 1
