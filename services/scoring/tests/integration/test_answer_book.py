@@ -13,13 +13,8 @@ import redis.asyncio as redis
 
 from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.clock import FakeClock
-from scoring.adapters.memory import (
-    MemoryAnswerBook,
-    MemoryOverlapEvents,
-    MemoryQualityBook,
-    MemoryQualityEvents,
-    MemoryResultLog,
-)
+from scoring.adapters.memory import MemoryQualityBook, MemoryQualityEvents, MemoryResultLog
+from scoring.adapters.memory_overlap import MemoryAnswerBook, MemoryOverlapEvents
 from scoring.adapters.redis_answers import RedisAnswerBook
 from scoring.adapters.redis_quality import RedisQualityBook
 from scoring.adapters.redis_store import RedisResultLog
