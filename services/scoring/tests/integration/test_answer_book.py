@@ -137,7 +137,8 @@ class AnswerBookContract:
         self, stores: Stores, round_: int
     ) -> None:
         """Answers of several tasks race, each on its own replica (handler); every sheet
-        moves one step at a time whatever the interleaving."""
+        moves one step at a time whatever the interleaving, and each step is announced once
+        (a handler that lost the race leaves the announcement to the winner)."""
         clock = FakeClock()
         policy = OverlapPolicy(min_answers=2, max_answers=3, confidence_target=0.8)
         events = MemoryOverlapEvents()
@@ -159,8 +160,8 @@ class AnswerBookContract:
             )
         )
         for task in tasks:
-            wanted = {e for e in events.wanted if e.task_id == task.task_id}
-            aggregated = {e for e in events.aggregated if e.task_id == task.task_id}
+            wanted = [e for e in events.wanted if e.task_id == task.task_id]
+            aggregated = [e for e in events.aggregated if e.task_id == task.task_id]
             # Decided on one answer first (then answer 2 was "asked"), or on both at once.
             assert [w.answer_number for w in wanted] in ([], [2])
             [settled] = aggregated

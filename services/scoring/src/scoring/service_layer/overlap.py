@@ -7,9 +7,10 @@ handler records its answer, decides from the sheet it read, and stores the step 
 sheet is still what it decided from (else it reads again and decides again). So exactly one
 handler asks for answer n + 1, and exactly one settles.
 
-A stored step is announced after it is stored. A crash in between leaves it pending on the
-sheet: the redelivered submission (the consumer commits only after this returns), any later
-answer, or the sweep announces it again, under the same event id.
+The handler that stored a step announces it. A crash or a failed publish in between leaves
+it pending on the sheet: the redelivered submission (the consumer commits only after this
+returns), a replay of any answer to the task, or the sweep announces it again, under the
+same event id, so consumers drop whatever duplicate that makes.
 """
 
 from dataclasses import dataclass, replace
@@ -100,21 +101,28 @@ class OverlapHandlers:
                 command.answer_number,
             ),
         )
+        lost_race = False
         for _ in range(_MAX_ROUNDS):
             if sheet is None:
                 break
-            if sheet.settled is not None:
-                await self._finish(sheet)
-                return sheet
-            if sheet.waiting:
-                # The answer asked for is not in yet. The ask may have been stored by a run
-                # that crashed before announcing it: if so, announce it now.
-                await self._announce_wanted(sheet)
+            if sheet.settled is not None or sheet.waiting:
+                if lost_race:
+                    # The handler that just took this step is announcing it (and if it
+                    # fails, its retry or the sweep will): announcing it here as well would
+                    # only send a duplicate.
+                    return sheet
+                # Settled, or the answer asked for is not in yet. The step may have been
+                # stored by a run that crashed before finishing it: if so, finish it now.
+                if sheet.settled is not None:
+                    await self._finish(sheet)
+                else:
+                    await self._announce_wanted(sheet)
                 return sheet
             moved = await self._decide(command.task, command.policy, sheet)
             if moved is not None:
                 return moved
             # Another handler moved the sheet on between our read and our write.
+            lost_race = True
             sheet = await self._book.get(task_id)
         raise OverlapContentionError(f"the answers to task {task_id} kept changing")
 
