@@ -5,8 +5,8 @@ Keys (under the prefix, `scoring:` by default):
   answer-sheet:<task_id>   hash  asked (answers asked for; absent: 1), wanted (JSON of the
                                  last AnswerWanted), settled (JSON of the AnswersAggregated),
                                  pending (the step stored but not yet announced)
-  answers:outbox           zset  task ids with a pending step, by when it was stored (ms)
-  answers:unreleased       zset  settled task ids whose aggregate is not released yet, by
+  answer-sheets:outbox     zset  task ids with a pending step, by when it was stored (ms)
+  answer-sheets:unreleased zset  settled task ids whose aggregate is not released yet, by
                                  when its release was last tried (ms)
 
 Every write is one script: recording an answer checks the sheet is not settled, and a step
@@ -120,11 +120,11 @@ class RedisAnswerBook:
 
     @property
     def _outbox(self) -> str:
-        return f"{self._p}answers:outbox"
+        return f"{self._p}answer-sheets:outbox"
 
     @property
     def _unreleased(self) -> str:
-        return f"{self._p}answers:unreleased"
+        return f"{self._p}answer-sheets:unreleased"
 
     async def record(self, task_id: str, answer: GivenAnswer) -> AnswerSheet:
         doc = orjson.dumps(
