@@ -1,6 +1,7 @@
 """Scoring's composition root: every adapter is built here and nowhere else."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,13 @@ from fairtask_runtime.kafka.dedupe import ProcessedEvents, RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.service import Closer, Loop, ServiceRuntime
-from scoring.adapters.kafka import KafkaQualityEvents, KafkaReviewEvents, KafkaScoredEvents
+from scoring.adapters.kafka import (
+    KafkaOverlapEvents,
+    KafkaQualityEvents,
+    KafkaReviewEvents,
+    KafkaScoredEvents,
+)
+from scoring.adapters.redis_answers import RedisAnswerBook
 from scoring.adapters.redis_quality import RedisQualityBook
 from scoring.adapters.redis_reviews import RedisReviewBook
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
@@ -35,6 +42,7 @@ from scoring.entrypoints.consumers import (
 from scoring.entrypoints.grpc_api import ResultsServicer
 from scoring.entrypoints.grpc_reviews import ReviewServicer, WorkerReviewServicer
 from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
+from scoring.service_layer.overlap import OverlapHandlers, OverlapSweepConfig
 from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
 from scoring.service_layer.quality import QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
@@ -68,6 +76,22 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
     processed: ProcessedEvents = overrides.get("processed") or RedisProcessedEvents(
         client, prefix.rstrip(":")
     )
+    quality = QualityHandlers(
+        RedisQualityBook(client, prefix),
+        KafkaQualityEvents(producer),
+        clock,
+        EligibilityRule(min_quality=settings.min_quality, min_gold=settings.min_gold_answers),
+    )
+    overlap = OverlapHandlers(
+        RedisAnswerBook(client, prefix),
+        KafkaOverlapEvents(producer),
+        results,
+        quality,
+        clock,
+        OverlapSweepConfig(
+            release_recheck_after=timedelta(seconds=settings.aggregate_release_recheck_s)
+        ),
+    )
     reviews = ReviewHandlers(
         RedisReviewBook(client, prefix),
         KafkaReviewEvents(producer),
@@ -77,12 +101,7 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
             appeal_window=timedelta(seconds=settings.appeal_window_s),
             appeal_answer_window=timedelta(seconds=settings.appeal_answer_window_s),
         ),
-    )
-    quality = QualityHandlers(
-        RedisQualityBook(client, prefix),
-        KafkaQualityEvents(producer),
-        clock,
-        EligibilityRule(min_quality=settings.min_quality, min_gold=settings.min_gold_answers),
+        answer_released=overlap.result_released,
     )
     handlers = ScoringHandlers(
         tasks,
@@ -91,6 +110,7 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         events,
         reviews,
         quality,
+        overlap,
         clock,
         WatchConfig(batch=settings.watch_batch, block_s=settings.watch_block_s),
     )
@@ -142,21 +162,25 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
             consumer("scoring-tasks", TASKS_TOPIC, TaskIntake(handlers)),
             consumer("scoring-submissions", SUBMISSIONS_TOPIC, SubmissionScoring(handlers)),
         ],
-        loops=[_sweeping(reviews, settings.review_sweep_interval_s)],
+        loops=[
+            _sweeping("review", reviews.sweep, settings.review_sweep_interval_s),
+            _sweeping("overlap", overlap.sweep, settings.review_sweep_interval_s),
+        ],
         closers=closers,
         grace_s=settings.shutdown_grace_s,
     )
 
 
-def _sweeping(reviews: ReviewHandlers, interval_s: float) -> Loop:
+def _sweeping(name: str, sweep: Callable[[], Awaitable[int]], interval_s: float) -> Loop:
     async def sweep_forever() -> None:
-        """Deadlines decide late reviews and appeals; a failed round (Redis or Kafka away)
-        is logged and tried again at the next."""
+        """Deadlines decide late reviews and appeals (review), lost announcements and
+        releases are made (both); a failed round (Redis or Kafka away) is logged and tried
+        again at the next."""
         while True:
             try:
-                await reviews.sweep()
+                await sweep()
             except Exception as error:
-                log.warning("review sweep failed", error=str(error))
+                log.warning(f"{name} sweep failed", error=str(error))
             await asyncio.sleep(interval_s)
 
     return sweep_forever

@@ -26,3 +26,6 @@ class ScoringSettings(ServiceSettings):
     # min_gold_answers the missing ones count as passed, so newcomers always get work.
     min_quality: float = Field(default=0.6, gt=0, lt=1)
     min_gold_answers: int = Field(default=5, ge=1)
+    # How often an aggregate of several answers that waits for one of them to be released
+    # is checked by the sweep; a release normally releases the aggregate at once.
+    aggregate_release_recheck_s: float = Field(default=30.0, gt=0)

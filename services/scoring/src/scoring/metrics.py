@@ -1,7 +1,9 @@
 """Every series scoring exports (the runtime adds the Kafka and DLQ ones)."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
+from fairtask_runtime.answers import MAX_ANSWERS
+from scoring.domain.events import AnswersAggregated
 from scoring.domain.model import Verdict
 from scoring.domain.reviews import RejectionReason, Review, ReviewState
 
@@ -27,6 +29,25 @@ OPEN_APPEALS = Gauge(
     "fairtask_open_appeals", "Appeals waiting for their platform's answer (sampled)."
 )
 
+ANSWERS_WANTED = Counter(
+    "fairtask_answers_wanted_total",
+    "Further answers scoring asked for on tasks that several workers answer.",
+)
+TASKS_AGGREGATED = Counter(
+    "fairtask_tasks_aggregated_total",
+    "Tasks with several answers settled, by whether the confidence target was reached.",
+    ["confident"],
+)
+ANSWERS_PER_AGGREGATE = Histogram(
+    "fairtask_answers_per_aggregated_task",
+    "How many answers a settled task rested on.",
+    buckets=tuple(range(1, MAX_ANSWERS + 1)),
+)
+AGGREGATES_RELEASED = Counter(
+    "fairtask_aggregates_released_total",
+    "Aggregated answers released to their platform (after all the answers they count).",
+)
+
 _DECISIONS = (
     ReviewState.APPROVED,
     ReviewState.REJECTED,
@@ -47,6 +68,12 @@ def record_review_step(review: Review) -> None:
         APPEALS_FILED.inc()
 
 
+def record_aggregate(aggregated: AnswersAggregated) -> None:
+    """Counts a settlement once, when it is stored (not when it is announced again)."""
+    TASKS_AGGREGATED.labels(str(aggregated.confident).lower()).inc()
+    ANSWERS_PER_AGGREGATE.observe(aggregated.answers)
+
+
 # Every label value is exported from the start, so a rate over it is defined before the
 # first event.
 for _verdict in Verdict:
@@ -54,5 +81,7 @@ for _verdict in Verdict:
 for _state in _DECISIONS:
     for _automatic in ("true", "false"):
         REVIEW_DECISIONS.labels(_state.value, _automatic)
+for _confident in ("true", "false"):
+    TASKS_AGGREGATED.labels(_confident)
 for _reason in RejectionReason:
     REJECTIONS.labels(_reason.value)

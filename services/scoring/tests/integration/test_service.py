@@ -18,6 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from fairtask.v1 import envelope_pb2, events_pb2, scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import field_violations_of
@@ -648,3 +649,81 @@ async def test_failed_gold_answers_keep_the_worker_out_of_the_pool_on_workers_qu
     assert (change.worker_id, change.task_type, change.eligible) == ("worker-7", "label", False)
     assert change.gold_passed == 0
     assert 0 < change.quality < 0.6
+
+
+async def test_several_answers_ask_one_more_settle_and_release_the_aggregate_last(
+    scoring: Scoring,
+) -> None:
+    platform = f"p-{uuid.uuid4().hex[:8]}"
+    overlap = events_pb2.Overlap(min_answers=2, max_answers=3, confidence_target=0.8)
+    task = events_pb2.TaskSubmitted(
+        task_id="t-many",
+        platform_id=platform,
+        client_task_id="client-many",
+        task_type="label",
+        pool="label/en",
+        payload=b"picture",
+        overlap=overlap,
+    )
+    await scoring.producer.publish("tasks.submitted", "label/en", wrap(task, "dispatcher"))
+    first = _submission("s-1", "t-many", platform, b"Yes")
+    first.worker_id = "worker-1"
+    await scoring.producer.publish("submissions", "t-many", wrap(first, "dispatcher"))
+
+    def steps(records: list[Record], kind: str) -> list[envelope_pb2.Envelope]:
+        return [e for e in map(_envelope, records) if e.WhichOneof("payload") == kind]
+
+    found = await scoring.records("tasks.overlap", lambda rs: bool(steps(rs, "answer_wanted")))
+    assert [r.key for r in found] == [b"t-many"]
+    wanted = steps(found, "answer_wanted")[0].answer_wanted
+    copy_id = answer_task_id("t-many", 2)
+    assert (wanted.task_id, wanted.platform_id, wanted.answer_number) == ("t-many", platform, 2)
+    assert (wanted.answer_task_id, list(wanted.answered_by)) == (copy_id, ["worker-1"])
+
+    # The dispatcher's part: the copy is queued, and a second worker answers it.
+    copy = events_pb2.TaskSubmitted()
+    copy.CopyFrom(task)
+    copy.task_id, copy.answer_of, copy.answer_number = copy_id, "t-many", 2
+    copy.answered_by.append("worker-1")
+    await scoring.producer.publish("tasks.submitted", "label/en", wrap(copy, "dispatcher"))
+    second = _submission("s-2", copy_id, platform, b"yes ")
+    second.worker_id = "worker-2"
+    await scoring.producer.publish("submissions", copy_id, wrap(second, "dispatcher"))
+
+    found = await scoring.records("tasks.overlap", lambda rs: bool(steps(rs, "answers_aggregated")))
+    [aggregated_envelope] = steps(found, "answers_aggregated")
+    aggregated = aggregated_envelope.answers_aggregated
+    assert (aggregated.task_id, aggregated.client_task_id, aggregated.answer) == (
+        "t-many",
+        "client-many",
+        "yes",
+    )
+    assert (aggregated.answers, aggregated.confident) == (2, True)
+    assert list(aggregated.submission_ids) == ["s-1", "s-2"]
+    assert list(aggregated.unused_task_ids) == [answer_task_id("t-many", 3)]
+    assert len(steps(found, "answer_wanted")) == 1
+
+    # Each answer is reviewed on its own, under the id escrow is held by.
+    pending = await scoring.pending(platform, "s-1", "s-2")
+    assert {r.submission_id: r.task_id for r in pending} == {"s-1": "t-many", "s-2": copy_id}
+    watch = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(), metadata=await scoring.as_(platform)
+    )
+    await scoring.approve(platform, "s-2")
+    answer = await _next(watch)
+    assert (answer.task_id, answer.worker_id, answer.aggregate) == ("t-many", "worker-2", False)
+    # Not released while one of its answers is withheld.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(watch.read(), 1.0)
+    watch.cancel()
+    await scoring.approve(platform, "s-1")
+    resumed = scoring.results.WatchResults(
+        scoring_pb2.WatchResultsRequest(cursor=answer.cursor),
+        metadata=await scoring.as_(platform),
+    )
+    last_answer, aggregate = await _next(resumed), await _next(resumed)
+    assert (last_answer.task_id, last_answer.worker_id) == ("t-many", "worker-1")
+    assert (aggregate.aggregate, aggregate.task_id, aggregate.worker_id) == (True, "t-many", "")
+    assert (aggregate.answer, aggregate.answers, aggregate.confident) == (b"yes", 2, True)
+    assert aggregate.confidence == pytest.approx(0.49 / 0.58)
+    resumed.cancel()

@@ -4,7 +4,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,14 @@ from scoring.adapters.redis_quality import RedisQualityBook
 from scoring.adapters.redis_store import RedisResultLog, RedisScoreMarks, RedisTaskBook
 from scoring.domain.errors import InvalidCursorError
 from scoring.domain.model import Result, TaskRecord, Verdict
-from scoring.service_layer.ports import QualityBook, ResultLog, ScoreMarks, TaskBook
+from scoring.domain.overlap import OverlapPolicy
+from scoring.service_layer.ports import (
+    QualityBook,
+    QualityTally,
+    ResultLog,
+    ScoreMarks,
+    TaskBook,
+)
 
 AT = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=UTC)
 
@@ -50,6 +57,14 @@ class StoreContract:
         assert not await stores.tasks.remember(TaskRecord("t-1", "p-2", "x", "y"))
         assert await stores.tasks.get("t-1") == task
 
+    async def test_a_task_keeps_its_overlap_and_copy_fields(self, stores: Stores) -> None:
+        policy = OverlapPolicy(2, 5, 0.85, answer_classes=4, unknown_worker_quality=0.6)
+        task = TaskRecord(
+            "t-c", "p-1", "c", "label", overlap=policy, answer_of="t-p", answer_number=3
+        )
+        await stores.tasks.remember(task)
+        assert await stores.tasks.get("t-c") == task
+
     async def test_a_task_without_gold_stays_without_gold(self, stores: Stores) -> None:
         await stores.tasks.remember(TaskRecord("t-2", "p-1", "c", "label"))
         found = await stores.tasks.get("t-2")
@@ -68,6 +83,27 @@ class StoreContract:
         assert not await stores.results.release(_result("s-1", answer=b"changed"))
         entries = await stores.results.read("p-1", "", 10, 0)
         assert [e.result for e in entries] == [_result("s-1")]
+
+    async def test_an_aggregate_is_released_once_per_task_and_round_trips(
+        self, stores: Stores
+    ) -> None:
+        aggregate = Result(
+            "", "p-1", "t-1", "c-1", "label", "", b"yes", AT, True, 0.8448275862068966, 2, True
+        )
+        assert await stores.results.release(aggregate)
+        assert not await stores.results.release(replace(aggregate, answer=b"no"))
+        # Its release key is its task's, apart from any submission's.
+        assert await stores.results.release(_result("t-1"))
+        entries = await stores.results.read("p-1", "", 10, 0)
+        assert [e.result for e in entries] == [aggregate, _result("t-1")]
+
+    async def test_all_released_is_true_only_once_every_submission_is(self, stores: Stores) -> None:
+        assert await stores.results.all_released([])
+        await stores.results.release(_result("s-1"))
+        assert await stores.results.all_released(["s-1"])
+        assert not await stores.results.all_released(["s-1", "s-2"])
+        await stores.results.release(_result("s-2"))
+        assert await stores.results.all_released(["s-2", "s-1"])
 
     async def test_results_round_trip_exactly(self, stores: Stores) -> None:
         result = _result("s-1", answer=b"\xff\x00 not utf-8")
@@ -117,6 +153,21 @@ class StoreContract:
         await stores.quality.count_gold("s-1", *key, passed=False)
         tally = await stores.quality.count_gold("s-2", *key, passed=True)
         assert (tally.gold_passed, tally.gold_failed, tally.version) == (1, 1, 2)
+
+    async def test_agreement_is_counted_once_per_submission_beside_gold(
+        self, stores: Stores
+    ) -> None:
+        key = ("w-1", "p-1", "label")
+        assert await stores.quality.tally(*key) == QualityTally(0, 0)
+        await stores.quality.count_gold("s-1", *key, passed=True)
+        # The same submission id counts separately as gold and as agreement (never both in
+        # practice: gold tasks never have several answers).
+        await stores.quality.count_agreement("s-1", *key, agreed=False)
+        await stores.quality.count_agreement("s-2", *key, agreed=True)
+        tally = await stores.quality.count_agreement("s-2", *key, agreed=True)
+        assert tally == QualityTally(1, 0, 1, 1)
+        assert tally.version == 3
+        assert await stores.quality.tally(*key) == tally
 
     async def test_a_newer_claim_wins_and_carries_a_pending_announcement(
         self, stores: Stores

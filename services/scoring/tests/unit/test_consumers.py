@@ -7,6 +7,7 @@ from fairtask.v1 import events_pb2
 from fairtask_runtime.envelope import PoisonMessageError, wrap
 from scoring.adapters.memory import MemoryPorts
 from scoring.domain.errors import TaskNotKnownError
+from scoring.domain.overlap import OverlapPolicy
 from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake
 from scoring.service_layer.handlers import ScoringHandlers
 
@@ -131,3 +132,53 @@ async def test_gold_verdicts_are_counted_by_verdict(handlers: ScoringHandlers) -
     assert _scored_count("gold_passed") == passed + 1
     assert _scored_count("gold_failed") == failed + 1
     assert _released_count() == released
+
+
+def _overlapping(**overlap: float) -> events_pb2.TaskSubmitted:
+    message = _task("t-o")
+    message.overlap.CopyFrom(events_pb2.Overlap(**overlap))  # type: ignore[arg-type]
+    return message
+
+
+async def test_a_task_remembers_its_overlap_and_a_copy_what_it_answers(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    await TaskIntake(handlers)(
+        wrap(_overlapping(min_answers=2, max_answers=3, confidence_target=0.9), producer="test")
+    )
+    task = ports.tasks.tasks["t-o"]
+    assert task.overlap == OverlapPolicy(2, 3, 0.9, answer_classes=2)
+    copy = _task("t-o-2")
+    copy.answer_of, copy.answer_number = "t-o", 2
+    copy.answered_by.append("w-1")
+    await TaskIntake(handlers)(wrap(copy, producer="test"))
+    remembered = ports.tasks.tasks["t-o-2"]
+    assert (remembered.answer_of, remembered.answer_number, remembered.overlap) == ("t-o", 2, None)
+    await TaskIntake(handlers)(wrap(_task("t-single"), producer="test"))
+    assert ports.tasks.tasks["t-single"].overlap is None
+
+
+async def test_unset_overlap_counts_read_as_their_least_and_the_maximum_is_capped(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    await TaskIntake(handlers)(
+        wrap(_overlapping(max_answers=50, confidence_target=0.9, answer_classes=5), "test")
+    )
+    assert ports.tasks.tasks["t-o"].overlap == OverlapPolicy(1, 10, 0.9, answer_classes=5)
+
+
+async def test_a_gold_task_drops_its_overlap(handlers: ScoringHandlers, ports: MemoryPorts) -> None:
+    message = _overlapping(min_answers=2, max_answers=3, confidence_target=0.9)
+    message.gold_answer = "yes"
+    await TaskIntake(handlers)(wrap(message, producer="test"))
+    assert ports.tasks.tasks["t-o"].overlap is None
+
+
+@pytest.mark.parametrize("target", [0.0, 0.3, 1.0])
+async def test_an_overlap_no_policy_can_follow_is_poison(
+    handlers: ScoringHandlers, ports: MemoryPorts, target: float
+) -> None:
+    message = _overlapping(min_answers=2, max_answers=3, confidence_target=target)
+    with pytest.raises(PoisonMessageError, match="confidence_target"):
+        await TaskIntake(handlers)(wrap(message, producer="test"))
+    assert ports.tasks.tasks == {}

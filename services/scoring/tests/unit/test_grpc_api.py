@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from fairtask.v1 import scoring_pb2, scoring_pb2_grpc
+from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.api_keys import MemoryPlatformKeys
 from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.grpc.errors import field_violations_of
@@ -16,6 +17,7 @@ from fairtask_runtime.grpc.identity import Metadata, PlatformAuthenticator, bear
 from scoring.adapters.memory import MemoryPorts, MemoryResultLog
 from scoring.domain.errors import StoreUnavailableError
 from scoring.domain.model import ResultEntry, Submission, TaskRecord
+from scoring.domain.overlap import OverlapPolicy
 from scoring.entrypoints.grpc_api import ResultsServicer
 from scoring.service_layer.handlers import RememberTask, ScoreSubmission, ScoringHandlers
 
@@ -116,3 +118,48 @@ async def test_an_unreachable_store_is_unavailable_not_a_crash(clock: FakeClock)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await asyncio.wait_for(call.read(), 2)
     assert raised.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_an_aggregate_streams_after_its_answers_with_its_own_fields(
+    stub: "Stub", handlers: ScoringHandlers
+) -> None:
+    policy = OverlapPolicy(min_answers=2, max_answers=3, confidence_target=0.8)
+    task = TaskRecord("t-many", "p-agg", "client-many", "label", overlap=policy)
+    copy = TaskRecord(
+        answer_task_id("t-many", 2),
+        "p-agg",
+        "client-many",
+        "label",
+        answer_of="t-many",
+        answer_number=2,
+    )
+    for record, worker in ((task, "w-1"), (copy, "w-2")):
+        await handlers.remember_task(RememberTask(record))
+        await handlers.score_submission(
+            ScoreSubmission(Submission(f"s-{worker}", record.task_id, worker, b"Yes"))
+        )
+        await handlers.reviews.approve("p-agg", f"s-{worker}")
+
+    call = stub.WatchResults(scoring_pb2.WatchResultsRequest(), metadata=await _as("p-agg"))
+    entries = [await asyncio.wait_for(call.read(), 2) for _ in range(3)]
+    call.cancel()
+    answers, aggregate = entries[:2], entries[2]
+    assert all(isinstance(e, scoring_pb2.WatchResultsResponse) for e in entries)
+    # Each answer names the platform's task, whichever copy carried it.
+    assert [(a.task_id, a.worker_id, a.aggregate) for a in answers] == [  # type: ignore[union-attr]
+        ("t-many", "w-1", False),
+        ("t-many", "w-2", False),
+    ]
+    assert isinstance(aggregate, scoring_pb2.WatchResultsResponse)
+    assert (aggregate.task_id, aggregate.client_task_id, aggregate.worker_id) == (
+        "t-many",
+        "client-many",
+        "",
+    )
+    assert (aggregate.aggregate, aggregate.answer, aggregate.answers, aggregate.confident) == (
+        True,
+        b"yes",
+        2,
+        True,
+    )
+    assert aggregate.confidence == pytest.approx(0.49 / 0.58)

@@ -5,8 +5,15 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from fairtask.v1 import events_pb2, scoring_pb2
-from scoring.domain.events import EligibilityChange, SubmissionScored
+from fairtask_runtime.answers import MAX_ANSWERS
+from scoring.domain.events import (
+    AnswersAggregated,
+    AnswerWanted,
+    EligibilityChange,
+    SubmissionScored,
+)
 from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
+from scoring.domain.overlap import OverlapPolicy
 from scoring.domain.reviews import RejectionReason, Review, ReviewState
 
 _VERDICTS = {
@@ -53,12 +60,32 @@ def from_timestamp(stamp: Timestamp) -> datetime:
 
 
 def task_from_pb(message: events_pb2.TaskSubmitted) -> TaskRecord:
+    """Raises ValueError for an overlap no policy can follow (a confidence target outside
+    [0.5, 1)). A gold task never overlaps: its overlap is dropped."""
+    gold = message.gold_answer
     return TaskRecord(
         task_id=message.task_id,
         platform_id=message.platform_id,
         client_task_id=message.client_task_id,
         task_type=message.task_type,
-        gold_answer=message.gold_answer,
+        gold_answer=gold,
+        overlap=overlap_from_pb(message.overlap)
+        if message.HasField("overlap") and not gold
+        else None,
+        answer_of=message.answer_of,
+        answer_number=message.answer_number,
+    )
+
+
+def overlap_from_pb(overlap: events_pb2.Overlap) -> OverlapPolicy:
+    """Unset counts read as their least (one answer, two classes), and no task asks for
+    more answers than there are copy ids (MAX_ANSWERS)."""
+    max_answers = min(max(overlap.max_answers, overlap.min_answers, 1), MAX_ANSWERS)
+    return OverlapPolicy(
+        min_answers=min(max(overlap.min_answers, 1), max_answers),
+        max_answers=max_answers,
+        confidence_target=overlap.confidence_target,
+        answer_classes=max(overlap.answer_classes, 2),
     )
 
 
@@ -109,6 +136,36 @@ def entry_to_pb(entry: ResultEntry) -> scoring_pb2.WatchResultsResponse:
         answer=r.answer,
         worker_id=r.worker_id,
         released_at=to_timestamp(r.released_at),
+        aggregate=r.aggregate,
+        confidence=r.confidence,
+        answers=r.answers,
+        confident=r.confident,
+    )
+
+
+def answer_wanted_to_pb(event: AnswerWanted) -> events_pb2.AnswerWanted:
+    return events_pb2.AnswerWanted(
+        task_id=event.task_id,
+        platform_id=event.platform_id,
+        answer_number=event.answer_number,
+        answer_task_id=event.answer_task_id,
+        answered_by=list(event.answered_by),
+    )
+
+
+def answers_aggregated_to_pb(event: AnswersAggregated) -> events_pb2.AnswersAggregated:
+    return events_pb2.AnswersAggregated(
+        task_id=event.task_id,
+        platform_id=event.platform_id,
+        client_task_id=event.client_task_id,
+        task_type=event.task_type,
+        answer=event.answer,
+        confidence=event.confidence,
+        answers=event.answers,
+        confident=event.confident,
+        submission_ids=list(event.submission_ids),
+        unused_task_ids=list(event.unused_task_ids),
+        aggregated_at=to_timestamp(event.aggregated_at),
     )
 
 

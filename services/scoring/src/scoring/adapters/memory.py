@@ -6,17 +6,20 @@ submission, cursors of the same shape) so the same contract tests run against bo
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from fairtask_runtime.clock import Clock
+from scoring.adapters.memory_overlap import MemoryAnswerBook, MemoryOverlapEvents
 from scoring.domain.cursor import format_cursor, parse_cursor
 from scoring.domain.events import EligibilityChange, SubmissionScored
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
 from scoring.domain.quality import EligibilityRule
 from scoring.domain.reviews import OPEN_STATES, Review, ReviewRules, ReviewState, page_key
 from scoring.service_layer.handlers import ScoringHandlers, WatchConfig
-from scoring.service_layer.ports import GoldTally
+from scoring.service_layer.overlap import OverlapHandlers, OverlapSweepConfig
+from scoring.service_layer.ports import QualityTally
 from scoring.service_layer.quality import QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
 
@@ -54,9 +57,9 @@ class MemoryResultLog:
         self._appended = asyncio.Event()
 
     async def release(self, result: Result) -> bool:
-        if result.submission_id in self._released:
+        if result.release_key in self._released:
             return False
-        self._released.add(result.submission_id)
+        self._released.add(result.release_key)
         position = (self._next_ms, 0)
         self._next_ms += 1
         self._logs.setdefault(result.platform_id, []).append((position, result))
@@ -64,6 +67,9 @@ class MemoryResultLog:
         self._appended.set()
         self._appended = asyncio.Event()
         return True
+
+    async def all_released(self, submission_ids: Sequence[str]) -> bool:
+        return all(sid in self._released for sid in submission_ids)
 
     async def read(
         self, platform_id: str, after: str, limit: int, block_s: float
@@ -181,16 +187,34 @@ class MemoryQualityBook:
         self.tallies: dict[tuple[str, str, str], list[int]] = {}
         # (announced eligible, claimed version, pending) per key.
         self.claims: dict[tuple[str, str, str], tuple[bool, int, bool]] = {}
+        # [agreed, disagreed] per key.
+        self.agreements: dict[tuple[str, str, str], list[int]] = {}
         self._counted: set[str] = set()
+        self._agreement_counted: set[str] = set()
 
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
-    ) -> GoldTally:
+    ) -> QualityTally:
         tally = self.tallies.setdefault((worker_id, platform_id, task_type), [0, 0])
         if submission_id not in self._counted:
             self._counted.add(submission_id)
             tally[0 if passed else 1] += 1
-        return GoldTally(tally[0], tally[1])
+        return await self.tally(worker_id, platform_id, task_type)
+
+    async def count_agreement(
+        self, submission_id: str, worker_id: str, platform_id: str, task_type: str, agreed: bool
+    ) -> QualityTally:
+        counts = self.agreements.setdefault((worker_id, platform_id, task_type), [0, 0])
+        if submission_id not in self._agreement_counted:
+            self._agreement_counted.add(submission_id)
+            counts[0 if agreed else 1] += 1
+        return await self.tally(worker_id, platform_id, task_type)
+
+    async def tally(self, worker_id: str, platform_id: str, task_type: str) -> QualityTally:
+        key = (worker_id, platform_id, task_type)
+        gold = self.tallies.get(key, [0, 0])
+        agreement = self.agreements.get(key, [0, 0])
+        return QualityTally(gold[0], gold[1], agreement[0], agreement[1])
 
     async def claim(
         self, worker_id: str, platform_id: str, task_type: str, version: int, eligible: bool
@@ -234,18 +258,41 @@ class MemoryPorts:
     review_events: MemoryReviewEvents = field(default_factory=MemoryReviewEvents)
     quality: MemoryQualityBook = field(default_factory=MemoryQualityBook)
     quality_events: MemoryQualityEvents = field(default_factory=MemoryQualityEvents)
+    answers: MemoryAnswerBook = field(default_factory=MemoryAnswerBook)
+    overlap_events: MemoryOverlapEvents = field(default_factory=MemoryOverlapEvents)
     reviews: MemoryReviewBook = field(init=False)
 
     def __post_init__(self) -> None:
         self.reviews = MemoryReviewBook(self.results)
 
     def handlers(
-        self, clock: Clock, watch: WatchConfig | None = None, rules: ReviewRules | None = None
+        self,
+        clock: Clock,
+        watch: WatchConfig | None = None,
+        rules: ReviewRules | None = None,
+        overlap_sweep: OverlapSweepConfig | None = None,
     ) -> ScoringHandlers:
-        reviews = ReviewHandlers(self.reviews, self.review_events, clock, rules or ReviewRules())
         quality = QualityHandlers(
             self.quality, self.quality_events, clock, EligibilityRule(min_quality=0.6, min_gold=5)
         )
+        overlap = OverlapHandlers(
+            self.answers, self.overlap_events, self.results, quality, clock, overlap_sweep
+        )
+        reviews = ReviewHandlers(
+            self.reviews,
+            self.review_events,
+            clock,
+            rules or ReviewRules(),
+            answer_released=overlap.result_released,
+        )
         return ScoringHandlers(
-            self.tasks, self.marks, self.results, self.events, reviews, quality, clock, watch
+            self.tasks,
+            self.marks,
+            self.results,
+            self.events,
+            reviews,
+            quality,
+            overlap,
+            clock,
+            watch,
         )

@@ -1,21 +1,28 @@
-"""Gold tallies in Redis, counted once per submission.
+"""Quality tallies in Redis: gold results and agreement with aggregates, each counted once
+per submission.
 
 Keys (under the prefix):
-  quality:<platform>:<task type>:<worker>  hash  passed, failed; announced ("1"/"0"),
+  quality:<platform>:<task type>:<worker>  hash  passed, failed (gold), agreed, disagreed
+                                           (with settled aggregates); announced ("1"/"0"),
                                            claimed (tally version), pending ("1": not yet
                                            durable in Kafka)
-  gold-counted:<submission_id>             string  set when that result was counted
+  gold-counted:<submission_id>             string  set when that gold result was counted
+  agreement-counted:<submission_id>        string  set when that agreement was counted
 """
+
+from collections.abc import Sequence
 
 import redis.asyncio as redis
 
-from scoring.service_layer.ports import GoldTally
+from scoring.service_layer.ports import QualityTally
+
+_TALLY_FIELDS = ("passed", "failed", "agreed", "disagreed")
 
 _COUNT = """
 if redis.call('SET', KEYS[2], '1', 'NX') then
   redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 end
-return redis.call('HMGET', KEYS[1], 'passed', 'failed')
+return redis.call('HMGET', KEYS[1], 'passed', 'failed', 'agreed', 'disagreed')
 """
 
 _CLAIM = """
@@ -58,13 +65,25 @@ class RedisQualityBook:
 
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
-    ) -> GoldTally:
+    ) -> QualityTally:
         keys = [
             self._key(worker_id, platform_id, task_type),
             f"{self._p}gold-counted:{submission_id}",
         ]
-        passed_n, failed_n = await self._count(keys=keys, args=["passed" if passed else "failed"])
-        return GoldTally(int(passed_n or 0), int(failed_n or 0))
+        return _tally(await self._count(keys=keys, args=["passed" if passed else "failed"]))
+
+    async def count_agreement(
+        self, submission_id: str, worker_id: str, platform_id: str, task_type: str, agreed: bool
+    ) -> QualityTally:
+        keys = [
+            self._key(worker_id, platform_id, task_type),
+            f"{self._p}agreement-counted:{submission_id}",
+        ]
+        return _tally(await self._count(keys=keys, args=["agreed" if agreed else "disagreed"]))
+
+    async def tally(self, worker_id: str, platform_id: str, task_type: str) -> QualityTally:
+        key = self._key(worker_id, platform_id, task_type)
+        return _tally(await self._r.hmget(key, list(_TALLY_FIELDS)))
 
     async def claim(
         self, worker_id: str, platform_id: str, task_type: str, version: int, eligible: bool
@@ -77,3 +96,8 @@ class RedisQualityBook:
     ) -> None:
         keys = [self._key(worker_id, platform_id, task_type)]
         await self._published(keys=keys, args=[str(version)])
+
+
+def _tally(counts: Sequence[bytes | str | None]) -> QualityTally:
+    passed, failed, agreed, disagreed = (int(n or 0) for n in counts)
+    return QualityTally(passed, failed, agreed, disagreed)

@@ -95,6 +95,7 @@ def _doc(review: Review) -> bytes:
         "result_kept": review.result_kept,
         "appeal_statement": review.appeal_statement,
         "appeal_answer": review.appeal_answer,
+        "overlap_task_id": review.overlap_task_id,
     }
     for name in _TIMES:
         moment: datetime | None = getattr(review, name)
@@ -126,6 +127,8 @@ def _review(doc_raw: bytes | str, answer: bytes | str | None) -> Review:
         result_kept=doc["result_kept"],
         appeal_statement=doc["appeal_statement"],
         appeal_answer=doc["appeal_answer"],
+        # Absent from reviews stored before tasks could have several answers.
+        overlap_task_id=doc.get("overlap_task_id", ""),
         **times,
     )
 

@@ -4,6 +4,7 @@ Keys (all under the configured prefix, `scoring:` by default):
   task:<task_id>             hash   what scoring needs of a task (first write wins)
   scored:<submission_id>     string verdict, set once the SubmissionScored event is durable
   released:<submission_id>   string stream entry id of the released result
+  released:aggregate:<task>  string the same for the aggregate of a task's several answers
   results:<platform_id>      stream released results, read by WatchResults from a cursor
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -18,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from scoring.domain.cursor import START, parse_cursor
 from scoring.domain.errors import StoreUnavailableError
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
+from scoring.domain.overlap import OverlapPolicy
 
 _REMEMBER = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -33,7 +36,15 @@ redis.call('SET', KEYS[1], id)
 return 1
 """
 
-_TASK_FIELDS = ("platform_id", "client_task_id", "task_type", "gold_answer")
+_TASK_FIELDS = (
+    "platform_id",
+    "client_task_id",
+    "task_type",
+    "gold_answer",
+    "overlap",
+    "answer_of",
+    "answer_number",
+)
 
 
 def _text(value: object) -> str:
@@ -59,15 +70,51 @@ class RedisTaskBook:
             task.task_type,
             "gold_answer",
             task.gold_answer,
+            "overlap",
+            _policy_doc(task.overlap),
+            "answer_of",
+            task.answer_of,
+            "answer_number",
+            str(task.answer_number),
         ]
         return bool(await self._remember(keys=[f"{self._p}task:{task.task_id}"], args=fields))
 
     async def get(self, task_id: str) -> TaskRecord | None:
         raw = await self._r.hmget(f"{self._p}task:{task_id}", list(_TASK_FIELDS))
-        platform_id, client_task_id, task_type, gold_answer = (_text(v) for v in raw)
+        platform_id, client_task_id, task_type, gold_answer, overlap, answer_of, number = (
+            _text(v) for v in raw
+        )
         if not platform_id:
             return None
-        return TaskRecord(task_id, platform_id, client_task_id, task_type, gold_answer)
+        return TaskRecord(
+            task_id,
+            platform_id,
+            client_task_id,
+            task_type,
+            gold_answer,
+            # Records stored before tasks could have several answers have none of these.
+            overlap=_policy(overlap),
+            answer_of=answer_of,
+            answer_number=int(number or 0),
+        )
+
+
+def _policy_doc(policy: OverlapPolicy | None) -> str:
+    if policy is None:
+        return ""
+    return orjson.dumps(
+        {
+            "min_answers": policy.min_answers,
+            "max_answers": policy.max_answers,
+            "confidence_target": policy.confidence_target,
+            "answer_classes": policy.answer_classes,
+            "unknown_worker_quality": policy.unknown_worker_quality,
+        }
+    ).decode()
+
+
+def _policy(doc: str) -> OverlapPolicy | None:
+    return OverlapPolicy(**orjson.loads(doc)) if doc else None
 
 
 class RedisScoreMarks:
@@ -93,8 +140,14 @@ class RedisResultLog:
 
     async def release(self, result: Result) -> bool:
         fields = result_fields(result)
-        keys = [f"{self._p}released:{result.submission_id}", self._stream(result.platform_id)]
+        keys = [f"{self._p}released:{result.release_key}", self._stream(result.platform_id)]
         return bool(await self._release(keys=keys, args=fields))
+
+    async def all_released(self, submission_ids: Sequence[str]) -> bool:
+        if not submission_ids:
+            return True
+        keys = [f"{self._p}released:{sid}" for sid in submission_ids]
+        return int(await self._r.exists(*keys)) == len(keys)
 
     async def read(
         self, platform_id: str, after: str, limit: int, block_s: float
@@ -129,6 +182,14 @@ def result_fields(result: Result) -> list[str | bytes]:
         result.answer,
         "released_at",
         result.released_at.isoformat(),
+        "aggregate",
+        "1" if result.aggregate else "0",
+        "confidence",
+        repr(result.confidence),
+        "answers",
+        str(result.answers),
+        "confident",
+        "1" if result.confident else "0",
     ]
 
 
@@ -159,5 +220,10 @@ def _entry(platform_id: str, entry_id: bytes, fields: Mapping[bytes, bytes]) -> 
             worker_id=text("worker_id"),
             answer=fields.get(b"answer", b""),
             released_at=datetime.fromisoformat(text("released_at")),
+            # Entries released before aggregates existed lack these: single answers.
+            aggregate=text("aggregate") == "1",
+            confidence=float(text("confidence") or 0),
+            answers=int(text("answers") or 0),
+            confident=text("confident") == "1",
         ),
     )

@@ -29,3 +29,34 @@ class EligibilityChange:
     gold_passed: int
     gold_failed: int
     changed_at: datetime
+
+
+@dataclass(frozen=True)
+class AnswerWanted:
+    """Scoring wants answer `answer_number` to the platform's task `task_id`, through copy
+    `answer_task_id`, from anyone but `answered_by`. Idempotent by answer_task_id."""
+
+    task_id: str
+    platform_id: str
+    answer_number: int
+    answer_task_id: str
+    answered_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnswersAggregated:
+    """The answer scoring settled on for a platform's task, from the answers it counted.
+    `confident` is False when the maximum answered without reaching the target; the copies
+    in `unused_task_ids` were never asked for."""
+
+    task_id: str
+    platform_id: str
+    client_task_id: str
+    task_type: str
+    answer: str
+    confidence: float
+    answers: int
+    confident: bool
+    submission_ids: tuple[str, ...]
+    unused_task_ids: tuple[str, ...]
+    aggregated_at: datetime

@@ -83,6 +83,15 @@ class Review:
     appeal_due: datetime | None = None
     appeal_answer: str = ""
     appeal_answered_at: datetime | None = None
+    # Set when several workers answer the task: the platform's task this answer is one of
+    # several to (task_id stays the copy's own id, which escrow is held and paid per). The
+    # released result names the platform's task, and its release may release the aggregate.
+    overlap_task_id: str = ""
+
+    @property
+    def result_task_id(self) -> str:
+        """The task id the platform sees on the released result: its own task's."""
+        return self.overlap_task_id or self.task_id
 
     @property
     def paid(self) -> bool:
@@ -120,6 +129,7 @@ def open_review(
     gold: bool,
     now: datetime,
     rules: ReviewRules,
+    overlap_task_id: str = "",
 ) -> Review:
     """A new review. Gold work is checked by scoring against its known answer, not by the
     platform, so it is approved at once; a failed gold answer lowers the worker's quality
@@ -139,6 +149,7 @@ def open_review(
         state=ReviewState.PENDING,
         scored_at=now,
         review_due=now + rules.review_window,
+        overlap_task_id=overlap_task_id,
     )
     if gold:
         return replace(review, state=ReviewState.APPROVED, automatic=True, decided_at=now)

@@ -27,7 +27,11 @@ class TaskIntake:
         missing = [f for f in ("task_id", "platform_id") if not getattr(message, f)]
         if missing:
             raise PoisonMessageError(f"task_submitted lacks {', '.join(missing)}")
-        await self._handlers.remember_task(RememberTask(task_from_pb(message)))
+        try:
+            task = task_from_pb(message)
+        except ValueError as exc:  # an overlap no policy can follow
+            raise PoisonMessageError(f"task {message.task_id!r}: {exc}") from exc
+        await self._handlers.remember_task(RememberTask(task))
 
 
 class SubmissionScoring:

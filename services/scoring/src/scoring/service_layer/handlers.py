@@ -11,6 +11,7 @@ from scoring.domain.events import SubmissionScored
 from scoring.domain.model import ResultEntry, Submission, TaskRecord, Verdict
 from scoring.domain.reviews import open_review
 from scoring.domain.verdicts import verdict_for
+from scoring.service_layer.overlap import AnswerGiven, OverlapHandlers
 from scoring.service_layer.ports import ResultLog, ScoredEvents, ScoreMarks, TaskBook
 from scoring.service_layer.quality import GoldResult, QualityHandlers
 from scoring.service_layer.reviews import ReviewHandlers
@@ -58,6 +59,7 @@ class ScoringHandlers:
         events: ScoredEvents,
         reviews: ReviewHandlers,
         quality: QualityHandlers,
+        overlap: OverlapHandlers,
         clock: Clock,
         watch: WatchConfig | None = None,
     ) -> None:
@@ -67,6 +69,7 @@ class ScoringHandlers:
         self._events = events
         self.reviews = reviews
         self.quality = quality
+        self.overlap = overlap
         self._clock = clock
         self._watch = watch or WatchConfig()
 
@@ -77,17 +80,20 @@ class ScoringHandlers:
     async def score_submission(self, command: ScoreSubmission) -> Scored:
         """Publishes the verdict, then opens the submission's review: the platform decides,
         or the review deadline approves it; gold work is approved at once. Nothing is
-        released or paid here.
+        released or paid here. An answer to a task that several workers answer is then
+        recorded with the others, which asks for one more or settles the aggregate.
 
         Safe to re-run after a crash at any point: the verdict is a pure function of the task
-        and the answer, the scored mark skips a second publish, and a review is opened once
-        per submission_id. Raises TaskNotKnownError (retryable) when the task has not been
-        consumed yet.
+        and the answer, the scored mark skips a second publish, a review is opened once per
+        submission_id and an answer is recorded once per worker and task. Raises
+        TaskNotKnownError (retryable) when the task, or for a copy the platform's task it
+        answers, has not been consumed yet.
         """
         submission = command.submission
         task = await self._tasks.get(submission.task_id)
         if task is None:
             raise TaskNotKnownError(submission.task_id)
+        platform_task = await self._platform_task(task)
         verdict = verdict_for(task, submission.answer)
         now = self._clock.now()
         published = False
@@ -108,13 +114,15 @@ class ScoringHandlers:
                     passed=verdict is Verdict.GOLD_PASSED,
                 )
             )
+        policy = platform_task.overlap if not task.is_gold else None
         review = open_review(
             submission_id=submission.submission_id,
             # Ownership comes from the task record, which scoring took from the platform's
-            # own submission, not from the worker-side event.
+            # own submission, not from the worker-side event. A copy keeps its own task id
+            # (its escrow is held and paid under it); its result names the platform's task.
             task_id=task.task_id,
-            client_task_id=task.client_task_id,
-            platform_id=task.platform_id,
+            client_task_id=platform_task.client_task_id,
+            platform_id=platform_task.platform_id,
             task_type=task.task_type,
             worker_id=submission.worker_id,
             region=submission.region,
@@ -124,9 +132,33 @@ class ScoringHandlers:
             gold=task.is_gold,
             now=now,
             rules=self.reviews.rules,
+            overlap_task_id=platform_task.task_id if policy is not None else "",
         )
         opened = await self.reviews.open(review)
+        if policy is not None:
+            # After the review is open: each answer is reviewed and paid on its own, whatever
+            # the aggregate makes of it.
+            await self.overlap.answered(
+                AnswerGiven(
+                    task=platform_task,
+                    policy=policy,
+                    worker_id=submission.worker_id,
+                    answer=submission.answer,
+                    submission_id=submission.submission_id,
+                    answer_number=task.answer_position,
+                )
+            )
         return Scored(verdict, published, opened)
+
+    async def _platform_task(self, task: TaskRecord) -> TaskRecord:
+        """The platform's own task behind a copy (the task itself otherwise): it carries the
+        overlap policy and names the aggregate."""
+        if not task.answer_of:
+            return task
+        platform_task = await self._tasks.get(task.answer_of)
+        if platform_task is None:
+            raise TaskNotKnownError(task.answer_of)
+        return platform_task
 
     def watch_results(self, query: WatchResults) -> AsyncGenerator[ResultEntry, None]:
         """The platform's released results after the cursor, then new ones as they come,

@@ -1,11 +1,18 @@
 """What scoring's handlers need from the outside world. Each port has a Redis or Kafka adapter
 and an in-memory fake in adapters/memory.py."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from scoring.domain.events import EligibilityChange, SubmissionScored
+from scoring.domain.answers import AnswerSheet, GivenAnswer
+from scoring.domain.events import (
+    AnswersAggregated,
+    AnswerWanted,
+    EligibilityChange,
+    SubmissionScored,
+)
 from scoring.domain.model import Result, ResultEntry, TaskRecord, Verdict
 from scoring.domain.reviews import Review, ReviewState
 
@@ -39,7 +46,11 @@ class ResultLog(Protocol):
     async def release(self, result: Result) -> bool:
         """Appends the result to its platform's log unless this submission_id was released
         before, as one atomic step, so a re-run after a crash never releases twice. True when
-        it was appended now."""
+        it was appended now. An aggregate is released once per task (`Result.release_key`)."""
+        ...
+
+    async def all_released(self, submission_ids: Sequence[str]) -> bool:
+        """Whether every one of these submissions' results has been released."""
         ...
 
     async def read(
@@ -105,24 +116,41 @@ class ReviewEvents(Protocol):
 
 
 @dataclass(frozen=True)
-class GoldTally:
+class QualityTally:
+    """A worker's evidence on one task type: gold results, and agreement with settled
+    aggregates of several answers."""
+
     gold_passed: int
     gold_failed: int
+    agreed: int = 0
+    disagreed: int = 0
 
     @property
     def version(self) -> int:
-        """Grows with every gold result counted: orders the estimates made from it."""
-        return self.gold_passed + self.gold_failed
+        """Grows with every result counted: orders the estimates made from it."""
+        return self.gold_passed + self.gold_failed + self.agreed + self.disagreed
 
 
 class QualityBook(Protocol):
-    """Each worker's gold results per (platform, task type), and what was announced."""
+    """Each worker's gold and agreement results per (platform, task type), and what was
+    announced."""
 
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
-    ) -> GoldTally:
+    ) -> QualityTally:
         """Counts the result once per submission (a re-run counts nothing) and returns the
         tally after it."""
+        ...
+
+    async def count_agreement(
+        self, submission_id: str, worker_id: str, platform_id: str, task_type: str, agreed: bool
+    ) -> QualityTally:
+        """Counts whether the submission agreed with its task's aggregate, once per
+        submission (a re-run counts nothing), and returns the tally after it."""
+        ...
+
+    async def tally(self, worker_id: str, platform_id: str, task_type: str) -> QualityTally:
+        """The tally as it stands (all zero for a worker never counted)."""
         ...
 
     async def claim(
@@ -144,3 +172,53 @@ class QualityEvents(Protocol):
     async def publish(self, change: EligibilityChange) -> None:
         """Returns once durable in Kafka."""
         ...
+
+
+class AnswerBook(Protocol):
+    """Per platform task with several answers: its answer sheet, the steps not yet announced
+    and the aggregates not yet released. Every change is one atomic step, so handlers of two
+    answers to one task, running at once anywhere, never both advance it."""
+
+    async def record(self, task_id: str, answer: GivenAnswer) -> AnswerSheet:
+        """Adds the answer unless its worker answered the task already or the task is
+        settled (then a no-op), and returns the sheet after it. Idempotent."""
+        ...
+
+    async def get(self, task_id: str) -> AnswerSheet | None: ...
+
+    async def ask(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
+        """Records that `wanted` was asked for and queues its announcement, if the stored
+        sheet is still unsettled with `seen`'s answers and asked count. False, changing
+        nothing, when another handler moved the sheet on meanwhile."""
+        ...
+
+    async def settle(self, seen: AnswerSheet, aggregated: AnswersAggregated, now: datetime) -> bool:
+        """Stores the aggregate, queues its announcement and its release, under the same
+        condition as `ask`."""
+        ...
+
+    async def announced(self, task_id: str, step: str) -> None:
+        """The step's announcement is durable; a later step's stays queued."""
+        ...
+
+    async def unannounced(self, older_than: datetime, limit: int) -> list[str]:
+        """Tasks with a step stored by `older_than` and not announced yet."""
+        ...
+
+    async def unreleased(self, older_than: datetime, limit: int) -> list[str]:
+        """Settled tasks whose aggregate was not released and not checked since
+        `older_than`, least recently checked first."""
+        ...
+
+    async def checked(self, task_id: str, released: bool, now: datetime) -> None:
+        """The aggregate's release was tried at `now`: done, or to be tried again later."""
+        ...
+
+
+class OverlapEvents(Protocol):
+    """tasks.overlap. Both return once durable in Kafka; the same step published twice has
+    the same event id, which consumers drop as a duplicate."""
+
+    async def answer_wanted(self, event: AnswerWanted) -> None: ...
+
+    async def answers_aggregated(self, event: AnswersAggregated) -> None: ...

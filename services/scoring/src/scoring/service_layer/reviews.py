@@ -6,7 +6,7 @@ the announcement), then announced on Kafka. A step whose announcement failed sta
 is a duplicate that consumers drop.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,12 +58,16 @@ class ReviewHandlers:
         clock: Clock,
         rules: ReviewRules,
         sweep: SweepConfig | None = None,
+        answer_released: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._book = book
         self._events = events
         self._clock = clock
         self.rules = rules
         self._sweep = sweep or SweepConfig()
+        # Told the platform task id when one of its several answers is released, so the
+        # aggregate can follow the last of them.
+        self._answer_released = answer_released
 
     async def open(self, review: Review) -> bool:
         """Stores a new review (a no-op when this submission has one) and announces it."""
@@ -71,6 +75,7 @@ class ReviewHandlers:
         if not await self._book.save(review, None, release, self._clock.now()):
             return False
         _count(review, release)
+        await self._after_release(review, release)
         await self._announce(review)
         return True
 
@@ -176,8 +181,23 @@ class ReviewHandlers:
         if not await self._book.save(after, before.state, release, self._clock.now()):
             raise ReviewConflictError("the review changed meanwhile; read it again")
         _count(after, release)
+        await self._after_release(after, release)
         await self._announce(after)
         return after
+
+    async def _after_release(self, review: Review, release: Result | None) -> None:
+        if release is None or not review.overlap_task_id or self._answer_released is None:
+            return
+        try:
+            await self._answer_released(review.overlap_task_id)
+        except Exception as error:
+            # The review step is stored and must not look failed to the caller: the overlap
+            # sweep checks settled aggregates waiting for their answers and releases it then.
+            log.warning(
+                "aggregate release not tried yet",
+                task_id=review.overlap_task_id,
+                error=str(error),
+            )
 
     async def _announce(self, review: Review) -> None:
         try:
@@ -205,7 +225,8 @@ def _release(review: Review) -> Result | None:
     return Result(
         submission_id=review.submission_id,
         platform_id=review.platform_id,
-        task_id=review.task_id,
+        # One of several answers names the platform's task, not the copy it came through.
+        task_id=review.result_task_id,
         client_task_id=review.client_task_id,
         task_type=review.task_type,
         worker_id=review.worker_id,
