@@ -364,6 +364,104 @@ async def test_a_task_travels_from_platform_to_ledger(
         assert service.exit_code() == 0, service.log_tail()
 
 
+async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
+    services: dict[str, ServiceProcess], platform_key: Metadata
+) -> None:
+    """A task type asking for two answers that agree (a third if they disagree): two workers
+    answer, the platform pays both and receives both answers and then their aggregate; the
+    third answer's escrow is released unused."""
+    for service in services.values():
+        await service.wait_healthy(60)
+    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
+    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
+    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
+    price = 100_000
+    await dg.PlatformServiceStub(dispatcher).DefineTaskType(
+        d.DefineTaskTypeRequest(
+            task_type=d.TaskType(
+                name="car-or-not",
+                purpose="Lab E2E checks which street photos show a car at all",
+                price_micros=price,
+                effort_seconds=20,
+                skills=["en"],
+                overlap=e.Overlap(min_answers=2, max_answers=3, confidence_target=0.8),
+            )
+        ),
+        metadata=platform_key,
+        timeout=5,
+    )
+    escrow = pg.EscrowServiceStub(payroll)
+    await escrow.Deposit(
+        p.DepositRequest(deposit_id="e2e-vote", amount_micros=3 * price),
+        metadata=platform_key,
+        timeout=10,
+    )
+    submitted = await dg.PlatformServiceStub(dispatcher).SubmitTasks(
+        d.SubmitTasksRequest(
+            tasks=[d.NewTask(client_task_id="vote-1", task_type="car-or-not", payload=b"img")]
+        ),
+        metadata=platform_key,
+        timeout=10,
+    )
+    task_id = submitted.tasks[0].task_id
+    held = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
+    assert held.escrow.held_micros == 3 * price  # every answer it may need, funded up front
+
+    # Each worker answers once: the second answer goes to whoever did not give the first.
+    answered = await asyncio.wait_for(
+        asyncio.gather(
+            work_through(dispatcher, "w-vote-1", 1), work_through(dispatcher, "w-vote-2", 1)
+        ),
+        60,
+    )
+    assert len({sid for _, sids in answered for sid in sids}) == 2
+
+    reviews = sg.ReviewServiceStub(scoring)
+
+    async def pending() -> list[s.Review] | None:
+        page = await reviews.ListPendingReviews(
+            s.ListPendingReviewsRequest(), metadata=platform_key, timeout=5
+        )
+        return list(page.reviews) if len(page.reviews) == 2 else None
+
+    waiting = await eventually(pending)
+    assert waiting is not None, "scoring never opened both answers' reviews"
+    for review in waiting:
+        await reviews.ReviewSubmission(
+            s.ReviewSubmissionRequest(submission_id=review.submission_id, approve=s.Approve()),
+            metadata=platform_key,
+            timeout=5,
+        )
+
+    results: list[s.WatchResultsResponse] = []
+    watch = sg.ResultsServiceStub(scoring).WatchResults(
+        s.WatchResultsRequest(), metadata=platform_key, timeout=30
+    )
+    async for result in watch:
+        results.append(result)
+        if result.aggregate:
+            break
+    watch.cancel()
+    answers, [aggregate] = results[:-1], results[-1:]
+    # Both answers, under the platform's own task id, then the aggregate of the two.
+    assert sorted(r.worker_id for r in answers) == ["w-vote-1", "w-vote-2"]
+    assert {r.task_id for r in answers} == {task_id}
+    assert (aggregate.task_id, aggregate.client_task_id) == (task_id, "vote-1")
+    assert (aggregate.answer, aggregate.answers, aggregate.worker_id) == (b"car", 2, "")
+    assert aggregate.confident
+    assert aggregate.confidence >= 0.8
+
+    async def settled() -> p.GetEscrowResponse | None:
+        now = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
+        return now if now.escrow.held_micros == 0 else None
+
+    final = await eventually(settled)
+    assert final is not None, "the third answer's hold was never released"
+    assert (final.escrow.spent_micros, final.escrow.available_micros) == (2 * price, price)
+    for channel in (dispatcher, scoring, payroll):
+        await channel.close()
+
+
 async def test_every_service_exports_metrics_promtool_accepts(
     services: dict[str, ServiceProcess],
 ) -> None:
