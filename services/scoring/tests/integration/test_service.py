@@ -693,10 +693,11 @@ async def test_several_answers_ask_one_more_settle_and_release_the_aggregate_las
     found = await scoring.records("tasks.overlap", lambda rs: bool(steps(rs, "answers_aggregated")))
     [aggregated_envelope] = steps(found, "answers_aggregated")
     aggregated = aggregated_envelope.answers_aggregated
+    # Compared without case or spaces, returned as the first worker spelled it.
     assert (aggregated.task_id, aggregated.client_task_id, aggregated.answer) == (
         "t-many",
         "client-many",
-        "yes",
+        "Yes",
     )
     assert (aggregated.answers, aggregated.confident) == (2, True)
     assert list(aggregated.submission_ids) == ["s-1", "s-2"]
@@ -724,6 +725,6 @@ async def test_several_answers_ask_one_more_settle_and_release_the_aggregate_las
     last_answer, aggregate = await _next(resumed), await _next(resumed)
     assert (last_answer.task_id, last_answer.worker_id) == ("t-many", "worker-1")
     assert (aggregate.aggregate, aggregate.task_id, aggregate.worker_id) == (True, "t-many", "")
-    assert (aggregate.answer, aggregate.answers, aggregate.confident) == (b"yes", 2, True)
+    assert (aggregate.answer, aggregate.answers, aggregate.confident) == (b"Yes", 2, True)
     assert aggregate.confidence == pytest.approx(0.49 / 0.58)
     resumed.cancel()

@@ -158,7 +158,7 @@ async def test_an_aggregate_streams_after_its_answers_with_its_own_fields(
     )
     assert (aggregate.aggregate, aggregate.answer, aggregate.answers, aggregate.confident) == (
         True,
-        b"yes",
+        b"Yes",
         2,
         True,
     )

@@ -94,7 +94,13 @@ def _sheet(task_id: str, reply: list[Any]) -> AnswerSheet | None:
     for worker_id, doc in answers_raw.items():
         given = orjson.loads(doc)
         answers.append(
-            GivenAnswer(worker_id, given["answer"], given["submission_id"], given["answer_number"])
+            GivenAnswer(
+                worker_id,
+                given["answer"],
+                given["submission_id"],
+                given["answer_number"],
+                given.get("spelling", ""),
+            )
         )
     return AnswerSheet(
         task_id=task_id,
@@ -132,6 +138,7 @@ class RedisAnswerBook:
                 "answer": answer.answer,
                 "submission_id": answer.submission_id,
                 "answer_number": answer.answer_number,
+                "spelling": answer.spelling,
             }
         )
         reply = await self._record(keys=self._keys(task_id), args=[answer.worker_id, doc])

@@ -15,12 +15,14 @@ from scoring.domain.verdicts import normalize_answer
 
 @dataclass(frozen=True)
 class GivenAnswer:
-    """One worker's answer to a platform task, in the form answers are compared in."""
+    """One worker's answer to a platform task, in the form answers are compared in, and as
+    the worker spelled it (what the platform gets back as the aggregate)."""
 
     worker_id: str
     answer: str
     submission_id: str
     answer_number: int
+    spelling: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,13 @@ class AnswerSheet:
         """An answer asked for has not come in yet: nothing to decide until it does."""
         return len(self.answers) < self.asked
 
+    def spelling_of(self, answer: str) -> str:
+        """`answer` (compared form) as its first worker spelled it: "label-A", not "label-a"."""
+        for given in self.answers:
+            if given.answer == answer and given.spelling:
+                return given.spelling
+        return answer
+
     def labels(self) -> list[Label]:
         return [Label(self.task_id, a.worker_id, a.answer) for a in self.answers]
 
@@ -59,7 +68,12 @@ AGGREGATED_STEP = "aggregated"
 def answer_text(answer: bytes) -> str:
     """A submitted answer as it is aggregated: decoded and normalized like gold answers are
     compared. Bytes that are not UTF-8 keep their escapes, so two different ones stay apart."""
-    return normalize_answer(answer.decode("utf-8", errors="backslashreplace"))
+    return normalize_answer(spelled(answer))
+
+
+def spelled(answer: bytes) -> str:
+    """A submitted answer as text, as the worker spelled it, surrounding whitespace aside."""
+    return answer.decode("utf-8", errors="backslashreplace").strip()
 
 
 def by_order(answers: list[GivenAnswer]) -> tuple[GivenAnswer, ...]:

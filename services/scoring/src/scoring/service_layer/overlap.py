@@ -26,11 +26,13 @@ from scoring.domain.answers import (
     AnswerSheet,
     GivenAnswer,
     answer_text,
+    spelled,
     wanted_step,
 )
 from scoring.domain.events import AnswersAggregated, AnswerWanted
 from scoring.domain.model import Result, TaskRecord
 from scoring.domain.overlap import OverlapOutcome, OverlapPolicy, decide_overlap
+from scoring.domain.verdicts import normalize_answer
 from scoring.service_layer.ports import AnswerBook, OverlapEvents, ResultLog
 from scoring.service_layer.quality import AgreementResult, QualityHandlers
 
@@ -99,6 +101,7 @@ class OverlapHandlers:
                 answer_text(command.answer),
                 command.submission_id,
                 command.answer_number,
+                spelled(command.answer),
             ),
         )
         lost_race = False
@@ -188,7 +191,7 @@ class OverlapHandlers:
             platform_id=task.platform_id,
             client_task_id=task.client_task_id,
             task_type=task.task_type,
-            answer=decision.answer,
+            answer=sheet.spelling_of(decision.answer),
             confidence=decision.confidence,
             answers=count,
             confident=decision.outcome is OverlapOutcome.ENOUGH,
@@ -230,7 +233,7 @@ class OverlapHandlers:
                         given.worker_id,
                         aggregated.platform_id,
                         aggregated.task_type,
-                        agreed=given.answer == aggregated.answer,
+                        agreed=given.answer == normalize_answer(aggregated.answer),
                     )
                 )
         await self._release_aggregate(aggregated)
