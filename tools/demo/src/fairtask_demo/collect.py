@@ -187,5 +187,11 @@ async def escrows(
     return found
 
 
-def tasks_paid(found: Mapping[str, Statement]) -> int:
-    return sum(s.tasks_paid for s in found.values())
+def tasks_paid(found: Mapping[str, Statement]) -> set[str]:
+    """Ids of the tasks whose work was paid (a further answer's copy under its own id)."""
+    return {
+        line.task_id
+        for statement in found.values()
+        for line in statement.lines
+        if line.kind == "TASK_PAY"
+    }

@@ -249,13 +249,15 @@ class LoadSession:
         last, still = (-1, -1), 0
         worker_ids = [t.profile.worker_id for t in self.tallies]
         while loop.time() < deadline and not self._interrupted():
-            paid = collect.tasks_paid(await collect.statements(payroll, worker_ids, self._operator))
-            now = (paid, len(self.registry.released))
+            found = await collect.statements(payroll, worker_ids, self._operator)
             done = {t for w in self.tallies for t in w.submit_sent_at} & self.registry.tasks.keys()
+            # Each platform task's own answer; further answers are paid under their copies' ids.
+            unpaid = len(done - collect.tasks_paid(found))
+            now = (unpaid, len(self.registry.released))
             # Gold tasks are control questions: their answers are not results for the platform.
             releasable = sum(1 for t in done if not self.registry.tasks[t].gold)
             still = still + 1 if now == last else 0
-            if (paid >= len(done) and now[1] >= releasable) or still >= 3:
+            if (unpaid == 0 and now[1] >= releasable) or still >= 3:
                 return
             last = now
             await self._sleep_or_hurry(1.0)
