@@ -246,18 +246,22 @@ class LoadSession:
         """Gives scoring and payroll a moment to catch up with the last submissions."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.settle_s
-        last, still = (-1, -1), 0
+        last, still = (-1, -1, -1), 0
+        aggregated = self.registry.aggregates
         worker_ids = [t.profile.worker_id for t in self.tallies]
         while loop.time() < deadline and not self._interrupted():
             found = await collect.statements(payroll, worker_ids, self._operator)
             done = {t for w in self.tallies for t in w.submit_sent_at} & self.registry.tasks.keys()
             # Each platform task's own answer; further answers are paid under their copies' ids.
             unpaid = len(done - collect.tasks_paid(found))
-            now = (unpaid, len(self.registry.released))
+            # Tasks several workers answer end in an aggregate once their further answers
+            # are in and paid for.
+            unaggregated = len((set(self.registry.copies.values()) & done) - aggregated.keys())
+            now = (unpaid, len(self.registry.released), unaggregated)
             # Gold tasks are control questions: their answers are not results for the platform.
             releasable = sum(1 for t in done if not self.registry.tasks[t].gold)
             still = still + 1 if now == last else 0
-            if (unpaid == 0 and now[1] >= releasable) or still >= 3:
+            if (unpaid == 0 and now[1] >= releasable and unaggregated == 0) or still >= 3:
                 return
             last = now
             await self._sleep_or_hurry(1.0)
