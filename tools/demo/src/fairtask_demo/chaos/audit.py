@@ -139,3 +139,58 @@ def audit_payments(statements: Mapping[str, Statement], submitted: Iterable[str]
     examples = [f"{t} paid {n + 1} times" for t, n in sorted(duplicates.items())[:5]]
     examples += [f"{t} never paid" for t in sorted(missing)[:5]]
     return PaymentAudit(sum(duplicates.values()), len(missing), tuple(examples))
+
+
+@dataclass(frozen=True)
+class AnswerAudit:
+    """Tasks several workers answer, followed through the events: a further answer scoring
+    asked for must be queued by the dispatcher and answered by a worker, and each task must
+    end in an aggregate. Each count is of tasks stuck at that stage at the end."""
+
+    asked: int
+    never_queued: int
+    never_answered: int
+    never_aggregated: int
+    examples: tuple[str, ...]
+
+
+def audit_answers(
+    overlap: Iterable[envelope_pb2.Envelope],
+    submitted: Iterable[envelope_pb2.Envelope],
+    submissions: Iterable[envelope_pb2.Envelope],
+    several: Iterable[str],
+) -> AnswerAudit:
+    """`several`: the platform tasks (answered at least once) whose type asks for several."""
+    wanted: dict[str, str] = {}  # copy -> its platform task
+    aggregated: set[str] = set()
+    for envelope in overlap:
+        kind = envelope.WhichOneof("payload")
+        if kind == "answer_wanted":
+            wanted[envelope.answer_wanted.answer_task_id] = envelope.answer_wanted.task_id
+        elif kind == "answers_aggregated":
+            aggregated.add(envelope.answers_aggregated.task_id)
+    queued = {
+        e.task_submitted.task_id for e in submitted if e.WhichOneof("payload") == "task_submitted"
+    }
+    answered = {
+        e.submission_received.task_id
+        for e in submissions
+        if e.WhichOneof("payload") == "submission_received"
+    }
+    stuck: dict[str, list[str]] = defaultdict(list)
+    for copy, task in sorted(wanted.items()):
+        if copy not in queued:
+            stuck["never_queued"].append(f"{task}: answer copy {copy} asked, never queued")
+        elif copy not in answered:
+            stuck["never_answered"].append(f"{task}: answer copy {copy} queued, never answered")
+    waiting = {line.split(":")[0] for lines in stuck.values() for line in lines}
+    for task in sorted(set(several) - aggregated - waiting):
+        stuck["never_aggregated"].append(f"{task}: answered, never aggregated")
+    examples = [line for lines in stuck.values() for line in lines[:5]]
+    return AnswerAudit(
+        asked=len(wanted),
+        never_queued=len(stuck["never_queued"]),
+        never_answered=len(stuck["never_answered"]),
+        never_aggregated=len(stuck["never_aggregated"]),
+        examples=tuple(examples),
+    )

@@ -3,7 +3,7 @@
 import dataclasses
 from typing import Any
 
-from fairtask_demo.chaos.audit import LeaseAudit, PaymentAudit
+from fairtask_demo.chaos.audit import AnswerAudit, LeaseAudit, PaymentAudit
 from fairtask_demo.chaos.faults import Faults, count_by_kind
 
 
@@ -13,6 +13,7 @@ def chaos_report(
     leases: LeaseAudit,
     payments: PaymentAudit,
     unfinished_tasks: list[str],
+    answers: AnswerAudit | None = None,
 ) -> dict[str, Any]:
     injected = faults.injected
     recoveries = [f.recovery_s for f in injected if f.recovery_s is not None]
@@ -25,6 +26,10 @@ def chaos_report(
         "double_leases": leases.double_leases,
         "duplicate_payments": payments.duplicate_payments,
         "missing_payments": payments.missing_payments,
+        # A further answer scoring asked for that the dispatcher never queued, or that no
+        # worker answered once the run drained: lost on the way.
+        "answers_never_queued": answers.never_queued if answers else 0,
+        "answers_never_answered": answers.never_answered if answers else 0,
     }
     return {
         "seed": faults.plan.seed,
@@ -37,6 +42,9 @@ def chaos_report(
         "tasks_by_state": run["tasks_by_state"],
         **figures,
         "leases": leases.leases,
+        "answers_asked": answers.asked if answers else 0,
+        # Answered but not settled when the run ended (its last answers' reviews may be late).
+        "tasks_never_aggregated": answers.never_aggregated if answers else 0,
         "ledger_balanced": run["ledger_balanced"],
         "services_recovered": recovered,
         "max_recovery_s": max(recoveries, default=None),
@@ -46,6 +54,7 @@ def chaos_report(
             "unfinished_tasks": unfinished_tasks[:10],
             "leases": list(leases.examples),
             "payments": list(payments.examples),
+            "answers": list(answers.examples) if answers else [],
         },
         "passed": (
             all(value == 0 for value in figures.values())
@@ -74,11 +83,14 @@ def chaos_text(report: dict[str, Any]) -> str:
         f"  services recovered {report['services_recovered']} (max {report['max_recovery_s']} s; "
         f"work resumed within {report['max_work_resumed_s']} s); "
         f"unexpected exits {len(report['unexpected_exits'])}",
+        f"  further answers asked {report['answers_asked']}: never queued "
+        f"{report['answers_never_queued']}, never answered {report['answers_never_answered']}; "
+        f"tasks never aggregated {report['tasks_never_aggregated']}",
         f"  {'PASSED' if report['passed'] else 'FAILED'}",
     ]
     examples = report["examples"]
     for task in examples["unfinished_tasks"]:
         lines.append(f"  unfinished: {task}")
-    for example in examples["leases"] + examples["payments"]:
+    for example in examples["leases"] + examples["payments"] + examples.get("answers", []):
         lines.append(f"  e.g. {example}")
     return "\n".join(lines)

@@ -4,7 +4,13 @@ import asyncio
 from typing import Any
 
 from fairtask.v1 import envelope_pb2
-from fairtask_demo.chaos.audit import audit_leases, audit_payments, owed_tasks, read_topic
+from fairtask_demo.chaos.audit import (
+    audit_answers,
+    audit_leases,
+    audit_payments,
+    owed_tasks,
+    read_topic,
+)
 from fairtask_demo.chaos.faults import Faults
 from fairtask_demo.chaos.report import chaos_report
 from fairtask_demo.model import LOST, PENDING_STATES, RunRecord
@@ -13,13 +19,17 @@ from fairtask_demo.model import LOST, PENDING_STATES, RunRecord
 async def audited(
     faults: Faults, run: dict[str, Any], record: RunRecord, bootstrap: str
 ) -> dict[str, Any]:
-    assigned, submissions, reviews = await asyncio.gather(
+    assigned, submissions, reviews, overlap, queued = await asyncio.gather(
         read_topic(bootstrap, "tasks.assigned"),
         read_topic(bootstrap, "submissions"),
         read_topic(bootstrap, "reviews"),
+        read_topic(bootstrap, "tasks.overlap"),
+        read_topic(bootstrap, "tasks.submitted"),
     )
     leases = audit_leases(assigned, submissions, record.tasks)
     submitted = [task for task, final in record.final.items() if final.state == "SUBMITTED"]
+    several = set(record.copies.values()) & set(submitted)
+    answers = audit_answers(overlap, queued, submissions, several)
     payments = audit_payments(record.statements, owed_tasks(reviews, submitted))
     lost = sorted(
         task
@@ -30,7 +40,7 @@ async def audited(
     unfinished = _traced(lost, record, submissions) + [
         f"{t}: still {record.final[t].state}" for t in pending
     ]
-    return chaos_report(faults, run, leases, payments, unfinished)
+    return chaos_report(faults, run, leases, payments, unfinished, answers)
 
 
 def _traced(
