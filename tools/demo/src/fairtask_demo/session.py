@@ -222,7 +222,8 @@ class LoadSession:
             waiter.cancel()
 
     async def _drain(self, dispatcher: grpc.aio.Channel) -> None:
-        """Lets in-flight work finish until the dispatcher says every task is SUBMITTED."""
+        """Lets in-flight work finish until the dispatcher says every task is SUBMITTED and
+        every task several workers answer has its aggregate."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._config.drain_s
         confirmed: set[str] = set()
@@ -238,7 +239,10 @@ class LoadSession:
             ]
             states = await collect.task_states(dispatcher, to_check, self._credentials)
             confirmed |= {t for t, s in states.items() if s.state == "SUBMITTED"}
-            if len(confirmed) >= len(self.registry.tasks):
+            # Workers stay until tasks several workers answer have all their answers too:
+            # scoring asks for the last ones after the first answers are in.
+            unaggregated = set(self.registry.copies.values()) - self.registry.aggregates.keys()
+            if len(confirmed) >= len(self.registry.tasks) and not unaggregated:
                 return
             await self._sleep_or_hurry(1.0)
 
