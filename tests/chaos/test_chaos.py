@@ -37,6 +37,12 @@ def test_a_short_chaos_run_loses_nothing_and_pays_each_task_once(
     assert report["double_leases"] == 0, summary
     assert report["duplicate_payments"] == 0, summary
     assert report["missing_payments"] == 0, summary
+    # Further answers to tasks several workers answer: none lost between scoring's request,
+    # the dispatcher's queue and a worker, and every such task settled.
+    assert report["answers_asked"] > 0, summary
+    assert report["answers_never_queued"] == 0, summary
+    assert report["answers_never_answered"] == 0, summary
+    assert report["tasks_never_aggregated"] == 0, summary
     assert report["ledger_balanced"] is True, summary
     assert report["services_recovered"] is True, summary
     assert report["passed"] is True, summary

@@ -2,7 +2,7 @@
 as a duplicate or missing payment; redeliveries count once."""
 
 from fairtask.v1 import envelope_pb2, events_pb2
-from fairtask_demo.chaos.audit import audit_leases, audit_payments, owed_tasks
+from fairtask_demo.chaos.audit import audit_answers, audit_leases, audit_payments, owed_tasks
 from fairtask_demo.chaos.faults import Fault, count_by_kind
 from fairtask_demo.model import Statement, StatementLine
 from fairtask_runtime.envelope import wrap
@@ -101,3 +101,35 @@ def test_work_is_owed_unless_its_rejection_stands_unpaid() -> None:
     ]
     submitted = ["approved", "kept", "rejected", "upheld", "granted", "waiting", "unreviewed"]
     assert owed_tasks(steps, submitted) == {"approved", "kept", "granted", "waiting", "unreviewed"}
+
+
+def wanted(task: str, copy: str) -> envelope_pb2.Envelope:
+    return wrap(events_pb2.AnswerWanted(task_id=task, answer_task_id=copy), "test")
+
+
+def queued(task: str) -> envelope_pb2.Envelope:
+    return wrap(events_pb2.TaskSubmitted(task_id=task), "test")
+
+
+def aggregated(task: str) -> envelope_pb2.Envelope:
+    return wrap(events_pb2.AnswersAggregated(task_id=task), "test")
+
+
+def test_further_answers_are_followed_to_the_stage_they_stopped_at() -> None:
+    overlap = [
+        wanted("t1", "t1#2"),
+        aggregated("t1"),
+        wanted("t2", "t2#2"),  # never queued
+        wanted("t3", "t3#2"),  # queued, never answered
+        wanted("t3", "t3#2"),  # asked again (a redelivery): one copy
+    ]
+    audit = audit_answers(
+        overlap,
+        [queued("t1#2"), queued("t3#2")],
+        [answered("t1", "a"), answered("t1#2", "b")],
+        several={"t1", "t2", "t3", "t4"},
+    )
+    assert (audit.asked, audit.never_queued, audit.never_answered) == (3, 1, 1)
+    # t4 got its first answer and nothing since; t2 and t3 are counted where they stopped.
+    assert audit.never_aggregated == 1
+    assert audit.examples[-1] == "t4: answered, never aggregated"

@@ -30,6 +30,8 @@ def chaos_report(
         # worker answered once the run drained: lost on the way.
         "answers_never_queued": answers.never_queued if answers else 0,
         "answers_never_answered": answers.never_answered if answers else 0,
+        # Answered, never settled: the run drains until each such task has its aggregate.
+        "tasks_never_aggregated": answers.never_aggregated if answers else 0,
     }
     return {
         "seed": faults.plan.seed,
@@ -43,8 +45,6 @@ def chaos_report(
         **figures,
         "leases": leases.leases,
         "answers_asked": answers.asked if answers else 0,
-        # Answered but not settled when the run ended (its last answers' reviews may be late).
-        "tasks_never_aggregated": answers.never_aggregated if answers else 0,
         "ledger_balanced": run["ledger_balanced"],
         "services_recovered": recovered,
         "max_recovery_s": max(recoveries, default=None),
