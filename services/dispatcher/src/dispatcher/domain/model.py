@@ -73,10 +73,6 @@ class Task:
     answer_number: int = 1
     answered_by: tuple[str, ...] = ()
 
-    @property
-    def platform_task_id(self) -> str:
-        return self.answer_of or self.task_id
-
 
 @dataclass(frozen=True)
 class TaskStatus:
