@@ -193,7 +193,7 @@ class Dispatch:
             previous.offer_id = None
         lease = connection.lease
         if lease is not None:
-            session.lease_id = lease.lease_id
+            session.lease = lease
             engagement = Engagement(
                 lease.task.task_id, lease.offer_id, lease.lease_id, connection.by
             )
@@ -254,7 +254,7 @@ class Dispatch:
         self.roster.engage(session.worker_id, self._leased(lease), now)
         metrics.OFFER_OUTCOMES.labels(session.hello.region, "accepted").inc()
         metrics.WORK_SECONDS.labels(session.hello.region).inc(lease.task.task_type.effort_seconds)
-        session.lease_id = lease.lease_id
+        session.lease = lease
         session.push(LeasePush(lease, self._config.heartbeat_interval_s))
 
     def _leased(self, lease: Lease) -> Engagement:
@@ -282,21 +282,29 @@ class Dispatch:
     async def submit(self, session: WorkerSession, lease_id: str, answer: bytes) -> None:
         if len(answer) > self._config.max_answer_bytes:
             raise _too_large("submit.answer", self._config.max_answer_bytes)
-        lease = await self._store.get_lease(lease_id)
-        if lease is None or lease.worker_id != session.worker_id:
-            raise NotFoundError(f"lease {lease_id} is not yours")
-        if not lease.active:
-            raise AlreadyDoneError(f"lease {lease_id} was already submitted or released")
+        # The connection's own lease saves a round trip; any other is read from the store.
+        held = session.lease if session.lease_id == lease_id else None
+        lease = _submittable(held or await self._store.get_lease(lease_id), lease_id, session)
         now = self._clock.now()
         submission_id = submission_id_for(lease_id)
         worked = max(int((now - lease.leased_at).total_seconds()), 0)
         # The submission is recorded with the completion, in one step: the worker is paid even
         # if we crash right after, and a repeat of the submit is refused.
-        if not await self._store.complete(
-            lease_id, session.worker_id, answer, worked, submission_id, now
-        ):
+        try:
+            completed = await self._store.complete(
+                lease_id, session.worker_id, answer, worked, submission_id, now
+            )
+        except NotFoundError:
+            if held is None:
+                raise
+            completed = False
+        if not completed:
+            if held is not None:
+                # Released or submitted elsewhere since it was accepted here (the store changed
+                # nothing): refused as it would have been had it been read first.
+                _submittable(await self._store.get_lease(lease_id), lease_id, session)
             raise AlreadyDoneError(f"lease {lease_id} was already submitted")
-        session.lease_id = None
+        session.lease = None
         _count_deadline_miss(lease.task, now)
         self.policy.completed(session.worker_id, lease.task.task_id, float(worked), now.timestamp())
         self.roster.disengage(session.worker_id, now.timestamp(), lease_id=lease_id)
@@ -480,7 +488,7 @@ class Dispatch:
         self.roster.disengage(worker_id, now, lease_id=lease_id)
         session = self._sessions.get(worker_id)
         if session is not None and session.lease_id == lease_id:
-            session.lease_id = None  # back just as grace ran out: the task is queued again
+            session.lease = None  # back just as grace ran out: the task is queued again
 
     def end_session(self, worker_id: str, seq: int, reason: str) -> None:
         """The worker's connection `seq` here was superseded or ended by another replica."""
@@ -489,6 +497,15 @@ class Dispatch:
             del self._sessions[worker_id]
             session.push(Closed(reason))
             session.open = False
+
+
+def _submittable(lease: Lease | None, lease_id: str, session: WorkerSession) -> Lease:
+    """The lease, if it is the session's worker's and active; raises otherwise."""
+    if lease is None or lease.worker_id != session.worker_id:
+        raise NotFoundError(f"lease {lease_id} is not yours")
+    if not lease.active:
+        raise AlreadyDoneError(f"lease {lease_id} was already submitted or released")
+    return lease
 
 
 def _too_large(field: str, limit: int) -> InvalidInputError:
