@@ -24,10 +24,21 @@ from dispatcher.service_layer.ports import (
     LeaseReleasedNow,
     OfferClosedNow,
     OfferMade,
+    OfferWanted,
     OnlineWorker,
 )
 from dispatcher.service_layer.sessions import Hello
 from fairtask_runtime.envelope import new_event_id
+
+
+def _offer_made(wanted: OfferWanted, raw: list[bytes]) -> OfferMade:
+    """OFFER_TASK's reply: ["ok", task event, holder, seq], or [why not]."""
+    verdict = as_text(raw[0])
+    if verdict != "ok":
+        return OfferMade(None, verdict)
+    task = task_from_bytes(as_bytes(raw[1]))
+    offer = Offer(wanted.offer_id, task, wanted.worker_id, wanted.expires_at)
+    return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
 
 
 class RedisTaskTypes:
@@ -177,21 +188,28 @@ class RedisTaskStore:
         by: str,
         now: datetime,
     ) -> OfferMade:
-        args: list[EncodableT] = [
-            self._p,
-            task_id,
-            worker_id,
-            offer_id,
-            to_ms(expires_at),
-            region,
-            by,
+        wanted = OfferWanted(task_id, worker_id, offer_id, expires_at, region, by)
+        return _offer_made(wanted, await self._offer_task(args=self._offer_args(wanted, now)))
+
+    async def offer_tasks(self, wanted: Sequence[OfferWanted], now: datetime) -> list[OfferMade]:
+        if not wanted:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for one in wanted:
+                await self._offer_task(args=self._offer_args(one, now), client=pipe)
+            replies = await pipe.execute()
+        return [_offer_made(one, raw) for one, raw in zip(wanted, replies, strict=True)]
+
+    def _offer_args(self, w: OfferWanted, now: datetime) -> list[EncodableT]:
+        offered: list[EncodableT] = [
+            w.task_id,
+            w.worker_id,
+            w.offer_id,
+            to_ms(w.expires_at),
+            w.region,
+            w.by,
         ]
-        raw = await self._offer_task(args=[*args, self._origin, to_ms(now), new_event_id()])
-        verdict = as_text(raw[0])
-        if verdict != "ok":
-            return OfferMade(None, verdict)
-        offer = Offer(offer_id, task_from_bytes(as_bytes(raw[1])), worker_id, expires_at)
-        return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
+        return [self._p, *offered, self._origin, to_ms(now), new_event_id()]
 
     async def queue_depth(self, pools: Sequence[str]) -> int:
         async with self._r.pipeline(transaction=False) as pipe:

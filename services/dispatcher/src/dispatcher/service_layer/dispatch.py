@@ -28,6 +28,7 @@ from dispatcher.service_layer.ownership import Ownership
 from dispatcher.service_layer.ports import (
     LocalExclusions,
     OfferClosedNow,
+    OfferWanted,
     PoolExclusions,
     TaskStore,
 )
@@ -374,40 +375,47 @@ class Dispatch:
                 decisions = self.policy.decide(decided_at.timestamp())
             # Each offer waits on Redis; made one after another, those waits alone would cap a
             # process at a few hundred offers a second. Every decision of a round is for a
-            # different worker and task, so they are made together, a bounded number at a time.
+            # different worker and task, so they go to the store together, each its own atomic
+            # step, in one round trip per `offers_in_flight` (a busy round has dozens).
             step = self._config.offers_in_flight
             try:
                 for first in range(0, len(decisions), step):
-                    chunk = decisions[first : first + step]
-                    await asyncio.gather(*(self._make_offer(d, decided_at) for d in chunk))
+                    await self._make_offers(decisions[first : first + step], decided_at)
             except Exception:
                 self.ownership.diverged()  # decisions the store may or may not have taken
                 raise
 
-    async def _make_offer(self, decision: OfferDecision, decided_at: datetime) -> None:
-        worker_id, task_id = decision.worker_id, decision.task_id
+    async def _make_offers(self, decisions: Sequence[OfferDecision], decided_at: datetime) -> None:
         now = self._clock.now()
-        session = self._sessions.get(worker_id)
-        stale = not self.roster.offerable(worker_id, now.timestamp())
-        if stale or (session is not None and not session.idle):
-            self.policy.expired(worker_id, task_id, now.timestamp())
+        now_s = now.timestamp()
+        wanted: list[OfferWanted] = []
+        for decision in decisions:
+            worker_id, task_id = decision.worker_id, decision.task_id
+            session = self._sessions.get(worker_id)
+            stale = not self.roster.offerable(worker_id, now_s)
+            if stale or (session is not None and not session.idle):
+                self.policy.expired(worker_id, task_id, now_s)
+                continue
+            region = self.roster.profiles[worker_id].region
+            expires_at = datetime.fromtimestamp(decision.expires_at, UTC)
+            offer_id = self._new_id()
+            wanted.append(
+                OfferWanted(task_id, worker_id, offer_id, expires_at, region, self.roster.by)
+            )
+        if not wanted:
             return
-        region = self.roster.profiles[worker_id].region
-        expires_at = datetime.fromtimestamp(decision.expires_at, UTC)
-        made = await self._store.offer_task(
-            task_id, worker_id, self._new_id(), expires_at, region, self.roster.by, now
-        )
-        offer = made.offer
-        if offer is None:
-            await self._refused(worker_id, task_id, made.refused)
-            return
-        self.roster.engage(
-            worker_id, Engagement(task_id, offer.offer_id, "", self.roster.by), now.timestamp()
-        )
-        metrics.OFFERS.labels(region).inc()
-        if made.holder == self.replica_id:
-            await self.push_offer(offer, made.seq, decided_at)
-        # Otherwise the replica holding the worker's connection pushes it (it follows the log).
+        for one, made in zip(wanted, await self._store.offer_tasks(wanted, now), strict=True):
+            offer = made.offer
+            if offer is None:
+                await self._refused(one.worker_id, one.task_id, made.refused)
+                continue
+            engagement = Engagement(one.task_id, offer.offer_id, "", self.roster.by)
+            self.roster.engage(one.worker_id, engagement, now_s)
+            metrics.OFFERS.labels(one.region).inc()
+            if made.holder == self.replica_id:
+                await self.push_offer(offer, made.seq, decided_at)
+            # Otherwise the replica holding the worker's connection pushes it (it follows the
+            # log).
 
     async def _refused(self, worker_id: str, task_id: str, reason: str) -> None:
         now = self._now_s()
