@@ -11,6 +11,7 @@ from redis.typing import EncodableT
 
 from dispatcher.adapters import redis_scripts
 from dispatcher.adapters.codec import task_from_bytes, task_to_pb
+from dispatcher.adapters.redis_batch import ScriptBatches
 from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
@@ -99,6 +100,8 @@ class RedisTaskStore:
         self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
         self._connections = RedisConnections(client, prefix, origin, self.get_lease)
         self._get_lease = client.register_script(redis_scripts.GET_LEASE)
+        # A worker's accepts and submits, many at once under load, share round trips.
+        self._batches = ScriptBatches(client)
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -256,7 +259,7 @@ class RedisTaskStore:
         self, offer_id: str, worker_id: str, lease_id: str, region: str, now: datetime
     ) -> Lease:
         args: list[EncodableT] = [self._p, offer_id, worker_id, lease_id, region, to_ms(now)]
-        result = await self._accept(args=[*args, self._origin, new_event_id()])
+        result = await self._batches.call(self._accept, [*args, self._origin, new_event_id()])
         verdict = as_text(result[0])
         if verdict == "not_found":
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
@@ -313,8 +316,10 @@ class RedisTaskStore:
             worked_s,
             self._origin,
             to_ms(now),
+            new_event_id(),
+            submission_id,
         ]
-        verdict = as_text(await self._complete(args=[*args, new_event_id(), submission_id]))
+        verdict = as_text(await self._batches.call(self._complete, args))
         if verdict == "not_found":
             raise NotFoundError(f"lease {lease_id} is not yours")
         return verdict == "ok"
