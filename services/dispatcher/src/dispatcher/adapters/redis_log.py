@@ -5,14 +5,14 @@ The Lua scripts in `redis_scripts` append the entries; this module reads them ba
 read them.
 """
 
-from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 import redis.asyncio as redis
 
 from dispatcher.adapters import redis_replicas
-from dispatcher.adapters.codec import hello_from_json, task_from_bytes
+from dispatcher.adapters.codec import hello_from_json
+from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_text, from_ms, to_ms
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task
@@ -36,13 +36,15 @@ _START = "0-0"
 
 
 class RedisTransitionLog:
-    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
+    def __init__(
+        self, client: "redis.Redis", prefix: str = "dispatch:", tasks: TaskCache | None = None
+    ) -> None:
         self._r = client
         self._p = prefix
         self._key = f"{prefix}log"
         self._lead = client.register_script(redis_replicas.LEAD)
         self._published = client.register_script(redis_replicas.PUBLISHED)
-        self._tasks = _Tasks()
+        self._tasks = tasks or TaskCache()
 
     async def end(self) -> str:
         last: Any = await self._r.xrevrange(self._key, count=1)
@@ -95,7 +97,7 @@ class RedisTransitionLog:
 class _Entry:
     """One log entry's fields, decoded as they are asked for."""
 
-    def __init__(self, fields: dict[bytes, bytes], tasks: "_Tasks") -> None:
+    def __init__(self, fields: dict[bytes, bytes], tasks: TaskCache) -> None:
         self._f = fields
         self._tasks = tasks
 
@@ -116,25 +118,6 @@ class _Entry:
 
     def answer(self) -> bytes:
         return self._f[b"answer"]
-
-
-class _Tasks:
-    """Tasks decoded recently: a task's entries (queued, offered, assigned, submitted) follow
-    each other closely, and decoding one is most of what reading an entry costs."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._size = size
-        self._known: OrderedDict[str, Task] = OrderedDict()
-
-    def get(self, task_id: str, blob: bytes) -> Task:
-        known = self._known.get(task_id)
-        if known is not None:
-            return known
-        task: Task = task_from_bytes(blob)
-        self._known[task_id] = task
-        if len(self._known) > self._size:
-            self._known.popitem(last=False)
-        return task
 
 
 def _transition(position: str, e: _Entry, noting: str) -> Transition:

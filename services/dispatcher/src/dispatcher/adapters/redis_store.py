@@ -13,6 +13,7 @@ from dispatcher.adapters import redis_scripts
 from dispatcher.adapters.codec import task_from_bytes, task_to_pb
 from dispatcher.adapters.redis_batch import ScriptBatches
 from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
+from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
@@ -30,16 +31,6 @@ from dispatcher.service_layer.ports import (
 )
 from dispatcher.service_layer.sessions import Hello
 from fairtask_runtime.envelope import new_event_id
-
-
-def _offer_made(wanted: OfferWanted, raw: list[bytes]) -> OfferMade:
-    """OFFER_TASK's reply: ["ok", task event, holder, seq], or [why not]."""
-    verdict = as_text(raw[0])
-    if verdict != "ok":
-        return OfferMade(None, verdict)
-    task = task_from_bytes(as_bytes(raw[1]))
-    offer = Offer(wanted.offer_id, task, wanted.worker_id, wanted.expires_at)
-    return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
 
 
 class RedisTaskTypes:
@@ -84,8 +75,15 @@ class RedisTaskTypes:
 class RedisTaskStore:
     """Task state in Redis. `origin` names the replica it acts for in the transition log."""
 
-    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:", origin: str = "") -> None:
+    def __init__(
+        self,
+        client: "redis.Redis",
+        prefix: str = "dispatch:",
+        origin: str = "",
+        tasks: TaskCache | None = None,
+    ) -> None:
         self._r = client
+        self._tasks = tasks or TaskCache()
         self._p = prefix
         self._origin = origin
         self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
@@ -192,7 +190,7 @@ class RedisTaskStore:
         now: datetime,
     ) -> OfferMade:
         wanted = OfferWanted(task_id, worker_id, offer_id, expires_at, region, by)
-        return _offer_made(wanted, await self._offer_task(args=self._offer_args(wanted, now)))
+        return self._offer_made(wanted, await self._offer_task(args=self._offer_args(wanted, now)))
 
     async def offer_tasks(self, wanted: Sequence[OfferWanted], now: datetime) -> list[OfferMade]:
         if not wanted:
@@ -201,7 +199,16 @@ class RedisTaskStore:
             for one in wanted:
                 await self._offer_task(args=self._offer_args(one, now), client=pipe)
             replies = await pipe.execute()
-        return [_offer_made(one, raw) for one, raw in zip(wanted, replies, strict=True)]
+        return [self._offer_made(one, raw) for one, raw in zip(wanted, replies, strict=True)]
+
+    def _offer_made(self, wanted: OfferWanted, raw: list[bytes]) -> OfferMade:
+        """OFFER_TASK's reply: ["ok", task event, holder, seq], or [why not]."""
+        verdict = as_text(raw[0])
+        if verdict != "ok":
+            return OfferMade(None, verdict)
+        task = self._tasks.get(wanted.task_id, as_bytes(raw[1]))
+        offer = Offer(wanted.offer_id, task, wanted.worker_id, wanted.expires_at)
+        return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
 
     def _offer_args(self, w: OfferWanted, now: datetime) -> list[EncodableT]:
         offered: list[EncodableT] = [
@@ -269,7 +276,7 @@ class RedisTaskStore:
         leased_at = from_ms(to_ms(now))
         return Lease(
             lease_id=lease_id,
-            task=task_from_bytes(as_bytes(result[1])),
+            task=self._tasks.get(as_text(result[2]), as_bytes(result[1])),
             worker_id=worker_id,
             region=region,
             offer_id=offer_id,
