@@ -12,6 +12,7 @@ import redis.asyncio as redis
 
 from dispatcher.adapters import redis_replicas
 from dispatcher.adapters.codec import hello_from_json
+from dispatcher.adapters.recent_entries import RecentEntries
 from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_text, from_ms, to_ms
 from dispatcher.domain.events import OfferOutcome
@@ -45,6 +46,8 @@ class RedisTransitionLog:
         self._lead = client.register_script(redis_replicas.LEAD)
         self._published = client.register_script(redis_replicas.PUBLISHED)
         self._tasks = tasks or TaskCache()
+        # The follower and the relay read the same entries: from Redis once.
+        self._recent = RecentEntries()
 
     async def end(self) -> str:
         last: Any = await self._r.xrevrange(self._key, count=1)
@@ -53,13 +56,16 @@ class RedisTransitionLog:
     async def read(
         self, after: str, limit: int, wait_s: float, noting: str = ""
     ) -> list[Transition]:
-        # Blocks one pooled connection for up to wait_s; the others stay free for the scripts.
-        block_ms = max(int(wait_s * 1000), 1) if wait_s > 0 else None
-        raw: Any = await self._r.xread({self._key: after}, count=limit, block=block_ms)
-        if not raw:
-            return []
+        entries = self._recent.after(after, limit)
+        if entries is None:
+            # Blocks one pooled connection for up to wait_s; the others stay free for the
+            # scripts.
+            block_ms = max(int(wait_s * 1000), 1) if wait_s > 0 else None
+            raw: Any = await self._r.xread({self._key: after}, count=limit, block=block_ms)
+            entries = raw[0][1] if raw else []
+            self._recent.add(after, entries)
         return [
-            _transition(as_text(i), _Entry(fields, self._tasks), noting) for i, fields in raw[0][1]
+            _transition(as_text(i), _Entry(fields, self._tasks), noting) for i, fields in entries
         ]
 
     async def read_up_to(self, replica: str, position: str) -> None:
@@ -91,7 +97,8 @@ class RedisTransitionLog:
         return _START if raw is None else as_text(raw)
 
     async def mark_published(self, position: str, now: datetime) -> None:
-        await self._published(args=[self._p, position, to_ms(now)])
+        trimmed_up_to = await self._published(args=[self._p, position, to_ms(now)])
+        self._recent.forget_up_to(as_text(trimmed_up_to))
 
 
 class _Entry:
