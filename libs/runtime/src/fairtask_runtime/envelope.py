@@ -1,9 +1,10 @@
 """The event envelope: building, encoding and decoding every Kafka message."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import uuid_utils
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from fairtask.v1 import envelope_pb2
 
@@ -12,6 +13,19 @@ _FIELD_BY_TYPE: dict[str, str] = {
     for field in envelope_pb2.Envelope.DESCRIPTOR.oneofs_by_name["payload"].fields
     if field.message_type is not None
 }
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def timestamp_of(moment: datetime) -> Timestamp:
+    """As `Timestamp.FromDatetime`, which goes through a time tuple and `calendar.timegm` in
+    Python: this is a few times cheaper, and every event carries two or three timestamps."""
+    if moment.tzinfo is None:  # naive: taken as UTC, as FromDatetime does
+        moment = moment.replace(tzinfo=UTC)
+    seconds, micros = divmod((moment - _EPOCH) // _MICROSECOND, 1_000_000)
+    return Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 class PoisonMessageError(Exception):
@@ -35,9 +49,11 @@ def wrap(
     if field is None:
         raise TypeError(f"{type_name} is not an event payload")
     envelope = envelope_pb2.Envelope(
-        event_id=event_id or new_event_id(), type=type_name, producer=producer
+        event_id=event_id or new_event_id(),
+        type=type_name,
+        producer=producer,
+        occurred_at=timestamp_of(occurred_at or datetime.now(UTC)),
     )
-    envelope.occurred_at.FromDatetime(occurred_at or datetime.now(UTC))
     envelope.trace.traceparent = traceparent
     getattr(envelope, field).CopyFrom(payload)
     return envelope

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+import uvloop
 
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.grpc.tls import server_credentials
@@ -106,4 +107,13 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
         finally:
             await runtime.stop()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+        runner.run(main())
+
+
+def event_loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop `run_service` runs on: None for asyncio's default. grpc.aio, aiokafka,
+    redis-py and uvicorn all run on uvloop."""
+    if kind == "uvloop":
+        return uvloop.new_event_loop
+    return None

@@ -15,6 +15,7 @@ from dispatcher.adapters.payroll_escrow import PayrollEscrow, UncheckedEscrow
 from dispatcher.adapters.redis_exclusions import RedisPoolExclusions
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
+from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.worker_records import GrpcWorkerRecords
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
@@ -91,11 +92,13 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     events: EventPublisher = overrides.get("events") or KafkaEventPublisher(producer)
     # New with every start: the log and the store tell this run's doings from a previous one's.
     replica_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    # Shared: a task decoded for its offer is not decoded again for its lease or log entries.
+    decoded = TaskCache()
     tasks: TaskStore = overrides.get("tasks") or RedisTaskStore(
-        client, settings.redis_prefix, replica_id
+        client, settings.redis_prefix, replica_id, decoded
     )
     transitions: TransitionLog = overrides.get("transitions") or RedisTransitionLog(
-        client, settings.redis_prefix
+        client, settings.redis_prefix, decoded
     )
     task_types: TaskTypeStore = overrides.get("task_types") or RedisTaskTypes(
         client, settings.redis_prefix

@@ -24,7 +24,7 @@ from store_helpers import (
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import TaskState, TaskType, pool_of
-from dispatcher.service_layer.ports import Accepted, TaskStore
+from dispatcher.service_layer.ports import Accepted, OfferWanted, TaskStore
 
 
 class TestTaskTypes:
@@ -190,6 +190,31 @@ class TestOffers:
         await store.complete("l1", "w1", b"done", 1, "s1", at(2))
         assert (await store.offer_task(c3.task_id, "w1", "o3", ttl(), "eu", BY, T0)).offer
         assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c2"]
+
+    async def test_offers_made_together_are_each_made_in_turn(self, store: TaskStore) -> None:
+        await queued(store, make_task("c1"), make_task("c2"), make_task("c3"))
+        [c1, c2, c3] = await store.queued_tasks([POOL])
+        await connected(store, "w1", "w2")
+        wanted = [
+            OfferWanted(c1.task_id, "w1", "o1", ttl(30), "eu", BY),
+            OfferWanted(c2.task_id, "w1", "o2", ttl(30), "eu", BY),  # w1 has o1 by now
+            OfferWanted(c1.task_id, "w2", "o3", ttl(30), "eu", BY),  # c1 is offered by now
+            OfferWanted(c3.task_id, "w2", "o4", ttl(30), "eu", BY),
+        ]
+
+        made = await store.offer_tasks(wanted, T0)
+
+        assert [(m.offer and m.offer.offer_id, m.refused) for m in made] == [
+            ("o1", ""),
+            (None, "worker"),
+            (None, "task"),
+            ("o4", ""),
+        ]
+        assert made[3].offer is not None
+        assert made[3].offer.task == c3
+        assert [(m.holder, m.seq) for m in (made[0], made[3])] == [(REPLICA, 1), (REPLICA, 2)]
+        assert [t.client_task_id for t in await store.queued_tasks([POOL])] == ["c2"]
+        assert await store.offer_tasks([], T0) == []
 
     async def test_only_workers_connected_to_a_live_replica_get_offers(
         self, stores: Stores

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from dispatcher_world import (
@@ -31,7 +32,7 @@ from dispatcher.domain.events import (
     TaskOffered,
     WorkerPresenceChanged,
 )
-from dispatcher.domain.model import Offer, TaskState, pool_of, submission_id_for
+from dispatcher.domain.model import Lease, Offer, TaskState, pool_of, submission_id_for
 from dispatcher.service_layer.sessions import (
     Closed,
     LeasePush,
@@ -315,6 +316,47 @@ class TestLeaseWork:
         with pytest.raises(AlreadyDoneError):
             await world.dispatch.submit(session, lease_id, b"3 cars")
         assert len(world.events.of_type(SubmissionReceived)) == 1
+
+    async def test_the_connections_own_lease_is_not_read_back_to_submit_it(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        reads: list[str] = []
+        get_lease = world.store.get_lease
+
+        async def counted(lease_id: str) -> Lease | None:
+            reads.append(lease_id)
+            return await get_lease(lease_id)
+
+        # Dispatch's reads only: the fake store reads its own leases as it completes one.
+        store = SimpleNamespace(complete=world.store.complete, get_lease=counted)
+        monkeypatch.setattr(world.dispatch, "_store", store)
+
+        await world.dispatch.submit(session, lease_id, b"3 cars")
+
+        assert reads == []
+        assert len(world.events.of_type(SubmissionReceived)) == 1
+
+    @pytest.mark.parametrize("ended", ["released", "submitted"])
+    async def test_a_lease_ended_behind_the_connections_back_is_refused_as_done(
+        self, world: World, ended: str
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        if ended == "released":  # by another replica, say, before this one read the log
+            await world.store.release(lease_id, "grace period ended", world.clock.now())
+        else:
+            sid = submission_id_for(lease_id)
+            await world.store.complete(lease_id, "w1", b"x", 1, sid, world.clock.now())
+        submitted = len(world.events.of_type(SubmissionReceived))
+
+        with pytest.raises(AlreadyDoneError, match="already submitted or released"):
+            await world.dispatch.submit(session, lease_id, b"3 cars")
+
+        assert len(world.events.of_type(SubmissionReceived)) == submitted
 
     async def test_someone_elses_lease_cannot_be_submitted(self, world: World) -> None:
         await ingest(world, "c1")

@@ -1,6 +1,7 @@
 """Publishing envelopes to Kafka with idempotence and full acknowledgement."""
 
 import asyncio
+from collections import Counter
 
 from aiokafka import AIOKafkaProducer
 
@@ -52,8 +53,9 @@ class EventProducer:
             for topic, key, envelope in items
         ]
         await asyncio.gather(*pending)
-        for topic, _, _ in items:
-            EVENTS_PUBLISHED.labels(topic).inc()
+        # Once per topic rather than per event: a label lookup costs more than the increment.
+        for topic, count in Counter(topic for topic, _, _ in items).items():
+            EVENTS_PUBLISHED.labels(topic).inc(count)
 
     async def publish_raw(
         self,

@@ -8,12 +8,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from dispatcher.domain.model import Overlap, Task, TaskType
 from dispatcher.service_layer.sessions import Hello
 from fairtask.v1 import events_pb2
+from fairtask_runtime.envelope import timestamp_of
 
 
 def to_timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    return timestamp_of(moment)
 
 
 def from_timestamp(stamp: Timestamp) -> datetime:

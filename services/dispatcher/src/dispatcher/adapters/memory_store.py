@@ -22,6 +22,7 @@ from dispatcher.service_layer.ports import (
     LeaseReleasedNow,
     OfferClosedNow,
     OfferMade,
+    OfferWanted,
     OnlineWorker,
 )
 from dispatcher.service_layer.sessions import Hello
@@ -194,6 +195,14 @@ class MemoryTaskStore:
         change = Offered(offer, by, region, conn.holder, conn.seq)
         self.note(now, change, new_event_id())
         return OfferMade(offer, holder=conn.holder, seq=conn.seq)
+
+    async def offer_tasks(self, wanted: Sequence[OfferWanted], now: datetime) -> list[OfferMade]:
+        return [
+            await self.offer_task(
+                w.task_id, w.worker_id, w.offer_id, w.expires_at, w.region, w.by, now
+            )
+            for w in wanted
+        ]
 
     async def queue_depth(self, pools: Sequence[str]) -> int:
         return len(await self.queued_tasks(pools))

@@ -5,14 +5,15 @@ The Lua scripts in `redis_scripts` append the entries; this module reads them ba
 read them.
 """
 
-from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 import redis.asyncio as redis
 
 from dispatcher.adapters import redis_replicas
-from dispatcher.adapters.codec import hello_from_json, task_from_bytes
+from dispatcher.adapters.codec import hello_from_json
+from dispatcher.adapters.recent_entries import RecentEntries
+from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_text, from_ms, to_ms
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import Lease, Offer, Task
@@ -36,13 +37,17 @@ _START = "0-0"
 
 
 class RedisTransitionLog:
-    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:") -> None:
+    def __init__(
+        self, client: "redis.Redis", prefix: str = "dispatch:", tasks: TaskCache | None = None
+    ) -> None:
         self._r = client
         self._p = prefix
         self._key = f"{prefix}log"
         self._lead = client.register_script(redis_replicas.LEAD)
         self._published = client.register_script(redis_replicas.PUBLISHED)
-        self._tasks = _Tasks()
+        self._tasks = tasks or TaskCache()
+        # The follower and the relay read the same entries: from Redis once.
+        self._recent = RecentEntries()
 
     async def end(self) -> str:
         last: Any = await self._r.xrevrange(self._key, count=1)
@@ -51,13 +56,16 @@ class RedisTransitionLog:
     async def read(
         self, after: str, limit: int, wait_s: float, noting: str = ""
     ) -> list[Transition]:
-        # Blocks one pooled connection for up to wait_s; the others stay free for the scripts.
-        block_ms = max(int(wait_s * 1000), 1) if wait_s > 0 else None
-        raw: Any = await self._r.xread({self._key: after}, count=limit, block=block_ms)
-        if not raw:
-            return []
+        entries = self._recent.after(after, limit)
+        if entries is None:
+            # Blocks one pooled connection for up to wait_s; the others stay free for the
+            # scripts.
+            block_ms = max(int(wait_s * 1000), 1) if wait_s > 0 else None
+            raw: Any = await self._r.xread({self._key: after}, count=limit, block=block_ms)
+            entries = raw[0][1] if raw else []
+            self._recent.add(after, entries)
         return [
-            _transition(as_text(i), _Entry(fields, self._tasks), noting) for i, fields in raw[0][1]
+            _transition(as_text(i), _Entry(fields, self._tasks), noting) for i, fields in entries
         ]
 
     async def read_up_to(self, replica: str, position: str) -> None:
@@ -89,13 +97,14 @@ class RedisTransitionLog:
         return _START if raw is None else as_text(raw)
 
     async def mark_published(self, position: str, now: datetime) -> None:
-        await self._published(args=[self._p, position, to_ms(now)])
+        trimmed_up_to = await self._published(args=[self._p, position, to_ms(now)])
+        self._recent.forget_up_to(as_text(trimmed_up_to))
 
 
 class _Entry:
     """One log entry's fields, decoded as they are asked for."""
 
-    def __init__(self, fields: dict[bytes, bytes], tasks: "_Tasks") -> None:
+    def __init__(self, fields: dict[bytes, bytes], tasks: TaskCache) -> None:
         self._f = fields
         self._tasks = tasks
 
@@ -116,25 +125,6 @@ class _Entry:
 
     def answer(self) -> bytes:
         return self._f[b"answer"]
-
-
-class _Tasks:
-    """Tasks decoded recently: a task's entries (queued, offered, assigned, submitted) follow
-    each other closely, and decoding one is most of what reading an entry costs."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._size = size
-        self._known: OrderedDict[str, Task] = OrderedDict()
-
-    def get(self, task_id: str, blob: bytes) -> Task:
-        known = self._known.get(task_id)
-        if known is not None:
-            return known
-        task: Task = task_from_bytes(blob)
-        self._known[task_id] = task
-        if len(self._known) > self._size:
-            self._known.popitem(last=False)
-        return task
 
 
 def _transition(position: str, e: _Entry, noting: str) -> Transition:

@@ -185,7 +185,7 @@ redis.call('SADD', p .. 'leases:active', lease)
 note(p, {'kind', 'assigned', 'origin', ARGV[7], 'at', now, 'id', ARGV[8], 'worker', worker,
   'task', o[1], 'pool', t[3], 'offer', offer, 'by', o[4] or '', 'lease', lease, 'region', region,
   'leased_at', now, 'last_seen', now, 't', t[4]})
-return {'ok', t[4]}
+return {'ok', t[4], o[1]}
 """
 
 # A lease with its task's event, in one round trip; false when either is gone.

@@ -11,7 +11,9 @@ from redis.typing import EncodableT
 
 from dispatcher.adapters import redis_scripts
 from dispatcher.adapters.codec import task_from_bytes, task_to_pb
+from dispatcher.adapters.redis_batch import ScriptBatches
 from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
+from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
@@ -24,6 +26,7 @@ from dispatcher.service_layer.ports import (
     LeaseReleasedNow,
     OfferClosedNow,
     OfferMade,
+    OfferWanted,
     OnlineWorker,
 )
 from dispatcher.service_layer.sessions import Hello
@@ -72,8 +75,15 @@ class RedisTaskTypes:
 class RedisTaskStore:
     """Task state in Redis. `origin` names the replica it acts for in the transition log."""
 
-    def __init__(self, client: "redis.Redis", prefix: str = "dispatch:", origin: str = "") -> None:
+    def __init__(
+        self,
+        client: "redis.Redis",
+        prefix: str = "dispatch:",
+        origin: str = "",
+        tasks: TaskCache | None = None,
+    ) -> None:
         self._r = client
+        self._tasks = tasks or TaskCache()
         self._p = prefix
         self._origin = origin
         self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
@@ -88,6 +98,8 @@ class RedisTaskStore:
         self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
         self._connections = RedisConnections(client, prefix, origin, self.get_lease)
         self._get_lease = client.register_script(redis_scripts.GET_LEASE)
+        # A worker's accepts and submits, many at once under load, share round trips.
+        self._batches = ScriptBatches(client)
 
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -177,21 +189,37 @@ class RedisTaskStore:
         by: str,
         now: datetime,
     ) -> OfferMade:
-        args: list[EncodableT] = [
-            self._p,
-            task_id,
-            worker_id,
-            offer_id,
-            to_ms(expires_at),
-            region,
-            by,
-        ]
-        raw = await self._offer_task(args=[*args, self._origin, to_ms(now), new_event_id()])
+        wanted = OfferWanted(task_id, worker_id, offer_id, expires_at, region, by)
+        return self._offer_made(wanted, await self._offer_task(args=self._offer_args(wanted, now)))
+
+    async def offer_tasks(self, wanted: Sequence[OfferWanted], now: datetime) -> list[OfferMade]:
+        if not wanted:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for one in wanted:
+                await self._offer_task(args=self._offer_args(one, now), client=pipe)
+            replies = await pipe.execute()
+        return [self._offer_made(one, raw) for one, raw in zip(wanted, replies, strict=True)]
+
+    def _offer_made(self, wanted: OfferWanted, raw: list[bytes]) -> OfferMade:
+        """OFFER_TASK's reply: ["ok", task event, holder, seq], or [why not]."""
         verdict = as_text(raw[0])
         if verdict != "ok":
             return OfferMade(None, verdict)
-        offer = Offer(offer_id, task_from_bytes(as_bytes(raw[1])), worker_id, expires_at)
+        task = self._tasks.get(wanted.task_id, as_bytes(raw[1]))
+        offer = Offer(wanted.offer_id, task, wanted.worker_id, wanted.expires_at)
         return OfferMade(offer, holder=as_text(raw[2]), seq=int(raw[3]))
+
+    def _offer_args(self, w: OfferWanted, now: datetime) -> list[EncodableT]:
+        offered: list[EncodableT] = [
+            w.task_id,
+            w.worker_id,
+            w.offer_id,
+            to_ms(w.expires_at),
+            w.region,
+            w.by,
+        ]
+        return [self._p, *offered, self._origin, to_ms(now), new_event_id()]
 
     async def queue_depth(self, pools: Sequence[str]) -> int:
         async with self._r.pipeline(transaction=False) as pipe:
@@ -238,7 +266,7 @@ class RedisTaskStore:
         self, offer_id: str, worker_id: str, lease_id: str, region: str, now: datetime
     ) -> Lease:
         args: list[EncodableT] = [self._p, offer_id, worker_id, lease_id, region, to_ms(now)]
-        result = await self._accept(args=[*args, self._origin, new_event_id()])
+        result = await self._batches.call(self._accept, [*args, self._origin, new_event_id()])
         verdict = as_text(result[0])
         if verdict == "not_found":
             raise NotFoundError(f"offer {offer_id} is not outstanding for you")
@@ -248,7 +276,7 @@ class RedisTaskStore:
         leased_at = from_ms(to_ms(now))
         return Lease(
             lease_id=lease_id,
-            task=task_from_bytes(as_bytes(result[1])),
+            task=self._tasks.get(as_text(result[2]), as_bytes(result[1])),
             worker_id=worker_id,
             region=region,
             offer_id=offer_id,
@@ -295,8 +323,10 @@ class RedisTaskStore:
             worked_s,
             self._origin,
             to_ms(now),
+            new_event_id(),
+            submission_id,
         ]
-        verdict = as_text(await self._complete(args=[*args, new_event_id(), submission_id]))
+        verdict = as_text(await self._batches.call(self._complete, args))
         if verdict == "not_found":
             raise NotFoundError(f"lease {lease_id} is not yours")
         return verdict == "ok"

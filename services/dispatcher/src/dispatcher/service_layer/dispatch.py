@@ -28,6 +28,7 @@ from dispatcher.service_layer.ownership import Ownership
 from dispatcher.service_layer.ports import (
     LocalExclusions,
     OfferClosedNow,
+    OfferWanted,
     PoolExclusions,
     TaskStore,
 )
@@ -193,7 +194,7 @@ class Dispatch:
             previous.offer_id = None
         lease = connection.lease
         if lease is not None:
-            session.lease_id = lease.lease_id
+            session.lease = lease
             engagement = Engagement(
                 lease.task.task_id, lease.offer_id, lease.lease_id, connection.by
             )
@@ -254,7 +255,7 @@ class Dispatch:
         self.roster.engage(session.worker_id, self._leased(lease), now)
         metrics.OFFER_OUTCOMES.labels(session.hello.region, "accepted").inc()
         metrics.WORK_SECONDS.labels(session.hello.region).inc(lease.task.task_type.effort_seconds)
-        session.lease_id = lease.lease_id
+        session.lease = lease
         session.push(LeasePush(lease, self._config.heartbeat_interval_s))
 
     def _leased(self, lease: Lease) -> Engagement:
@@ -282,21 +283,29 @@ class Dispatch:
     async def submit(self, session: WorkerSession, lease_id: str, answer: bytes) -> None:
         if len(answer) > self._config.max_answer_bytes:
             raise _too_large("submit.answer", self._config.max_answer_bytes)
-        lease = await self._store.get_lease(lease_id)
-        if lease is None or lease.worker_id != session.worker_id:
-            raise NotFoundError(f"lease {lease_id} is not yours")
-        if not lease.active:
-            raise AlreadyDoneError(f"lease {lease_id} was already submitted or released")
+        # The connection's own lease saves a round trip; any other is read from the store.
+        held = session.lease if session.lease_id == lease_id else None
+        lease = _submittable(held or await self._store.get_lease(lease_id), lease_id, session)
         now = self._clock.now()
         submission_id = submission_id_for(lease_id)
         worked = max(int((now - lease.leased_at).total_seconds()), 0)
         # The submission is recorded with the completion, in one step: the worker is paid even
         # if we crash right after, and a repeat of the submit is refused.
-        if not await self._store.complete(
-            lease_id, session.worker_id, answer, worked, submission_id, now
-        ):
+        try:
+            completed = await self._store.complete(
+                lease_id, session.worker_id, answer, worked, submission_id, now
+            )
+        except NotFoundError:
+            if held is None:
+                raise
+            completed = False
+        if not completed:
+            if held is not None:
+                # Released or submitted elsewhere since it was accepted here (the store changed
+                # nothing): refused as it would have been had it been read first.
+                _submittable(await self._store.get_lease(lease_id), lease_id, session)
             raise AlreadyDoneError(f"lease {lease_id} was already submitted")
-        session.lease_id = None
+        session.lease = None
         _count_deadline_miss(lease.task, now)
         self.policy.completed(session.worker_id, lease.task.task_id, float(worked), now.timestamp())
         self.roster.disengage(session.worker_id, now.timestamp(), lease_id=lease_id)
@@ -366,40 +375,47 @@ class Dispatch:
                 decisions = self.policy.decide(decided_at.timestamp())
             # Each offer waits on Redis; made one after another, those waits alone would cap a
             # process at a few hundred offers a second. Every decision of a round is for a
-            # different worker and task, so they are made together, a bounded number at a time.
+            # different worker and task, so they go to the store together, each its own atomic
+            # step, in one round trip per `offers_in_flight` (a busy round has dozens).
             step = self._config.offers_in_flight
             try:
                 for first in range(0, len(decisions), step):
-                    chunk = decisions[first : first + step]
-                    await asyncio.gather(*(self._make_offer(d, decided_at) for d in chunk))
+                    await self._make_offers(decisions[first : first + step], decided_at)
             except Exception:
                 self.ownership.diverged()  # decisions the store may or may not have taken
                 raise
 
-    async def _make_offer(self, decision: OfferDecision, decided_at: datetime) -> None:
-        worker_id, task_id = decision.worker_id, decision.task_id
+    async def _make_offers(self, decisions: Sequence[OfferDecision], decided_at: datetime) -> None:
         now = self._clock.now()
-        session = self._sessions.get(worker_id)
-        stale = not self.roster.offerable(worker_id, now.timestamp())
-        if stale or (session is not None and not session.idle):
-            self.policy.expired(worker_id, task_id, now.timestamp())
+        now_s = now.timestamp()
+        wanted: list[OfferWanted] = []
+        for decision in decisions:
+            worker_id, task_id = decision.worker_id, decision.task_id
+            session = self._sessions.get(worker_id)
+            stale = not self.roster.offerable(worker_id, now_s)
+            if stale or (session is not None and not session.idle):
+                self.policy.expired(worker_id, task_id, now_s)
+                continue
+            region = self.roster.profiles[worker_id].region
+            expires_at = datetime.fromtimestamp(decision.expires_at, UTC)
+            offer_id = self._new_id()
+            wanted.append(
+                OfferWanted(task_id, worker_id, offer_id, expires_at, region, self.roster.by)
+            )
+        if not wanted:
             return
-        region = self.roster.profiles[worker_id].region
-        expires_at = datetime.fromtimestamp(decision.expires_at, UTC)
-        made = await self._store.offer_task(
-            task_id, worker_id, self._new_id(), expires_at, region, self.roster.by, now
-        )
-        offer = made.offer
-        if offer is None:
-            await self._refused(worker_id, task_id, made.refused)
-            return
-        self.roster.engage(
-            worker_id, Engagement(task_id, offer.offer_id, "", self.roster.by), now.timestamp()
-        )
-        metrics.OFFERS.labels(region).inc()
-        if made.holder == self.replica_id:
-            await self.push_offer(offer, made.seq, decided_at)
-        # Otherwise the replica holding the worker's connection pushes it (it follows the log).
+        for one, made in zip(wanted, await self._store.offer_tasks(wanted, now), strict=True):
+            offer = made.offer
+            if offer is None:
+                await self._refused(one.worker_id, one.task_id, made.refused)
+                continue
+            engagement = Engagement(one.task_id, offer.offer_id, "", self.roster.by)
+            self.roster.engage(one.worker_id, engagement, now_s)
+            metrics.OFFERS.labels(one.region).inc()
+            if made.holder == self.replica_id:
+                await self.push_offer(offer, made.seq, decided_at)
+            # Otherwise the replica holding the worker's connection pushes it (it follows the
+            # log).
 
     async def _refused(self, worker_id: str, task_id: str, reason: str) -> None:
         now = self._now_s()
@@ -480,7 +496,7 @@ class Dispatch:
         self.roster.disengage(worker_id, now, lease_id=lease_id)
         session = self._sessions.get(worker_id)
         if session is not None and session.lease_id == lease_id:
-            session.lease_id = None  # back just as grace ran out: the task is queued again
+            session.lease = None  # back just as grace ran out: the task is queued again
 
     def end_session(self, worker_id: str, seq: int, reason: str) -> None:
         """The worker's connection `seq` here was superseded or ended by another replica."""
@@ -489,6 +505,15 @@ class Dispatch:
             del self._sessions[worker_id]
             session.push(Closed(reason))
             session.open = False
+
+
+def _submittable(lease: Lease | None, lease_id: str, session: WorkerSession) -> Lease:
+    """The lease, if it is the session's worker's and active; raises otherwise."""
+    if lease is None or lease.worker_id != session.worker_id:
+        raise NotFoundError(f"lease {lease_id} is not yours")
+    if not lease.active:
+        raise AlreadyDoneError(f"lease {lease_id} was already submitted or released")
+    return lease
 
 
 def _too_large(field: str, limit: int) -> InvalidInputError:

@@ -36,6 +36,18 @@ class TaskTypeStore(Protocol):
 
 
 @dataclass(frozen=True)
+class OfferWanted:
+    """An offer a policy decided on: `offer_task`'s arguments but the time."""
+
+    task_id: str
+    worker_id: str
+    offer_id: str
+    expires_at: datetime
+    region: str
+    by: str
+
+
+@dataclass(frozen=True)
 class OfferMade:
     """What `offer_task` did: the offer, or why not ("task": it is not queued any more;
     "worker": they are busy, or not connected to a live replica)."""
@@ -145,6 +157,12 @@ class TaskStore(Protocol):
     ) -> OfferMade:
         """Moves this queued task into an offer to this worker, if the task is still queued and
         the worker is connected to a live replica with no offer or lease."""
+        ...
+
+    async def offer_tasks(self, wanted: Sequence[OfferWanted], now: datetime) -> list[OfferMade]:
+        """`offer_task` for each, in order, each its own atomic step, in one round trip; what
+        each did, in the same order. Raises if the store could not be reached, or refused a
+        step: then some of the offers may have been made."""
         ...
 
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:

@@ -84,7 +84,9 @@ class WorkerSession:
     # or flooding client; the dispatcher closes it rather than buffering without limit.
     outbox: asyncio.Queue[Push] = field(default_factory=lambda: asyncio.Queue(maxsize=64))
     offer_id: str | None = None
-    lease_id: str | None = None
+    # The lease this connection holds, as accepted or resumed here: a submit need not read it
+    # back from the store (which still checks, as it completes it, that it is theirs and active).
+    lease: Lease | None = None
     open: bool = True
     # Which connection of the worker this is: a later one, on any replica, supersedes it.
     seq: int = 0
@@ -92,6 +94,10 @@ class WorkerSession:
     @property
     def worker_id(self) -> str:
         return self.hello.worker_id
+
+    @property
+    def lease_id(self) -> str | None:
+        return None if self.lease is None else self.lease.lease_id
 
     @property
     def idle(self) -> bool:
