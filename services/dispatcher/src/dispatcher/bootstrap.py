@@ -53,7 +53,7 @@ from fairtask_runtime.envelope import new_event_id
 from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import build_http_app
-from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
+from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
 from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
@@ -214,28 +214,12 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     )
     # One replica applies each quality change and records it in Redis; the others pick it up
     # by reloading (run_exclusions) and at the worker's next connection.
-    quality = EventConsumer(
-        ConsumerConfig(
-            bootstrap=settings.kafka_bootstrap,
-            group_id="dispatcher-quality",
-            topics=("workers.quality",),
-            topic_prefix=settings.topic_prefix,
-            commit_interval_s=settings.commit_interval_s,
-        ),
-        QualityUpdates(dispatch),
-        DeadLetters(producer, settings.dlq_max_ratio),
+    quality = _side_consumer(
+        settings, producer, "dispatcher-quality", "workers.quality", QualityUpdates(dispatch)
     )
     # Any replica queues a further answer: it goes out on tasks.submitted to the pool's owner.
-    answers = EventConsumer(
-        ConsumerConfig(
-            bootstrap=settings.kafka_bootstrap,
-            group_id="dispatcher-answers",
-            topics=("tasks.overlap",),
-            topic_prefix=settings.topic_prefix,
-            commit_interval_s=settings.commit_interval_s,
-        ),
-        AnswerRequests(platform),
-        DeadLetters(producer, settings.dlq_max_ratio),
+    answers = _side_consumer(
+        settings, producer, "dispatcher-answers", "tasks.overlap", AnswerRequests(platform)
     )
     connections = WorkerConnections(dispatch, worker_limit)
     app = build_http_app("dispatcher")
@@ -270,6 +254,27 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         grace_s=settings.shutdown_grace_s,
     )
     return Dispatcher(runtime, dispatch, replication, platform, auth, platform_keys)
+
+
+def _side_consumer(
+    settings: DispatcherSettings,
+    producer: EventProducer,
+    group_id: str,
+    topic: str,
+    handler: Handler,
+) -> EventConsumer:
+    """A consumer group of its own beside task ingest, on every replica whatever its role."""
+    return EventConsumer(
+        ConsumerConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=group_id,
+            topics=(topic,),
+            topic_prefix=settings.topic_prefix,
+            commit_interval_s=settings.commit_interval_s,
+        ),
+        handler,
+        DeadLetters(producer, settings.dlq_max_ratio),
+    )
 
 
 def _reloading_exclusions(dispatch: Dispatch, every_s: float) -> Loop:

@@ -191,7 +191,7 @@ def _answers_json(record: RunRecord) -> dict[str, Any]:
     """Tasks several workers answered: how many answers they took, and how often the released
     single answers and the aggregates were right (the demo knows each item's true label)."""
     aggregates = {t: a for t, a in record.aggregates.items() if t in record.truth}
-    several = {t for t in record.tasks.values() if t.task_id in set(record.copies.values())}
+    several = set(record.copies.values()) & record.tasks.keys()
     single = [
         answer == record.truth[t]
         for t, answers in record.answers.items()

@@ -66,20 +66,23 @@ class RedisQualityBook:
     async def count_gold(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, passed: bool
     ) -> QualityTally:
-        keys = [
-            self._key(worker_id, platform_id, task_type),
-            f"{self._p}gold-counted:{submission_id}",
-        ]
-        return _tally(await self._count(keys=keys, args=["passed" if passed else "failed"]))
+        counted = f"{self._p}gold-counted:{submission_id}"
+        outcome = "passed" if passed else "failed"
+        return await self._count_once(counted, worker_id, platform_id, task_type, outcome)
 
     async def count_agreement(
         self, submission_id: str, worker_id: str, platform_id: str, task_type: str, agreed: bool
     ) -> QualityTally:
-        keys = [
-            self._key(worker_id, platform_id, task_type),
-            f"{self._p}agreement-counted:{submission_id}",
-        ]
-        return _tally(await self._count(keys=keys, args=["agreed" if agreed else "disagreed"]))
+        counted = f"{self._p}agreement-counted:{submission_id}"
+        outcome = "agreed" if agreed else "disagreed"
+        return await self._count_once(counted, worker_id, platform_id, task_type, outcome)
+
+    async def _count_once(
+        self, counted: str, worker_id: str, platform_id: str, task_type: str, outcome: str
+    ) -> QualityTally:
+        """Adds `outcome` to the worker's tally unless the `counted` mark says it was."""
+        keys = [self._key(worker_id, platform_id, task_type), counted]
+        return _tally(await self._count(keys=keys, args=[outcome]))
 
     async def tally(self, worker_id: str, platform_id: str, task_type: str) -> QualityTally:
         key = self._key(worker_id, platform_id, task_type)

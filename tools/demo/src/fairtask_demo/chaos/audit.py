@@ -178,12 +178,15 @@ def audit_answers(
         if e.WhichOneof("payload") == "submission_received"
     }
     stuck: dict[str, list[str]] = defaultdict(list)
+    waiting: set[str] = set()  # tasks already counted at an earlier stage
     for copy, task in sorted(wanted.items()):
         if copy not in queued:
             stuck["never_queued"].append(f"{task}: answer copy {copy} asked, never queued")
         elif copy not in answered:
             stuck["never_answered"].append(f"{task}: answer copy {copy} queued, never answered")
-    waiting = {line.split(":")[0] for lines in stuck.values() for line in lines}
+        else:
+            continue
+        waiting.add(task)
     for task in sorted(set(several) - aggregated - waiting):
         stuck["never_aggregated"].append(f"{task}: answered, never aggregated")
     examples = [line for lines in stuck.values() for line in lines[:5]]
