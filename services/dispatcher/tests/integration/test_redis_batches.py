@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
-from dispatcher.adapters.redis_batch import ScriptBatches
+from dispatcher.adapters.redis_batch import ScriptBatches, run_all
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +64,24 @@ async def test_a_lost_connection_fails_every_call_of_its_batch() -> None:
 
     assert all(isinstance(reply, redis.ConnectionError) for reply in replies)
     await unreachable.aclose()
+
+
+async def test_a_pipeline_of_scripts_asks_redis_nothing_but_the_scripts(
+    client: "redis.Redis",
+) -> None:
+    key = f"test:{uuid.uuid4()}"
+    # Fresh script texts: the first pipeline meets NOSCRIPT and loads them.
+    incr = client.register_script(
+        f"-- {uuid.uuid4()}\nreturn redis.call('INCR', KEYS[1] or ARGV[1])"
+    )
+    refuse = client.register_script(f"-- {uuid.uuid4()}\nreturn redis.error_reply(ARGV[1])")
+
+    assert await run_all(client, [(incr, [key]), (incr, [key])]) == [1, 2]
+    before = (await client.info("commandstats")).get("cmdstat_script|exists", {}).get("calls", 0)
+    assert await run_all(client, [(incr, [key])]) == [3]
+    with pytest.raises(ResponseError, match="refused"):
+        await run_all(client, [(refuse, ["refused"]), (incr, [key])])
+
+    assert int(await client.get(key)) == 4  # the call after the refused one ran too
+    after = (await client.info("commandstats")).get("cmdstat_script|exists", {}).get("calls", 0)
+    assert after == before

@@ -151,8 +151,9 @@ async def test_the_relay_publishes_the_log_in_order_once() -> None:
     assert cluster.kafka.events == []
     cluster.kafka.failing = False
     # Nothing was lost while Kafka was down, and A must wait for its turn.
-    assert not await owner.replication.relay()
-    assert await gateway.replication.relay()
+    entries = len(cluster.state.log)
+    assert await owner.replication.relay() is None
+    assert await gateway.replication.relay() == entries
 
     assert cluster.kafka.events == expected
     kinds = [type(e) for e in expected]

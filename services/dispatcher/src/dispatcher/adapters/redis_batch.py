@@ -9,6 +9,7 @@ step, run in the order it was called, and each caller gets its own reply or erro
 """
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -17,6 +18,35 @@ from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
 _Call = tuple[AsyncScript, list[EncodableT], "asyncio.Future[Any]"]
+ScriptCall = tuple[AsyncScript, list[EncodableT]]
+
+
+async def run_pipelined(client: "redis.Redis", calls: Sequence[ScriptCall]) -> list[Any]:
+    """Runs the scripts in one pipeline (not a transaction), in order, each its own atomic
+    step: their replies, or for a call that failed its error (not raised). Scripts go by
+    their hash alone: redis-py's pipelines ask Redis first whether it has them, a round trip
+    more per pipeline. A script Redis lost (a restart) did not run, so it is loaded and run
+    again."""
+    async with client.pipeline(transaction=False) as pipe:
+        for script, args in calls:
+            pipe.evalsha(script.sha, 0, *args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    for i, ((script, args), result) in enumerate(zip(calls, replies, strict=True)):
+        if isinstance(result, NoScriptError):
+            try:
+                replies[i] = await script(args=args)
+            except Exception as error:
+                replies[i] = error
+    return replies
+
+
+async def run_all(client: "redis.Redis", calls: Sequence[ScriptCall]) -> list[Any]:
+    """As run_pipelined, but raises the first call's error once all have run."""
+    replies = await run_pipelined(client, calls)
+    for result in replies:
+        if isinstance(result, Exception):
+            raise result
+    return replies
 
 
 class ScriptBatches:
@@ -44,23 +74,12 @@ class ScriptBatches:
 
     async def _send(self, calls: list[_Call]) -> None:
         try:
-            async with self._r.pipeline(transaction=False) as pipe:
-                for script, args, _ in calls:
-                    pipe.evalsha(script.sha, 0, *args)
-                replies = await pipe.execute(raise_on_error=False)
+            replies = await run_pipelined(self._r, [(script, args) for script, args, _ in calls])
         except Exception as error:  # the connection: every call of the batch fails with it
             for _, _, reply in calls:
                 _settle(reply, error=error)
             return
-        for (script, args, reply), result in zip(calls, replies, strict=True):
-            if isinstance(result, NoScriptError):
-                # Redis lost its scripts (a restart): this one did not run, so running it
-                # again is safe; redis-py's own call loads the script first.
-                try:
-                    result = await script(args=args)
-                except Exception as error:
-                    _settle(reply, error=error)
-                    continue
+        for (_, _, reply), result in zip(calls, replies, strict=True):
             if isinstance(result, Exception):
                 _settle(reply, error=result)
             else:

@@ -11,7 +11,7 @@ from redis.typing import EncodableT
 
 from dispatcher.adapters import redis_scripts
 from dispatcher.adapters.codec import task_from_bytes, task_to_pb
-from dispatcher.adapters.redis_batch import ScriptBatches
+from dispatcher.adapters.redis_batch import ScriptBatches, run_all
 from dispatcher.adapters.redis_connections import RedisConnections, closed_offer
 from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
@@ -122,10 +122,8 @@ class RedisTaskStore:
         return bool(await self._ingest(args=self._ingest_args(task, now)))
 
     async def ingest_many(self, tasks: Sequence[Task], now: datetime) -> list[bool]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for task in tasks:
-                await self._ingest(args=self._ingest_args(task, now), client=pipe)
-            return [bool(result) for result in await pipe.execute()]
+        calls = [(self._ingest, self._ingest_args(task, now)) for task in tasks]
+        return [bool(result) for result in await run_all(self._r, calls)]
 
     def _ingest_args(self, task: Task, now: datetime) -> list[EncodableT]:
         return [
@@ -195,10 +193,8 @@ class RedisTaskStore:
     async def offer_tasks(self, wanted: Sequence[OfferWanted], now: datetime) -> list[OfferMade]:
         if not wanted:
             return []
-        async with self._r.pipeline(transaction=False) as pipe:
-            for one in wanted:
-                await self._offer_task(args=self._offer_args(one, now), client=pipe)
-            replies = await pipe.execute()
+        calls = [(self._offer_task, self._offer_args(one, now)) for one in wanted]
+        replies = await run_all(self._r, calls)
         return [self._offer_made(one, raw) for one, raw in zip(wanted, replies, strict=True)]
 
     def _offer_made(self, wanted: OfferWanted, raw: list[bytes]) -> OfferMade:

@@ -9,6 +9,7 @@ off, so an event may be published twice, with the same id, but never lost.
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,14 @@ class ReplicationConfig:
     replica_ttl_s: float = 10.0
     batch: int = 500
     wait_s: float = 1.0
+    # Below a full batch the relay waits this long before reading again, so the entries
+    # written meanwhile go out together: at partial load entries trickle in one by one, and
+    # each relay round (its turn, the read, a Kafka request, the log's trim) costs the same
+    # for one entry as for hundreds. Events reach Kafka this much later; offers do not wait.
+    relay_linger_s: float = 0.01
+    # How often a replica records how far it has followed the log (the log is trimmed up to
+    # the slowest live replica): often enough to keep the log short, not once per entry.
+    cursor_every_s: float = 0.1
 
 
 class Replication:
@@ -76,6 +85,7 @@ class Replication:
         self._me = dispatch.replica_id
         self.position = "0-0"  # how far this replica has followed the log
         self._relayed: str | None = None  # how far it has relayed it, while its turn lasts
+        self._cursor_due = 0.0  # when to record self.position next (monotonic seconds)
 
     # -- following --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -111,7 +121,9 @@ class Replication:
                 # the next arrival, which may never come.
                 self._dispatch.wake()
             self.position = batch[-1].position
-            await self._log.read_up_to(self._me, self.position)
+            if time.monotonic() >= self._cursor_due:
+                self._cursor_due = time.monotonic() + self._config.cursor_every_s
+                await self._log.read_up_to(self._me, self.position)
         return len(batch)
 
     async def apply(self, t: Transition) -> None:
@@ -194,8 +206,11 @@ class Replication:
         try:
             while True:
                 try:
-                    if not await self.relay(self._config.wait_s):
+                    relayed = await self.relay(self._config.wait_s)
+                    if relayed is None:
                         await asyncio.sleep(self._config.replica_ttl_s / 3)
+                    elif relayed < self._config.batch:
+                        await asyncio.sleep(self._config.relay_linger_s)
                 except Exception:
                     # Kafka or Redis hiccup: nothing was marked published, so nothing is lost.
                     log.exception("relaying the transition log failed; retrying")
@@ -204,22 +219,23 @@ class Replication:
         except asyncio.CancelledError:
             # Stopping: what this replica did last (its workers leaving) still gets out.
             while self._relayed is not None:
-                relayed, self._relayed = self._relayed, await self._relay(self._relayed, 0.0)
-                if self._relayed == relayed:
+                self._relayed, count = await self._relay(self._relayed, 0.0)
+                if not count:
                     break
             raise
 
-    async def relay(self, wait_s: float = 0.0) -> bool:
-        """Publishes the next entries if it is this replica's turn; False if it is not."""
+    async def relay(self, wait_s: float = 0.0) -> int | None:
+        """Publishes the next entries if it is this replica's turn: how many log entries it
+        relayed (0 if none came within `wait_s`), or None if it is not its turn."""
         if not await self._log.lead(self._me, self._config.replica_ttl_s):
             self._relayed = None
-            return False
+            return None
         if self._relayed is None:  # our turn (again): from wherever the last relay got to
             self._relayed = await self._log.published()
-        self._relayed = await self._relay(self._relayed, wait_s)
-        return True
+        self._relayed, count = await self._relay(self._relayed, wait_s)
+        return count
 
-    async def _relay(self, upto: str, wait_s: float) -> str:
+    async def _relay(self, upto: str, wait_s: float) -> tuple[str, int]:
         batch = await self._log.read(upto, self._config.batch, wait_s)
         recorded = [
             RecordedEvent(t.event_id, t.at, event)
@@ -229,9 +245,9 @@ class Replication:
         if recorded:
             await self._events.publish_recorded(recorded)
         if not batch:
-            return upto
+            return upto, 0
         await self._log.mark_published(batch[-1].position, self._clock.now())
-        return batch[-1].position
+        return batch[-1].position, len(batch)
 
     # -- liveness ---------------------------------------------------------------------------
     async def run_liveness(self) -> None:
