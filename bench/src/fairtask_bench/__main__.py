@@ -2,8 +2,9 @@
 
 In one run, on the local Kafka, Redis and PostgreSQL: the scheduler core alone
 (bench/scheduler_bench.py), the dispatcher (offers per second through one process, push and
-submit-to-offer delays at a set rate), the raw pipeline floor and the PostgreSQL poll queue
-under the same load, and many connections held by one dispatcher while some of them work.
+submit-to-offer delays at a set rate and at a ladder of ordinary ones), the raw pipeline floor
+and the PostgreSQL poll queue under the same load, and many connections held by one dispatcher
+while some of them work.
 """
 
 import argparse
@@ -18,7 +19,7 @@ from typing import Any
 
 from fairtask_bench import report
 from fairtask_bench.connections import ConnectionLoad, connections_run
-from fairtask_bench.measure import LATENCY_SHARE, Timing
+from fairtask_bench.measure import LATENCY_SHARE, Ladder, Timing
 from fairtask_bench.poll import PollLoad, poll_run
 from fairtask_bench.push_run import PushLoad, push_run
 from fairtask_bench.stack import BenchStack, bench_stack
@@ -51,6 +52,10 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         # Delays are measured at this rate, or at this share of the most sustained if lower.
         "latency_rate_per_second": report.GOAL_OFFERS_PER_S,
         "latency_share_of_max": LATENCY_SHARE,
+        # And at these ordinary rates, in shorter windows, skipping any above that share.
+        "latency_ladder_per_second": [50, 100] if quick else [100, 200, 400],
+        "ladder_warmup_s": 0.5 if quick else 2.0,
+        "ladder_window_s": 1.5 if quick else 8.0,
         "warmup_s": 1.0 if quick else 5.0,
         "window_s": 2.0 if quick else 15.0,
         "backlog": 300 if quick else 3_000,
@@ -72,18 +77,22 @@ async def measure(
     args: argparse.Namespace, stack: BenchStack, s: dict[str, Any], logs: Path
 ) -> dict[str, Any]:
     timing = Timing(s["warmup_s"], s["window_s"], s["backlog"])
-    push = PushLoad(
-        s["clients"], s["push_workers"], timing, s["latency_rate_per_second"], args.profile
+    ladder = Ladder(
+        tuple(s["latency_ladder_per_second"]),
+        Timing(s["ladder_warmup_s"], s["ladder_window_s"], s["backlog"]),
     )
-    print("dispatcher: saturating, then at a set rate ...", flush=True)
+    push = PushLoad(
+        s["clients"], s["push_workers"], timing, s["latency_rate_per_second"], ladder, args.profile
+    )
+    print("dispatcher: saturating, then at a set rate, then up the ladder ...", flush=True)
     ours = await push_run("dispatcher", stack, push, logs)
-    # The baselines at the rate the dispatcher's delays were measured at.
+    # The baselines at the rate the dispatcher's delays were measured at (and the same ladder).
     same_rate = ours["at_rate"]["rate_per_second"]
     print("raw floor ...", flush=True)
     raw = await push_run(
         "fairtask_bench.raw_floor",
         stack,
-        PushLoad(s["clients"], s["push_workers"], timing, same_rate, args.profile),
+        PushLoad(s["clients"], s["push_workers"], timing, same_rate, ladder, args.profile),
         logs,
     )
     print("poll baseline ...", flush=True)

@@ -15,9 +15,14 @@ from fairtask_bench.recorder import Samples
 LATENCY_SHARE = 0.5
 
 
+def latency_cap_per_s(sustained: "Window") -> float:
+    """The highest rate whose delays are the server's rather than its queue's."""
+    return LATENCY_SHARE * sustained.offers_per_second
+
+
 def latency_rate(wanted_per_s: float, sustained: "Window") -> float:
     """`wanted_per_s`, or LATENCY_SHARE of what the server sustained if that is lower."""
-    return round(min(wanted_per_s, LATENCY_SHARE * sustained.offers_per_second), -1)
+    return round(min(wanted_per_s, latency_cap_per_s(sustained)), -1)
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,15 @@ class Timing:
     window_s: float
     backlog: int  # tasks kept waiting ahead of the workers when saturating
     settle_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Delays at a few ordinary loads as well, each in a window of its own: near saturation
+    they are mostly queueing behind the server's CPU, and say little about a quiet day."""
+
+    rates_per_s: tuple[float, ...]
+    timing: Timing
 
 
 @dataclass

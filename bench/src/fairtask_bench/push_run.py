@@ -1,5 +1,5 @@
 """One push server (the dispatcher, or the raw floor) under simulated gRPC workers who accept
-and submit at once: first saturated, then at a set rate."""
+and submit at once: first saturated, then at a set rate, then up a ladder of ordinary rates."""
 
 import uuid
 from dataclasses import dataclass
@@ -11,7 +11,15 @@ import grpc
 from fairtask_bench.client_process import ClientPlan, WorkerGroup, client_process
 from fairtask_bench.feeder import Platform
 from fairtask_bench.fleet import Fleet
-from fairtask_bench.measure import Timing, Window, at_rate, latency_rate, saturated
+from fairtask_bench.measure import (
+    Ladder,
+    Timing,
+    Window,
+    at_rate,
+    latency_cap_per_s,
+    latency_rate,
+    saturated,
+)
 from fairtask_bench.servers import serving
 from fairtask_bench.stack import BenchStack
 from fairtask_bench.stats import latency_ms
@@ -25,6 +33,7 @@ class PushLoad:
     timing: Timing
     # Delays are measured at this rate, or at LATENCY_SHARE of the most sustained if less.
     rate_per_s: float
+    ladder: Ladder
     profile_dir: Path | None = None
 
 
@@ -56,6 +65,14 @@ async def push_run(module: str, stack: BenchStack, load: PushLoad, log_dir: Path
                 top = await saturated(fleet, pacer, watched, load.timing)
                 rate = latency_rate(load.rate_per_s, top)
                 steady = await at_rate(fleet, pacer, watched, load.timing, rate)
+                cap = latency_cap_per_s(top)
+                rates = sorted(load.ladder.rates_per_s)
+                # Above the cap a window would measure the queue, not the server.
+                ladder = [
+                    (rung, await at_rate(fleet, pacer, watched, load.ladder.timing, rung))
+                    for rung in rates
+                    if rung <= cap
+                ]
             finally:
                 await fleet.stop()
         return {
@@ -63,6 +80,11 @@ async def push_run(module: str, stack: BenchStack, load: PushLoad, log_dir: Path
             "offers_per_second": top.offers_per_second,
             "saturated": window_report(top),
             "at_rate": {"rate_per_second": rate, **window_report(steady)},
+            "ladder": [
+                {"rate_per_second": rung, **window_report(window)} for rung, window in ladder
+            ],
+            "ladder_cap_per_second": round(cap, 1),
+            "ladder_skipped_per_second": [rung for rung in rates if rung > cap],
             "submits_refused": dict(platform.refusals),
         }
 
