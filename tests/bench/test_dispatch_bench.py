@@ -19,6 +19,21 @@ def latency(figures: dict[str, Any]) -> None:
     assert figures["samples"] > 0
 
 
+def ladder(run: dict[str, Any], wanted: list[float]) -> list[float]:
+    """A push run's ladder: every wanted rate measured or skipped (above the cap), ascending."""
+    rates = [step["rate_per_second"] for step in run["ladder"]]
+    assert rates == sorted(rates)
+    assert sorted(rates + run["ladder_skipped_per_second"]) == wanted
+    assert all(rate <= run["ladder_cap_per_second"] for rate in rates)
+    assert all(rate > run["ladder_cap_per_second"] for rate in run["ladder_skipped_per_second"])
+    for step in run["ladder"]:
+        latency(step["push_latency_ms"])
+        latency(step["submit_to_offer_ms"])
+        assert step["offers_per_second"] > 0
+        assert step["worker_errors"] == {}
+    return rates
+
+
 def test_the_quick_benchmark_reports_every_figure(stack_endpoints: Any, tmp_path: Path) -> None:
     env, out = tmp_path / "env", tmp_path / "bench.json"
     stack_endpoints.save(env)
@@ -51,3 +66,18 @@ def test_the_quick_benchmark_reports_every_figure(stack_endpoints: Any, tmp_path
         assert run["saturated"]["worker_errors"] == {}
         assert run["at_rate"]["worker_errors"] == {}
     assert r["scheduler"]["headline"]["decisions_per_s"] > 0
+
+    wanted = r["settings"]["latency_ladder_per_second"]
+    ours_rates, raw_rates = ladder(r["dispatcher"], wanted), ladder(raw, wanted)
+    by_rate = r["latency_by_rate"]
+    rates = [step["rate_per_second"] for step in by_rate["rates"]]
+    assert rates, "neither server was measured at any ladder rate"
+    assert rates == sorted(set(ours_rates + raw_rates))
+    for step in by_rate["rates"]:
+        for side in (step["ours"], step["raw_floor"]):
+            if side is not None:
+                assert 0 < side["push_ms"]["p50"] <= side["push_ms"]["p99"]
+                assert 0 < side["submit_to_offer_ms"]["p50"] <= side["submit_to_offer_ms"]["p99"]
+                assert side["push_ms"]["samples"] > 0
+    assert by_rate["push_p99_met_up_to_per_second"] in [None, *ours_rates]
+    assert by_rate["submit_to_offer_p99_met_up_to_per_second"] in [None, *ours_rates]

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fairtask_bench.latency_by_rate import latency_by_rate, summary_lines
+
 # From the issue: what one dispatcher process should manage.
 GOAL_OFFERS_PER_S = 5_000
 GOAL_PUSH_P99_MS = 5.0
@@ -76,6 +78,9 @@ def build(
             },
         },
         "ratios": ratios,
+        "latency_by_rate": latency_by_rate(
+            ours, raw, GOAL_PUSH_P99_MS, GOAL_SUBMIT_TO_OFFER_P99_MS
+        ),
         "dispatcher": ours,
         "connections": held,
     }
@@ -144,6 +149,7 @@ def summary(r: dict[str, Any]) -> str:
         f"held:       {r['connections_held']:,} connections, "
         f"{r['memory_per_connection_kib']} KiB each; {r['connections']['offers_per_second']:,.0f} "
         f"offers/s while {r['connections']['working']:,} work",
+        *summary_lines(r["latency_by_rate"]),
     ]
     lines += [
         f"goal {'met   ' if g['met'] else 'missed'} {g['goal']}: {g['measured']} "
