@@ -7,6 +7,7 @@ producer flushes, and finally the stores close.
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,7 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
         stop = shutdown_event()
         # start() logs one "service started" line with the bound gRPC and HTTP ports.
         await runtime.start(settings.host, settings.grpc_port, settings.http_port)
+        settle_heap(settings.gc_thresholds)
         try:
             await runtime.run_until(stop)
         finally:
@@ -109,6 +111,16 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
 
     with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
         runner.run(main())
+
+
+def settle_heap(thresholds: tuple[int, int, int]) -> None:
+    """Once started: what start-up built (modules, descriptors, the wiring) lives as long as
+    the process, so it is frozen out of every later collection; and young objects get room
+    to die young. A full collection stops the event loop for as long as the heap it walks is
+    large, which is every offer's delay at that moment."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
 
 
 def event_loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -28,6 +28,11 @@ class ServiceSettings(BaseSettings):
     # callback and socket write than the standard loop, which a busy dispatcher feels; "asyncio"
     # is the standard library's, for debugging or should uvloop misbehave.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    # FAIRTASK_GC_THRESHOLDS, as JSON ("[5000, 10, 10]"): Python's collector thresholds, set
+    # once the service has started (see fairtask_runtime.service.settle_heap). Python's own
+    # (700, 10, 10) promote an offer's objects, alive for a few hundred milliseconds, into the
+    # oldest generation, whose collections then stop the loop for 100-200 ms every few seconds.
+    gc_thresholds: tuple[int, int, int] = (5_000, 10, 10)
     # How long in-flight calls get to finish on SIGTERM.
     shutdown_grace_s: float = 10.0
     # Offsets are committed at most this often, and always on revoke and shutdown.
