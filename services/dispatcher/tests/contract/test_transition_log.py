@@ -294,7 +294,9 @@ class TestLogAndReplicas:
         await log.beat("r2", at(10))
 
         assert await log.dead(at(10)) == []
+        assert "r2" in await log.alive(at(10))
         assert await log.dead(at(11)) == ["r2"]
+        assert "r2" not in await log.alive(at(11))
         assert sorted(await log.connections_of(REPLICA)) == ["w1", "w2"]
         await log.forget("r2")
         assert await log.dead(at(11)) == []

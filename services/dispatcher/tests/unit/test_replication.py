@@ -263,3 +263,40 @@ async def test_a_relay_that_is_stopped_still_sends_what_was_logged() -> None:
 
     assert cluster.kafka.events == expected
     assert [type(e) for e in expected] == [WorkerPresenceChanged, WorkerPresenceChanged]
+
+
+async def test_a_replica_knows_whether_it_is_alone() -> None:
+    cluster = Cluster()
+    first = await cluster.replica("A", 0, 1)
+    assert first.replication.alone
+
+    second = await cluster.replica("B")
+    assert not second.replication.alone
+    assert first.replication.alone  # until its next liveness round
+    await first.replication.check_liveness()
+    assert not first.replication.alone
+
+    await second.replication.leave()  # stopping: its liveness ends at once
+    await first.replication.check_liveness()
+    assert first.replication.alone
+
+
+async def test_only_a_replica_alone_waits_between_reads_of_the_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = Cluster()
+    first = await cluster.replica("A", 0, 1)
+    waits: list[float] = []
+
+    async def recorded(seconds: float) -> None:
+        if seconds:  # the memory log yields with sleep(0) on every read
+            waits.append(seconds)
+
+    monkeypatch.setattr("dispatcher.service_layer.replication.asyncio.sleep", recorded)
+    await first.replication.run_follow_once()
+    assert waits == [first.replication.config.linger_s]
+
+    await cluster.replica("B")
+    await first.replication.check_liveness()
+    await first.replication.run_follow_once()
+    assert waits == [first.replication.config.linger_s]  # others' entries are read at once

@@ -34,6 +34,10 @@ class MemoryTransitionLog:
         now_ms = to_ms(now)
         return [r for r, until in self._s.replicas.items() if until < now_ms]
 
+    async def alive(self, now: datetime) -> list[str]:
+        now_ms = to_ms(now)
+        return [r for r, until in self._s.replicas.items() if until >= now_ms]
+
     async def connections_of(self, replica: str) -> list[str]:
         return [w for w, conn in self._s.conns.items() if conn.holder == replica]
 

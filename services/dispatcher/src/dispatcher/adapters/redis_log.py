@@ -78,6 +78,10 @@ class RedisTransitionLog:
         raw = await self._r.hgetall(f"{self._p}replicas")
         return [as_text(k) for k, until in raw.items() if int(until) < to_ms(now)]
 
+    async def alive(self, now: datetime) -> list[str]:
+        raw = await self._r.hgetall(f"{self._p}replicas")
+        return [as_text(k) for k, until in raw.items() if int(until) >= to_ms(now)]
+
     async def connections_of(self, replica: str) -> list[str]:
         workers = await self._r.smembers(f"{self._p}replica:{replica}:workers")
         return [as_text(w) for w in workers]

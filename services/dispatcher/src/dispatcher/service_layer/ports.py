@@ -270,6 +270,10 @@ class TransitionLog(Protocol):
         """Replicas whose liveness ran out."""
         ...
 
+    async def alive(self, now: datetime) -> list[str]:
+        """Replicas whose liveness has not run out."""
+        ...
+
     async def connections_of(self, replica: str) -> list[str]:
         """The workers whose connection a replica held."""
         ...

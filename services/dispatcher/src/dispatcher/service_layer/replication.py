@@ -60,7 +60,8 @@ class ReplicationConfig:
     # written meanwhile go out together: at partial load entries trickle in one by one, and
     # each relay round (its turn, the read, a Kafka request, the log's trim) costs the same
     # for one entry as for hundreds. Events reach Kafka this much later; offers do not wait.
-    relay_linger_s: float = 0.01
+    # A replica alone follows the log the same way: every entry is its own, already acted on.
+    linger_s: float = 0.01
     # How often a replica records how far it has followed the log (the log is trimmed up to
     # the slowest live replica): often enough to keep the log short, not once per entry.
     cursor_every_s: float = 0.1
@@ -81,16 +82,18 @@ class Replication:
         self._log = transitions
         self._events = events
         self._clock = clock
-        self._config = config
+        self.config = config
         self._me = dispatch.replica_id
         self.position = "0-0"  # how far this replica has followed the log
         self._relayed: str | None = None  # how far it has relayed it, while its turn lasts
         self._cursor_due = 0.0  # when to record self.position next (monotonic seconds)
+        self.alone = False  # no other replica was alive when this one last looked
 
     # -- following --------------------------------------------------------------------------
     async def start(self) -> None:
         """Learns who is connected now; the log from here on tells the rest."""
         await self._log.beat(self._me, self._alive_until())
+        await self._look_around()
         self.position = await self._log.end()
         await self._log.read_up_to(self._me, self.position)
         for worker in await self._store.online_workers():
@@ -99,7 +102,16 @@ class Replication:
     async def run_follow(self) -> None:
         await self._retrying(self.start)
         while True:
-            await self._retrying(lambda: self.catch_up(self._config.wait_s))
+            await self._retrying(self.run_follow_once)
+
+    async def run_follow_once(self) -> None:
+        applied = await self.catch_up(self.config.wait_s)
+        if self.alone and applied < self.config.batch:
+            # Nobody else writes: what comes next is this replica's own doing, already acted
+            # on, so it is read in batches rather than entry by entry. Another replica
+            # starting is seen at the next liveness round; until then its entries wait this
+            # long at most.
+            await asyncio.sleep(self.config.linger_s)
 
     async def _retrying(self, step: Callable[[], Awaitable[object]]) -> None:
         try:
@@ -107,11 +119,11 @@ class Replication:
         except Exception:
             # Redis hiccup: the log keeps what was not applied yet; try again shortly.
             log.exception("following the transition log failed; retrying")
-            await asyncio.sleep(self._config.wait_s)
+            await asyncio.sleep(self.config.wait_s)
 
     async def catch_up(self, wait_s: float = 0.0) -> int:
         """Applies the entries written since the last call; returns how many."""
-        batch = await self._log.read(self.position, self._config.batch, wait_s, noting=self._me)
+        batch = await self._log.read(self.position, self.config.batch, wait_s, noting=self._me)
         for transition in batch:
             await self.apply(transition)
         if batch:
@@ -122,7 +134,7 @@ class Replication:
                 self._dispatch.wake()
             self.position = batch[-1].position
             if time.monotonic() >= self._cursor_due:
-                self._cursor_due = time.monotonic() + self._config.cursor_every_s
+                self._cursor_due = time.monotonic() + self.config.cursor_every_s
                 await self._log.read_up_to(self._me, self.position)
         return len(batch)
 
@@ -206,16 +218,16 @@ class Replication:
         try:
             while True:
                 try:
-                    relayed = await self.relay(self._config.wait_s)
+                    relayed = await self.relay(self.config.wait_s)
                     if relayed is None:
-                        await asyncio.sleep(self._config.replica_ttl_s / 3)
-                    elif relayed < self._config.batch:
-                        await asyncio.sleep(self._config.relay_linger_s)
+                        await asyncio.sleep(self.config.replica_ttl_s / 3)
+                    elif relayed < self.config.batch:
+                        await asyncio.sleep(self.config.linger_s)
                 except Exception:
                     # Kafka or Redis hiccup: nothing was marked published, so nothing is lost.
                     log.exception("relaying the transition log failed; retrying")
                     self._relayed = None
-                    await asyncio.sleep(self._config.wait_s)
+                    await asyncio.sleep(self.config.wait_s)
         except asyncio.CancelledError:
             # Stopping: what this replica did last (its workers leaving) still gets out.
             while self._relayed is not None:
@@ -227,7 +239,7 @@ class Replication:
     async def relay(self, wait_s: float = 0.0) -> int | None:
         """Publishes the next entries if it is this replica's turn: how many log entries it
         relayed (0 if none came within `wait_s`), or None if it is not its turn."""
-        if not await self._log.lead(self._me, self._config.replica_ttl_s):
+        if not await self._log.lead(self._me, self.config.replica_ttl_s):
             self._relayed = None
             return None
         if self._relayed is None:  # our turn (again): from wherever the last relay got to
@@ -236,7 +248,7 @@ class Replication:
         return count
 
     async def _relay(self, upto: str, wait_s: float) -> tuple[str, int]:
-        batch = await self._log.read(upto, self._config.batch, wait_s)
+        batch = await self._log.read(upto, self.config.batch, wait_s)
         recorded = [
             RecordedEvent(t.event_id, t.at, event)
             for t in batch
@@ -256,7 +268,7 @@ class Replication:
                 await self.check_liveness()
             except Exception:
                 log.exception("liveness round failed; retrying")
-            await asyncio.sleep(self._config.replica_ttl_s / 3)
+            await asyncio.sleep(self.config.replica_ttl_s / 3)
 
     async def check_liveness(self) -> None:
         """Says this replica is alive, and ends the connections of replicas that are not."""
@@ -264,6 +276,10 @@ class Replication:
         for replica in await self._log.dead(self._clock.now()):
             if replica != self._me:
                 await self._bury(replica)
+        await self._look_around()
+
+    async def _look_around(self) -> None:
+        self.alone = await self._log.alive(self._clock.now()) == [self._me]
 
     async def _bury(self, replica: str) -> None:
         workers = await self._log.connections_of(replica)
@@ -277,4 +293,4 @@ class Replication:
         await self._log.beat(self._me, datetime.fromtimestamp(0, UTC))
 
     def _alive_until(self) -> datetime:
-        return self._clock.now() + timedelta(seconds=self._config.replica_ttl_s)
+        return self._clock.now() + timedelta(seconds=self.config.replica_ttl_s)
