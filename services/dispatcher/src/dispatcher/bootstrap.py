@@ -54,7 +54,6 @@ from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
-from fairtask_runtime.kafka.dedupe import RedisProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
@@ -207,7 +206,10 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         ),
         ingest,
         DeadLetters(producer, settings.dlq_max_ratio),
-        processed=RedisProcessedEvents(client, settings.redis_prefix + "ingest"),
+        # No store of handled events in Redis: the task store tells a task delivered again
+        # apart by its id, whatever became of it since, so that store would only cost two
+        # round trips per batch (per task at a trickle). Repeats within this process are
+        # still skipped in memory.
         batch_handler=ingest.many,
         on_assigned=ownership.assigned,
         on_revoked=ownership.revoked,

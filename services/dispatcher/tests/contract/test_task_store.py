@@ -439,6 +439,24 @@ class TestLeases:
         assert lease is not None
         assert not lease.active
 
+    async def test_a_task_delivered_again_after_its_work_is_done_is_not_queued_again(
+        self, store: TaskStore
+    ) -> None:
+        # Kafka may deliver tasks.submitted again at any time (a rebalance, a restart): the
+        # store tells the repeat apart by task id, for as long as it keeps the task.
+        task = make_task("c1")
+        await leased(store, task)
+        assert await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
+
+        assert not await store.ingest(task, at(20))
+        assert await store.ingest_many([task, make_task("c2")], at(20)) == [False, True]
+
+        assert await offer_ids(store, [POOL], 1) == ["c2"]
+        assert await take(store, [POOL], "w9", "o9", ttl()) is None
+        status = await store.status(PLATFORM, task.task_id)
+        assert status is not None
+        assert status.state is TaskState.SUBMITTED
+
     async def test_complete_by_someone_else_is_refused(self, store: TaskStore) -> None:
         await leased(store, make_task("c1"))
 
