@@ -1,5 +1,6 @@
 """Offers, leases and their timers, driven step by step on fakes with a fake clock."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
@@ -157,6 +158,27 @@ class TestOffers:
         assert await world.dispatch.reload_exclusions() == 1
         assert (await offered(world, session)).task.client_task_id == "c1"
         assert await world.dispatch.reload_exclusions() == 0
+
+    async def test_exclusions_of_many_workers_are_reloaded_a_few_hundred_at_a_time(
+        self, world: World
+    ) -> None:
+        pool = pool_of(PLATFORM, "bbox")
+        workers = [f"w{i}" for i in range(1_201)]
+        for worker_id in workers:
+            await connect(world, worker_id)
+            await world.dispatch.exclusions.set(worker_id, pool, True, 1)
+        reads: list[int] = []
+        of_many = world.dispatch.exclusions.of_many
+
+        async def counted(worker_ids: Sequence[str]) -> dict[str, frozenset[str]]:
+            reads.append(len(worker_ids))
+            return await of_many(worker_ids)
+
+        world.dispatch.exclusions.of_many = counted  # type: ignore[method-assign]
+
+        assert await world.dispatch.reload_exclusions() == 1_201
+        assert reads == [500, 500, 201]  # the loop runs other work between the reads
+        assert all(world.dispatch.roster.profiles[w].excluded_pools == {pool} for w in workers)
 
     async def test_a_declined_task_is_requeued_and_offered_again(self, world: World) -> None:
         await ingest(world, "c1", "c2")
