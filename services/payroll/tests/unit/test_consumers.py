@@ -69,6 +69,14 @@ def onboarding_completed(**changes: object) -> events_pb2.OnboardingCompleted:
     return message
 
 
+def rejected_until(seconds: int, nanos: int = 0) -> events_pb2.SubmissionReviewed:
+    """A rejection whose appeal window ends at a raw protobuf time, valid or not."""
+    message = submission_reviewed(state=events_pb2.REVIEW_STATE_REJECTED, paid=False)
+    message.appeal_until.seconds = seconds
+    message.appeal_until.nanos = nanos
+    return message
+
+
 @pytest.fixture
 def consume(handlers: PayrollHandlers) -> PayrollConsumer:
     return PayrollConsumer(handlers)
@@ -150,6 +158,8 @@ async def test_events_without_pay_are_ignored(
         onboarding_completed(kind=events_pb2.ONBOARDING_KIND_UNSPECIFIED),
         onboarding_completed(onboarding_id=""),
         onboarding_completed(worker_id="w\x00"),
+        rejected_until(seconds=-(2**63)),  # found by test_fuzz_events: no calendar has it
+        rejected_until(seconds=0, nanos=-(2**31)),
     ],
 )
 async def test_an_event_that_can_never_be_paid_is_poison(

@@ -8,7 +8,7 @@ carry no pay), `workers.onboarding` (OnboardingCompleted pays the step at the fl
 `tasks.overlap` (AnswersAggregated releases the holds of the answers a task never needed).
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import structlog
 
@@ -81,6 +81,17 @@ def pay_for_onboarding(
     )
 
 
+def appeal_deadline(reviewed: events_pb2.SubmissionReviewed) -> datetime | None:
+    """Until when a rejection may be appealed, if it says; InvalidPostingError for a time no
+    calendar has (protobuf's range is years 1 to 9999)."""
+    if not reviewed.HasField("appeal_until"):
+        return None
+    try:
+        return reviewed.appeal_until.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidPostingError("appeal_until", f"not a valid time: {exc}") from exc
+
+
 class PayrollConsumer:
     """The EventConsumer handler. Raises PoisonMessageError for an event that can never be
     paid; lets transient failures (ledger or broker down) propagate so they are retried."""
@@ -97,11 +108,7 @@ class PayrollConsumer:
                 if reviewed.paid:
                     await self._handlers.pay_for_task(pay_for_task(envelope.event_id, reviewed))
                 elif reviewed.task_id and reviewed.state == events_pb2.REVIEW_STATE_REJECTED:
-                    until = (
-                        reviewed.appeal_until.ToDatetime(tzinfo=UTC)
-                        if reviewed.HasField("appeal_until")
-                        else None
-                    )
+                    until = appeal_deadline(reviewed)
                     if until is None:
                         await self._handlers.release_hold(reviewed.task_id)
                     else:
