@@ -195,12 +195,10 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     session_timeout_ms = int(settings.consumer_session_timeout_s * 1000)
     ingest = TaskIngest(dispatch)
     consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap=settings.kafka_bootstrap,
-            group_id="dispatcher",
-            topics=("tasks.submitted",),
-            topic_prefix=settings.topic_prefix,
-            commit_interval_s=settings.commit_interval_s,
+        ConsumerConfig.of_service(
+            settings,
+            "dispatcher",
+            ("tasks.submitted",),
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(session_timeout_ms // 3, 100),
         ),
@@ -266,17 +264,8 @@ def _side_consumer(
     handler: Handler,
 ) -> EventConsumer:
     """A consumer group of its own beside task ingest, on every replica whatever its role."""
-    return EventConsumer(
-        ConsumerConfig(
-            bootstrap=settings.kafka_bootstrap,
-            group_id=group_id,
-            topics=(topic,),
-            topic_prefix=settings.topic_prefix,
-            commit_interval_s=settings.commit_interval_s,
-        ),
-        handler,
-        DeadLetters(producer, settings.dlq_max_ratio),
-    )
+    config = ConsumerConfig.of_service(settings, group_id, (topic,))
+    return EventConsumer(config, handler, DeadLetters(producer, settings.dlq_max_ratio))
 
 
 def _reloading_exclusions(dispatch: Dispatch, every_s: float) -> Loop:

@@ -68,13 +68,7 @@ def bootstrap(
     )
     loops.append(_paying_out(handlers, settings))
     consumer = EventConsumer(
-        ConsumerConfig(
-            bootstrap=settings.kafka_bootstrap,
-            group_id=GROUP_ID,
-            topics=TOPICS,
-            topic_prefix=settings.topic_prefix,
-            commit_interval_s=settings.commit_interval_s,
-        ),
+        ConsumerConfig.of_service(settings, GROUP_ID, TOPICS),
         PayrollConsumer(handlers),
         DeadLetters(producer, settings.dlq_max_ratio),
         processed=LedgerDeduplicates(),

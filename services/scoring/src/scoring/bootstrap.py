@@ -118,13 +118,7 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
     def consumer(group_id: str, topic: str, handler: Handler) -> EventConsumer:
         # One DeadLetters each: poison on one topic must not trip the other's ratio limit.
         return EventConsumer(
-            ConsumerConfig(
-                bootstrap=settings.kafka_bootstrap,
-                group_id=group_id,
-                topics=(topic,),
-                topic_prefix=settings.topic_prefix,
-                commit_interval_s=settings.commit_interval_s,
-            ),
+            ConsumerConfig.of_service(settings, group_id, (topic,)),
             handler,
             DeadLetters(producer, settings.dlq_max_ratio),
             processed=processed,

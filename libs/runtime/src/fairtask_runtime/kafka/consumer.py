@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -32,6 +32,7 @@ from fairtask_runtime.kafka.dedupe import (
 )
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.metrics import KAFKA_LAG, KAFKA_MESSAGES
+from fairtask_runtime.settings import ServiceSettings
 
 T = TypeVar("T")
 
@@ -57,6 +58,21 @@ class ConsumerConfig:
     # to the others (Kafka's defaults; the broker refuses less than its group.min.session).
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+
+    @classmethod
+    def of_service(
+        cls, settings: ServiceSettings, group_id: str, topics: tuple[str, ...], **tuning: Any
+    ) -> "ConsumerConfig":
+        """A consumer group of a service, on its broker, topic prefix and commit interval;
+        `tuning` sets any other field."""
+        return cls(
+            bootstrap=settings.kafka_bootstrap,
+            group_id=group_id,
+            topics=topics,
+            topic_prefix=settings.topic_prefix,
+            commit_interval_s=settings.commit_interval_s,
+            **tuning,
+        )
 
 
 @dataclass

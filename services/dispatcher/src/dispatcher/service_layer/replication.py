@@ -82,7 +82,7 @@ class Replication:
         self._log = transitions
         self._events = events
         self._clock = clock
-        self.config = config
+        self._config = config
         self._me = dispatch.replica_id
         self.position = "0-0"  # how far this replica has followed the log
         self._relayed: str | None = None  # how far it has relayed it, while its turn lasts
@@ -105,13 +105,13 @@ class Replication:
             await self._retrying(self.run_follow_once)
 
     async def run_follow_once(self) -> None:
-        applied = await self.catch_up(self.config.wait_s)
-        if self.alone and applied < self.config.batch:
+        applied = await self.catch_up(self._config.wait_s)
+        if self.alone and applied < self._config.batch:
             # Nobody else writes: what comes next is this replica's own doing, already acted
             # on, so it is read in batches rather than entry by entry. Another replica
             # starting is seen at the next liveness round; until then its entries wait this
             # long at most.
-            await asyncio.sleep(self.config.linger_s)
+            await asyncio.sleep(self._config.linger_s)
 
     async def _retrying(self, step: Callable[[], Awaitable[object]]) -> None:
         try:
@@ -119,11 +119,11 @@ class Replication:
         except Exception:
             # Redis hiccup: the log keeps what was not applied yet; try again shortly.
             log.exception("following the transition log failed; retrying")
-            await asyncio.sleep(self.config.wait_s)
+            await asyncio.sleep(self._config.wait_s)
 
     async def catch_up(self, wait_s: float = 0.0) -> int:
         """Applies the entries written since the last call; returns how many."""
-        batch = await self._log.read(self.position, self.config.batch, wait_s, noting=self._me)
+        batch = await self._log.read(self.position, self._config.batch, wait_s, noting=self._me)
         for transition in batch:
             await self.apply(transition)
         if batch:
@@ -134,7 +134,7 @@ class Replication:
                 self._dispatch.wake()
             self.position = batch[-1].position
             if time.monotonic() >= self._cursor_due:
-                self._cursor_due = time.monotonic() + self.config.cursor_every_s
+                self._cursor_due = time.monotonic() + self._config.cursor_every_s
                 await self._log.read_up_to(self._me, self.position)
         return len(batch)
 
@@ -218,16 +218,16 @@ class Replication:
         try:
             while True:
                 try:
-                    relayed = await self.relay(self.config.wait_s)
+                    relayed = await self.relay(self._config.wait_s)
                     if relayed is None:
-                        await asyncio.sleep(self.config.replica_ttl_s / 3)
-                    elif relayed < self.config.batch:
-                        await asyncio.sleep(self.config.linger_s)
+                        await asyncio.sleep(self._config.replica_ttl_s / 3)
+                    elif relayed < self._config.batch:
+                        await asyncio.sleep(self._config.linger_s)
                 except Exception:
                     # Kafka or Redis hiccup: nothing was marked published, so nothing is lost.
                     log.exception("relaying the transition log failed; retrying")
                     self._relayed = None
-                    await asyncio.sleep(self.config.wait_s)
+                    await asyncio.sleep(self._config.wait_s)
         except asyncio.CancelledError:
             # Stopping: what this replica did last (its workers leaving) still gets out.
             while self._relayed is not None:
@@ -239,7 +239,7 @@ class Replication:
     async def relay(self, wait_s: float = 0.0) -> int | None:
         """Publishes the next entries if it is this replica's turn: how many log entries it
         relayed (0 if none came within `wait_s`), or None if it is not its turn."""
-        if not await self._log.lead(self._me, self.config.replica_ttl_s):
+        if not await self._log.lead(self._me, self._config.replica_ttl_s):
             self._relayed = None
             return None
         if self._relayed is None:  # our turn (again): from wherever the last relay got to
@@ -248,7 +248,7 @@ class Replication:
         return count
 
     async def _relay(self, upto: str, wait_s: float) -> tuple[str, int]:
-        batch = await self._log.read(upto, self.config.batch, wait_s)
+        batch = await self._log.read(upto, self._config.batch, wait_s)
         recorded = [
             RecordedEvent(t.event_id, t.at, event)
             for t in batch
@@ -268,7 +268,7 @@ class Replication:
                 await self.check_liveness()
             except Exception:
                 log.exception("liveness round failed; retrying")
-            await asyncio.sleep(self.config.replica_ttl_s / 3)
+            await asyncio.sleep(self._config.replica_ttl_s / 3)
 
     async def check_liveness(self) -> None:
         """Says this replica is alive, and ends the connections of replicas that are not."""
@@ -293,4 +293,4 @@ class Replication:
         await self._log.beat(self._me, datetime.fromtimestamp(0, UTC))
 
     def _alive_until(self) -> datetime:
-        return self._clock.now() + timedelta(seconds=self.config.replica_ttl_s)
+        return self._clock.now() + timedelta(seconds=self._config.replica_ttl_s)

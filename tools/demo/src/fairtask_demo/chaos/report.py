@@ -13,7 +13,7 @@ def chaos_report(
     leases: LeaseAudit,
     payments: PaymentAudit,
     unfinished_tasks: list[str],
-    answers: AnswerAudit | None = None,
+    answers: AnswerAudit,
 ) -> dict[str, Any]:
     injected = faults.injected
     recoveries = [f.recovery_s for f in injected if f.recovery_s is not None]
@@ -28,10 +28,10 @@ def chaos_report(
         "missing_payments": payments.missing_payments,
         # A further answer scoring asked for that the dispatcher never queued, or that no
         # worker answered once the run drained: lost on the way.
-        "answers_never_queued": answers.never_queued if answers else 0,
-        "answers_never_answered": answers.never_answered if answers else 0,
+        "answers_never_queued": answers.never_queued,
+        "answers_never_answered": answers.never_answered,
         # Answered, never settled: the run drains until each such task has its aggregate.
-        "tasks_never_aggregated": answers.never_aggregated if answers else 0,
+        "tasks_never_aggregated": answers.never_aggregated,
     }
     return {
         "seed": faults.plan.seed,
@@ -44,7 +44,7 @@ def chaos_report(
         "tasks_by_state": run["tasks_by_state"],
         **figures,
         "leases": leases.leases,
-        "answers_asked": answers.asked if answers else 0,
+        "answers_asked": answers.asked,
         "ledger_balanced": run["ledger_balanced"],
         "services_recovered": recovered,
         "max_recovery_s": max(recoveries, default=None),
@@ -54,7 +54,7 @@ def chaos_report(
             "unfinished_tasks": unfinished_tasks[:10],
             "leases": list(leases.examples),
             "payments": list(payments.examples),
-            "answers": list(answers.examples) if answers else [],
+            "answers": list(answers.examples),
         },
         "passed": (
             all(value == 0 for value in figures.values())
@@ -91,6 +91,6 @@ def chaos_text(report: dict[str, Any]) -> str:
     examples = report["examples"]
     for task in examples["unfinished_tasks"]:
         lines.append(f"  unfinished: {task}")
-    for example in examples["leases"] + examples["payments"] + examples.get("answers", []):
+    for example in examples["leases"] + examples["payments"] + examples["answers"]:
         lines.append(f"  e.g. {example}")
     return "\n".join(lines)
