@@ -165,7 +165,10 @@ async def work_through(
 
 
 async def test_a_task_travels_from_platform_to_ledger(
-    services: dict[str, ServiceProcess], platform_key: Metadata, operator_key: Metadata
+    services: dict[str, ServiceProcess],
+    platform_key: Metadata,
+    operator_key: Metadata,
+    payroll_dsn: str,
 ) -> None:
     for service in services.values():
         await service.wait_healthy(60)
@@ -223,6 +226,20 @@ async def test_a_task_travels_from_platform_to_ledger(
         3 * PRICE_MICROS,
         2 * PRICE_MICROS,
     )
+
+    async def confirmed() -> bool:
+        """Payroll saw the tasks published: their holds will not lapse."""
+        conn = await asyncpg.connect(payroll_dsn, timeout=10)
+        try:
+            unconfirmed = await conn.fetchval(
+                "SELECT count(*) FILTER (WHERE unconfirmed_until IS NOT NULL) FROM escrow_holds"
+            )
+            holds = await conn.fetchval("SELECT count(*) FROM escrow_holds")
+        finally:
+            await conn.close()
+        return bool((holds, unconfirmed) == (3, 0))
+
+    assert await eventually(confirmed), "payroll never confirmed the holds of published tasks"
 
     token, submissions = await asyncio.wait_for(work_through(dispatcher, "w-e2e", 3), 60)
     assert len(set(submissions)) == 3

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 import redis.asyncio as redis
 import structlog
@@ -65,8 +66,10 @@ def bootstrap(
         clock=clock,
         new_id=new_id,
         floor_micros_per_hour=settings.pay_floor_micros_per_hour,
+        confirm_holds_within=timedelta(seconds=settings.confirm_holds_within_s),
     )
     loops.append(_paying_out(handlers, settings))
+    loops.append(_sweeping_holds(handlers, settings.hold_sweep_s))
     consumer = EventConsumer(
         ConsumerConfig.of_service(settings, GROUP_ID, TOPICS),
         PayrollConsumer(handlers),
@@ -104,8 +107,7 @@ def _callers(settings: PayrollSettings, clock: Clock) -> tuple[CallerAuthenticat
 def _paying_out(handlers: PayrollHandlers, settings: PayrollSettings) -> Loop:
     async def pay_out_each_period() -> None:
         """One payout batch per period, from every replica (the ledger pays each worker once
-        per batch, whichever replica gets there first); and the escrow holds whose appeal
-        windows closed are released."""
+        per batch, whichever replica gets there first)."""
         done = ""
         while True:
             batch = batch_of(handlers.clock.now(), settings.payout_period_s)
@@ -118,6 +120,20 @@ def _paying_out(handlers: PayrollHandlers, settings: PayrollSettings) -> Loop:
             await asyncio.sleep(settings.payout_check_s)
 
     return pay_out_each_period
+
+
+def _sweeping_holds(handlers: PayrollHandlers, every_s: float) -> Loop:
+    async def sweep_holds() -> None:
+        """Settles the escrow holds that are due: every replica sweeps, each hold once (an
+        UPDATE of held rows)."""
+        while True:
+            await asyncio.sleep(every_s)  # the ledger opens meanwhile at start-up
+            try:
+                await handlers.release_due_holds()
+            except Exception as exc:
+                log.warning("escrow hold sweep failed", error=str(exc))
+
+    return sweep_holds
 
 
 def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:

@@ -23,3 +23,9 @@ class PayrollSettings(ServiceSettings):
     payout_period_s: float = Field(default=24 * 3600.0, gt=0)
     payout_minimum_micros: int = Field(default=1_000_000, ge=1)
     payout_check_s: float = Field(default=60.0, gt=0)
+    # Escrow holds whose appeal windows closed are released, and those never confirmed by
+    # their task's publication lapse, this often (FAIRTASK_HOLD_SWEEP_S).
+    hold_sweep_s: float = Field(default=60.0, gt=0)
+    # A hold lapses when its task is not seen published within this long (a submission that
+    # failed after the hold and was never retried); FAIRTASK_CONFIRM_HOLDS_WITHIN_S.
+    confirm_holds_within_s: float = Field(default=3600.0, gt=0)

@@ -26,6 +26,11 @@ PAYOUTS = Counter("fairtask_payroll_payouts_total", "Payouts posted, one per wor
 PAID_OUT_MICROS = Counter(
     "fairtask_payroll_paid_out_micros_total", "Micro-dollars sent to workers in payouts."
 )
+HOLDS_LAPSED = Counter(
+    "fairtask_payroll_holds_lapsed_total",
+    "Escrow holds that lapsed because their task was never published (a submission that "
+    "failed and was not retried).",
+)
 
 
 def record_posting(

@@ -262,3 +262,47 @@ async def test_two_payout_batches_never_pay_the_same_money(ledger: Ledger) -> No
     statement = await ledger.statement("w-1", 10)
     assert statement is not None
     assert (statement.balance_micros, statement.paid_out_micros) == (0, 2_000_000)
+
+
+async def test_an_unconfirmed_hold_lapses_at_its_deadline_unless_confirmed(ledger: Ledger) -> None:
+    await ledger.post(deposit(1, 1_200_000))
+    deadline = T0 + timedelta(hours=1)
+    await ledger.hold(
+        "lab-a",
+        [TaskHold(f"task-{n}", 400_000) for n in (1, 2, 3)],
+        T0,
+        confirm_by=deadline,
+    )
+    assert await ledger.confirm(["task-1", "task-9"]) == 1  # no hold for task-9: skipped
+    assert await ledger.confirm(["task-1"]) == 0  # confirmed already
+    assert await ledger.lapse_unconfirmed(deadline - timedelta(seconds=1), 10) == 0
+    assert await ledger.lapse_unconfirmed(deadline, 10) == 2
+    assert await ledger.lapse_unconfirmed(deadline, 10) == 0
+    balance = await ledger.escrow("lab-a")
+    assert (balance.held_micros, balance.available_micros) == (400_000, 800_000)
+    # A lapsed hold holds nothing: it cannot be released or spent twice.
+    assert not await ledger.release("task-2", deadline)
+
+
+async def test_a_lapsed_hold_is_held_again_by_a_retry_or_a_late_confirmation(
+    ledger: Ledger,
+) -> None:
+    await ledger.post(deposit(1, 800_000))
+    deadline = T0 + timedelta(hours=1)
+    holds = [TaskHold("task-1", 400_000), TaskHold("task-2", 400_000)]
+    await ledger.hold("lab-a", holds, T0, confirm_by=deadline)
+    assert await ledger.lapse_unconfirmed(deadline, 10) == 2
+
+    # The platform retries task-1's submission: held again, with a new deadline.
+    retried = await ledger.hold("lab-a", holds[:1], deadline, confirm_by=deadline + timedelta(1))
+    assert retried.held_micros == 400_000
+    assert await ledger.lapse_unconfirmed(deadline + timedelta(hours=2), 10) == 0
+    # task-2 was published after all and payroll only now hears of it: the work will be done
+    # and paid, so its price is held again, whatever the funds.
+    await ledger.withdraw(withdrawal(1, 400_000))
+    assert await ledger.confirm(["task-2"]) == 1
+    balance = await ledger.escrow("lab-a")
+    assert (balance.held_micros, balance.available_micros) == (800_000, -400_000)
+    await ledger.post(pay(2))  # task-2, 400,000: spends its hold
+    assert (await ledger.escrow("lab-a")).held_micros == 400_000
+    assert (await ledger.summary()).balanced

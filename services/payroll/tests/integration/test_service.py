@@ -16,8 +16,11 @@ import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from google.protobuf.message import Message
+from prometheus_client import REGISTRY
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from fairtask.v1 import envelope_pb2, events_pb2, payroll_pb2, payroll_pb2_grpc
+from fairtask_runtime.answers import answer_task_ids
 from fairtask_runtime.api_keys import RedisPlatformKeys
 from fairtask_runtime.envelope import decode, wrap
 from fairtask_runtime.grpc.identity import Metadata, bearer
@@ -384,3 +387,76 @@ async def test_a_restarted_service_keeps_its_ledger_and_still_pays_once(stack: S
     assert {e.entry_id for e in entries} == {entry.entry_id}
     assert {e.source_event_id for e in entries} == {first.event_id}
     assert await stack.postings() == 1
+
+
+async def test_a_hold_whose_task_is_never_published_lapses_and_a_retry_holds_it_again(
+    stack: Stack, stack_endpoints: Any
+) -> None:
+    # A submission whose publish failed after its hold, never retried: nothing would ever
+    # spend or release the hold but the sweep.
+    await stack.runtime.stop()
+    stack.settings = stack.settings.model_copy(
+        update={"hold_sweep_s": 0.2, "confirm_holds_within_s": 2.0}
+    )
+    stack.runtime = bootstrap(stack.settings)
+    await stack.runtime.start(stack.settings.host, 0, 0)
+    keys_redis: redis.Redis = redis.from_url(stack_endpoints.redis_url)
+    try:
+        keys = RedisPlatformKeys(keys_redis, stack.settings.platform_keys_prefix)
+        platform = bearer((await keys.issue("lab-a", "payroll tests")).key)
+    finally:
+        await keys_redis.aclose()
+    price = 400_000
+    copies = answer_task_ids("task-published", 3)
+    lapsed_before = lapsed_count()
+
+    def holds(*task_ids: str) -> payroll_pb2.HoldForTasksRequest:
+        return payroll_pb2.HoldForTasksRequest(
+            platform_id="lab-a",
+            holds=[payroll_pb2.TaskHold(task_id=t, amount_micros=price) for t in task_ids],
+        )
+
+    async with stack.channel() as channel:
+        escrow = payroll_pb2_grpc.EscrowServiceStub(channel)
+        await escrow.Deposit(
+            payroll_pb2.DepositRequest(deposit_id="d-1", amount_micros=10 * price),
+            metadata=platform,
+            timeout=DEADLINE_S,
+        )
+        await escrow.HoldForTasks(
+            holds(*copies, "task-lost"), metadata=stack.operator, timeout=DEADLINE_S
+        )
+        # Published: the task and its further answers' copies stay held.
+        await stack.send(
+            "tasks.submitted",
+            "lab-a/bbox",
+            events_pb2.TaskSubmitted(task_id="task-published", platform_id="lab-a"),
+        )
+
+        async def held() -> int:
+            reply = await escrow.GetEscrow(
+                payroll_pb2.GetEscrowRequest(), metadata=platform, timeout=DEADLINE_S
+            )
+            return reply.escrow.held_micros
+
+        settling = AsyncRetrying(
+            stop=stop_after_delay(WAIT_S),
+            wait=wait_fixed(0.2),
+            retry=retry_if_result(lambda micros: micros != 3 * price),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        assert await settling(held) == 3 * price  # task-lost's hold lapsed, the others stayed
+        await asyncio.sleep(2.5)  # past the deadline again: the confirmed ones never lapse
+        assert await held() == 3 * price
+
+        # The platform retries the lost task at last: it is held again.
+        again = await escrow.HoldForTasks(
+            holds("task-lost"), metadata=stack.operator, timeout=DEADLINE_S
+        )
+        assert again.escrow.held_micros == 4 * price
+    assert lapsed_count() == lapsed_before + 1
+
+
+def lapsed_count() -> float:
+    # Process-wide: other tests may have counted lapses before this one.
+    return REGISTRY.get_sample_value("fairtask_payroll_holds_lapsed_total") or 0.0

@@ -6,6 +6,7 @@ import pytest
 from google.protobuf.message import Message
 
 from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_runtime.answers import answer_task_ids
 from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.envelope import PoisonMessageError, wrap
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
@@ -241,3 +242,32 @@ async def test_a_settled_answer_frees_the_holds_of_answers_never_asked_for(
     ]
     await consume(envelope(events_pb2.AnswerWanted(task_id="task-1#1", answer_number=2)))
     assert ledger.holds["task-1#2"].state == "held"
+
+
+async def test_a_published_task_confirms_the_holds_of_all_its_answers(
+    consume: PayrollConsumer, handlers: PayrollHandlers, ledger: MemoryLedger, clock: FakeClock
+) -> None:
+    now = clock.now()
+    await ledger.post(
+        deposit_posting("lab-a", "d-1", 2_000_000, "00000000-0000-7000-8000-000000000902", now)
+    )
+    copies = answer_task_ids("task-1", 3)
+    await handlers.hold_for_tasks(
+        "lab-a", [TaskHold(task_id, 400_000) for task_id in [*copies, "task-2"]]
+    )
+    assert ledger.holds["task-2"].unconfirmed_until == now + handlers.confirm_holds_within
+    # A further answer's copy published later confirms nothing of its own.
+    await consume(envelope(events_pb2.TaskSubmitted(task_id=copies[1], answer_of="task-1")))
+    assert ledger.holds[copies[1]].unconfirmed_until is not None
+    published = events_pb2.TaskSubmitted(task_id="task-1", platform_id="lab-a")
+    await consume(envelope(published))
+    await consume(envelope(published))  # redelivered: nothing more
+
+    clock.advance(handlers.confirm_holds_within.total_seconds())
+    assert await handlers.release_due_holds() == 1
+    assert [ledger.holds[task_id].state for task_id in [*copies, "task-2"]] == [
+        "held",
+        "held",
+        "held",
+        "lapsed",
+    ]

@@ -35,13 +35,23 @@ async def balance(conn: Any, platform_id: str) -> EscrowBalance:
     return EscrowBalance(platform_id, row["deposited"], row["withdrawn"], row["spent"], row["held"])
 
 
-async def hold(conn: Any, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+async def hold(
+    conn: Any,
+    platform_id: str,
+    holds: list[TaskHold],
+    now: datetime,
+    confirm_by: datetime | None,
+) -> EscrowBalance:
     """Inside a transaction that holds the platform's lock."""
     ids = [h.task_id for h in holds]
     known = {
         row["task_id"]
         for row in await conn.fetch(
-            "SELECT task_id FROM escrow_holds WHERE task_id = ANY($1::text[])", ids
+            """
+            SELECT task_id FROM escrow_holds
+            WHERE task_id = ANY($1::text[]) AND state <> 'lapsed'
+            """,
+            ids,
         )
     }
     new = {h.task_id: h for h in holds if h.task_id not in known}
@@ -51,15 +61,23 @@ async def hold(conn: Any, platform_id: str, holds: list[TaskHold], now: datetime
         return before
     if before.available_micros < needed:
         raise InsufficientEscrowError(before, needed)
+    # A lapsed hold (its first submission never got through) is held again.
     await conn.execute(
         """
-        INSERT INTO escrow_holds (task_id, platform_id, amount_micros, state, held_at)
-        SELECT t, $1, a, 'held', $4 FROM unnest($2::text[], $3::bigint[]) AS u(t, a)
+        INSERT INTO escrow_holds
+            (task_id, platform_id, amount_micros, state, held_at, unconfirmed_until)
+        SELECT t, $1, a, 'held', $4, $5 FROM unnest($2::text[], $3::bigint[]) AS u(t, a)
+        ON CONFLICT (task_id) DO UPDATE
+            SET state = 'held', amount_micros = EXCLUDED.amount_micros,
+                held_at = EXCLUDED.held_at, settled_at = NULL,
+                unconfirmed_until = EXCLUDED.unconfirmed_until
+            WHERE escrow_holds.state = 'lapsed'
         """,
         platform_id,
         list(new),
         [h.amount_micros for h in new.values()],
         now,
+        confirm_by,
     )
     return EscrowBalance(
         platform_id,
@@ -68,6 +86,23 @@ async def hold(conn: Any, platform_id: str, holds: list[TaskHold], now: datetime
         before.spent_micros,
         before.held_micros + needed,
     )
+
+
+async def confirm(conn: Any, task_ids: list[str]) -> int:
+    """The tasks are real: their holds no longer lapse, and those that lapsed are held again
+    (whatever the funds: the work will be done and paid)."""
+    status = await conn.execute(
+        """
+        UPDATE escrow_holds
+        SET unconfirmed_until = NULL,
+            state = CASE WHEN state = 'lapsed' THEN 'held' ELSE state END,
+            settled_at = CASE WHEN state = 'lapsed' THEN NULL ELSE settled_at END
+        WHERE task_id = ANY($1::text[])
+          AND (unconfirmed_until IS NOT NULL OR state = 'lapsed')
+        """,
+        task_ids,
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def spend(conn: Any, task_id: str, now: datetime) -> None:
@@ -108,6 +143,22 @@ async def release_due(conn: Any, now: datetime, limit: int) -> int:
         WHERE task_id IN (
             SELECT task_id FROM escrow_holds
             WHERE state = 'held' AND release_after IS NOT NULL AND release_after <= $1
+            LIMIT $2
+        )
+        """,
+        now,
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def lapse_unconfirmed(conn: Any, now: datetime, limit: int) -> int:
+    status = await conn.execute(
+        """
+        UPDATE escrow_holds SET state = 'lapsed', settled_at = $1
+        WHERE task_id IN (
+            SELECT task_id FROM escrow_holds
+            WHERE state = 'held' AND unconfirmed_until IS NOT NULL AND unconfirmed_until <= $1
             LIMIT $2
         )
         """,

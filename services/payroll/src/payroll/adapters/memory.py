@@ -30,6 +30,7 @@ class _Hold:
     amount_micros: int
     state: str
     release_after: datetime | None = None
+    unconfirmed_until: datetime | None = None
 
 
 class MemoryLedger:
@@ -70,15 +71,42 @@ class MemoryLedger:
             held,
         )
 
-    async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+    async def hold(
+        self,
+        platform_id: str,
+        holds: list[TaskHold],
+        now: datetime,
+        confirm_by: datetime | None = None,
+    ) -> EscrowBalance:
         before = await self.escrow(platform_id)
-        new = {h.task_id: h for h in holds if h.task_id not in self.holds}
+        new = {
+            h.task_id: h
+            for h in holds
+            if h.task_id not in self.holds or self.holds[h.task_id].state == "lapsed"
+        }
         needed = sum(h.amount_micros for h in new.values())
         if needed > before.available_micros:
             raise InsufficientEscrowError(before, needed)
         for task_id, h in new.items():
-            self.holds[task_id] = _Hold(platform_id, h.amount_micros, "held")
+            lapsed = self.holds.get(task_id)
+            release_after = lapsed.release_after if lapsed else None
+            self.holds[task_id] = _Hold(
+                platform_id, h.amount_micros, "held", release_after, confirm_by
+            )
         return await self.escrow(platform_id)
+
+    async def confirm(self, task_ids: list[str]) -> int:
+        self._check()
+        changed = 0
+        for task_id in task_ids:
+            held = self.holds.get(task_id)
+            if held is None or (held.unconfirmed_until is None and held.state != "lapsed"):
+                continue
+            held.unconfirmed_until = None
+            if held.state == "lapsed":
+                held.state = "held"
+            changed += 1
+        return changed
 
     async def release(self, task_id: str, now: datetime) -> bool:
         self._check()
@@ -140,6 +168,17 @@ class MemoryLedger:
         ][:limit]
         for held in due:
             held.state = "released"
+        return len(due)
+
+    async def lapse_unconfirmed(self, now: datetime, limit: int) -> int:
+        self._check()
+        due = [
+            h
+            for h in self.holds.values()
+            if h.state == "held" and h.unconfirmed_until is not None and h.unconfirmed_until <= now
+        ][:limit]
+        for held in due:
+            held.state = "lapsed"
         return len(due)
 
     async def withdraw(self, posting: Posting) -> Posted:

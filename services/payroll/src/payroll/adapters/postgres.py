@@ -115,10 +115,20 @@ class PostgresLedger:
         except _TRANSIENT as exc:
             raise LedgerUnavailableError(f"escrow of {platform_id}: {exc!r}") from exc
 
-    async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
+    async def hold(
+        self,
+        platform_id: str,
+        holds: list[TaskHold],
+        now: datetime,
+        confirm_by: datetime | None = None,
+    ) -> EscrowBalance:
         async with self._connection(f"holding for {platform_id}", transaction=True) as conn:
             await escrow_sql.lock(conn, platform_id)
-            return await escrow_sql.hold(conn, platform_id, holds, now)
+            return await escrow_sql.hold(conn, platform_id, holds, now, confirm_by)
+
+    async def confirm(self, task_ids: list[str]) -> int:
+        async with self._connection("confirming holds") as conn:
+            return await escrow_sql.confirm(conn, task_ids)
 
     async def release(self, task_id: str, now: datetime) -> bool:
         async with self._connection(f"releasing {task_id}") as conn:
@@ -185,6 +195,10 @@ class PostgresLedger:
     async def release_due(self, now: datetime, limit: int) -> int:
         async with self._connection("releasing due holds") as conn:
             return await escrow_sql.release_due(conn, now, limit)
+
+    async def lapse_unconfirmed(self, now: datetime, limit: int) -> int:
+        async with self._connection("letting unconfirmed holds lapse") as conn:
+            return await escrow_sql.lapse_unconfirmed(conn, now, limit)
 
     async def withdraw(self, posting: Posting) -> Posted:
         async with self._connection(f"withdrawal {posting.source_key}", transaction=True) as conn:

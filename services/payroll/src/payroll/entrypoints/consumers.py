@@ -5,7 +5,9 @@ or a deadline, kept despite a rejection, or granted on appeal, pays the task, to
 floor; every other step carries no pay),
 `tasks.assigned` (LeaseReleased pays the time worked at the floor; the other lease-life events
 carry no pay), `workers.onboarding` (OnboardingCompleted pays the step at the floor) and
-`tasks.overlap` (AnswersAggregated releases the holds of the answers a task never needed).
+`tasks.overlap` (AnswersAggregated releases the holds of the answers a task never needed) and
+`tasks.submitted` (a platform's TaskSubmitted confirms the escrow held for the task, which would
+otherwise lapse: see `PayrollHandlers.confirm_holds`).
 """
 
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from payroll.service_layer.handlers import PayrollHandlers
 log = structlog.get_logger(__name__)
 
 GROUP_ID = "payroll"
-TOPICS = ("reviews", "tasks.assigned", "workers.onboarding", "tasks.overlap")
+TOPICS = ("reviews", "tasks.assigned", "workers.onboarding", "tasks.overlap", "tasks.submitted")
 
 # Valid events on our topics that carry no pay. Anything else is ignored too (see below).
 _NO_PAY = frozenset({"task_offered", "task_assigned", "offer_closed", "answer_wanted"})
@@ -126,6 +128,11 @@ class PayrollConsumer:
                 for task_id in envelope.answers_aggregated.unused_task_ids:
                     if task_id:
                         await self._handlers.release_hold(task_id)
+            elif field == "task_submitted":
+                submitted = envelope.task_submitted
+                # A further answer's copy was held, and so confirmed, with the task itself.
+                if submitted.task_id and not submitted.answer_of:
+                    await self._handlers.confirm_holds(submitted.task_id)
             elif field == "lease_released":
                 await self._handlers.pay_for_time_worked(
                     pay_for_time_worked(envelope.event_id, envelope.lease_released)

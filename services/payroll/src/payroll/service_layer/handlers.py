@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from fairtask_runtime.answers import MAX_ANSWERS, answer_task_ids
 from fairtask_runtime.clock import Clock
 from payroll import metrics
 from payroll.domain.commands import GetStatement, PayForOnboarding, PayForTask, PayForTimeWorked
@@ -42,6 +43,9 @@ class PayrollHandlers:
     new_id: Callable[[], str]
     floor_micros_per_hour: int
     statement_max_lines: int = 1000
+    # A hold whose task is not seen published within this long lapses (the publish failed and
+    # the platform never retried); a retry or a late confirmation holds it again.
+    confirm_holds_within: timedelta = timedelta(hours=1)
 
     async def pay_for_task(self, command: PayForTask) -> tuple[Posting, ...]:
         """Posts the task's price, then the platform's top-up when the time worked took the
@@ -132,7 +136,13 @@ class PayrollHandlers:
     async def hold_for_tasks(self, platform_id: str, holds: list[TaskHold]) -> EscrowBalance:
         """Raises InvalidPostingError or InsufficientEscrowError, holding nothing."""
         check_holds(platform_id, holds)
-        return await self.ledger.hold(platform_id, holds, self.clock.now())
+        now = self.clock.now()
+        return await self.ledger.hold(platform_id, holds, now, now + self.confirm_holds_within)
+
+    async def confirm_holds(self, task_id: str) -> int:
+        """The task was published: the holds of every answer it may need stay (each answer's
+        copy was held with it)."""
+        return await self.ledger.confirm(answer_task_ids(task_id, MAX_ANSWERS))
 
     async def hold_through_appeals(self, task_id: str, appeal_until: datetime | None) -> None:
         """A rejection the worker may still appeal: the price stays held (a granted appeal is
@@ -141,10 +151,17 @@ class PayrollHandlers:
         await self.ledger.release_after(task_id, at)
 
     async def release_due_holds(self, limit: int = 10_000) -> int:
-        released = await self.ledger.release_due(self.clock.now(), limit)
+        """Releases the holds whose appeal windows closed, and lets those never confirmed
+        lapse. Returns how many holds it settled."""
+        now = self.clock.now()
+        released = await self.ledger.release_due(now, limit)
         if released:
             log.info("escrow holds released after their appeal windows", holds=released)
-        return released
+        lapsed = await self.ledger.lapse_unconfirmed(now, limit)
+        if lapsed:
+            metrics.HOLDS_LAPSED.inc(lapsed)
+            log.warning("escrow holds lapsed: their tasks were never published", holds=lapsed)
+        return released + lapsed
 
     async def release_hold(self, task_id: str) -> bool:
         released = await self.ledger.release(task_id, self.clock.now())

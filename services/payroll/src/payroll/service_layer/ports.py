@@ -43,11 +43,23 @@ class Ledger(Protocol):
         """The platform's escrow as it stands (all zero for one never seen). Read-only."""
         ...
 
-    async def hold(self, platform_id: str, holds: list[TaskHold], now: datetime) -> EscrowBalance:
-        """Holds each task's price unless the task already has a hold (of any state), all or
-        none: raises InsufficientEscrowError, holding nothing, when the new holds exceed the
-        available funds. Paying a task (a TASK_PAY posting) spends its hold in the same
-        transaction. Returns the balance after."""
+    async def hold(
+        self,
+        platform_id: str,
+        holds: list[TaskHold],
+        now: datetime,
+        confirm_by: datetime | None = None,
+    ) -> EscrowBalance:
+        """Holds each task's price unless the task already has a hold (of any state but
+        lapsed), all or none: raises InsufficientEscrowError, holding nothing, when the new
+        holds exceed the available funds. A hold with `confirm_by` lapses then unless
+        `confirm` is told of its task first (None: confirmed already). Paying a task (a
+        TASK_PAY posting) spends its hold in the same transaction. Returns the balance after."""
+        ...
+
+    async def confirm(self, task_ids: list[str]) -> int:
+        """The tasks were published: their holds no longer lapse, and lapsed ones are held
+        again. Ids without a hold are skipped. Returns how many holds changed."""
         ...
 
     async def release(self, task_id: str, now: datetime) -> bool:
@@ -83,6 +95,10 @@ class Ledger(Protocol):
 
     async def release_due(self, now: datetime, limit: int) -> int:
         """Releases the holds scheduled by now; returns how many."""
+        ...
+
+    async def lapse_unconfirmed(self, now: datetime, limit: int) -> int:
+        """Lets the holds still unconfirmed at their deadline lapse; returns how many."""
         ...
 
     async def withdraw(self, posting: Posting) -> Posted:
