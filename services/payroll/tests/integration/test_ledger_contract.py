@@ -218,6 +218,10 @@ async def test_what_workers_are_owed_and_a_batch_of_payouts(ledger: Ledger) -> N
     await ledger.post(pay(3, worker="w-2", price=300_000))
     assert await ledger.owed(500_000, 10) == [("w-1", 800_000)]
     assert await ledger.owed(1, 10) == [("w-1", 800_000), ("w-2", 300_000)]
+    # A page at a time, from after the last worker of the page before.
+    assert await ledger.owed(1, 1) == [("w-1", 800_000)]
+    assert await ledger.owed(1, 1, after="w-1") == [("w-2", 300_000)]
+    assert await ledger.owed(1, 1, after="w-2") == []
 
     await ledger.post(payout_posting("w-1", 800_000, "payout-batch:7", entry_id(50), T0))
     assert await ledger.owed(1, 10) == [("w-2", 300_000)]

@@ -44,3 +44,13 @@ def test_a_batch_is_one_day_since_the_epoch() -> None:
     assert batch_of(midnight, day) == "payout-batch:20454"
     assert batch_of(midnight + timedelta(hours=23, minutes=59), day) == "payout-batch:20454"
     assert batch_of(midnight - timedelta(seconds=1), day) == "payout-batch:20453"
+
+
+async def test_a_batch_pays_every_worker_owed_however_many_pages_they_fill(
+    handlers: PayrollHandlers, ledger: MemoryLedger
+) -> None:
+    for n in range(5):
+        await handlers.pay_for_task(_task(n, f"w-{n}", 1_000_000))
+
+    assert await handlers.pay_out("payout-batch:1", minimum_micros=1_000_000, page=2) == 5
+    assert await ledger.owed(1, 10) == []

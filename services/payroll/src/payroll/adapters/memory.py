@@ -18,6 +18,7 @@ from payroll.domain.model import (
     Posting,
     Statement,
     worker_of_payable,
+    worker_payable,
 )
 from payroll.domain.payouts import payout_key, payout_posting
 from payroll.domain.reports import statement_of, summarize
@@ -116,16 +117,22 @@ class MemoryLedger:
         held.state = "released"
         return True
 
-    async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
+    async def owed(
+        self, minimum_micros: int, limit: int, after: str | None = None
+    ) -> list[tuple[str, int]]:
         self._check()
-        owed: dict[str, int] = {}
+        owed: dict[str, int] = {}  # by payable account
         for posting in self.postings.values():
             for line in posting.lines:
                 if line.account_kind is AccountKind.WORKER_PAYABLE:
-                    worker = worker_of_payable(line.account_id)
-                    owed[worker] = owed.get(worker, 0) - line.amount_micros
-        due = sorted((w, n) for w, n in owed.items() if n >= max(minimum_micros, 1))
-        return due[:limit]
+                    owed[line.account_id] = owed.get(line.account_id, 0) - line.amount_micros
+        start = None if after is None else worker_payable(after)
+        due = sorted(
+            (account, n)
+            for account, n in owed.items()
+            if n >= max(minimum_micros, 1) and (start is None or account > start)
+        )
+        return [(worker_of_payable(account), n) for account, n in due[:limit]]
 
     async def pay_out(
         self, worker_id: str, batch_id: str, minimum_micros: int, entry_id: str, now: datetime

@@ -134,19 +134,22 @@ class PostgresLedger:
         async with self._connection(f"releasing {task_id}") as conn:
             return await escrow_sql.release(conn, task_id, now)
 
-    async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
+    async def owed(
+        self, minimum_micros: int, limit: int, after: str | None = None
+    ) -> list[tuple[str, int]]:
         async with self._connection("owed") as conn:
             rows = await conn.fetch(
                 """
                 SELECT l.account_id, -sum(l.amount_micros)::bigint AS owed
                 FROM ledger_lines l JOIN accounts a ON a.id = l.account_id
-                WHERE a.kind = 'worker_payable'
+                WHERE a.kind = 'worker_payable' AND ($3::text IS NULL OR a.id > $3)
                 GROUP BY l.account_id
                 HAVING -sum(l.amount_micros) >= $1
                 ORDER BY l.account_id LIMIT $2
                 """,
                 max(minimum_micros, 1),
                 limit,
+                None if after is None else worker_payable(after),
             )
         return [(worker_of_payable(row["account_id"]), row["owed"]) for row in rows]
 

@@ -92,20 +92,27 @@ class PayrollHandlers:
     async def ledger_summary(self) -> LedgerSummary:
         return await self.ledger.summary()
 
-    async def pay_out(self, batch_id: str, minimum_micros: int, limit: int = 100_000) -> int:
+    async def pay_out(self, batch_id: str, minimum_micros: int, page: int = 10_000) -> int:
         """Pays each worker owed at least the minimum all they are owed, once per batch, then
         announces every payout of the batch (again after a crash: announcing twice is the
-        same event). Returns how many payouts this call posted."""
+        same event). Every worker owed is paid, `page` at a time. Returns how many payouts
+        this call posted."""
         now = self.clock.now()
         posted = 0
-        for worker_id, _ in await self.ledger.owed(minimum_micros, limit):
-            stored = await self.ledger.pay_out(
-                worker_id, batch_id, minimum_micros, self.new_id(), now
-            )
-            if stored is not None and stored.created:
-                posted += 1
-                metrics.PAYOUTS.inc()
-                metrics.PAID_OUT_MICROS.inc(stored.posting.amount_micros)
+        after: str | None = None
+        while True:
+            owed = await self.ledger.owed(minimum_micros, page, after)
+            for worker_id, _ in owed:
+                stored = await self.ledger.pay_out(
+                    worker_id, batch_id, minimum_micros, self.new_id(), now
+                )
+                if stored is not None and stored.created:
+                    posted += 1
+                    metrics.PAYOUTS.inc()
+                    metrics.PAID_OUT_MICROS.inc(stored.posting.amount_micros)
+            if len(owed) < page:
+                break
+            after = owed[-1][0]
         for payout in await self.ledger.batch(batch_id):
             await self.publisher.publish(entry_posted(payout))
         if posted:

@@ -67,8 +67,12 @@ class Ledger(Protocol):
         (never held, already spent or released)."""
         ...
 
-    async def owed(self, minimum_micros: int, limit: int) -> list[tuple[str, int]]:
-        """(worker id, micros owed) of up to `limit` workers owed at least the minimum."""
+    async def owed(
+        self, minimum_micros: int, limit: int, after: str | None = None
+    ) -> list[tuple[str, int]]:
+        """(worker id, micros owed) of up to `limit` workers owed at least the minimum, in the
+        order of their payable accounts; with `after`, those following that worker's (the
+        next page)."""
         ...
 
     async def pay_out(
