@@ -225,7 +225,8 @@ async def test_what_workers_are_owed_and_a_batch_of_payouts(ledger: Ledger) -> N
 
     await ledger.post(payout_posting("w-1", 800_000, "payout-batch:7", entry_id(50), T0))
     assert await ledger.owed(1, 10) == [("w-2", 300_000)]
-    [payout] = await ledger.batch("payout-batch:7")
+    [payout] = await ledger.batch("payout-batch:7", 10)
+    assert await ledger.batch("payout-batch:7", 10, after=payout.source_key) == []
     assert (payout.worker_id, payout.amount_micros) == ("w-1", 800_000)
     statement = await ledger.statement("w-1", 10)
     assert statement is not None

@@ -47,10 +47,13 @@ def test_a_batch_is_one_day_since_the_epoch() -> None:
 
 
 async def test_a_batch_pays_every_worker_owed_however_many_pages_they_fill(
-    handlers: PayrollHandlers, ledger: MemoryLedger
+    handlers: PayrollHandlers, ledger: MemoryLedger, publisher: MemoryEntryPublisher
 ) -> None:
     for n in range(5):
         await handlers.pay_for_task(_task(n, f"w-{n}", 1_000_000))
 
     assert await handlers.pay_out("payout-batch:1", minimum_micros=1_000_000, page=2) == 5
     assert await ledger.owed(1, 10) == []
+    # And every payout of the batch is announced, page after page.
+    announced = {e.worker_id for e in publisher.published if e.kind is EntryKind.PAYOUT}
+    assert announced == {f"w-{n}" for n in range(5)}

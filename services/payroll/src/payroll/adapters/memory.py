@@ -145,15 +145,18 @@ class MemoryLedger:
             return None
         return await self.post(payout_posting(worker_id, owed, batch_id, entry_id, now))
 
-    async def batch(self, batch_id: str) -> list[Posting]:
-        return sorted(
+    async def batch(self, batch_id: str, limit: int, after: str | None = None) -> list[Posting]:
+        payouts = sorted(
             (
                 p
                 for p in self.postings.values()
-                if p.kind is EntryKind.PAYOUT and p.source_event_id == batch_id
+                if p.kind is EntryKind.PAYOUT
+                and p.source_event_id == batch_id
+                and (after is None or p.source_key > after)
             ),
             key=lambda p: p.source_key,
         )
+        return payouts[:limit]
 
     async def deposit(self, posting: Posting) -> Posted:
         stored = self.postings.get(posting.source_key)

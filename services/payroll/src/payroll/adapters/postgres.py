@@ -171,14 +171,18 @@ class PostgresLedger:
                 return None
             return await _insert(conn, payout_posting(worker_id, owed, batch_id, entry_id, now))
 
-    async def batch(self, batch_id: str) -> list[Posting]:
+    async def batch(self, batch_id: str, limit: int, after: str | None = None) -> list[Posting]:
         async with self._connection(f"batch {batch_id}") as conn:
             keys = await conn.fetch(
                 """
                 SELECT source_key FROM postings
-                WHERE kind = 'payout' AND source_event_id = $1 ORDER BY source_key
+                WHERE kind = 'payout' AND source_event_id = $1
+                  AND ($3::text IS NULL OR source_key > $3)
+                ORDER BY source_key LIMIT $2
                 """,
                 batch_id,
+                limit,
+                after,
             )
             return [await _load(conn, row["source_key"]) for row in keys]
 

@@ -113,8 +113,14 @@ class PayrollHandlers:
             if len(owed) < page:
                 break
             after = owed[-1][0]
-        for payout in await self.ledger.batch(batch_id):
-            await self.publisher.publish(entry_posted(payout))
+        after = None
+        while True:
+            payouts = await self.ledger.batch(batch_id, page, after)
+            for payout in payouts:
+                await self.publisher.publish(entry_posted(payout))
+            if len(payouts) < page:
+                break
+            after = payouts[-1].source_key
         if posted:
             log.info("payout batch", batch_id=batch_id, payouts=posted)
         return posted

@@ -84,8 +84,9 @@ class Ledger(Protocol):
         less than the minimum."""
         ...
 
-    async def batch(self, batch_id: str) -> list[Posting]:
-        """The payouts posted in a batch."""
+    async def batch(self, batch_id: str, limit: int, after: str | None = None) -> list[Posting]:
+        """Up to `limit` payouts posted in a batch, in source key order; with `after`, those
+        following that source key (the next page)."""
         ...
 
     async def deposit(self, posting: Posting) -> Posted:
