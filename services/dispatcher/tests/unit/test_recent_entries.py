@@ -50,3 +50,13 @@ def test_entries_trimmed_from_the_log_are_forgotten() -> None:
     assert recent.after("2-0", 10) == entries(3)
     recent.forget_up_to("9-0")
     assert recent.after("2-0", 10) is None
+
+
+def test_a_trim_between_kept_entries_forgets_those_before_it() -> None:
+    recent = RecentEntries()
+    recent.add("0-0", entries(1, 2, 3))
+
+    recent.forget_up_to("2-5")  # trimmed up to an entry this process never read
+
+    assert recent.after("2-0", 10) == entries(3)
+    assert recent.after("1-0", 10) is None

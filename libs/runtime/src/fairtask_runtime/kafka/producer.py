@@ -6,6 +6,7 @@ from collections import Counter
 from aiokafka import AIOKafkaProducer
 
 from fairtask.v1 import envelope_pb2
+from fairtask_runtime.kafka.partitioner import RecentKeysPartitioner
 from fairtask_runtime.metrics import EVENTS_PUBLISHED
 
 
@@ -24,6 +25,7 @@ class EventProducer:
             acks="all",
             linger_ms=2,
             request_timeout_ms=15_000,
+            partitioner=RecentKeysPartitioner(),
         )
 
     def topic(self, name: str) -> str:

@@ -38,7 +38,13 @@ class RecentEntries:
 
     def forget_up_to(self, position: str) -> None:
         """Redis dropped the entries up to `position` (the log is trimmed): so are they here."""
-        while self._entries and _order(self._entries[0][0]) <= _order(position):
+        number = self._numbers.get(position)
+        if number is not None:  # one kept: drop it and those before it, without comparing
+            for _ in range(number - self._first + 1):
+                self._drop_oldest()
+            return
+        last = _order(position)
+        while self._entries and _order(self._entries[0][0]) <= last:
             self._drop_oldest()
 
     def add(self, after: str, entries: list[Entry]) -> None:
