@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 from prometheus_client import REGISTRY
 
+from fairtask_runtime.clock import FakeClock
 from payroll.adapters.memory import MemoryEntryPublisher, MemoryLedger
 from payroll.domain.commands import (
     GetStatement,
@@ -15,6 +16,7 @@ from payroll.domain.commands import (
     PayForTimeWorked,
 )
 from payroll.domain.errors import InvalidPostingError
+from payroll.domain.escrow import TaskHold, deposit_posting
 from payroll.domain.model import AccountKind, EntryKind, Line, platform_escrow, worker_payable
 from payroll.service_layer.handlers import PayrollHandlers
 from payroll.service_layer.ports import LedgerUnavailableError
@@ -249,3 +251,18 @@ async def test_statement_and_summary_read_the_ledger(handlers: PayrollHandlers) 
     assert await handlers.statement(GetStatement("w-unknown")) is None
     assert summary.balanced
     assert summary.postings == 2
+
+
+async def test_every_due_hold_is_settled_however_many_pages_they_fill(
+    handlers: PayrollHandlers, ledger: MemoryLedger, clock: FakeClock
+) -> None:
+    await ledger.post(deposit_posting("lab-a", "d-1", 5_000_000, "dep-entry-1", clock.now()))
+    await handlers.hold_for_tasks("lab-a", [TaskHold(f"task-{n}", 400_000) for n in range(5)])
+    lapsed_before = REGISTRY.get_sample_value("fairtask_payroll_holds_lapsed_total") or 0.0
+
+    clock.advance(handlers.confirm_holds_within.total_seconds())
+    assert await handlers.release_due_holds(page=2) == 5
+
+    assert {held.state for held in ledger.holds.values()} == {"lapsed"}
+    assert REGISTRY.get_sample_value("fairtask_payroll_holds_lapsed_total") == lapsed_before + 5
+    assert await handlers.release_due_holds(page=2) == 0

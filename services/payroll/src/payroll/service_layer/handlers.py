@@ -1,6 +1,6 @@
 """Payroll's use cases: post pay to the ledger, announce it, and answer statements."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -163,14 +163,14 @@ class PayrollHandlers:
         at = None if appeal_until is None else appeal_until + APPEAL_SETTLING
         await self.ledger.release_after(task_id, at)
 
-    async def release_due_holds(self, limit: int = 10_000) -> int:
+    async def release_due_holds(self, page: int = 10_000) -> int:
         """Releases the holds whose appeal windows closed, and lets those never confirmed
-        lapse. Returns how many holds it settled."""
+        lapse, `page` at a time until none is due. Returns how many holds it settled."""
         now = self.clock.now()
-        released = await self.ledger.release_due(now, limit)
+        released = await _all_pages(lambda: self.ledger.release_due(now, page), page)
         if released:
             log.info("escrow holds released after their appeal windows", holds=released)
-        lapsed = await self.ledger.lapse_unconfirmed(now, limit)
+        lapsed = await _all_pages(lambda: self.ledger.lapse_unconfirmed(now, page), page)
         if lapsed:
             metrics.HOLDS_LAPSED.inc(lapsed)
             log.warning("escrow holds lapsed: their tasks were never published", holds=lapsed)
@@ -202,3 +202,11 @@ class PayrollHandlers:
         # same entry_id, which downstream dedupes on.
         await self.publisher.publish(entry_posted(stored))
         return stored
+
+
+async def _all_pages(settle_page: Callable[[], Awaitable[int]], page: int) -> int:
+    """Calls `settle_page` until it settles less than a full page; returns the total."""
+    total = 0
+    while (settled := await settle_page()) == page:
+        total += settled
+    return total + settled
