@@ -6,7 +6,8 @@ and checks each timer the scheduler fires against it: an offer lapses exactly wh
 live is over, a lease without heartbeats pauses, a paused lease stays its worker's for the
 grace period and resumes when they come back, then returns to the queue, and a task still
 queued at its deadline expires. After every timer run nothing overdue is left, every task's
-phase matches the model, and no task is ever offered or leased to two workers.
+phase matches the model, no task is ever offered or leased to two workers, and a finished task
+(completed or expired) is forgotten: the scheduler holds only the tasks in play.
 """
 
 from hypothesis import HealthCheck, settings
@@ -30,7 +31,7 @@ class LeaseMachine(RuleBasedStateMachine):
         self.now = 1_000.0
         self.online: set[str] = set()
         self.tasks: dict[str, TaskSpec] = {}
-        self.phase: dict[str, TaskPhase] = {}
+        self.phase: dict[str, TaskPhase | None] = {}  # None: finished
         self.offers: dict[str, tuple[str, float]] = {}  # worker -> (task, offered at)
         self.leases: dict[str, tuple[str, float]] = {}  # worker -> (task, last beat)
         self.paused: dict[str, tuple[str, float]] = {}  # worker -> (task, paused at)
@@ -120,7 +121,7 @@ class LeaseMachine(RuleBasedStateMachine):
         worker_id = data.draw(st.sampled_from(sorted(w for w in self.leases if w in self.online)))
         task_id, _ = self.leases.pop(worker_id)
         self.policy.completed(worker_id, task_id, 60.0, self.now)
-        self.phase[task_id] = TaskPhase.COMPLETED
+        self.phase[task_id] = None
 
     # -- time ------------------------------------------------------------------------------
     @rule(step=st.sampled_from((1.0, 29.0, 31.0, 119.0, 121.0, 600.0, 901.0, 3600.0)))
@@ -146,7 +147,7 @@ class LeaseMachine(RuleBasedStateMachine):
             else:
                 assert self.phase[task_id] is TaskPhase.QUEUED
                 assert timeout.at == self.tasks[task_id].deadline_at
-                self.phase[task_id] = TaskPhase.EXPIRED
+                self.phase[task_id] = None
         self.nothing_overdue()
 
     def nothing_overdue(self) -> None:
@@ -164,6 +165,8 @@ class LeaseMachine(RuleBasedStateMachine):
     def phases_match_the_model(self) -> None:
         for task_id, phase in self.phase.items():
             assert self.policy.phase(task_id) is phase, (task_id, phase)
+        in_play = sum(1 for phase in self.phase.values() if phase is not None)
+        assert self.policy.tasks_in_play() == in_play
 
     @invariant()
     def one_holder_per_task(self) -> None:

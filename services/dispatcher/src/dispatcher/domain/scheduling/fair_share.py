@@ -279,6 +279,10 @@ class FairScheduler:
     def phase(self, task_id: str) -> TaskPhase | None:
         return self._book.phase(task_id)
 
+    def tasks_in_play(self) -> int:
+        """Tasks queued, offered, leased or paused: finished ones are not kept."""
+        return len(self._book)
+
     def declined(self, worker_id: str, task_id: str, now: float) -> None:
         self._give_back(worker_id, task_id, now)
 

@@ -7,9 +7,14 @@
     offered/leased/paused -> queued               declined, offer lapsed, grace ran out
     queued -> cancelled | expired                 the platform cancelled; the deadline passed
 
-Anything else is a bug and raises. Timers are kept only when the book owns them (`rules`
-given): the simulator and the tests let it, while the dispatcher keeps its timers in Redis,
-where they survive a restart, and reports their outcomes through the same transitions.
+A task that is completed, cancelled or expired is forgotten: a process schedules millions of
+tasks in its life and keeps only those still in play, and the ids of the last FINISHED_KEPT
+finished ones, so that one delivered again is still refused (the dispatcher's store refuses
+any finished task, however old). Anything else is a bug and raises.
+
+Timers are kept only when the book owns them (`rules` given): the simulator and the tests let
+it, while the dispatcher keeps its timers in Redis, where they survive a restart, and reports
+their outcomes through the same transitions.
 """
 
 import heapq
@@ -26,9 +31,6 @@ class TaskPhase(Enum):
     OFFERED = "offered"
     LEASED = "leased"
     PAUSED = "paused"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
 
 
 class TimeoutKind(Enum):
@@ -69,12 +71,19 @@ class _Entry:
         self.task = task
         self.phase = phase
         self.worker_id = ""
-        self.version = 0  # bumped on every transition: older timers are stale
+        self.version = 0  # renewed on every transition: older timers are stale
+
+
+# About 15 MB of ids; minutes of work at a thousand tasks a second.
+FINISHED_KEPT = 100_000
 
 
 class TaskBook:
-    def __init__(self, rules: LeaseRules | None = None) -> None:
+    def __init__(self, rules: LeaseRules | None = None, finished_kept: int = FINISHED_KEPT) -> None:
         self._entries: dict[str, _Entry] = {}
+        # Ids of the latest finished tasks, oldest first (a dict keeps insertion order).
+        self._finished: dict[str, None] = {}
+        self._finished_kept = finished_kept
         self._rules = rules
         self._timers: list[tuple[float, int, str, int]] = []  # (at, seq, task_id, version)
         self._seq = itertools.count()
@@ -84,14 +93,15 @@ class TaskBook:
         return self._rules
 
     def add(self, task: TaskSpec) -> bool:
-        """False if the task is already known (submission is idempotent)."""
-        if task.task_id in self._entries:
+        """False if the task is in play or finished lately (submission is idempotent)."""
+        if task.task_id in self._entries or task.task_id in self._finished:
             return False
         entry = self._entries[task.task_id] = _Entry(task, TaskPhase.QUEUED)
         self._arm_deadline(entry)
         return True
 
     def phase(self, task_id: str) -> TaskPhase | None:
+        """None for a task not in play: never added, or finished."""
         entry = self._entries.get(task_id)
         return entry.phase if entry is not None else None
 
@@ -124,8 +134,7 @@ class TaskBook:
         entry = self._held_by(task_id, worker_id, TaskPhase.OFFERED, TaskPhase.LEASED)
         if entry is None:
             return None
-        entry.phase = TaskPhase.COMPLETED
-        self._arm(entry, math.inf)
+        self._finish(task_id)
         return entry.task
 
     def requeue(self, task_id: str, worker_id: str) -> TaskSpec | None:
@@ -138,38 +147,45 @@ class TaskBook:
         return entry.task
 
     def cancel(self, task_id: str) -> None:
-        self._close(task_id, TaskPhase.CANCELLED)
+        self._close(task_id, "cancelled")
 
     def expire(self, task_id: str) -> None:
         """The deadline passed while the task waited: nobody can do it in time any more."""
-        self._close(task_id, TaskPhase.EXPIRED)
+        self._close(task_id, "expired")
 
     def due(self, now: float) -> list[Timeout]:
         """The timers that ran out by `now`, earliest first; the caller applies each."""
         timers, entries, out = self._timers, self._entries, []
         while timers and timers[0][0] <= now:
             at, _, task_id, version = heapq.heappop(timers)
-            entry = entries[task_id]
-            if entry.version != version:
+            entry = entries.get(task_id)
+            if entry is None or entry.version != version:
                 continue
             out.append(Timeout(_KIND[entry.phase], task_id, entry.worker_id, at))
         return out
 
     def next_timer(self) -> float:
         timers, entries = self._timers, self._entries
-        while timers and entries[timers[0][2]].version != timers[0][3]:
+        while timers and _stale(timers[0], entries):
             heapq.heappop(timers)
         return timers[0][0] if timers else math.inf
 
-    def count(self, phase: TaskPhase) -> int:
-        return sum(1 for e in self._entries.values() if e.phase is phase)
+    def __len__(self) -> int:
+        """Tasks in play."""
+        return len(self._entries)
 
-    def _close(self, task_id: str, phase: TaskPhase) -> None:
+    def _close(self, task_id: str, outcome: str) -> None:
         entry = self._entries[task_id]
         if entry.phase is not TaskPhase.QUEUED:
-            raise IllegalTransitionError(f"{phase.value}: task {task_id} is {entry.phase.value}")
-        entry.phase = phase
-        self._arm(entry, math.inf)
+            raise IllegalTransitionError(f"{outcome}: task {task_id} is {entry.phase.value}")
+        self._finish(task_id)
+
+    def _finish(self, task_id: str) -> None:
+        del self._entries[task_id]  # its timers find nothing and are dropped
+        finished = self._finished
+        finished[task_id] = None
+        if len(finished) > self._finished_kept:
+            del finished[next(iter(finished))]
 
     def _held_by(self, task_id: str, worker_id: str, *phases: TaskPhase) -> _Entry | None:
         entry = self._entries.get(task_id)
@@ -197,11 +213,18 @@ class TaskBook:
         self._arm(entry, deadline if deadline is not None and self._rules else math.inf)
 
     def _arm(self, entry: _Entry, until: float) -> None:
-        entry.version += 1
+        # From one sequence for every task: a task forgotten and added again never matches
+        # the timers of its first life.
+        entry.version = next(self._seq)
         if until != math.inf and self._rules is not None:
             heapq.heappush(
                 self._timers, (until, next(self._seq), entry.task.task_id, entry.version)
             )
+
+
+def _stale(timer: tuple[float, int, str, int], entries: dict[str, _Entry]) -> bool:
+    entry = entries.get(timer[2])
+    return entry is None or entry.version != timer[3]
 
 
 _KIND = {
