@@ -73,17 +73,30 @@ class RedisProcessedEvents:
 
 
 class MemoryProcessedEvents:
-    def __init__(self) -> None:
-        self._ids: set[str] = set()
+    """The ids of the last `kept` events handled, in this process: a redelivery after a
+    rebalance or a restart repeats recent events, and a consumer runs for weeks. An event older
+    than that must be told apart by its handler (the dispatcher's task store refuses a task it
+    already has, however old)."""
+
+    def __init__(self, kept: int = 100_000) -> None:
+        self._ids: dict[str, None] = {}  # oldest first: a dict keeps insertion order
+        self._kept = kept
 
     async def seen(self, event_id: str) -> bool:
         return event_id in self._ids
 
     async def remember(self, event_id: str) -> None:
-        self._ids.add(event_id)
+        self._remember(event_id)
 
     async def seen_many(self, event_ids: Sequence[str]) -> list[bool]:
         return [event_id in self._ids for event_id in event_ids]
 
     async def remember_many(self, event_ids: Sequence[str]) -> None:
-        self._ids.update(event_ids)
+        for event_id in event_ids:
+            self._remember(event_id)
+
+    def _remember(self, event_id: str) -> None:
+        ids = self._ids
+        ids[event_id] = None
+        if len(ids) > self._kept:
+            del ids[next(iter(ids))]
