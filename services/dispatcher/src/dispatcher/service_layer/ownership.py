@@ -15,6 +15,7 @@ import structlog
 from dispatcher import metrics
 from dispatcher.domain.model import Task
 from dispatcher.domain.scheduling.policy import DispatchPolicy
+from dispatcher.domain.scheduling.states import FINISHED_KEPT
 from dispatcher.service_layer.ports import TaskStore
 from dispatcher.service_layer.profiles import task_spec
 from dispatcher.service_layer.roster import Roster
@@ -44,8 +45,9 @@ class Ownership:
         self._owned: frozenset[int] | None = None if every_pool else frozenset()
         self._pool_partition: Callable[[str], int] = lambda pool: 0
         # Cancelled in this policy because another policy offered them first: requeued, they
-        # need a new policy.
-        self._dropped: set[str] = set()
+        # need a new policy. The latest FINISHED_KEPT, oldest first: an older one is no longer
+        # among the finished tasks the policy refuses, so submitting it again works.
+        self._dropped: dict[str, None] = {}
         self._rebuild_wanted = False
         self.paused = False
         # Held for a whole dispatch round, so that ownership changes between rounds only.
@@ -69,7 +71,9 @@ class Ownership:
         self._wake()
 
     def dropped(self, task_id: str) -> None:
-        self._dropped.add(task_id)
+        self._dropped[task_id] = None
+        if len(self._dropped) > FINISHED_KEPT:
+            del self._dropped[next(iter(self._dropped))]
 
     def diverged(self) -> None:
         """A change to the store failed without saying whether it was made (Redis restarting
