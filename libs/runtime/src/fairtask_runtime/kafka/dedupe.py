@@ -1,5 +1,6 @@
 """Remembering which events were handled, so redeliveries are skipped."""
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -79,7 +80,7 @@ class MemoryProcessedEvents:
     already has, however old)."""
 
     def __init__(self, kept: int = 100_000) -> None:
-        self._ids: dict[str, None] = {}  # oldest first: a dict keeps insertion order
+        self._ids: OrderedDict[str, None] = OrderedDict()  # oldest first
         self._kept = kept
 
     async def seen(self, event_id: str) -> bool:
@@ -99,4 +100,4 @@ class MemoryProcessedEvents:
         ids = self._ids
         ids[event_id] = None
         if len(ids) > self._kept:
-            del ids[next(iter(ids))]
+            ids.popitem(last=False)  # O(1), where a plain dict's first key is not

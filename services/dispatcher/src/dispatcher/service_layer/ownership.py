@@ -8,6 +8,7 @@ of a task already offered, so two replicas briefly holding one pool cannot both 
 """
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 
 import structlog
@@ -47,7 +48,7 @@ class Ownership:
         # Cancelled in this policy because another policy offered them first: requeued, they
         # need a new policy. The latest FINISHED_KEPT, oldest first: an older one is no longer
         # among the finished tasks the policy refuses, so submitting it again works.
-        self._dropped: dict[str, None] = {}
+        self._dropped: OrderedDict[str, None] = OrderedDict()
         self._rebuild_wanted = False
         self.paused = False
         # Held for a whole dispatch round, so that ownership changes between rounds only.
@@ -73,7 +74,7 @@ class Ownership:
     def dropped(self, task_id: str) -> None:
         self._dropped[task_id] = None
         if len(self._dropped) > FINISHED_KEPT:
-            del self._dropped[next(iter(self._dropped))]
+            self._dropped.popitem(last=False)
 
     def diverged(self) -> None:
         """A change to the store failed without saying whether it was made (Redis restarting

@@ -20,6 +20,7 @@ their outcomes through the same transitions.
 import heapq
 import itertools
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
@@ -81,8 +82,8 @@ FINISHED_KEPT = 100_000
 class TaskBook:
     def __init__(self, rules: LeaseRules | None = None, finished_kept: int = FINISHED_KEPT) -> None:
         self._entries: dict[str, _Entry] = {}
-        # Ids of the latest finished tasks, oldest first (a dict keeps insertion order).
-        self._finished: dict[str, None] = {}
+        # Ids of the latest finished tasks, oldest first.
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._finished_kept = finished_kept
         self._rules = rules
         self._timers: list[tuple[float, int, str, int]] = []  # (at, seq, task_id, version)
@@ -185,7 +186,9 @@ class TaskBook:
         finished = self._finished
         finished[task_id] = None
         if len(finished) > self._finished_kept:
-            del finished[next(iter(finished))]
+            # Not `del d[next(iter(d))]` on a plain dict: its deleted slots stay in front until
+            # it is resized, and each lookup of the first walks them (17 us at 100,000).
+            finished.popitem(last=False)
 
     def _held_by(self, task_id: str, worker_id: str, *phases: TaskPhase) -> _Entry | None:
         entry = self._entries.get(task_id)
