@@ -68,6 +68,10 @@ class Crew:
     # Idle workers by virtual time; entries whose epoch is stale are skipped.
     idle: list[IdleEntry] = field(default_factory=list)
     pools: list["Pool"] = field(default_factory=list)
+    # Past this many entries the stale ones are dropped: a crew no pool here fits is never
+    # popped (a replica knows every worker but schedules only its own pools), yet each
+    # connection and window opening pushes an entry.
+    compact_at: int = 64
 
     @staticmethod
     def key_of(profile: WorkerProfile) -> CrewKey:
@@ -75,16 +79,25 @@ class Crew:
 
     def push(self, worker: Worker) -> None:
         heapq.heappush(self.idle, IdleEntry(worker))
+        if len(self.idle) > self.compact_at:
+            self.idle = [entry for entry in self.idle if _current(entry)]
+            heapq.heapify(self.idle)
+            self.compact_at = max(64, 2 * len(self.idle))
 
     def top(self) -> IdleEntry | None:
         idle = self.idle
         while idle:
             entry = idle[0]
-            worker = entry.worker
-            if entry.epoch == worker.epoch and worker.eligible and worker.busy_task is None:
+            if _current(entry):
                 return entry
             heapq.heappop(idle)
         return None
+
+
+def _current(entry: IdleEntry) -> bool:
+    """The worker is still idle and eligible as when the entry was pushed."""
+    worker = entry.worker
+    return entry.epoch == worker.epoch and worker.eligible and worker.busy_task is None
 
 
 @dataclass(slots=True, eq=False)
