@@ -137,32 +137,28 @@ async def release_after(conn: Any, task_id: str, at: datetime | None) -> None:
 
 
 async def release_due(conn: Any, now: datetime, limit: int) -> int:
-    status = await conn.execute(
-        """
-        UPDATE escrow_holds SET state = 'released', settled_at = $1
-        WHERE task_id IN (
-            SELECT task_id FROM escrow_holds
-            WHERE state = 'held' AND release_after IS NOT NULL AND release_after <= $1
-            LIMIT $2
-        )
-        """,
-        now,
-        limit,
-    )
-    return int(status.rsplit(" ", 1)[-1])
+    """Releases the holds whose appeal windows closed by `now`."""
+    return await _settle_due(conn, _RELEASE_DUE, now, limit)
 
 
 async def lapse_unconfirmed(conn: Any, now: datetime, limit: int) -> int:
-    status = await conn.execute(
-        """
-        UPDATE escrow_holds SET state = 'lapsed', settled_at = $1
-        WHERE task_id IN (
-            SELECT task_id FROM escrow_holds
-            WHERE state = 'held' AND unconfirmed_until IS NOT NULL AND unconfirmed_until <= $1
-            LIMIT $2
-        )
-        """,
-        now,
-        limit,
-    )
+    """Lets the holds still unconfirmed at their deadline lapse."""
+    return await _settle_due(conn, _LAPSE_DUE, now, limit)
+
+
+# Up to $2 held rows due by $1 move to their final state, each statement on its own index.
+_SETTLE_DUE = """
+UPDATE escrow_holds SET state = '{state}', settled_at = $1
+WHERE task_id IN (
+    SELECT task_id FROM escrow_holds
+    WHERE state = 'held' AND {deadline} IS NOT NULL AND {deadline} <= $1
+    LIMIT $2
+)
+"""
+_RELEASE_DUE = _SETTLE_DUE.format(state="released", deadline="release_after")
+_LAPSE_DUE = _SETTLE_DUE.format(state="lapsed", deadline="unconfirmed_until")
+
+
+async def _settle_due(conn: Any, statement: str, now: datetime, limit: int) -> int:
+    status = await conn.execute(statement, now, limit)
     return int(status.rsplit(" ", 1)[-1])

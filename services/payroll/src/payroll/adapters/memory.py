@@ -1,5 +1,6 @@
 """In-memory fakes of payroll's ports, for unit tests and the ledger contract suite."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -171,24 +172,22 @@ class MemoryLedger:
             held.release_after = at
 
     async def release_due(self, now: datetime, limit: int) -> int:
-        due = [
-            h
-            for h in self.holds.values()
-            if h.state == "held" and h.release_after is not None and h.release_after <= now
-        ][:limit]
-        for held in due:
-            held.state = "released"
-        return len(due)
+        return self._settle_due(lambda h: h.release_after, "released", now, limit)
 
     async def lapse_unconfirmed(self, now: datetime, limit: int) -> int:
+        return self._settle_due(lambda h: h.unconfirmed_until, "lapsed", now, limit)
+
+    def _settle_due(
+        self, deadline: Callable[[_Hold], datetime | None], state: str, now: datetime, limit: int
+    ) -> int:
         self._check()
         due = [
             h
             for h in self.holds.values()
-            if h.state == "held" and h.unconfirmed_until is not None and h.unconfirmed_until <= now
+            if h.state == "held" and (at := deadline(h)) is not None and at <= now
         ][:limit]
         for held in due:
-            held.state = "lapsed"
+            held.state = state
         return len(due)
 
     async def withdraw(self, posting: Posting) -> Posted:
