@@ -85,7 +85,9 @@ def bootstrap(
                 register_escrow(EscrowServicer(handlers, callers)),
             ],
         ),
-        http=HttpServer(build_http_app(SERVICE), settings.host, settings.http_port),
+        http=HttpServer(
+            build_http_app(SERVICE), settings.host, settings.http_port, settings.shutdown_grace_s
+        ),
         producer=producer,
         consumers=[consumer],
         loops=loops,

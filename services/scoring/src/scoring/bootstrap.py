@@ -150,7 +150,9 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
     return ServiceRuntime(
         name="scoring",
         grpc=grpc_server,
-        http=HttpServer(build_http_app("scoring"), settings.host, settings.http_port),
+        http=HttpServer(
+            build_http_app("scoring"), settings.host, settings.http_port, settings.shutdown_grace_s
+        ),
         producer=producer,
         consumers=[
             consumer("scoring-tasks", TASKS_TOPIC, TaskIntake(handlers)),

@@ -1,6 +1,7 @@
 """The HTTP side of a service: /metrics and /healthz on FastAPI, served by uvicorn in-process."""
 
 import asyncio
+import math
 import socket
 
 import uvicorn
@@ -27,12 +28,21 @@ def build_http_app(title: str) -> FastAPI:
 class HttpServer:
     """Runs a uvicorn server as a task in the current loop; `port` is known after start."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, grace_s: float = 10.0) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="auto")
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws="auto",
+            # Stopping waits this long for open connections and their tasks, then cancels
+            # them: left to itself uvicorn waits for a client that never closes forever.
+            timeout_graceful_shutdown=math.ceil(grace_s),
+        )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 

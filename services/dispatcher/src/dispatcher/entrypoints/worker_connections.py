@@ -148,7 +148,7 @@ class WorkerHttpServer(HttpServer):
     def __init__(
         self, app: FastAPI, host: str, port: int, connections: WorkerConnections, grace_s: float
     ) -> None:
-        super().__init__(app, host, port)
+        super().__init__(app, host, port, grace_s)
         self._host = host
         self._connections = connections
         self._grace_s = grace_s
