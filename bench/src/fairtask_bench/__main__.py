@@ -19,6 +19,7 @@ from typing import Any
 
 from fairtask_bench import report
 from fairtask_bench.connections import ConnectionLoad, connections_run
+from fairtask_bench.kafka_warmup import warm_up_kafka
 from fairtask_bench.measure import LATENCY_SHARE, Ladder, Timing
 from fairtask_bench.poll import PollLoad, poll_run
 from fairtask_bench.push_run import PushLoad, push_run
@@ -59,6 +60,8 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "warmup_s": 1.0 if quick else 5.0,
         "window_s": 2.0 if quick else 15.0,
         "backlog": 300 if quick else 3_000,
+        # Traffic through Kafka before the first measurement (fairtask_bench.kafka_warmup).
+        "kafka_warmup_s": 1.0 if quick else 60.0,
     }
 
 
@@ -84,6 +87,8 @@ async def measure(
     push = PushLoad(
         s["clients"], s["push_workers"], timing, s["latency_rate_per_second"], ladder, args.profile
     )
+    print(f"kafka: warming up for {s['kafka_warmup_s']:.0f} s ...", flush=True)
+    await warm_up_kafka(stack.endpoints.kafka_bootstrap, s["kafka_warmup_s"])
     print("dispatcher: saturating, then at a set rate, then up the ladder ...", flush=True)
     ours = await push_run("dispatcher", stack, push, logs)
     # The baselines at the rate the dispatcher's delays were measured at (and the same ladder).
