@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
+_DEFAULT = DefaultPartitioner()
+
 
 class RecentKeysPartitioner:
     def __init__(self, remembered: int = 8192) -> None:
@@ -18,5 +20,5 @@ class RecentKeysPartitioner:
         self, key: bytes | None, all_partitions: Sequence[int], available: list[int]
     ) -> int:
         if key is None:
-            return int(DefaultPartitioner()(key, all_partitions, available))
+            return int(_DEFAULT(key, all_partitions, available))
         return all_partitions[(int(self._hash(key)) & 0x7FFFFFFF) % len(all_partitions)]

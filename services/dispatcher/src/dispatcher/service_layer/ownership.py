@@ -8,7 +8,6 @@ of a task already offered, so two replicas briefly holding one pool cannot both 
 """
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 
 import structlog
@@ -16,6 +15,7 @@ import structlog
 from dispatcher import metrics
 from dispatcher.domain.model import Task
 from dispatcher.domain.scheduling.policy import DispatchPolicy
+from dispatcher.domain.scheduling.recent_ids import RecentIds
 from dispatcher.domain.scheduling.states import FINISHED_KEPT
 from dispatcher.service_layer.ports import TaskStore
 from dispatcher.service_layer.profiles import task_spec
@@ -48,7 +48,7 @@ class Ownership:
         # Cancelled in this policy because another policy offered them first: requeued, they
         # need a new policy. The latest FINISHED_KEPT, oldest first: an older one is no longer
         # among the finished tasks the policy refuses, so submitting it again works.
-        self._dropped: OrderedDict[str, None] = OrderedDict()
+        self._dropped = RecentIds(FINISHED_KEPT)
         self._rebuild_wanted = False
         self.paused = False
         # Held for a whole dispatch round, so that ownership changes between rounds only.
@@ -72,9 +72,7 @@ class Ownership:
         self._wake()
 
     def dropped(self, task_id: str) -> None:
-        self._dropped[task_id] = None
-        if len(self._dropped) > FINISHED_KEPT:
-            self._dropped.popitem(last=False)
+        self._dropped.add(task_id)
 
     def diverged(self) -> None:
         """A change to the store failed without saying whether it was made (Redis restarting

@@ -1,8 +1,9 @@
 """Payroll's use cases: post pay to the ledger, announce it, and answer statements."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
@@ -99,28 +100,22 @@ class PayrollHandlers:
         this call posted."""
         now = self.clock.now()
         posted = 0
-        after: str | None = None
-        while True:
-            owed = await self.ledger.owed(minimum_micros, page, after)
-            for worker_id, _ in owed:
-                stored = await self.ledger.pay_out(
-                    worker_id, batch_id, minimum_micros, self.new_id(), now
-                )
-                if stored is not None and stored.created:
-                    posted += 1
-                    metrics.PAYOUTS.inc()
-                    metrics.PAID_OUT_MICROS.inc(stored.posting.amount_micros)
-            if len(owed) < page:
-                break
-            after = owed[-1][0]
-        after = None
-        while True:
-            payouts = await self.ledger.batch(batch_id, page, after)
-            for payout in payouts:
-                await self.publisher.publish(entry_posted(payout))
-            if len(payouts) < page:
-                break
-            after = payouts[-1].source_key
+        owed = _pages(
+            lambda after: self.ledger.owed(minimum_micros, page, after), lambda row: row[0], page
+        )
+        async for worker_id, _ in owed:
+            stored = await self.ledger.pay_out(
+                worker_id, batch_id, minimum_micros, self.new_id(), now
+            )
+            if stored is not None and stored.created:
+                posted += 1
+                metrics.PAYOUTS.inc()
+                metrics.PAID_OUT_MICROS.inc(stored.posting.amount_micros)
+        payouts = _pages(
+            lambda after: self.ledger.batch(batch_id, page, after), lambda p: p.source_key, page
+        )
+        async for payout in payouts:
+            await self.publisher.publish(entry_posted(payout))
         if posted:
             log.info("payout batch", batch_id=batch_id, payouts=posted)
         return posted
@@ -210,3 +205,21 @@ async def _all_pages(settle_page: Callable[[], Awaitable[int]], page: int) -> in
     while (settled := await settle_page()) == page:
         total += settled
     return total + settled
+
+
+Row = TypeVar("Row")
+
+
+async def _pages(
+    read: Callable[[str | None], Awaitable[list[Row]]], key: Callable[[Row], str], page: int
+) -> AsyncIterator[Row]:
+    """Every row `read` gives, a page at a time after the `key` of the last row read, until a
+    page comes back short."""
+    after: str | None = None
+    while True:
+        rows = await read(after)
+        for row in rows:
+            yield row
+        if len(rows) < page:
+            return
+        after = key(rows[-1])

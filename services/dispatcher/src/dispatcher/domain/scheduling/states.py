@@ -20,11 +20,11 @@ their outcomes through the same transitions.
 import heapq
 import itertools
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
 from dispatcher.domain.scheduling.policy import TaskSpec
+from dispatcher.domain.scheduling.recent_ids import RecentIds
 
 
 class TaskPhase(Enum):
@@ -82,9 +82,7 @@ FINISHED_KEPT = 100_000
 class TaskBook:
     def __init__(self, rules: LeaseRules | None = None, finished_kept: int = FINISHED_KEPT) -> None:
         self._entries: dict[str, _Entry] = {}
-        # Ids of the latest finished tasks, oldest first.
-        self._finished: OrderedDict[str, None] = OrderedDict()
-        self._finished_kept = finished_kept
+        self._finished = RecentIds(finished_kept)
         self._rules = rules
         self._timers: list[tuple[float, int, str, int]] = []  # (at, seq, task_id, version)
         self._seq = itertools.count()
@@ -183,12 +181,7 @@ class TaskBook:
 
     def _finish(self, task_id: str) -> None:
         del self._entries[task_id]  # its timers find nothing and are dropped
-        finished = self._finished
-        finished[task_id] = None
-        if len(finished) > self._finished_kept:
-            # Not `del d[next(iter(d))]` on a plain dict: its deleted slots stay in front until
-            # it is resized, and each lookup of the first walks them (17 us at 100,000).
-            finished.popitem(last=False)
+        self._finished.add(task_id)
 
     def _held_by(self, task_id: str, worker_id: str, *phases: TaskPhase) -> _Entry | None:
         entry = self._entries.get(task_id)
