@@ -35,9 +35,14 @@ QUEUED_TASKS = Gauge(
 )
 DEADLINE_MISSES = Counter(
     "fairtask_deadline_misses_total",
-    "Tasks submitted after their deadline; feasible=true when the deadline left at least the "
-    "task's effort after the platform submitted it.",
+    "Tasks not done by their deadline (answered late, or expired waiting); feasible=true when "
+    "the deadline left at least the task's effort after the platform submitted it.",
     ["feasible"],
+)
+TASKS_EXPIRED = Counter(
+    "fairtask_tasks_expired_total",
+    "Tasks whose deadline passed while they waited: never offered again, reported to the "
+    "platform as expired, their escrow released.",
 )
 CONNECTED_WORKERS = Gauge(
     "fairtask_connected_workers", "Workers with an open connection.", ["transport"]

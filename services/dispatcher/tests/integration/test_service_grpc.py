@@ -587,3 +587,41 @@ async def test_a_further_answer_asked_on_kafka_goes_to_another_worker_only(
     first.hang_up()
     second.hang_up()
     reading.cancel()
+
+
+async def test_a_task_nobody_took_before_its_deadline_expires_and_is_announced(
+    channel: grpc.aio.Channel,
+    workers: WorkerFactory,
+    stack_endpoints: Any,
+    kafka_topics: str,
+    lab_a: Metadata,
+) -> None:
+    platform = dg.PlatformServiceStub(channel)
+    await define(platform, lab_a, effort_seconds=1)
+    deadline = datetime.now(UTC) + timedelta(seconds=3)
+    stamp = d.NewTask().deadline
+    stamp.FromDatetime(deadline)
+    accepted = await platform.SubmitTasks(
+        d.SubmitTasksRequest(tasks=[new_task("late-1", deadline=stamp)]),
+        metadata=lab_a,
+        timeout=5,
+    )
+    task_id = accepted.tasks[0].task_id
+
+    cancelled = await read_events(
+        stack_endpoints.kafka_bootstrap, kafka_topics + "tasks.assigned", 1, "task_cancelled"
+    )
+
+    assert datetime.now(UTC) >= deadline
+    [event] = cancelled
+    assert (event.task_cancelled.task_id, event.task_cancelled.reason) == (
+        task_id,
+        "deadline passed",
+    )
+    status = await platform.GetTask(d.GetTaskRequest(task_id=task_id), metadata=lab_a, timeout=5)
+    assert status.state == d.TASK_STATE_EXPIRED
+    worker = await workers("w-late")
+    await worker.hello()
+    with pytest.raises(TimeoutError):
+        await worker.next("offer", wait_s=1.5)
+    worker.hang_up()

@@ -30,6 +30,7 @@ from dispatcher.domain.events import (
     OfferOutcome,
     SubmissionReceived,
     TaskAssigned,
+    TaskCancelled,
     TaskOffered,
     WorkerPresenceChanged,
 )
@@ -456,6 +457,55 @@ class TestGrace:
         assert (await offered(world, other)).task.client_task_id == "c1"
         back = await world.dispatch.connect(hello("w1"))
         assert drain(back) == [Welcome("w1", None)]
+
+
+class TestDeadlines:
+    async def test_a_task_still_waiting_when_its_deadline_passes_expires(
+        self, world: World
+    ) -> None:
+        task = replace(make_task("c1"), deadline=START + timedelta(seconds=120))  # effort 90 s
+        await world.dispatch.ingest(task)
+        expired = metrics.TASKS_EXPIRED._value.get()
+        missed = metrics.DEADLINE_MISSES.labels("true")._value.get()
+        world.clock.advance(119)
+        await world.dispatch._expire_overdue_tasks()
+        assert world.events.of_type(TaskCancelled) == []
+
+        world.clock.advance(1)
+        await world.dispatch._expire_overdue_tasks()
+
+        assert world.events.of_type(TaskCancelled) == [
+            TaskCancelled(task.task_id, PLATFORM, "deadline passed")
+        ]
+        status = await world.platform.get_task(PLATFORM, task.task_id)
+        assert status.state is TaskState.EXPIRED
+        session = await connect(world, "w1")
+        await world.dispatch._dispatch_round()
+        assert offers_in(drain(session)) == []
+        assert metrics.TASKS_EXPIRED._value.get() == expired + 1
+        assert metrics.DEADLINE_MISSES.labels("true")._value.get() == missed + 1
+
+    async def test_a_task_leased_past_its_deadline_expires_only_once_back_in_the_queue(
+        self, world: World
+    ) -> None:
+        task = replace(make_task("c1"), deadline=START + timedelta(seconds=60))
+        await world.dispatch.ingest(task)
+        session = await connect(world, "w1")
+        await leased(world, session)
+        world.clock.advance(61)
+
+        await world.dispatch._expire_overdue_tasks()
+        assert world.events.of_type(TaskCancelled) == []
+        await world.dispatch.disconnect(session)
+        world.clock.advance(CONFIG.grace_s)
+        await world.dispatch._release_overdue_leases()
+        assert len(world.events.of_type(LeaseReleased)) == 1
+        await world.dispatch._expire_overdue_tasks()
+
+        assert [e.task_id for e in world.events.of_type(TaskCancelled)] == [task.task_id]
+        other = await connect(world, "w2")
+        await world.dispatch._dispatch_round()
+        assert offers_in(drain(other)) == []
 
 
 class TestConnections:

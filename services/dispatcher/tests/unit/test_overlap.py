@@ -2,6 +2,8 @@
 queued when scoring asks for them and never offered to anyone who answered, and a
 cancellation that stops further answers and frees their escrow."""
 
+from datetime import timedelta
+
 import pytest
 from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, World, drain, hello, offers_in
 
@@ -193,3 +195,46 @@ class TestCancel:
         assert await world.platform.cancel_task(PLATFORM, TASK, "oops") is TaskState.CANCELLED
         cancelled = [e.task_id for e in world.events.of_type(TaskCancelled)]
         assert cancelled == [answer_task_id(TASK, n) for n in (1, 2, 3)]
+
+
+class TestDeadlines:
+    async def test_a_task_that_expires_frees_the_answers_never_asked_for(
+        self, world: World
+    ) -> None:
+        await world.platform.define_task_type(PLATFORM, VOTE)
+        deadline = world.clock.now() + timedelta(minutes=5)
+        task = NewTask("c1", "vote", b"is this a cat?", deadline)
+        await world.platform.submit_tasks(SubmitTasks(PLATFORM, [task]))
+        await _ingest_published(world)
+        world.clock.advance(301)
+
+        await world.dispatch._expire_overdue_tasks()
+
+        cancelled = [(e.task_id, e.reason) for e in world.events.of_type(TaskCancelled)]
+        assert cancelled == [(answer_task_id(TASK, n), "deadline passed") for n in (1, 2, 3)]
+        # Asked for all the same (scoring never would): the copy is never queued.
+        assert await world.platform.want_answer(WantAnswer(TASK, PLATFORM, 2, []))
+        await world.dispatch.ingest(world.events.of_type(TaskSubmitted)[-1].task)
+        status = await world.platform.get_task(PLATFORM, answer_task_id(TASK, 2))
+        assert status.state is TaskState.CANCELLED
+
+    async def test_a_further_answer_that_expires_frees_only_the_answers_after_it(
+        self, world: World
+    ) -> None:
+        await world.platform.define_task_type(PLATFORM, VOTE)
+        deadline = world.clock.now() + timedelta(minutes=5)
+        task = NewTask("c1", "vote", b"is this a cat?", deadline)
+        await world.platform.submit_tasks(SubmitTasks(PLATFORM, [task]))
+        await _ingest_published(world)
+        ana = await world.dispatch.connect(hello("ana"))
+        await _answer(world, ana)
+        assert await world.platform.want_answer(WantAnswer(TASK, PLATFORM, 2, ["ana"]))
+        await world.dispatch.ingest(world.events.of_type(TaskSubmitted)[-1].task)
+        world.clock.advance(301)
+
+        await world.dispatch._expire_overdue_tasks()
+
+        cancelled = [e.task_id for e in world.events.of_type(TaskCancelled)]
+        assert cancelled == [answer_task_id(TASK, 2), answer_task_id(TASK, 3)]
+        status = await world.platform.get_task(PLATFORM, TASK)
+        assert status.state is TaskState.SUBMITTED

@@ -3,7 +3,7 @@ workers held by the other, outcomes reach the policy that offered, nobody gets t
 pools follow partitions, and a dead replica's workers get their grace."""
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pytest
@@ -19,6 +19,7 @@ from dispatcher.adapters.memory import (
 from dispatcher.domain.events import (
     SubmissionReceived,
     TaskAssigned,
+    TaskCancelled,
     TaskOffered,
     WorkerPresenceChanged,
 )
@@ -300,3 +301,25 @@ async def test_only_a_replica_alone_waits_between_reads_of_the_log(
     await first.replication.check_liveness()
     await first.replication.run_follow_once()
     assert waits == [ReplicationConfig().linger_s]  # others' entries are read at once
+
+
+async def test_a_task_expired_by_another_replica_leaves_its_owners_policy() -> None:
+    cluster = Cluster()
+    owner, sweeper = await cluster.replica("A", 0), await cluster.replica("B")
+    task = replace(bbox("c1"), deadline=START + timedelta(seconds=30))
+    await owner.dispatch.ingest(task)
+    cluster.clock.advance(31)
+
+    await sweeper.dispatch._expire_overdue_tasks()
+    await owner.catch_up()
+
+    policy = owner.dispatch.policy
+    assert isinstance(policy, RoundRobinPolicy)
+    assert task.task_id not in policy._queue
+    session = await connect(owner, "w1")
+    await cluster.settle(owner, sweeper)
+    assert offers_in(drain(session)) == []
+    assert await sweeper.replication.relay() is not None
+    assert cluster.kafka.of_type(TaskCancelled) == [
+        TaskCancelled(task.task_id, "lab-a", "deadline passed")
+    ]

@@ -60,6 +60,8 @@ class MemoryState:
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
     queues: dict[str, dict[str, int]] = field(default_factory=dict)  # pool -> task -> seq
+    # Tasks with a deadline, until done, cancelled or expired: task -> when to look, in ms.
+    deadlines: dict[str, int] = field(default_factory=dict)
     seq: int = 0
     offers: dict[str, OfferRecord] = field(default_factory=dict)
     leases: dict[str, LeaseRecord] = field(default_factory=dict)

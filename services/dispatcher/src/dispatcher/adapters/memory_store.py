@@ -119,6 +119,8 @@ class MemoryTaskStore:
         s.seq += 1
         record.state, record.seq = TaskState.QUEUED, s.seq
         s.queues.setdefault(task.pool, {})[task.task_id] = s.seq
+        if task.deadline is not None:
+            s.deadlines[task.task_id] = to_ms(task.deadline)
         self.note(now, Queued(task))
         return True
 
@@ -144,6 +146,8 @@ class MemoryTaskStore:
             raise NotFoundError(task_id)
         now = datetime.now(UTC)
         pool = record.task.pool if record.task is not None else ""
+        if record.state in (TaskState.QUEUED, TaskState.OFFERED):
+            s.deadlines.pop(task_id, None)
         if record.state is TaskState.QUEUED:
             record.state = TaskState.CANCELLED
             s.queues.get(pool, {}).pop(task_id, None)
@@ -163,6 +167,39 @@ class MemoryTaskStore:
         if record.state is TaskState.CANCELLED:
             return Cancellation(TaskState.CANCELLED)
         raise ConflictError(f"task is {record.state.value}; it can no longer be cancelled")
+
+    async def overdue_tasks(self, now: datetime, limit: int) -> list[Task]:
+        s, now_ms = self.state, to_ms(now)
+        due = sorted((ms, task_id) for task_id, ms in s.deadlines.items() if ms <= now_ms)
+        found = [s.tasks[task_id].task for _, task_id in due[:limit]]
+        return [task for task in found if task is not None]
+
+    async def expire(
+        self, task: Task, later_answers: Sequence[str], now: datetime, recheck_at: datetime
+    ) -> bool:
+        s, task_id = self.state, task.task_id
+        record = s.tasks[task_id]
+        if record.state is TaskState.OFFERED:
+            assert record.offer_id is not None
+            s.deadlines[task_id] = s.offers[record.offer_id].expires_ms
+            return False
+        if record.state is TaskState.LEASED:
+            s.deadlines[task_id] = to_ms(recheck_at)
+            return False
+        s.deadlines.pop(task_id, None)
+        if record.state is not TaskState.QUEUED:
+            return False
+        record.state = TaskState.EXPIRED
+        s.queues.get(task.pool, {}).pop(task_id, None)
+        reason, platform_id = "deadline passed", record.platform_id
+        expired = Cancelled(task_id, task.pool, platform_id=platform_id, reason=reason)
+        self.note(now, expired, new_event_id())
+        for copy_id in later_answers:
+            if copy_id not in s.tasks:
+                s.tasks[copy_id] = TaskRecord(platform_id, "", "", TaskState.CANCELLED)
+                change = Cancelled(copy_id, "", platform_id=platform_id, reason=reason)
+                self.note(now, change, new_event_id())
+        return True
 
     async def known_pools(self) -> dict[str, tuple[str, ...]]:
         return dict(self.state.pools)
@@ -315,6 +352,7 @@ class MemoryTaskStore:
         assert lease is not None
         record.state = "submitted"
         self.state.tasks[record.task_id].state = TaskState.SUBMITTED
+        self.state.deadlines.pop(record.task_id, None)
         self._end_lease(lease_id, record.worker_id)
         change = Submitted(lease, record.by, submission_id, answer, worked_s)
         self.note(now, change, new_event_id())

@@ -150,7 +150,9 @@ def _change(e: _Entry) -> Change:
     if kind == "disconnected":
         return Disconnected(e["worker"], e["region"], e.number("seq"), e["holder"])
     if kind == "cancelled":
-        return Cancelled(e["task"], e["pool"], e["offer"], e["worker"], e["by"])
+        return Cancelled(
+            e["task"], e["pool"], e["offer"], e["worker"], e["by"], e["platform"], e["reason"]
+        )
     if kind == "queued":
         return Queued(e.task())
     if kind in ("offered", "closed"):

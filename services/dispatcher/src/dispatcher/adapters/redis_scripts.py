@@ -85,8 +85,45 @@ if redis.call('HGET', tk, 'state') == 'cancelled' then return 0 end
 local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', tk, 'state', 'queued', 'seq', seq)
 redis.call('ZADD', p .. 'queue:' .. ARGV[7], seq, tid)
+if ARGV[11] ~= '' then redis.call('ZADD', p .. 'deadlines', ARGV[11], tid) end
 note(p, {'kind', 'queued', 'origin', ARGV[9], 'at', ARGV[10], 'task', tid, 'pool', ARGV[7],
   't', ARGV[3]})
+return 1
+"""
+
+# A task whose deadline passed: expired if it still waits in its queue. Offered, it is looked
+# at again when the offer ends; leased, at ARGV[6] (a grace period may yet requeue it); done
+# or cancelled, forgotten. The answers' copies after it (ARGV[7..], with their event ids)
+# will never be asked for: those not known yet are recorded as cancelled, so a late request
+# never queues them. Each expiry's log entry carries an event id: the relay publishes it as
+# TaskCancelled, and payroll releases the escrow held for it.
+EXPIRE = """
+local p, tid, origin, at, event_id, recheck = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local tk = p .. 'task:' .. tid
+local t = redis.call('HMGET', tk, 'state', 'pool', 'offer_id', 'platform_id')
+if t[1] == 'offered' then
+  local ends = redis.call('HGET', p .. 'offer:' .. t[3], 'expires_at')
+  redis.call('ZADD', p .. 'deadlines', ends or at, tid)
+  return 0
+elseif t[1] == 'leased' then
+  redis.call('ZADD', p .. 'deadlines', recheck, tid)
+  return 0
+end
+redis.call('ZREM', p .. 'deadlines', tid)
+if t[1] ~= 'queued' then return 0 end
+redis.call('HSET', tk, 'state', 'expired')
+redis.call('ZREM', p .. 'queue:' .. t[2], tid)
+local reason = 'deadline passed'
+note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', event_id, 'task', tid,
+  'pool', t[2], 'platform', t[4], 'reason', reason})
+for i = 7, #ARGV, 2 do
+  local copy = ARGV[i]
+  if redis.call('EXISTS', p .. 'task:' .. copy) == 0 then
+    redis.call('HSET', p .. 'task:' .. copy, 'platform_id', t[4], 'state', 'cancelled')
+    note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', ARGV[i + 1], 'task', copy,
+      'pool', '', 'platform', t[4], 'reason', reason})
+  end
+end
 return 1
 """
 
@@ -101,6 +138,7 @@ if not t[1] and ahead == '1' then
 end
 if not t[1] or t[1] ~= platform then return {'not_found'} end
 local state = t[2]
+if state == 'queued' or state == 'offered' then redis.call('ZREM', p .. 'deadlines', tid) end
 if state == 'queued' then
   redis.call('HSET', tk, 'state', 'cancelled')
   if t[3] then redis.call('ZREM', p .. 'queue:' .. t[3], tid) end
@@ -239,6 +277,7 @@ if l[2] ~= 'active' then return 'done' end
 local tk = p .. 'task:' .. l[3]
 local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
 redis.call('HSET', tk, 'state', 'submitted')
+redis.call('ZREM', p .. 'deadlines', l[3])
 end_lease(p, lease, l, 'submitted', ARGV[7])
 local fields = lease_fields('submitted', lease, l, t, ARGV[6], ARGV[7], ARGV[8])
 for _, v in ipairs({{'answer', ARGV[4], 'worked', ARGV[5], 'submission', ARGV[9]}}) do
@@ -277,6 +316,7 @@ def with_prelude(body: str, *parts: str) -> str:
 
 INGEST = with_prelude(INGEST, PRELUDE)
 CANCEL = with_prelude(CANCEL, PRELUDE)
+EXPIRE = with_prelude(EXPIRE, PRELUDE)
 OFFER_TASK = with_prelude(OFFER_TASK, PRELUDE)
 CLOSE_OFFER = with_prelude(CLOSE_OFFER, PRELUDE)
 ACCEPT = with_prelude(ACCEPT, PRELUDE)

@@ -4,6 +4,7 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import orjson
 import redis.asyncio as redis
@@ -90,6 +91,7 @@ class RedisTaskStore:
         self._backlog = client.register_script(redis_scripts.BACKLOG)
         self._ingest = client.register_script(redis_scripts.INGEST)
         self._cancel = client.register_script(redis_scripts.CANCEL)
+        self._expire = client.register_script(redis_scripts.EXPIRE)
         self._close_offer = client.register_script(redis_scripts.CLOSE_OFFER)
         self._accept = client.register_script(redis_scripts.ACCEPT)
         self._heartbeat = client.register_script(redis_scripts.HEARTBEAT)
@@ -137,6 +139,7 @@ class RedisTaskStore:
             orjson.dumps(list(task.task_type.skills)),
             self._origin,
             to_ms(now),
+            to_ms(task.deadline) if task.deadline is not None else "",
         ]
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -226,15 +229,39 @@ class RedisTaskStore:
     async def queued_tasks(self, pools: Sequence[str]) -> list[Task]:
         found: list[Task] = []
         for pool in pools:
-            ids = await self._r.zrange(f"{self._p}queue:{pool}", 0, -1)
-            if not ids:
-                continue
-            async with self._r.pipeline(transaction=False) as pipe:
-                for task_id in ids:
-                    pipe.hget(f"{self._p}task:{as_text(task_id)}", "event")
-                events = await pipe.execute()
-            found += [task_from_bytes(as_bytes(e)) for e in events if e]
+            found += await self._tasks_named(await self._r.zrange(f"{self._p}queue:{pool}", 0, -1))
         return found
+
+    async def _tasks_named(self, ids: Sequence[Any]) -> list[Task]:
+        """The ingested ones among these tasks, in the same order, in one round trip."""
+        if not ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for task_id in ids:
+                pipe.hget(f"{self._p}task:{as_text(task_id)}", "event")
+            events = await pipe.execute()
+        return [task_from_bytes(as_bytes(e)) for e in events if e]
+
+    async def overdue_tasks(self, now: datetime, limit: int) -> list[Task]:
+        key = f"{self._p}deadlines"
+        return await self._tasks_named(
+            await self._r.zrangebyscore(key, "-inf", to_ms(now), start=0, num=limit)
+        )
+
+    async def expire(
+        self, task: Task, later_answers: Sequence[str], now: datetime, recheck_at: datetime
+    ) -> bool:
+        args: list[EncodableT] = [
+            self._p,
+            task.task_id,
+            self._origin,
+            to_ms(now),
+            new_event_id(),
+            to_ms(recheck_at),
+        ]
+        for copy_id in later_answers:
+            args += [copy_id, new_event_id()]
+        return bool(await self._expire(args=args))
 
     async def close_offer(
         self, offer_id: str, worker_id: str | None, outcome: OfferOutcome, now: datetime

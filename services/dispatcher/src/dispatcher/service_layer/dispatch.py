@@ -44,6 +44,7 @@ from dispatcher.service_layer.sessions import (
     Welcome,
     WorkerSession,
 )
+from fairtask_runtime.answers import answer_task_ids
 from fairtask_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -55,6 +56,9 @@ class DispatchConfig:
     grace_s: float = 900.0
     heartbeat_interval_s: int = 10
     timer_interval_s: float = 0.25
+    # A task leased when its deadline passed is looked at again this often: grace running out
+    # may put it back in the queue, where it then expires.
+    overdue_recheck_s: float = 60.0
     retry_backoff_s: float = 0.5
     max_answer_bytes: int = 256 * 1024
     # A worker the store found busy elsewhere is left out of this replica's choices this long,
@@ -342,6 +346,7 @@ class Dispatch:
                 await self._sample_gauges()
                 await self._expire_offers()
                 await self._release_overdue_leases()
+                await self._expire_overdue_tasks()
                 self.roster.warm_up(self._now_s())
                 await self.ownership.rebuild_if_wanted()
             except Exception:
@@ -491,6 +496,17 @@ class Dispatch:
             metrics.LEASES_RELEASED.inc()
             log.info("lease released after grace", lease_id=lease_id, worker=lease.worker_id)
 
+    async def _expire_overdue_tasks(self) -> None:
+        now = self._clock.now()
+        recheck_at = now + timedelta(seconds=self._config.overdue_recheck_s)
+        for task in await self._store.overdue_tasks(now, 200):
+            if await self._store.expire(task, later_answers(task), now, recheck_at):
+                self.policy.cancel(task.task_id, now.timestamp())
+                metrics.TASKS_EXPIRED.inc()
+                assert task.deadline is not None  # only tasks with one are overdue
+                _count_missed(task, task.deadline)
+                log.info("task expired: its deadline passed", task_id=task.task_id)
+
     def lease_released(self, worker_id: str, task: Task, lease_id: str, by: str) -> None:
         now = self._now_s()
         if by == self.roster.by:
@@ -523,9 +539,20 @@ def _too_large(field: str, limit: int) -> InvalidInputError:
     return InvalidInputError([Violation(field, f"larger than {limit} bytes")])
 
 
+def later_answers(task: Task) -> list[str]:
+    """The copies for the answers after this one that its task may still need."""
+    if task.gold_answer:
+        return []
+    first = task.answer_of or task.task_id
+    return answer_task_ids(first, task.task_type.most_answers)[task.answer_number :]
+
+
 def _count_deadline_miss(task: Task, submitted_at: datetime) -> None:
-    if task.deadline is None or submitted_at <= task.deadline:
-        return
-    room_s = (task.deadline - task.submitted_at).total_seconds()
+    if task.deadline is not None and submitted_at > task.deadline:
+        _count_missed(task, task.deadline)
+
+
+def _count_missed(task: Task, deadline: datetime) -> None:
+    room_s = (deadline - task.submitted_at).total_seconds()
     feasible = room_s >= task.task_type.effort_seconds
     metrics.DEADLINE_MISSES.labels("true" if feasible else "false").inc()

@@ -141,6 +141,22 @@ class TaskStore(Protocol):
         it is never queued when it is asked for later."""
         ...
 
+    async def overdue_tasks(self, now: datetime, limit: int) -> list[Task]:
+        """Up to `limit` tasks whose deadline passed by `now`, earliest first, as they were
+        queued: those still waiting, and those `expire` found offered or leased and will
+        look at again (when the offer ends; at `recheck_at` for a lease)."""
+        ...
+
+    async def expire(
+        self, task: Task, later_answers: Sequence[str], now: datetime, recheck_at: datetime
+    ) -> bool:
+        """Expires an overdue task if it is still queued (True): no worker will be offered it,
+        and the log records it as cancelled because its deadline passed (the relay publishes
+        that as TaskCancelled). Each of `later_answers` (the answers' copies after it) not
+        known yet is recorded as cancelled the same way, so it is never queued. A task found
+        offered or leased is looked at again later; done or cancelled, it is forgotten."""
+        ...
+
     async def known_pools(self) -> dict[str, tuple[str, ...]]:
         """Every pool ever ingested, with the skills it requires."""
         ...

@@ -46,6 +46,10 @@ class Cancelled:
     offer_id: str = ""
     worker_id: str = ""
     by: str = ""
+    # Set when the dispatcher itself cancelled the task (its deadline passed), so the log's
+    # entry is what records it in Kafka; the platform API publishes its own cancellations.
+    platform_id: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,10 @@ class Transition:
 
 def event_of(transition: Transition) -> events.Event | None:
     """The Kafka event that records the change, or None for a change recorded elsewhere (the
-    platform API publishes submissions and cancellations itself)."""
+    platform API publishes submissions and its own cancellations)."""
     match transition.change:
+        case Cancelled(task_id, platform_id=platform_id, reason=reason) if reason:
+            return events.TaskCancelled(task_id, platform_id, reason)
         case Offered(offer, _, region):
             return events.TaskOffered(offer, region)
         case OfferEnded(offer, _, outcome):
