@@ -2,7 +2,8 @@
 
 Left to itself grpc.aio answers an undecodable request with UNKNOWN and the parser's exception
 text. This interceptor decodes requests itself and turns a bad one into INVALID_ARGUMENT naming
-the expected type, before any handler runs; on a stream, a bad message ends that stream only.
+the expected type, before any handler runs; on a stream, a bad message ends that stream only
+(`MalformedRequestError`).
 """
 
 from __future__ import annotations
@@ -36,13 +37,22 @@ def _tolerant(deserialize: Deserializer) -> Deserializer:
     return parse
 
 
+class MalformedRequestError(Exception):
+    """A message on a request stream was not valid protobuf; the call's status is already set
+    to INVALID_ARGUMENT with this text. Raised, not aborted, where it is read: a handler that
+    reads its requests in another task than the one writing its answers must abort from the
+    writing task, because an abort racing a write can leave the call without any status (the
+    client then waits for its deadline). Left uncaught, it ends the call with that status."""
+
+
+def _details(method: str, bad: _Malformed) -> str:
+    return f"{method}: the request is not a valid message: {bad.reason}"
+
+
 async def _refuse(
     context: grpc.aio.ServicerContext[Any, Any], method: str, bad: _Malformed
 ) -> None:
-    await context.abort(
-        grpc.StatusCode.INVALID_ARGUMENT,
-        f"{method}: the request is not a valid message: {bad.reason}",
-    )
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _details(method, bad))
 
 
 async def _checked(
@@ -50,7 +60,10 @@ async def _checked(
 ) -> AsyncIterator[Any]:
     async for request in requests:
         if isinstance(request, _Malformed):
-            await _refuse(context, method, request)
+            details = _details(method, request)
+            context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+            context.set_details(details)
+            raise MalformedRequestError(details)
         yield request
 
 

@@ -40,6 +40,7 @@ from dispatcher.service_layer.sessions import (
     WorkerSession,
 )
 from fairtask.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from fairtask_runtime.grpc.malformed import MalformedRequestError
 from fairtask_runtime.rate_limits import RateLimit
 
 log = structlog.get_logger(__name__)
@@ -97,6 +98,8 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         except (TimeoutError, StopAsyncIteration):
             yield _error("DEADLINE_EXCEEDED", "send hello first", "hello")
             return
+        except MalformedRequestError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         if first.WhichOneof("message") != "hello":
             yield _error("INVALID_ARGUMENT", "the first message must be hello", "hello")
             return
@@ -116,6 +119,9 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         try:
             while True:
                 push = await session.outbox.get()
+                if isinstance(push, Closed) and (refused := _refusal(reader)):
+                    # Here, between writes: see MalformedRequestError.
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, refused)
                 yield _to_pb(push)
                 if isinstance(push, Closed):
                     break
@@ -135,15 +141,21 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
 
     async def _read(
         self, requests: AsyncIterator[dispatcher_pb2.ConnectRequest], session: WorkerSession
-    ) -> None:
+    ) -> str:
+        """Handles the worker's messages until the stream ends; why it refused the stream, or
+        "" when it simply ended."""
+        refused = ""
         try:
             async for request in requests:
                 await self._handle(request, session)
         except asyncio.CancelledError:
             raise
+        except MalformedRequestError as error:
+            refused = str(error)
         except Exception:
             log.info("worker stream broke", worker=session.worker_id, exc_info=True)
         session.push(Closed("stream ended"))
+        return refused
 
     async def _handle(self, request: dispatcher_pb2.ConnectRequest, session: WorkerSession) -> None:
         kind = request.WhichOneof("message")
@@ -168,6 +180,10 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         except HANDLED as error:
             field = error.violations[0].field if isinstance(error, InvalidInputError) else kind
             session.push(ErrorPush(status_code_of(error).name, str(error), field or ""))
+
+
+def _refusal(reader: "asyncio.Task[str]") -> str:
+    return reader.result() if reader.done() and not reader.cancelled() else ""
 
 
 def _hello_of(h: dispatcher_pb2.Hello, claims: WorkerClaims) -> Hello:
