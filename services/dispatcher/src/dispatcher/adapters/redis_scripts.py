@@ -6,6 +6,10 @@ it to Kafka, so a change is never made without its event even if the process die
 
 Scripts derive some key names from ARGV[1] (the key prefix), which is fine on a single Redis
 primary (with replicas), not on Redis Cluster.
+
+A task that is done (submitted, cancelled or expired) and a lease that ended are kept for a
+while (`kept`, in ms), then Redis drops them: long enough to refuse the task if Kafka delivers
+it again, to answer GetTask, and to build a further answer's copy from it.
 """
 
 # Shared by the scripts below. `note` appends a log entry; `close_offer` ends an outstanding
@@ -93,12 +97,13 @@ return 1
 
 # A task whose deadline passed: expired if it still waits in its queue. Offered, it is looked
 # at again when the offer ends; leased, at ARGV[6] (a grace period may yet requeue it); done
-# or cancelled, forgotten. The answers' copies after it (ARGV[7..], with their event ids)
+# or cancelled, forgotten. The answers' copies after it (ARGV[8..], with their event ids)
 # will never be asked for: those not known yet are recorded as cancelled, so a late request
 # never queues them. Each expiry's log entry carries an event id: the relay publishes it as
 # TaskCancelled, and payroll releases the escrow held for it.
 EXPIRE = """
 local p, tid, origin, at, event_id, recheck = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local kept = ARGV[7]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'state', 'pool', 'offer_id', 'platform_id')
 if t[1] == 'offered' then
@@ -112,14 +117,16 @@ end
 redis.call('ZREM', p .. 'deadlines', tid)
 if t[1] ~= 'queued' then return 0 end
 redis.call('HSET', tk, 'state', 'expired')
+redis.call('PEXPIRE', tk, kept)
 redis.call('ZREM', p .. 'queue:' .. t[2], tid)
 local reason = 'deadline passed'
 note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', event_id, 'task', tid,
   'pool', t[2], 'platform', t[4], 'reason', reason})
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local copy = ARGV[i]
   if redis.call('EXISTS', p .. 'task:' .. copy) == 0 then
     redis.call('HSET', p .. 'task:' .. copy, 'platform_id', t[4], 'state', 'cancelled')
+    redis.call('PEXPIRE', p .. 'task:' .. copy, kept)
     note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', ARGV[i + 1], 'task', copy,
       'pool', '', 'platform', t[4], 'reason', reason})
   end
@@ -129,16 +136,21 @@ return 1
 
 CANCEL = """
 local p, tid, platform, origin, ahead = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local kept = ARGV[6]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'platform_id', 'state', 'pool', 'offer_id', 'worker_id')
 if not t[1] and ahead == '1' then
   -- An answer's copy not asked for yet: INGEST finds it cancelled and never queues it.
   redis.call('HSET', tk, 'platform_id', platform, 'state', 'cancelled')
+  redis.call('PEXPIRE', tk, kept)
   return {'cancelled'}
 end
 if not t[1] or t[1] ~= platform then return {'not_found'} end
 local state = t[2]
-if state == 'queued' or state == 'offered' then redis.call('ZREM', p .. 'deadlines', tid) end
+if state == 'queued' or state == 'offered' then
+  redis.call('ZREM', p .. 'deadlines', tid)
+  redis.call('PEXPIRE', tk, kept)
+end
 if state == 'queued' then
   redis.call('HSET', tk, 'state', 'cancelled')
   if t[3] then redis.call('ZREM', p .. 'queue:' .. t[3], tid) end
@@ -249,8 +261,9 @@ return 1
 
 # Ends a lease with its submission. Shared with RELEASE: the lease's task and the log fields.
 _END_LEASE = """
-local function end_lease(p, lease, l, state, at)
+local function end_lease(p, lease, l, state, at, kept)
   redis.call('HSET', p .. 'lease:' .. lease, 'state', state, 'ended_at', at)
+  redis.call('PEXPIRE', p .. 'lease:' .. lease, kept)
   local wk = p .. 'worker:' .. l[1] .. ':lease'
   if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
   redis.call('SREM', p .. 'leases:active', lease)
@@ -277,8 +290,9 @@ if l[2] ~= 'active' then return 'done' end
 local tk = p .. 'task:' .. l[3]
 local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
 redis.call('HSET', tk, 'state', 'submitted')
+redis.call('PEXPIRE', tk, ARGV[10])
 redis.call('ZREM', p .. 'deadlines', l[3])
-end_lease(p, lease, l, 'submitted', ARGV[7])
+end_lease(p, lease, l, 'submitted', ARGV[7], ARGV[10])
 local fields = lease_fields('submitted', lease, l, t, ARGV[6], ARGV[7], ARGV[8])
 for _, v in ipairs({{'answer', ARGV[4], 'worked', ARGV[5], 'submission', ARGV[9]}}) do
   table.insert(fields, v)
@@ -298,7 +312,7 @@ local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
 redis.call('HSET', tk, 'state', 'queued')
 redis.call('HDEL', tk, 'lease_id', 'worker_id')
 redis.call('ZADD', p .. 'queue:' .. t[1], t[2], l[3])
-end_lease(p, lease, l, 'released', at)
+end_lease(p, lease, l, 'released', at, ARGV[7])
 -- Paid for the time up to the last sign of life (a heartbeat, or the disconnect).
 local worked = math.max(math.floor((tonumber(l[7]) - tonumber(l[6])) / 1000), 0)
 local fields = lease_fields('released', lease, l, t, origin, at, event_id)

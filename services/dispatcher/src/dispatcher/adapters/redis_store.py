@@ -82,11 +82,14 @@ class RedisTaskStore:
         prefix: str = "dispatch:",
         origin: str = "",
         tasks: TaskCache | None = None,
+        finished_kept_s: float = 2 * 24 * 3600.0,
     ) -> None:
         self._r = client
         self._tasks = tasks or TaskCache()
         self._p = prefix
         self._origin = origin
+        # A finished task's and an ended lease's keys expire after this long.
+        self._kept_ms = max(int(finished_kept_s * 1000), 1)
         self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
         self._backlog = client.register_script(redis_scripts.BACKLOG)
         self._ingest = client.register_script(redis_scripts.INGEST)
@@ -163,7 +166,7 @@ class RedisTaskStore:
         return task_from_bytes(as_bytes(raw)) if raw is not None else None
 
     async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
-        args = [self._p, task_id, platform_id, self._origin, "1" if ahead else "0"]
+        args = [self._p, task_id, platform_id, self._origin, "1" if ahead else "0", self._kept_ms]
         result = await self._cancel(args=args)
         verdict = as_text(result[0])
         if verdict == "not_found":
@@ -258,6 +261,7 @@ class RedisTaskStore:
             to_ms(now),
             new_event_id(),
             to_ms(recheck_at),
+            self._kept_ms,
         ]
         for copy_id in later_answers:
             args += [copy_id, new_event_id()]
@@ -348,6 +352,7 @@ class RedisTaskStore:
             to_ms(now),
             new_event_id(),
             submission_id,
+            self._kept_ms,
         ]
         verdict = as_text(await self._batches.call(self._complete, args))
         if verdict == "not_found":
@@ -369,6 +374,7 @@ class RedisTaskStore:
             self._origin,
             to_ms(now),
             new_event_id(),
+            self._kept_ms,
         ]
         raw = await self._release(args=args)
         if not raw or lease is None:
