@@ -14,7 +14,6 @@ from store_helpers import ALIVE, PLATFORM, REPLICA, at, dropped, leased, make_ta
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore
 from dispatcher.domain.model import TaskState
-from dispatcher.service_layer.ports import Accepted
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +52,6 @@ async def test_done_cancelled_and_expired_tasks_go_after_the_time_kept(kept: Kep
     store = kept.store
     done, cancelled, working, waiting = (make_task(c) for c in ("done", "cxl", "work", "wait"))
     expired = dataclasses.replace(make_task("late"), deadline=at(30))
-    await store.record_accepted(PLATFORM, [Accepted("done", done.task_id, "fp-1", "bbox")])
     await leased(store, done)
     assert await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
     await queued(store, cancelled)
@@ -69,14 +67,12 @@ async def test_done_cancelled_and_expired_tasks_go_after_the_time_kept(kept: Kep
     for task_id in (working.task_id, waiting.task_id):
         assert await kept.ttl_ms("task", task_id) == -1  # in play: never dropped
     assert await kept.ttl_ms("lease", "l2") == -1
-    assert await store.fingerprints(PLATFORM, ["done"]) == {"done": "fp-1"}
 
     await asyncio.sleep(KEPT_S + 0.3)
 
     for task_id in (done.task_id, cancelled.task_id, expired.task_id, "copy-of-late"):
         assert await kept.state(task_id) is None
     assert await store.get_lease("l1") is None
-    assert await store.fingerprints(PLATFORM, ["done"]) == {}  # the same id is new again
     assert await kept.state(working.task_id) is TaskState.LEASED
     assert await kept.state(waiting.task_id) is TaskState.QUEUED
     assert await store.get_lease("l2") is not None

@@ -21,7 +21,6 @@ class TaskRecord:
     offer_id: str | None = None
     worker_id: str | None = None
     lease_id: str | None = None
-    fingerprint: str = ""  # of what the platform sent, set by record_accepted
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class ConnRecord:
 class MemoryState:
     """What Redis holds for every replica."""
 
+    clients: dict[str, dict[str, str]] = field(default_factory=dict)
     in_transit: dict[str, set[str]] = field(default_factory=dict)  # accepted, not yet ingested
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     pools: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from dispatcher.adapters.memory_state import LeaseRecord, MemoryState, OfferReco
 from dispatcher.adapters.values import from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import Event, OfferOutcome
-from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus, task_id_for
+from dispatcher.domain.model import Lease, Offer, Task, TaskState, TaskStatus
 from dispatcher.service_layer.ports import (
     Accepted,
     Cancellation,
@@ -72,21 +72,17 @@ class MemoryTaskStore:
     async def fingerprints(
         self, platform_id: str, client_task_ids: Sequence[str]
     ) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for client_id in client_task_ids:
-            record = self.state.tasks.get(task_id_for(platform_id, client_id))
-            if record is not None and record.fingerprint:
-                found[client_id] = record.fingerprint
-        return found
+        known = self.state.clients.get(platform_id, {})
+        return {c: known[c] for c in client_task_ids if c in known}
 
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         s = self.state
         for a in accepted:
+            s.clients.setdefault(platform_id, {})[a.client_task_id] = a.fingerprint
             if a.task_id not in s.tasks:
                 s.tasks[a.task_id] = TaskRecord(
                     platform_id, a.client_task_id, a.task_type, TaskState.QUEUED
                 )
-            s.tasks[a.task_id].fingerprint = a.fingerprint
             if s.tasks[a.task_id].task is None:
                 s.in_transit.setdefault(platform_id, set()).add(a.task_id)
 

@@ -49,14 +49,12 @@ end
 
 # ARGV: prefix, platform, then (client id, task id, fingerprint, task type) per task.
 # A task still on its way through Kafka counts towards its platform's backlog until ingested.
-# The fingerprint of what the platform sent lives in the task's hash (its id derives from the
-# client id), so a resubmission is recognised for as long as the task is kept.
 RECORD_ACCEPTED = """
 local p, platform = ARGV[1], ARGV[2]
 for i = 3, #ARGV, 4 do
   local cid, tid, printed, ttype = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local tk = p .. 'task:' .. tid
-  redis.call('HSET', tk, 'printed', printed)
+  redis.call('HSET', p .. 'client:' .. platform, cid, printed)
   redis.call('HSETNX', tk, 'platform_id', platform)
   redis.call('HSETNX', tk, 'client_task_id', cid)
   redis.call('HSETNX', tk, 'task_type', ttype)

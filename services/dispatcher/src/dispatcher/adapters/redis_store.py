@@ -18,16 +18,7 @@ from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
-from dispatcher.domain.model import (
-    Lease,
-    Offer,
-    Overlap,
-    Task,
-    TaskState,
-    TaskStatus,
-    TaskType,
-    task_id_for,
-)
+from dispatcher.domain.model import Lease, Offer, Overlap, Task, TaskState, TaskStatus, TaskType
 from dispatcher.service_layer.ports import (
     Accepted,
     Cancellation,
@@ -120,10 +111,7 @@ class RedisTaskStore:
     ) -> dict[str, str]:
         if not client_task_ids:
             return {}
-        async with self._r.pipeline(transaction=False) as pipe:
-            for client_id in client_task_ids:
-                pipe.hget(f"{self._p}task:{task_id_for(platform_id, client_id)}", "printed")
-            raw = await pipe.execute()
+        raw = await self._r.hmget(f"{self._p}client:{platform_id}", list(client_task_ids))
         return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
 
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
