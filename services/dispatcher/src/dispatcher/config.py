@@ -17,9 +17,9 @@ class DispatcherSettings(ServiceSettings):
     offer_ttl_s: float = 120.0
     grace_s: float = 900.0
     # A task done (submitted, cancelled, expired) and its lease stay in Redis this long, then
-    # go. Meanwhile a task delivered again is refused, GetTask answers, and a further answer's
-    # copy can be built from it (docs/operations.md: what a shorter time gives up).
-    finished_task_kept_s: float = Field(default=2 * 24 * 3600.0, gt=0)
+    # go: longer than the 7 days Kafka keeps tasks.submitted, so a task delivered again is
+    # still refused; GetTask answers meanwhile (docs/operations.md: what a shorter time costs).
+    finished_task_kept_s: float = Field(default=8 * 24 * 3600.0, gt=0)
     heartbeat_interval_s: int = 10
     hello_timeout_s: float = 30.0
     # A replica silent for this long counts as dead: the others end its workers' connections.

@@ -91,3 +91,31 @@ async def test_a_released_lease_goes_and_its_task_waits_again(kept: Kept) -> Non
     assert await store.get_lease("l1") is None
     assert await kept.state(task.task_id) is TaskState.QUEUED
     assert [t.task_id for t in await store.queued_tasks([task.pool])] == [task.task_id]
+
+
+async def test_an_original_is_kept_while_a_further_answer_is_in_play(kept: Kept) -> None:
+    store = kept.store
+    original = make_task("c1")
+    await leased(store, original)
+    assert await store.complete("l1", "w1", b"yes", 9, "s1", at(10))
+    assert await kept.ttl_ms("task", original.task_id) > 0
+    copy = dataclasses.replace(
+        original, task_id="answer-2-of-c1", answer_of=original.task_id, answer_number=2
+    )
+
+    await leased(store, copy, "w2", "l2")
+    assert await kept.ttl_ms("task", original.task_id) == -1  # its status, its further copies
+
+    assert await store.complete("l2", "w2", b"no", 9, "s2", at(20))
+    assert 0 < await kept.ttl_ms("task", original.task_id) <= KEPT_S * 1000
+    assert 0 < await kept.ttl_ms("task", copy.task_id) <= KEPT_S * 1000
+
+
+async def test_an_overdue_entry_whose_task_is_gone_is_dropped(kept: Kept) -> None:
+    task = dataclasses.replace(make_task("c1"), deadline=at(30))
+    await queued(kept.store, task)
+    await kept.client.zadd(f"{kept.prefix}deadlines", {"gone": 1})
+
+    assert await kept.store.overdue_tasks(at(31), 10) == [task]
+
+    assert await kept.client.zrange(f"{kept.prefix}deadlines", 0, -1) == [task.task_id.encode()]

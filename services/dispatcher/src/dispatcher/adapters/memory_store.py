@@ -171,23 +171,29 @@ class MemoryTaskStore:
     async def overdue_tasks(self, now: datetime, limit: int) -> list[Task]:
         s, now_ms = self.state, to_ms(now)
         due = sorted((ms, task_id) for task_id, ms in s.deadlines.items() if ms <= now_ms)
-        found = [s.tasks[task_id].task for _, task_id in due[:limit]]
-        return [task for task in found if task is not None]
+        found: list[Task] = []
+        for _, task_id in due[:limit]:
+            record = s.tasks.get(task_id)
+            if record is None or record.task is None:
+                del s.deadlines[task_id]
+            else:
+                found.append(record.task)
+        return found
 
     async def expire(
         self, task: Task, later_answers: Sequence[str], now: datetime, recheck_at: datetime
     ) -> bool:
         s, task_id = self.state, task.task_id
-        record = s.tasks[task_id]
-        if record.state is TaskState.OFFERED:
-            assert record.offer_id is not None
-            s.deadlines[task_id] = s.offers[record.offer_id].expires_ms
+        record = s.tasks.get(task_id)
+        if record is not None and record.state is TaskState.OFFERED:
+            offer = s.offers.get(record.offer_id or "")
+            s.deadlines[task_id] = offer.expires_ms if offer is not None else to_ms(now)
             return False
-        if record.state is TaskState.LEASED:
+        if record is not None and record.state is TaskState.LEASED:
             s.deadlines[task_id] = to_ms(recheck_at)
             return False
         s.deadlines.pop(task_id, None)
-        if record.state is not TaskState.QUEUED:
+        if record is None or record.state is not TaskState.QUEUED:
             return False
         record.state = TaskState.EXPIRED
         s.queues.get(task.pool, {}).pop(task_id, None)

@@ -19,6 +19,19 @@ local function note(p, fields)
   return redis.call('XADD', p .. 'log', '*', unpack(fields))
 end
 
+-- A task done: its hash goes after `kept` ms. A further answer's copy keeps its original (its
+-- status, and what later copies are built from) while in play; once done it lets it go too.
+local function finished(p, tk, kept)
+  redis.call('PEXPIRE', tk, kept)
+  local original = redis.call('HGET', tk, 'answer_of')
+  if not original then return end
+  local ok = p .. 'task:' .. original
+  local state = redis.call('HGET', ok, 'state')
+  if state == 'submitted' or state == 'cancelled' or state == 'expired' then
+    redis.call('PEXPIRE', ok, kept)
+  end
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tostring(t[1] * 1000 + math.floor(t[2] / 1000))
@@ -90,6 +103,10 @@ local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', tk, 'state', 'queued', 'seq', seq)
 redis.call('ZADD', p .. 'queue:' .. ARGV[7], seq, tid)
 if ARGV[11] ~= '' then redis.call('ZADD', p .. 'deadlines', ARGV[11], tid) end
+if ARGV[12] ~= '' then
+  redis.call('HSET', tk, 'answer_of', ARGV[12])
+  redis.call('PERSIST', p .. 'task:' .. ARGV[12])
+end
 note(p, {'kind', 'queued', 'origin', ARGV[9], 'at', ARGV[10], 'task', tid, 'pool', ARGV[7],
   't', ARGV[3]})
 return 1
@@ -117,7 +134,7 @@ end
 redis.call('ZREM', p .. 'deadlines', tid)
 if t[1] ~= 'queued' then return 0 end
 redis.call('HSET', tk, 'state', 'expired')
-redis.call('PEXPIRE', tk, kept)
+finished(p, tk, kept)
 redis.call('ZREM', p .. 'queue:' .. t[2], tid)
 local reason = 'deadline passed'
 note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', event_id, 'task', tid,
@@ -149,7 +166,7 @@ if not t[1] or t[1] ~= platform then return {'not_found'} end
 local state = t[2]
 if state == 'queued' or state == 'offered' then
   redis.call('ZREM', p .. 'deadlines', tid)
-  redis.call('PEXPIRE', tk, kept)
+  finished(p, tk, kept)
 end
 if state == 'queued' then
   redis.call('HSET', tk, 'state', 'cancelled')
@@ -290,7 +307,7 @@ if l[2] ~= 'active' then return 'done' end
 local tk = p .. 'task:' .. l[3]
 local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
 redis.call('HSET', tk, 'state', 'submitted')
-redis.call('PEXPIRE', tk, ARGV[10])
+finished(p, tk, ARGV[10])
 redis.call('ZREM', p .. 'deadlines', l[3])
 end_lease(p, lease, l, 'submitted', ARGV[7], ARGV[10])
 local fields = lease_fields('submitted', lease, l, t, ARGV[6], ARGV[7], ARGV[8])

@@ -82,7 +82,7 @@ class RedisTaskStore:
         prefix: str = "dispatch:",
         origin: str = "",
         tasks: TaskCache | None = None,
-        finished_kept_s: float = 2 * 24 * 3600.0,
+        finished_kept_s: float = 8 * 24 * 3600.0,
     ) -> None:
         self._r = client
         self._tasks = tasks or TaskCache()
@@ -143,6 +143,7 @@ class RedisTaskStore:
             self._origin,
             to_ms(now),
             to_ms(task.deadline) if task.deadline is not None else "",
+            task.answer_of,
         ]
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -247,9 +248,12 @@ class RedisTaskStore:
 
     async def overdue_tasks(self, now: datetime, limit: int) -> list[Task]:
         key = f"{self._p}deadlines"
-        return await self._tasks_named(
-            await self._r.zrangebyscore(key, "-inf", to_ms(now), start=0, num=limit)
-        )
+        ids = await self._r.zrangebyscore(key, "-inf", to_ms(now), start=0, num=limit)
+        found = await self._tasks_named(ids)
+        if len(found) < len(ids):  # gone meanwhile: they would stay at the head for ever
+            known = {task.task_id for task in found}
+            await self._r.zrem(key, *(as_text(i) for i in ids if as_text(i) not in known))
+        return found
 
     async def expire(
         self, task: Task, later_answers: Sequence[str], now: datetime, recheck_at: datetime
