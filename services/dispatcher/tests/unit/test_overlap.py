@@ -2,7 +2,7 @@
 queued when scoring asks for them and never offered to anyone who answered, and a
 cancellation that stops further answers and frees their escrow."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, World, drain, hello, offers_in
@@ -18,9 +18,11 @@ VOTE = TaskType("vote", PURPOSE, 100_000, 20, (), overlap=Overlap(2, 3, 0.9))
 TASK = task_id_for(PLATFORM, "c1")
 
 
-async def _submitted(world: World, *client_ids: str, gold: str = "") -> None:
+async def _submitted(
+    world: World, *client_ids: str, gold: str = "", deadline: datetime | None = None
+) -> None:
     await world.platform.define_task_type(PLATFORM, VOTE)
-    tasks = [NewTask(c, "vote", b"is this a cat?", None, gold) for c in client_ids]
+    tasks = [NewTask(c, "vote", b"is this a cat?", deadline, gold) for c in client_ids]
     await world.platform.submit_tasks(SubmitTasks(PLATFORM, tasks))
 
 
@@ -201,10 +203,7 @@ class TestDeadlines:
     async def test_a_task_that_expires_frees_the_answers_never_asked_for(
         self, world: World
     ) -> None:
-        await world.platform.define_task_type(PLATFORM, VOTE)
-        deadline = world.clock.now() + timedelta(minutes=5)
-        task = NewTask("c1", "vote", b"is this a cat?", deadline)
-        await world.platform.submit_tasks(SubmitTasks(PLATFORM, [task]))
+        await _submitted(world, "c1", deadline=world.clock.now() + timedelta(minutes=5))
         await _ingest_published(world)
         world.clock.advance(301)
 
@@ -221,10 +220,7 @@ class TestDeadlines:
     async def test_a_further_answer_that_expires_frees_only_the_answers_after_it(
         self, world: World
     ) -> None:
-        await world.platform.define_task_type(PLATFORM, VOTE)
-        deadline = world.clock.now() + timedelta(minutes=5)
-        task = NewTask("c1", "vote", b"is this a cat?", deadline)
-        await world.platform.submit_tasks(SubmitTasks(PLATFORM, [task]))
+        await _submitted(world, "c1", deadline=world.clock.now() + timedelta(minutes=5))
         await _ingest_published(world)
         ana = await world.dispatch.connect(hello("ana"))
         await _answer(world, ana)
