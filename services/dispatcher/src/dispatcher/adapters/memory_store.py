@@ -27,6 +27,7 @@ from dispatcher.service_layer.ports import (
 )
 from dispatcher.service_layer.sessions import Hello
 from dispatcher.service_layer.transitions import (
+    DEADLINE_PASSED,
     Assigned,
     Cancelled,
     Change,
@@ -185,25 +186,27 @@ class MemoryTaskStore:
     ) -> bool:
         s, task_id = self.state, task.task_id
         record = s.tasks.get(task_id)
-        if record is not None and record.state is TaskState.OFFERED:
+        state = record.state if record is not None else None
+        if state is TaskState.OFFERED:
+            assert record is not None
             offer = s.offers.get(record.offer_id or "")
             s.deadlines[task_id] = offer.expires_ms if offer is not None else to_ms(now)
             return False
-        if record is not None and record.state is TaskState.LEASED:
+        if state is TaskState.LEASED:
             s.deadlines[task_id] = to_ms(recheck_at)
             return False
         s.deadlines.pop(task_id, None)
-        if record is None or record.state is not TaskState.QUEUED:
+        if record is None or state is not TaskState.QUEUED:
             return False
         record.state = TaskState.EXPIRED
         s.queues.get(task.pool, {}).pop(task_id, None)
-        reason, platform_id = "deadline passed", record.platform_id
-        expired = Cancelled(task_id, task.pool, platform_id=platform_id, reason=reason)
+        platform_id = record.platform_id
+        expired = Cancelled(task_id, task.pool, platform_id=platform_id, reason=DEADLINE_PASSED)
         self.note(now, expired, new_event_id())
         for copy_id in later_answers:
             if copy_id not in s.tasks:
                 s.tasks[copy_id] = TaskRecord(platform_id, "", "", TaskState.CANCELLED)
-                change = Cancelled(copy_id, "", platform_id=platform_id, reason=reason)
+                change = Cancelled(copy_id, "", platform_id=platform_id, reason=DEADLINE_PASSED)
                 self.note(now, change, new_event_id())
         return True
 

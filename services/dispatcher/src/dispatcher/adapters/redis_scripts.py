@@ -114,13 +114,13 @@ return 1
 
 # A task whose deadline passed: expired if it still waits in its queue. Offered, it is looked
 # at again when the offer ends; leased, at ARGV[6] (a grace period may yet requeue it); done
-# or cancelled, forgotten. The answers' copies after it (ARGV[8..], with their event ids)
+# or cancelled, forgotten. The answers' copies after it (ARGV[9..], with their event ids)
 # will never be asked for: those not known yet are recorded as cancelled, so a late request
 # never queues them. Each expiry's log entry carries an event id: the relay publishes it as
 # TaskCancelled, and payroll releases the escrow held for it.
 EXPIRE = """
 local p, tid, origin, at, event_id, recheck = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local kept = ARGV[7]
+local kept, reason = ARGV[7], ARGV[8]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'state', 'pool', 'offer_id', 'platform_id')
 if t[1] == 'offered' then
@@ -136,10 +136,9 @@ if t[1] ~= 'queued' then return 0 end
 redis.call('HSET', tk, 'state', 'expired')
 finished(p, tk, kept)
 redis.call('ZREM', p .. 'queue:' .. t[2], tid)
-local reason = 'deadline passed'
 note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', event_id, 'task', tid,
   'pool', t[2], 'platform', t[4], 'reason', reason})
-for i = 8, #ARGV, 2 do
+for i = 9, #ARGV, 2 do
   local copy = ARGV[i]
   if redis.call('EXISTS', p .. 'task:' .. copy) == 0 then
     redis.call('HSET', p .. 'task:' .. copy, 'platform_id', t[4], 'state', 'cancelled')

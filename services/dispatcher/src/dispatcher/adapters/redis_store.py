@@ -31,6 +31,7 @@ from dispatcher.service_layer.ports import (
     OnlineWorker,
 )
 from dispatcher.service_layer.sessions import Hello
+from dispatcher.service_layer.transitions import DEADLINE_PASSED
 from fairtask_runtime.envelope import new_event_id
 
 
@@ -266,6 +267,7 @@ class RedisTaskStore:
             new_event_id(),
             to_ms(recheck_at),
             self._kept_ms,
+            DEADLINE_PASSED,
         ]
         for copy_id in later_answers:
             args += [copy_id, new_event_id()]

@@ -38,6 +38,10 @@ class OfferEnded:
     outcome: OfferOutcome
 
 
+# Why the dispatcher itself cancels a task (see `Cancelled.reason`).
+DEADLINE_PASSED = "deadline passed"
+
+
 @dataclass(frozen=True)
 class Cancelled:
     task_id: str
