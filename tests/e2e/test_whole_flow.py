@@ -381,24 +381,20 @@ async def test_a_task_travels_from_platform_to_ledger(
         assert service.exit_code() == 0, service.log_tail()
 
 
-async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
-    services: dict[str, ServiceProcess], platform_key: Metadata
-) -> None:
-    """A task type asking for two answers that agree (a third if they disagree): two workers
-    answer, the platform pays both and receives both answers and then their aggregate; the
-    third answer's escrow is released unused."""
-    for service in services.values():
-        await service.wait_healthy(60)
-    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
-    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
-    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
-    price = 100_000
+VOTE_PRICE = 100_000
+
+
+async def _task_asking_two_or_three_answers(
+    dispatcher: grpc.aio.Channel, payroll: grpc.aio.Channel, platform_key: Metadata
+) -> str:
+    """A task of a type asking for two answers that agree (a third if they disagree), its
+    three answers funded up front; returns its id."""
     await dg.PlatformServiceStub(dispatcher).DefineTaskType(
         d.DefineTaskTypeRequest(
             task_type=d.TaskType(
                 name="car-or-not",
                 purpose="Lab E2E checks which street photos show a car at all",
-                price_micros=price,
+                price_micros=VOTE_PRICE,
                 effort_seconds=20,
                 skills=["en"],
                 overlap=e.Overlap(min_answers=2, max_answers=3, confidence_target=0.8),
@@ -409,7 +405,7 @@ async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
     )
     escrow = pg.EscrowServiceStub(payroll)
     await escrow.Deposit(
-        p.DepositRequest(deposit_id="e2e-vote", amount_micros=3 * price),
+        p.DepositRequest(deposit_id="e2e-vote", amount_micros=3 * VOTE_PRICE),
         metadata=platform_key,
         timeout=10,
     )
@@ -420,9 +416,69 @@ async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
         metadata=platform_key,
         timeout=10,
     )
-    task_id = submitted.tasks[0].task_id
     held = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
-    assert held.escrow.held_micros == 3 * price  # every answer it may need, funded up front
+    assert held.escrow.held_micros == 3 * VOTE_PRICE  # every answer it may need
+    return submitted.tasks[0].task_id
+
+
+async def _approve_and_watch_until_the_aggregate(
+    scoring: grpc.aio.Channel, platform_key: Metadata, answers: int
+) -> tuple[list[s.WatchResultsResponse], s.WatchResultsResponse]:
+    """Approves the task's `answers` answers once their reviews are open; returns the results
+    released to the platform, the answers and then their aggregate."""
+    reviews = sg.ReviewServiceStub(scoring)
+
+    async def pending() -> list[s.Review] | None:
+        page = await reviews.ListPendingReviews(
+            s.ListPendingReviewsRequest(), metadata=platform_key, timeout=5
+        )
+        return list(page.reviews) if len(page.reviews) == answers else None
+
+    waiting = await eventually(pending)
+    assert waiting is not None, f"scoring never opened {answers} answers' reviews"
+    for review in waiting:
+        await reviews.ReviewSubmission(
+            s.ReviewSubmissionRequest(submission_id=review.submission_id, approve=s.Approve()),
+            metadata=platform_key,
+            timeout=5,
+        )
+    results: list[s.WatchResultsResponse] = []
+    watch = sg.ResultsServiceStub(scoring).WatchResults(
+        s.WatchResultsRequest(), metadata=platform_key, timeout=30
+    )
+    async for result in watch:
+        results.append(result)
+        if result.aggregate:
+            break
+    watch.cancel()
+    return results[:-1], results[-1]
+
+
+async def _escrow_once_released(
+    payroll: grpc.aio.Channel, platform_key: Metadata
+) -> p.GetEscrowResponse:
+    escrow = pg.EscrowServiceStub(payroll)
+
+    async def settled() -> p.GetEscrowResponse | None:
+        now = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
+        return now if now.escrow.held_micros == 0 else None
+
+    final = await eventually(settled)
+    assert final is not None, "the unused answers' holds were never released"
+    return final
+
+
+async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
+    services: dict[str, ServiceProcess], platform_key: Metadata
+) -> None:
+    """Two workers answer, the platform pays both and receives both answers and then their
+    aggregate; the third answer's escrow is released unused."""
+    for service in services.values():
+        await service.wait_healthy(60)
+    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
+    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
+    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
+    task_id = await _task_asking_two_or_three_answers(dispatcher, payroll, platform_key)
 
     # Each worker answers once: the second answer goes to whoever did not give the first.
     answered = await asyncio.wait_for(
@@ -433,33 +489,7 @@ async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
     )
     assert len({sid for _, sids in answered for sid in sids}) == 2
 
-    reviews = sg.ReviewServiceStub(scoring)
-
-    async def pending() -> list[s.Review] | None:
-        page = await reviews.ListPendingReviews(
-            s.ListPendingReviewsRequest(), metadata=platform_key, timeout=5
-        )
-        return list(page.reviews) if len(page.reviews) == 2 else None
-
-    waiting = await eventually(pending)
-    assert waiting is not None, "scoring never opened both answers' reviews"
-    for review in waiting:
-        await reviews.ReviewSubmission(
-            s.ReviewSubmissionRequest(submission_id=review.submission_id, approve=s.Approve()),
-            metadata=platform_key,
-            timeout=5,
-        )
-
-    results: list[s.WatchResultsResponse] = []
-    watch = sg.ResultsServiceStub(scoring).WatchResults(
-        s.WatchResultsRequest(), metadata=platform_key, timeout=30
-    )
-    async for result in watch:
-        results.append(result)
-        if result.aggregate:
-            break
-    watch.cancel()
-    answers, [aggregate] = results[:-1], results[-1:]
+    answers, aggregate = await _approve_and_watch_until_the_aggregate(scoring, platform_key, 2)
     # Both answers, under the platform's own task id, then the aggregate of the two.
     assert sorted(r.worker_id for r in answers) == ["w-vote-1", "w-vote-2"]
     assert {r.task_id for r in answers} == {task_id}
@@ -468,13 +498,46 @@ async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
     assert aggregate.confident
     assert aggregate.confidence >= 0.8
 
-    async def settled() -> p.GetEscrowResponse | None:
-        now = await escrow.GetEscrow(p.GetEscrowRequest(), metadata=platform_key, timeout=10)
-        return now if now.escrow.held_micros == 0 else None
+    final = await _escrow_once_released(payroll, platform_key)
+    assert (final.escrow.spent_micros, final.escrow.available_micros) == (
+        2 * VOTE_PRICE,
+        VOTE_PRICE,
+    )
+    for channel in (dispatcher, scoring, payroll):
+        await channel.close()
 
-    final = await eventually(settled)
-    assert final is not None, "the third answer's hold was never released"
-    assert (final.escrow.spent_micros, final.escrow.available_micros) == (2 * price, price)
+
+async def test_a_task_cancelled_after_one_answer_is_settled_with_that_answer(
+    services: dict[str, ServiceProcess], platform_key: Metadata
+) -> None:
+    """The platform cancels a task that wants a second answer once the first is in: the
+    second answer is withdrawn, scoring settles the task with the answer it has (short of
+    its minimum, so not confident), the platform receives it, and the two unused answers'
+    escrow is released."""
+    for service in services.values():
+        await service.wait_healthy(60)
+    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
+    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
+    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
+    task_id = await _task_asking_two_or_three_answers(dispatcher, payroll, platform_key)
+    await asyncio.wait_for(work_through(dispatcher, "w-vote-1", 1), 60)
+
+    cancelled = await dg.PlatformServiceStub(dispatcher).CancelTask(
+        d.CancelTaskRequest(task_id=task_id, reason="enough data"),
+        metadata=platform_key,
+        timeout=10,
+    )
+    assert cancelled.state == d.TASK_STATE_CANCELLED
+
+    [answer], aggregate = await _approve_and_watch_until_the_aggregate(scoring, platform_key, 1)
+    assert (answer.task_id, answer.worker_id) == (task_id, "w-vote-1")
+    assert (aggregate.task_id, aggregate.answer, aggregate.answers) == (task_id, b"car", 1)
+    assert not aggregate.confident
+    final = await _escrow_once_released(payroll, platform_key)
+    assert (final.escrow.spent_micros, final.escrow.available_micros) == (
+        VOTE_PRICE,
+        2 * VOTE_PRICE,
+    )
     for channel in (dispatcher, scoring, payroll):
         await channel.close()
 

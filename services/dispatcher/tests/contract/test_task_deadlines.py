@@ -112,8 +112,27 @@ class TestExpire:
             task.task_id,
             never.task_id,
         ]
-        assert [event_of(t) for t in entries][1] == TaskCancelled(never.task_id, PLATFORM, PASSED)
+        # The copy names the task it would have answered (scoring settles that task).
+        assert [event_of(t) for t in entries] == [
+            TaskCancelled(task.task_id, PLATFORM, PASSED),
+            TaskCancelled(never.task_id, PLATFORM, PASSED, task.task_id),
+        ]
         assert len({t.event_id for t in entries}) == 2
+
+    async def test_an_expired_further_answer_and_those_after_it_name_the_task_they_answer(
+        self, stores: Stores
+    ) -> None:
+        store = stores.tasks
+        original, later = make_task("c1"), due_at("c3", 30)
+        copy = dataclasses.replace(due_at("c2", 30), answer_of=original.task_id, answer_number=2)
+        await queued(store, original, copy)
+
+        assert await store.expire(copy, [later.task_id], at(31), LATER)
+
+        assert [event_of(t) for t in await expiries(stores)] == [
+            TaskCancelled(copy.task_id, PLATFORM, PASSED, original.task_id),
+            TaskCancelled(later.task_id, PLATFORM, PASSED, original.task_id),
+        ]
 
     async def test_an_offered_task_is_looked_at_again_when_its_offer_ends(
         self, store: TaskStore

@@ -10,7 +10,7 @@ from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, World, drain, he
 from dispatcher.domain.errors import InsufficientEscrowError, InvalidInputError
 from dispatcher.domain.events import TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import NewTask, Overlap, TaskState, TaskType, task_id_for
-from dispatcher.service_layer.platform import SubmitTasks, WantAnswer
+from dispatcher.service_layer.platform import ASKED_AFTER_WITHDRAWAL, SubmitTasks, WantAnswer
 from dispatcher.service_layer.sessions import WorkerSession
 from fairtask_runtime.answers import answer_task_id
 
@@ -160,13 +160,21 @@ class TestCancel:
         state = await world.platform.cancel_task(PLATFORM, TASK, "enough data")
 
         assert state is TaskState.CANCELLED
-        # Answer 1 stands (answered); 2 was queued and 3 never asked: both released.
-        cancelled = [e.task_id for e in world.events.of_type(TaskCancelled)]
-        assert cancelled == [answer_task_id(TASK, 2), answer_task_id(TASK, 3)]
+        # Answer 1 stands (answered); 2 was queued and 3 never asked: both released, and
+        # each names the task it would have answered, for scoring.
+        cancelled = world.events.of_type(TaskCancelled)
+        assert [(e.task_id, e.answer_of) for e in cancelled] == [
+            (answer_task_id(TASK, 2), TASK),
+            (answer_task_id(TASK, 3), TASK),
+        ]
         await world.dispatch.ingest(copy)
+        submitted = len(world.events.of_type(TaskSubmitted))
+        # Scoring asks for answer 3 after all: told again that it was withdrawn, not queued.
         assert await world.platform.want_answer(WantAnswer(TASK, PLATFORM, 3, ["ana"]))
-        third = world.events.of_type(TaskSubmitted)[-1].task
-        await world.dispatch.ingest(third)
+        assert len(world.events.of_type(TaskSubmitted)) == submitted
+        assert world.events.of_type(TaskCancelled)[-1] == TaskCancelled(
+            answer_task_id(TASK, 3), PLATFORM, ASKED_AFTER_WITHDRAWAL, TASK
+        )
         ben = await world.dispatch.connect(hello("ben"))
         await world.dispatch._dispatch_round()
         assert offers_in(drain(ben)) == []
@@ -195,8 +203,8 @@ class TestCancel:
     ) -> None:
         await _submitted(world, "c1")
         assert await world.platform.cancel_task(PLATFORM, TASK, "oops") is TaskState.CANCELLED
-        cancelled = [e.task_id for e in world.events.of_type(TaskCancelled)]
-        assert cancelled == [answer_task_id(TASK, n) for n in (1, 2, 3)]
+        cancelled = [(e.task_id, e.answer_of) for e in world.events.of_type(TaskCancelled)]
+        assert cancelled == [(TASK, "")] + [(answer_task_id(TASK, n), TASK) for n in (2, 3)]
 
 
 class TestDeadlines:
@@ -209,11 +217,16 @@ class TestDeadlines:
 
         await world.dispatch._expire_overdue_tasks()
 
-        cancelled = [(e.task_id, e.reason) for e in world.events.of_type(TaskCancelled)]
-        assert cancelled == [(answer_task_id(TASK, n), "deadline passed") for n in (1, 2, 3)]
+        cancelled = [
+            (e.task_id, e.reason, e.answer_of) for e in world.events.of_type(TaskCancelled)
+        ]
+        assert cancelled == [(TASK, "deadline passed", "")] + [
+            (answer_task_id(TASK, n), "deadline passed", TASK) for n in (2, 3)
+        ]
         # Asked for all the same (scoring never would): the copy is never queued.
+        submitted = len(world.events.of_type(TaskSubmitted))
         assert await world.platform.want_answer(WantAnswer(TASK, PLATFORM, 2, []))
-        await world.dispatch.ingest(world.events.of_type(TaskSubmitted)[-1].task)
+        assert len(world.events.of_type(TaskSubmitted)) == submitted
         status = await world.platform.get_task(PLATFORM, answer_task_id(TASK, 2))
         assert status.state is TaskState.CANCELLED
 
@@ -230,7 +243,8 @@ class TestDeadlines:
 
         await world.dispatch._expire_overdue_tasks()
 
-        cancelled = [e.task_id for e in world.events.of_type(TaskCancelled)]
-        assert cancelled == [answer_task_id(TASK, 2), answer_task_id(TASK, 3)]
+        # Both name the task they would have answered: scoring settles it with answer 1.
+        cancelled = [(e.task_id, e.answer_of) for e in world.events.of_type(TaskCancelled)]
+        assert cancelled == [(answer_task_id(TASK, 2), TASK), (answer_task_id(TASK, 3), TASK)]
         status = await world.platform.get_task(PLATFORM, TASK)
         assert status.state is TaskState.SUBMITTED

@@ -16,7 +16,11 @@ from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
-from fairtask_runtime.kafka.dedupe import ProcessedEvents, RedisProcessedEvents
+from fairtask_runtime.kafka.dedupe import (
+    MemoryProcessedEvents,
+    ProcessedEvents,
+    RedisProcessedEvents,
+)
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.service import Closer, Loop, ServiceRuntime
@@ -34,10 +38,12 @@ from scoring.config import ScoringSettings
 from scoring.domain.quality import EligibilityRule
 from scoring.domain.reviews import ReviewRules
 from scoring.entrypoints.consumers import (
+    ASSIGNMENTS_TOPIC,
     SUBMISSIONS_TOPIC,
     TASKS_TOPIC,
     SubmissionScoring,
     TaskIntake,
+    WithdrawnAnswers,
 )
 from scoring.entrypoints.grpc_api import ResultsServicer
 from scoring.entrypoints.grpc_reviews import ReviewServicer, WorkerReviewServicer
@@ -157,6 +163,7 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         consumers=[
             consumer("scoring-tasks", TASKS_TOPIC, TaskIntake(handlers)),
             consumer("scoring-submissions", SUBMISSIONS_TOPIC, SubmissionScoring(handlers)),
+            _withdrawn_answers(settings, handlers, producer),
         ],
         loops=[
             _sweeping("review", reviews.sweep, settings.review_sweep_interval_s),
@@ -164,6 +171,22 @@ def bootstrap(settings: ScoringSettings, **overrides: Any) -> ServiceRuntime:
         ],
         closers=closers,
         grace_s=settings.shutdown_grace_s,
+    )
+
+
+def _withdrawn_answers(
+    settings: ScoringSettings, handlers: ScoringHandlers, producer: EventProducer
+) -> EventConsumer:
+    """Reads every offer and lease event to find the few cancellations of further answers, so
+    its handled events are remembered in memory only (the handler is idempotent): a Redis key
+    per offer would cost more than a redelivery does."""
+    withdrawn = WithdrawnAnswers(handlers)
+    return EventConsumer(
+        ConsumerConfig.of_service(settings, "scoring-withdrawals", (ASSIGNMENTS_TOPIC,)),
+        withdrawn,
+        DeadLetters(producer, settings.dlq_max_ratio),
+        processed=MemoryProcessedEvents(),
+        batch_handler=withdrawn.batch,
     )
 
 

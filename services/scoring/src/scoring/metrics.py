@@ -43,6 +43,10 @@ ANSWERS_PER_AGGREGATE = Histogram(
     "How many answers a settled task rested on.",
     buckets=tuple(range(1, MAX_ANSWERS + 1)),
 )
+ANSWERS_WITHDRAWN = Counter(
+    "fairtask_answers_withdrawn_total",
+    "Tasks settled early because the further answer they waited for was cancelled or expired.",
+)
 AGGREGATES_RELEASED = Counter(
     "fairtask_aggregates_released_total",
     "Aggregated answers released to their platform (after all the answers they count).",

@@ -4,11 +4,12 @@ import pytest
 from prometheus_client import REGISTRY
 
 from fairtask.v1 import events_pb2
+from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.envelope import PoisonMessageError, wrap
 from scoring.adapters.memory import MemoryPorts
 from scoring.domain.errors import TaskNotKnownError
 from scoring.domain.overlap import OverlapPolicy
-from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake
+from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake, WithdrawnAnswers
 from scoring.service_layer.handlers import ScoringHandlers
 
 
@@ -182,3 +183,45 @@ async def test_an_overlap_no_policy_can_follow_is_poison(
     with pytest.raises(PoisonMessageError, match="confidence_target"):
         await TaskIntake(handlers)(wrap(message, producer="test"))
     assert ports.tasks.tasks == {}
+
+
+async def _scored_answer_to_an_overlapping_task(handlers: ScoringHandlers) -> None:
+    """Task t-o (2 to 3 answers) answered once: the sheet waits for answer 2."""
+    await TaskIntake(handlers)(
+        wrap(_overlapping(min_answers=2, max_answers=3, confidence_target=0.9), producer="test")
+    )
+    await SubmissionScoring(handlers)(wrap(_submission(task_id="t-o"), producer="test"))
+
+
+async def test_a_withdrawn_further_answer_settles_its_task(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    await _scored_answer_to_an_overlapping_task(handlers)
+    assert ports.overlap_events.aggregated == []
+    withdrawn = events_pb2.TaskCancelled(
+        task_id=answer_task_id("t-o", 2),
+        platform_id="p-1",
+        reason="deadline passed",
+        answer_of="t-o",
+    )
+    await WithdrawnAnswers(handlers).batch([wrap(withdrawn, producer="test")])
+    [aggregated] = ports.overlap_events.aggregated
+    assert (aggregated.task_id, aggregated.answers, aggregated.confident) == ("t-o", 1, False)
+
+
+async def test_the_assignment_topics_other_events_are_skipped(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    await _scored_answer_to_an_overlapping_task(handlers)
+    others = [
+        events_pb2.TaskCancelled(task_id="t-o", platform_id="p-1", reason="withdrawn"),
+        events_pb2.OfferClosed(offer_id="o-1", task_id=answer_task_id("t-o", 2), worker_id="w-2"),
+    ]
+    await WithdrawnAnswers(handlers).batch([wrap(m, producer="test") for m in others])
+    assert ports.overlap_events.aggregated == []
+
+
+async def test_a_withdrawn_answer_without_its_task_id_is_poison(handlers: ScoringHandlers) -> None:
+    message = events_pb2.TaskCancelled(platform_id="p-1", reason="withdrawn", answer_of="t-o")
+    with pytest.raises(PoisonMessageError, match="task_id"):
+        await WithdrawnAnswers(handlers)(wrap(message, producer="test"))

@@ -14,7 +14,7 @@ from fairtask_runtime.clock import FakeClock
 from fairtask_runtime.envelope import PoisonMessageError
 from scoring.adapters.memory import MemoryPorts
 from scoring.domain.errors import TaskNotKnownError
-from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake
+from scoring.entrypoints.consumers import SubmissionScoring, TaskIntake, WithdrawnAnswers
 from scoring.service_layer.handlers import WatchConfig
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -24,7 +24,7 @@ async def consume(envelope: envelope_pb2.Envelope) -> None:
     ports = MemoryPorts()
     handlers = ports.handlers(FakeClock(), WatchConfig())
     fakes = [getattr(ports, f.name) for f in dataclasses.fields(ports)]
-    for consumer in (TaskIntake(handlers), SubmissionScoring(handlers)):
+    for consumer in (TaskIntake(handlers), SubmissionScoring(handlers), WithdrawnAnswers(handlers)):
         before = state_of(*fakes)
         try:
             await consumer(envelope)

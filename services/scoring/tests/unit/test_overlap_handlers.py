@@ -15,7 +15,12 @@ from scoring.domain.events import AnswerWanted
 from scoring.domain.model import Result, Submission, TaskRecord
 from scoring.domain.overlap import OverlapPolicy
 from scoring.domain.reviews import RejectionReason
-from scoring.service_layer.handlers import RememberTask, ScoreSubmission, ScoringHandlers
+from scoring.service_layer.handlers import (
+    AnswerWithdrawn,
+    RememberTask,
+    ScoreSubmission,
+    ScoringHandlers,
+)
 from scoring.service_layer.overlap import AnswerGiven
 
 # Unknown workers count 0.7: two agreeing yes/no answers are 0.845 sure, a 1-1 split 0.5.
@@ -370,3 +375,77 @@ async def test_each_step_is_counted_once_in_the_metrics(handlers: ScoringHandler
     assert _sample("fairtask_answers_wanted_total") == wanted + 1
     assert _sample("fairtask_tasks_aggregated_total", {"confident": "true"}) == confident + 1
     assert _sample("fairtask_answers_per_aggregated_task_bucket", {"le": "2.0"}) == two_answers + 1
+
+
+async def _withdraw(handlers: ScoringHandlers, number: int, parent: str = PARENT) -> None:
+    await handlers.answer_withdrawn(AnswerWithdrawn(parent, answer_task_id(parent, number)))
+
+
+async def test_a_withdrawn_further_answer_settles_the_task_with_the_answers_it_has(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    first = await _answer(handlers, 1, "w-1", b"Yes", TWO_TO_FOUR)
+    withdrawn = _sample("fairtask_answers_withdrawn_total")
+    await _withdraw(handlers, 2)
+    [aggregated] = ports.overlap_events.aggregated
+    assert (aggregated.answer, aggregated.answers, aggregated.confident) == ("Yes", 1, False)
+    assert aggregated.confidence == pytest.approx(0.7)
+    assert aggregated.submission_ids == (first,)
+    # The withdrawn copy and those never asked for: their holds are released (again: payroll
+    # releases a hold once).
+    assert aggregated.unused_task_ids == tuple(answer_task_id(PARENT, n) for n in (2, 3, 4))
+    assert ports.answers.sheets[PARENT].settled == aggregated
+    assert ports.quality.agreements == {}  # not confident: no yardstick
+    assert _sample("fairtask_answers_withdrawn_total") == withdrawn + 1
+    # Redelivered: nothing new.
+    await _withdraw(handlers, 2)
+    assert len(ports.overlap_events.aggregated) == 1
+    assert _sample("fairtask_answers_withdrawn_total") == withdrawn + 1
+
+
+async def test_answers_short_of_the_minimum_settle_unconfident_though_they_reach_the_target(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    # min_answers 3: two agreeing answers (0.845) reach the target, not the platform's minimum.
+    three_to_four = OverlapPolicy(min_answers=3, max_answers=4, confidence_target=0.8)
+    await _answer(handlers, 1, "w-1", b"yes", three_to_four)
+    await _answer(handlers, 2, "w-2", b"yes", three_to_four)
+    await _withdraw(handlers, 3)
+    [aggregated] = ports.overlap_events.aggregated
+    assert (aggregated.answer, aggregated.answers, aggregated.confident) == ("yes", 2, False)
+    assert aggregated.confidence == pytest.approx(0.49 / 0.58)
+    assert aggregated.unused_task_ids == tuple(answer_task_id(PARENT, n) for n in (3, 4))
+
+
+async def test_a_withdrawal_the_sheet_does_not_wait_for_changes_nothing(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    # Before any answer: no sheet (the dispatcher says it again when scoring asks for it).
+    await handlers.remember_task(RememberTask(_task(TWO_TO_FOUR)))
+    await _withdraw(handlers, 2)
+    assert ports.answers.sheets == {}
+    # Waiting for answer 2: a copy not asked for yet is no reason to settle.
+    await _answer(handlers, 1, "w-1", b"yes", TWO_TO_FOUR)
+    await _withdraw(handlers, 3)
+    assert ports.overlap_events.aggregated == []
+    # An unknown task, a task answered once and a gold task: nothing to settle.
+    await handlers.answer_withdrawn(AnswerWithdrawn("t-unknown", answer_task_id("t-unknown", 2)))
+    await _answer(handlers, 1, "w-1", b"yes", policy=None, parent="t-single")
+    await handlers.answer_withdrawn(AnswerWithdrawn("t-single", answer_task_id("t-single", 2)))
+    assert ports.overlap_events.aggregated == []
+    # Settled already: the late withdrawal changes nothing.
+    await _answer(handlers, 2, "w-2", b"yes", TWO_TO_FOUR)
+    [aggregated] = ports.overlap_events.aggregated
+    await _withdraw(handlers, 3)
+    assert ports.overlap_events.aggregated == [aggregated]
+
+
+async def test_one_withdrawal_delivered_twice_at_once_settles_once(
+    handlers: ScoringHandlers, ports: MemoryPorts
+) -> None:
+    # A split asks for answer 3, which is withdrawn; its event is handled twice at once.
+    await _answer(handlers, 1, "w-1", b"yes", TWO_TO_FOUR)
+    await _answer(handlers, 2, "w-2", b"no", TWO_TO_FOUR)
+    await asyncio.gather(_withdraw(handlers, 3), _withdraw(handlers, 3))
+    assert len(ports.overlap_events.aggregated) == 1
+    assert ports.overlap_events.aggregated[0].answers == 2

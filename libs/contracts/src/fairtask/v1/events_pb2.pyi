@@ -214,14 +214,16 @@ class LeaseReleased(_message.Message):
     def __init__(self, lease_id: _Optional[str] = ..., task_id: _Optional[str] = ..., worker_id: _Optional[str] = ..., region: _Optional[str] = ..., platform_id: _Optional[str] = ..., task_type: _Optional[str] = ..., worked_seconds: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class TaskCancelled(_message.Message):
-    __slots__ = ("task_id", "platform_id", "reason")
+    __slots__ = ("task_id", "platform_id", "reason", "answer_of")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_OF_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     platform_id: str
     reason: str
-    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    answer_of: str
+    def __init__(self, task_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., reason: _Optional[str] = ..., answer_of: _Optional[str] = ...) -> None: ...
 
 class SubmissionReceived(_message.Message):
     __slots__ = ("submission_id", "task_id", "lease_id", "worker_id", "region", "platform_id", "client_task_id", "task_type", "answer", "worked_seconds", "effort_seconds", "price_micros", "submitted_at")

@@ -138,11 +138,13 @@ def _route(event: events.Event) -> tuple[str, str, Message]:
                     reason=reason,
                 ),
             )
-        case events.TaskCancelled(task_id, platform_id, reason):
+        case events.TaskCancelled(task_id, platform_id, reason, answer_of):
             return (
                 "tasks.assigned",
                 task_id,
-                events_pb2.TaskCancelled(task_id=task_id, platform_id=platform_id, reason=reason),
+                events_pb2.TaskCancelled(
+                    task_id=task_id, platform_id=platform_id, reason=reason, answer_of=answer_of
+                ),
             )
         case events.SubmissionReceived(submission_id, lease, answer, worked, submitted_at):
             task = lease.task

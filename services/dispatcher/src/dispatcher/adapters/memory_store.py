@@ -201,12 +201,25 @@ class MemoryTaskStore:
         record.state = TaskState.EXPIRED
         s.queues.get(task.pool, {}).pop(task_id, None)
         platform_id = record.platform_id
-        expired = Cancelled(task_id, task.pool, platform_id=platform_id, reason=DEADLINE_PASSED)
+        expired = Cancelled(
+            task_id,
+            task.pool,
+            platform_id=platform_id,
+            reason=DEADLINE_PASSED,
+            answer_of=task.answer_of,
+        )
         self.note(now, expired, new_event_id())
+        original = task.answer_of or task_id
         for copy_id in later_answers:
             if copy_id not in s.tasks:
                 s.tasks[copy_id] = TaskRecord(platform_id, "", "", TaskState.CANCELLED)
-                change = Cancelled(copy_id, "", platform_id=platform_id, reason=DEADLINE_PASSED)
+                change = Cancelled(
+                    copy_id,
+                    "",
+                    platform_id=platform_id,
+                    reason=DEADLINE_PASSED,
+                    answer_of=original,
+                )
                 self.note(now, change, new_event_id())
         return True
 

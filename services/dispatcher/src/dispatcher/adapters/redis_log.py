@@ -151,7 +151,14 @@ def _change(e: _Entry) -> Change:
         return Disconnected(e["worker"], e["region"], e.number("seq"), e["holder"])
     if kind == "cancelled":
         return Cancelled(
-            e["task"], e["pool"], e["offer"], e["worker"], e["by"], e["platform"], e["reason"]
+            e["task"],
+            e["pool"],
+            e["offer"],
+            e["worker"],
+            e["by"],
+            e["platform"],
+            e["reason"],
+            e["answer_of"],
         )
     if kind == "queued":
         return Queued(e.task())

@@ -122,7 +122,7 @@ EXPIRE = """
 local p, tid, origin, at, event_id, recheck = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local kept, reason = ARGV[7], ARGV[8]
 local tk = p .. 'task:' .. tid
-local t = redis.call('HMGET', tk, 'state', 'pool', 'offer_id', 'platform_id')
+local t = redis.call('HMGET', tk, 'state', 'pool', 'offer_id', 'platform_id', 'answer_of')
 if t[1] == 'offered' then
   local ends = redis.call('HGET', p .. 'offer:' .. t[3], 'expires_at')
   redis.call('ZADD', p .. 'deadlines', ends or at, tid)
@@ -136,15 +136,17 @@ if t[1] ~= 'queued' then return 0 end
 redis.call('HSET', tk, 'state', 'expired')
 finished(p, tk, kept)
 redis.call('ZREM', p .. 'queue:' .. t[2], tid)
+local original = t[5] or ''
 note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', event_id, 'task', tid,
-  'pool', t[2], 'platform', t[4], 'reason', reason})
+  'pool', t[2], 'platform', t[4], 'reason', reason, 'answer_of', original})
+if original == '' then original = tid end
 for i = 9, #ARGV, 2 do
   local copy = ARGV[i]
   if redis.call('EXISTS', p .. 'task:' .. copy) == 0 then
     redis.call('HSET', p .. 'task:' .. copy, 'platform_id', t[4], 'state', 'cancelled')
     redis.call('PEXPIRE', p .. 'task:' .. copy, kept)
     note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', ARGV[i + 1], 'task', copy,
-      'pool', '', 'platform', t[4], 'reason', reason})
+      'pool', '', 'platform', t[4], 'reason', reason, 'answer_of', original})
   end
 end
 return 1

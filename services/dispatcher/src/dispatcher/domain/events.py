@@ -49,6 +49,8 @@ class TaskCancelled:
     task_id: str
     platform_id: str
     reason: str
+    # For a further answer's copy, the platform's task it would have answered.
+    answer_of: str = ""
 
 
 @dataclass(frozen=True)

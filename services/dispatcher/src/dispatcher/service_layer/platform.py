@@ -41,6 +41,10 @@ from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR, minimum_pr
 # Tells dispatch a task was cancelled, with the offer that was withdrawn from a worker, if any.
 CancelledHook = Callable[[str, Offer | None], Awaitable[None]]
 
+# The reason TaskCancelled gives when scoring asks for an answer whose copy was withdrawn first.
+ASKED_AFTER_WITHDRAWAL = "withdrawn before this answer was asked for"
+_WITHDRAWN = (TaskState.CANCELLED, TaskState.EXPIRED)
+
 
 @dataclass(frozen=True)
 class SubmitTasks:
@@ -190,10 +194,12 @@ class PlatformHandlers:
         leased or done."""
         answers = await self._answers_of(platform_id, task_id)
         if answers == 1:
-            return await self._cancel_one(platform_id, task_id, reason, ahead=False)
+            return await self._cancel_one(platform_id, task_id, reason)
         for number, copy_id in enumerate(answer_task_ids(task_id, answers), start=1):
             try:
-                await self._cancel_one(platform_id, copy_id, reason, ahead=number > 1)
+                await self._cancel_one(
+                    platform_id, copy_id, reason, answer_of=task_id if number > 1 else ""
+                )
             except ConflictError:
                 continue  # leased or answered: that answer stands
         return TaskState.CANCELLED
@@ -211,9 +217,11 @@ class PlatformHandlers:
         return task_type.most_answers if task_type is not None else 1
 
     async def _cancel_one(
-        self, platform_id: str, task_id: str, reason: str, ahead: bool
+        self, platform_id: str, task_id: str, reason: str, answer_of: str = ""
     ) -> TaskState:
-        outcome = await self._tasks.cancel(platform_id, task_id, ahead)
+        """`answer_of`: the platform's task, when `task_id` is a further answer's copy (which
+        is cancelled ahead if not asked for yet)."""
+        outcome = await self._tasks.cancel(platform_id, task_id, ahead=bool(answer_of))
         if outcome.withdrawn is not None:
             offer = outcome.withdrawn
             await self._events.publish(
@@ -221,8 +229,9 @@ class PlatformHandlers:
             )
         if outcome.state is TaskState.CANCELLED:
             await self._on_cancelled(task_id, outcome.withdrawn)
-            # Also for a copy cancelled ahead: payroll releases its escrow hold.
-            await self._events.publish(TaskCancelled(task_id, platform_id, reason))
+            # Also for a copy cancelled ahead: payroll releases its escrow hold, and scoring
+            # settles the task with the answers it has if it was waiting for this one.
+            await self._events.publish(TaskCancelled(task_id, platform_id, reason, answer_of))
         return outcome.state
 
     async def want_answer(self, wanted: WantAnswer) -> bool:
@@ -240,6 +249,15 @@ class PlatformHandlers:
         ):
             return False
         copy_id = answer_task_id(task.task_id, wanted.answer_number)
+        copy_status = await self._tasks.status(task.platform_id, copy_id)
+        if copy_status is not None and copy_status.state in _WITHDRAWN:
+            # Cancelled ahead (the platform withdrew the task, or its deadline passed) before
+            # scoring asked: said again, now that scoring waits for it, so it settles the task
+            # with the answers it has instead of waiting for ever.
+            await self._events.publish(
+                TaskCancelled(copy_id, task.platform_id, ASKED_AFTER_WITHDRAWAL, task.task_id)
+            )
+            return True
         copy = dataclasses.replace(
             task,
             task_id=copy_id,

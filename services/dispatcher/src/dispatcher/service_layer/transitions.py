@@ -54,6 +54,7 @@ class Cancelled:
     # entry is what records it in Kafka; the platform API publishes its own cancellations.
     platform_id: str = ""
     reason: str = ""
+    answer_of: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,10 @@ def event_of(transition: Transition) -> events.Event | None:
     """The Kafka event that records the change, or None for a change recorded elsewhere (the
     platform API publishes submissions and its own cancellations)."""
     match transition.change:
-        case Cancelled(task_id, platform_id=platform_id, reason=reason) if reason:
-            return events.TaskCancelled(task_id, platform_id, reason)
+        case Cancelled(task_id, platform_id=platform_id, reason=reason, answer_of=answer_of) if (
+            reason
+        ):
+            return events.TaskCancelled(task_id, platform_id, reason, answer_of)
         case Offered(offer, _, region):
             return events.TaskOffered(offer, region)
         case OfferEnded(offer, _, outcome):

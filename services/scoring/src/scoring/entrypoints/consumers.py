@@ -1,17 +1,25 @@
 """Kafka events scoring consumes, mapped to its handlers.
 
-Two consumers in two groups: a submission that arrives before its task is retried with
+One consumer group per topic: a submission that arrives before its task is retried with
 backoff, and that retry must not hold up tasks.submitted, which would never deliver the task.
 """
+
+from collections.abc import Sequence
 
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.envelope import PoisonMessageError
 from scoring import metrics
 from scoring.adapters.codec import submission_from_pb, task_from_pb
-from scoring.service_layer.handlers import RememberTask, ScoreSubmission, ScoringHandlers
+from scoring.service_layer.handlers import (
+    AnswerWithdrawn,
+    RememberTask,
+    ScoreSubmission,
+    ScoringHandlers,
+)
 
 TASKS_TOPIC = "tasks.submitted"
 SUBMISSIONS_TOPIC = "submissions"
+ASSIGNMENTS_TOPIC = "tasks.assigned"
 
 
 class TaskIntake:
@@ -55,3 +63,26 @@ class SubmissionScoring:
         outcome = await self._handlers.score_submission(ScoreSubmission(submission))
         if outcome.published:
             metrics.SUBMISSIONS_SCORED.labels(outcome.verdict.value).inc()
+
+
+class WithdrawnAnswers:
+    """tasks.assigned -> a task settled with the answers it has when the further answer it
+    waited for was cancelled or expired (TaskCancelled with `answer_of`). The topic's other
+    events (offers, leases, the platform's own tasks cancelled) are skipped."""
+
+    def __init__(self, handlers: ScoringHandlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        if envelope.WhichOneof("payload") != "task_cancelled":
+            return
+        message = envelope.task_cancelled
+        if not message.answer_of:
+            return
+        if not message.task_id:
+            raise PoisonMessageError("task_cancelled lacks task_id")
+        await self._handlers.answer_withdrawn(AnswerWithdrawn(message.answer_of, message.task_id))
+
+    async def batch(self, envelopes: Sequence[envelope_pb2.Envelope]) -> None:
+        for envelope in envelopes:
+            await self(envelope)

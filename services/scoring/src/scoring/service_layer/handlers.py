@@ -28,6 +28,14 @@ class ScoreSubmission:
 
 
 @dataclass(frozen=True)
+class AnswerWithdrawn:
+    """A further answer's copy was cancelled unanswered (TaskCancelled with `answer_of`)."""
+
+    task_id: str  # the platform's task
+    copy_id: str
+
+
+@dataclass(frozen=True)
 class Scored:
     """What scoring a submission did; `published` and `review_opened` are False on a re-run."""
 
@@ -149,6 +157,16 @@ class ScoringHandlers:
                 )
             )
         return Scored(verdict, published, opened)
+
+    async def answer_withdrawn(self, command: AnswerWithdrawn) -> None:
+        """Settles the task with the answers it has if it waited for the withdrawn one; a
+        no-op for a task scoring never recorded an answer to. Idempotent."""
+        task = await self._tasks.get(command.task_id)
+        # Unknown: no answer to it was scored, so no sheet waits (its answers would wait for
+        # the task themselves).
+        if task is None or task.overlap is None or task.is_gold:
+            return
+        await self.overlap.answer_withdrawn(task, task.overlap, command.copy_id)
 
     async def _platform_task(self, task: TaskRecord) -> TaskRecord:
         """The platform's own task behind a copy (the task itself otherwise): it carries the

@@ -7,6 +7,10 @@ handler records its answer, decides from the sheet it read, and stores the step 
 sheet is still what it decided from (else it reads again and decides again). So exactly one
 handler asks for answer n + 1, and exactly one settles.
 
+A further answer's copy may be withdrawn before anyone answers it (the platform cancelled the
+task, or its deadline passed): that answer will never come, so the task is settled with the
+answers it has, under the same rule (one handler settles; the rest find it settled).
+
 The handler that stored a step announces it. A crash or a failed publish in between leaves
 it pending on the sheet: the redelivered submission (the consumer commits only after this
 returns), a replay of any answer to the task, or the sweep announces it again, under the
@@ -31,7 +35,12 @@ from scoring.domain.answers import (
 )
 from scoring.domain.events import AnswersAggregated, AnswerWanted
 from scoring.domain.model import Result, TaskRecord
-from scoring.domain.overlap import OverlapOutcome, OverlapPolicy, decide_overlap
+from scoring.domain.overlap import (
+    OverlapDecision,
+    OverlapOutcome,
+    OverlapPolicy,
+    decide_overlap,
+)
 from scoring.domain.verdicts import normalize_answer
 from scoring.service_layer.ports import AnswerBook, OverlapEvents, ResultLog
 from scoring.service_layer.quality import AgreementResult, QualityHandlers
@@ -129,6 +138,30 @@ class OverlapHandlers:
             sheet = await self._book.get(task_id)
         raise OverlapContentionError(f"the answers to task {task_id} kept changing")
 
+    async def answer_withdrawn(
+        self, task: TaskRecord, policy: OverlapPolicy, copy_id: str
+    ) -> AnswerSheet | None:
+        """The copy `copy_id` of `task` was cancelled unanswered. If the sheet waits for that
+        very answer, settles the task with the answers it has: not confident, since it asked
+        for more because they fell short of the minimum or the target. A no-op otherwise (not
+        asked for yet, answered, settled), so safe to re-run. Returns the sheet after it
+        (None if no answer was recorded)."""
+        for _ in range(_MAX_ROUNDS):
+            sheet = await self._book.get(task.task_id)
+            if sheet is None or sheet.settled is not None or not _waits_for(sheet, copy_id):
+                return sheet
+            decision = await self._decision(task, policy, sheet)
+            settled = await self._settle(task, policy, sheet, decision)
+            if settled is not None:
+                metrics.ANSWERS_WITHDRAWN.inc()
+                log.info(
+                    "settled with the answers it has: a further answer was withdrawn",
+                    task_id=task.task_id,
+                    answers=len(sheet.answers),
+                )
+                return settled
+        raise OverlapContentionError(f"the answers to task {task.task_id} kept changing")
+
     async def result_released(self, task_id: str) -> None:
         """One answer to the task was released: the aggregate follows once all its answers
         are. A no-op until the task settles (settling tries the release itself)."""
@@ -167,8 +200,7 @@ class OverlapHandlers:
     ) -> AnswerSheet | None:
         """Stores the next step decided from `sheet` and announces it; None when the sheet
         moved on meanwhile."""
-        qualities = await self._quality.estimates(task.platform_id, task.task_type, sheet.workers)
-        decision = decide_overlap(policy, sheet.labels(), qualities)
+        decision = await self._decision(task, policy, sheet)
         now = self._clock.now()
         count = len(sheet.answers)
         if decision.needs_more_answers:
@@ -186,6 +218,21 @@ class OverlapHandlers:
             asked = replace(sheet, asked=number, wanted=wanted, pending=wanted_step(number))
             await self._announce_wanted(asked)
             return asked
+        return await self._settle(task, policy, sheet, decision)
+
+    async def _decision(
+        self, task: TaskRecord, policy: OverlapPolicy, sheet: AnswerSheet
+    ) -> OverlapDecision:
+        qualities = await self._quality.estimates(task.platform_id, task.task_type, sheet.workers)
+        return decide_overlap(policy, sheet.labels(), qualities)
+
+    async def _settle(
+        self, task: TaskRecord, policy: OverlapPolicy, sheet: AnswerSheet, decision: OverlapDecision
+    ) -> AnswerSheet | None:
+        """Stores the aggregate of `sheet`'s answers and finishes it; None when the sheet moved
+        on meanwhile."""
+        now = self._clock.now()
+        count = len(sheet.answers)
         aggregated = AnswersAggregated(
             task_id=task.task_id,
             platform_id=task.platform_id,
@@ -196,7 +243,7 @@ class OverlapHandlers:
             answers=count,
             confident=decision.outcome is OverlapOutcome.ENOUGH,
             submission_ids=tuple(a.submission_id for a in sheet.answers),
-            # Copies never asked for: their escrow holds are freed.
+            # Copies never answered (not asked for, or withdrawn): their escrow holds are freed.
             unused_task_ids=tuple(
                 answer_task_id(task.task_id, n) for n in range(count + 1, policy.max_answers + 1)
             ),
@@ -268,3 +315,8 @@ class OverlapHandlers:
             metrics.AGGREGATES_RELEASED.inc()
         await self._book.checked(aggregated.task_id, True, now)
         return True
+
+
+def _waits_for(sheet: AnswerSheet, copy_id: str) -> bool:
+    """The sheet asked for the answer `copy_id` carries, and it is not in."""
+    return sheet.waiting and sheet.wanted is not None and sheet.wanted.answer_task_id == copy_id
