@@ -1,6 +1,8 @@
 """A consumer survives what a crashing or paused neighbour does to it: its store of handled
 events unreachable for a while (Redis restarting), or its offsets refused because the group
-rebalanced while it was silent. It keeps the message, retries, and handles each event once."""
+rebalanced while it was silent. It keeps the message, retries, and handles each event once.
+And a consumer that stalls (a commit that never returns, or behind yet receiving nothing) is
+replaced by a new member of its group."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 import redis.exceptions
 from aiokafka.errors import CommitFailedError
+from prometheus_client import REGISTRY
 
 from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.envelope import wrap
@@ -147,6 +150,117 @@ async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(
 
         assert refusals == 2
         assert not running.done()
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 30)
+
+
+def replaced(group: str) -> float:
+    sample = REGISTRY.get_sample_value("fairtask_kafka_consumers_replaced_total", {"group": group})
+    return sample or 0.0
+
+
+async def test_a_commit_that_never_returns_gets_the_consumer_replaced(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    """aiokafka can wait for ever inside a commit after a broker restart: the consumer gives
+    it up and a new member of the group carries on, each event handled once."""
+    handled: list[str] = []
+    consumer = consumer_of(
+        stack_endpoints,
+        kafka_topics,
+        producer,
+        handled,
+        "stuck-commit",
+        processed=MemoryProcessedEvents(),
+        commit_interval_s=0.0,
+        commit_timeout_s=1.0,
+    )
+    await consumer.start()
+    stuck = consumer.kafka
+
+    async def never_returns(*args: Any, **kwargs: Any) -> None:
+        await asyncio.Event().wait()
+
+    stuck.commit = never_returns  # type: ignore[method-assign]
+    before = replaced("stuck-commit")
+    running = asyncio.create_task(consumer.run())
+    try:
+        sent = [await send(producer, 0)]
+        await until_handled(handled, 1, running)
+        deadline = asyncio.get_running_loop().time() + 60
+        while consumer.kafka is stuck:
+            assert asyncio.get_running_loop().time() < deadline, "never replaced"
+            await asyncio.sleep(0.05)
+        sent += [await send(producer, i) for i in (1, 2)]
+        await until_handled(handled, 3, running)
+
+        assert replaced("stuck-commit") == before + 1
+        assert sorted(set(handled)) == sorted(e.event_id for e in sent)
+        assert len(handled) == 3  # the redelivered first event was a duplicate, skipped
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 30)
+    # The replacement committed: a later member of the group starts after the three.
+    again: list[str] = []
+    later = consumer_of(stack_endpoints, kafka_topics, producer, again, "stuck-commit")
+    await later.start()
+    running = asyncio.create_task(later.run())
+    try:
+        fourth = await send(producer, 3)
+        await until_handled(again, 1, running)
+        assert again == [fourth.event_id]
+    finally:
+        later.stop()
+        await asyncio.wait_for(running, 30)
+
+
+async def test_a_consumer_behind_that_receives_nothing_is_replaced(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    handled: list[str] = []
+    consumer = consumer_of(
+        stack_endpoints, kafka_topics, producer, handled, "deaf-consumer", stall_after_s=1.0
+    )
+    await consumer.start()
+    deaf = consumer.kafka
+
+    async def nothing(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+        await asyncio.sleep(0.2)
+        return {}
+
+    # Fetches still run (so the partition's end moves on) but nothing reaches the loop.
+    deaf.getmany = nothing  # type: ignore[method-assign]
+    before = replaced("deaf-consumer")
+    running = asyncio.create_task(consumer.run())
+    try:
+        sent = [await send(producer, i) for i in range(2)]
+        await until_handled(handled, 2, running)
+
+        assert consumer.kafka is not deaf
+        assert replaced("deaf-consumer") == before + 1
+        assert sorted(set(handled)) == sorted(e.event_id for e in sent)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 30)
+
+
+async def test_an_idle_consumer_that_is_not_behind_is_left_alone(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    handled: list[str] = []
+    consumer = consumer_of(
+        stack_endpoints, kafka_topics, producer, handled, "idle-consumer", stall_after_s=0.5
+    )
+    await consumer.start()
+    first = consumer.kafka
+    running = asyncio.create_task(consumer.run())
+    try:
+        await send(producer, 0)
+        await until_handled(handled, 1, running)
+        await asyncio.sleep(2)  # four stall periods with nothing to receive
+        assert consumer.kafka is first
+        assert replaced("idle-consumer") == 0
     finally:
         consumer.stop()
         await asyncio.wait_for(running, 30)

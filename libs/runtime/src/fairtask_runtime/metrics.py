@@ -12,6 +12,12 @@ KAFKA_DLQ = Counter(
     "Messages sent to a dead-letter topic.",
     ["topic"],
 )
+KAFKA_CONSUMERS_REPLACED = Counter(
+    "fairtask_kafka_consumers_replaced_total",
+    "Kafka consumers given up as stalled (a commit that never returned, or behind yet "
+    "receiving nothing) and replaced by a new member of their group.",
+    ["group"],
+)
 KAFKA_LAG = Gauge(
     "fairtask_kafka_consumer_lag_messages",
     "Messages between the consumer's position and the partition's end.",

@@ -8,6 +8,14 @@ With a batch handler, each partition's share of a fetch is deduplicated, handled
 remembered in a few round trips instead of a few per message; if the batch holds a poison
 message, it is handled again one message at a time (handlers are idempotent), so only that
 message goes to the DLQ.
+
+A consumer that stalls is replaced by a new one. After a broker restart aiokafka can lose the
+task that refreshes its metadata, and then waits for ever inside a commit (seen under `make
+chaos`: a service's consumer stopped for good after a Kafka restart). So a commit that has not
+returned within `commit_timeout_s`, or a consumer behind on its partitions that has received
+nothing for `stall_after_s`, is given up: its uncommitted offsets are dropped (the messages
+come again, and handlers are idempotent), it is stopped as far as it will, and a new consumer
+joins the group in its place.
 """
 
 import asyncio
@@ -18,7 +26,7 @@ from typing import Any, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_not_exception_type, wait_exponential
 
@@ -31,7 +39,7 @@ from fairtask_runtime.kafka.dedupe import (
     seen_many,
 )
 from fairtask_runtime.kafka.dlq import DeadLetters
-from fairtask_runtime.metrics import KAFKA_LAG, KAFKA_MESSAGES
+from fairtask_runtime.metrics import KAFKA_CONSUMERS_REPLACED, KAFKA_LAG, KAFKA_MESSAGES
 from fairtask_runtime.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -58,6 +66,12 @@ class ConsumerConfig:
     # to the others (Kafka's defaults; the broker refuses less than its group.min.session).
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    # When the consumer counts as stalled and is replaced (module docstring). A commit takes
+    # milliseconds; it waits out a broker restart (seconds) but not this long.
+    commit_timeout_s: float = 30.0
+    stall_after_s: float = 60.0
+    # Between attempts to start a replacement while the broker is away.
+    restart_backoff_s: float = 2.0
 
     @classmethod
     def of_service(
@@ -103,6 +117,10 @@ class EventConsumer:
         self._on_revoked = on_revoked
         self._offsets = _Offsets()
         self._stopping = asyncio.Event()
+        # Why the consumer must be replaced ("" while healthy), and since when it has been
+        # behind without receiving anything.
+        self._stalled = ""
+        self._quiet_since: float | None = None
         # One retrier for every message, used one message at a time (run() handles them in
         # turn): a new one per message left ~30 objects in reference cycles for the garbage
         # collector each time, whose pauses are the tail of every delay at ordinary loads.
@@ -111,7 +129,11 @@ class EventConsumer:
             wait=wait_exponential(multiplier=0.05, max=config.max_retry_wait_s),
             reraise=True,
         )
-        self._consumer = AIOKafkaConsumer(
+        self._consumer = self._new_consumer()
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        config = self._config
+        return AIOKafkaConsumer(
             bootstrap_servers=config.bootstrap,
             group_id=config.topic_prefix + config.group_id,
             enable_auto_commit=False,
@@ -123,6 +145,7 @@ class EventConsumer:
 
     @property
     def kafka(self) -> AIOKafkaConsumer:
+        """The current aiokafka consumer (a new one after a stall)."""
         return self._consumer
 
     async def start(self) -> None:
@@ -151,12 +174,62 @@ class EventConsumer:
                         if not await self._process(record):
                             break
                         self._offsets.pending[tp] = record.offset + 1
-                await self._record_lag()
+                self._watch_progress(received=bool(batch), behind=await self._lag_or_stall())
                 if time.monotonic() - self._offsets.last_commit >= self._config.commit_interval_s:
                     await self._commit()
+                if self._stalled:
+                    await self._replace()
         finally:
             await self._commit()
-            await self._consumer.stop()
+            await self._stop_consumer(self._consumer)
+
+    async def _lag_or_stall(self) -> bool:
+        """Whether any partition is behind. A position a stalled consumer can no longer learn
+        (it asks the group coordinator) counts as a stall."""
+        try:
+            return await asyncio.wait_for(self._record_lag(), self._config.commit_timeout_s)
+        except TimeoutError:
+            self._stalled = f"positions still unknown after {self._config.commit_timeout_s:g} s"
+            return False
+
+    def _watch_progress(self, received: bool, behind: bool) -> None:
+        now = time.monotonic()
+        if received or not behind:
+            self._quiet_since = None
+        elif self._quiet_since is None:
+            self._quiet_since = now
+        elif now - self._quiet_since >= self._config.stall_after_s and not self._stalled:
+            self._stalled = f"behind, yet nothing received for {self._config.stall_after_s:g} s"
+
+    async def _replace(self) -> None:
+        """Gives up the stalled consumer and joins the group again with a new one."""
+        group = self._config.group_id
+        log.error("the Kafka consumer stalled; replacing it", group=group, reason=self._stalled)
+        KAFKA_CONSUMERS_REPLACED.labels(group).inc()
+        held = set(self._consumer.assignment())
+        # Never committed: these messages come again, to us or to whoever takes them over.
+        self._offsets.pending.clear()
+        await self._stop_consumer(self._consumer)
+        if self._on_revoked and held:
+            await self._on_revoked(held)
+        self._stalled, self._quiet_since = "", None
+        while not self._stopping.is_set():
+            self._consumer = self._new_consumer()
+            try:
+                await self.start()
+                return
+            except KafkaError:
+                log.warning("a new Kafka consumer could not start yet", group=group, exc_info=True)
+                await self._stop_consumer(self._consumer)
+                await asyncio.sleep(self._config.restart_backoff_s)
+
+    async def _stop_consumer(self, consumer: AIOKafkaConsumer) -> None:
+        """Stops it, or as far as it gets in `commit_timeout_s`: a stalled one may never
+        finish leaving its group (the broker then drops it after the session timeout)."""
+        try:
+            await asyncio.wait_for(consumer.stop(), self._config.commit_timeout_s)
+        except (TimeoutError, KafkaError):
+            log.warning("a Kafka consumer did not stop cleanly", exc_info=True)
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Handles one record; False only when stopping interrupted a retry."""
@@ -250,9 +323,15 @@ class EventConsumer:
         pending = self._offsets.pending
         chosen = set(only) if only is not None else set(pending)
         offsets = {tp: pending.pop(tp) for tp in chosen if tp in pending}
-        if offsets:
+        if offsets and not self._stalled:
             try:
-                await self._consumer.commit(offsets)
+                await asyncio.wait_for(
+                    self._consumer.commit(offsets), self._config.commit_timeout_s
+                )
+            except TimeoutError:
+                # Not raised: this may run inside aiokafka's rebalance callback. The loop
+                # replaces the consumer; the offsets are redelivered.
+                self._stalled = f"a commit took over {self._config.commit_timeout_s:g} s"
             except CommitFailedError:
                 # The group moved these partitions on while this member was silent (paused,
                 # partitioned away). Their messages go to the new owner, or back to us on
@@ -263,14 +342,19 @@ class EventConsumer:
                 )
         self._offsets.last_commit = time.monotonic()
 
-    async def _record_lag(self) -> None:
+    async def _record_lag(self) -> bool:
+        """Exports each assigned partition's lag; True if any is behind."""
+        behind = False
         for tp in self._consumer.assignment():
             end = self._consumer.highwater(tp)
             if end is None:
                 continue
             # The whole fetched batch is processed before the next poll, so position ~ done.
             position = await self._consumer.position(tp)
-            KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
+            lag = max(end - position, 0)
+            KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+            behind = behind or lag > 0
+        return behind
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
