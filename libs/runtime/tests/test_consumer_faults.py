@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.envelope import wrap
-from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
+from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, abandon
 from fairtask_runtime.kafka.dedupe import MemoryProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
@@ -261,6 +261,32 @@ async def test_an_idle_consumer_that_is_not_behind_is_left_alone(
         await asyncio.sleep(2)  # four stall periods with nothing to receive
         assert consumer.kafka is first
         assert replaced("idle-consumer") == 0
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(running, 30)
+
+
+async def test_a_consumer_that_will_not_stop_is_closed_piece_by_piece(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    """What stop() leaves undone when its wait for a stuck coordination task is cut short:
+    the heartbeats end (else the stale member keeps its partitions for minutes), and the
+    fetcher and the client close. These are aiokafka internals: this checks they are there."""
+    handled: list[str] = []
+    consumer = consumer_of(stack_endpoints, kafka_topics, producer, handled, "abandoned")
+    await consumer.start()
+    running = asyncio.create_task(consumer.run())
+    try:
+        await send(producer, 0)
+        await until_handled(handled, 1, running)
+        kafka = consumer.kafka
+        assert kafka._coordinator._heartbeat_task is not None
+
+        await abandon(kafka)
+
+        assert kafka._coordinator._heartbeat_task is None
+        assert kafka._fetcher._fetch_task.done()
+        assert kafka._client._sync_task is None
     finally:
         consumer.stop()
         await asyncio.wait_for(running, 30)

@@ -230,6 +230,7 @@ class EventConsumer:
             await asyncio.wait_for(consumer.stop(), self._config.commit_timeout_s)
         except (TimeoutError, KafkaError):
             log.warning("a Kafka consumer did not stop cleanly", exc_info=True)
+            await abandon(consumer)
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Handles one record; False only when stopping interrupted a retry."""
@@ -355,6 +356,33 @@ class EventConsumer:
             KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(lag)
             behind = behind or lag > 0
         return behind
+
+
+async def abandon(consumer: AIOKafkaConsumer) -> None:
+    """The rest of what `stop()` does, once its wait for the stuck coordination task was cut
+    short. Above all its heartbeats must end: a member that still heartbeats keeps its
+    partitions from the replacement until the broker's rebalance timeout (minutes). These are
+    aiokafka's internals (pinned in uv.lock), so each step is best effort."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    steps = [
+        getattr(coordinator, "_stop_heartbeat_task", None),
+        getattr(coordinator, "_stop_commit_offsets_refresh_task", None),
+        getattr(getattr(consumer, "_fetcher", None), "close", None),
+        getattr(getattr(consumer, "_client", None), "close", None),
+    ]
+    for step in steps:
+        if step is None:
+            continue
+        try:
+            await asyncio.wait_for(step(), 5.0)
+        except asyncio.CancelledError:
+            # The cancelled internal task's own CancelledError, unless this task is the one
+            # being cancelled (shutdown).
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception:
+            log.warning("could not finish closing a stalled Kafka consumer", exc_info=True)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
