@@ -384,6 +384,19 @@ async def test_a_task_travels_from_platform_to_ledger(
 VOTE_PRICE = 100_000
 
 
+async def _healthy_channels(
+    services: dict[str, ServiceProcess],
+) -> tuple[grpc.aio.Channel, grpc.aio.Channel, grpc.aio.Channel]:
+    """Channels to the dispatcher, scoring and payroll, once each is healthy."""
+    for service in services.values():
+        await service.wait_healthy(60)
+    return (
+        grpc.aio.insecure_channel(services["dispatcher"].grpc_target),
+        grpc.aio.insecure_channel(services["scoring"].grpc_target),
+        grpc.aio.insecure_channel(services["payroll"].grpc_target),
+    )
+
+
 async def _task_asking_two_or_three_answers(
     dispatcher: grpc.aio.Channel, payroll: grpc.aio.Channel, platform_key: Metadata
 ) -> str:
@@ -473,11 +486,7 @@ async def test_two_workers_answer_a_task_and_the_platform_gets_their_aggregate(
 ) -> None:
     """Two workers answer, the platform pays both and receives both answers and then their
     aggregate; the third answer's escrow is released unused."""
-    for service in services.values():
-        await service.wait_healthy(60)
-    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
-    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
-    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
+    dispatcher, scoring, payroll = await _healthy_channels(services)
     task_id = await _task_asking_two_or_three_answers(dispatcher, payroll, platform_key)
 
     # Each worker answers once: the second answer goes to whoever did not give the first.
@@ -514,11 +523,7 @@ async def test_a_task_cancelled_after_one_answer_is_settled_with_that_answer(
     second answer is withdrawn, scoring settles the task with the answer it has (short of
     its minimum, so not confident), the platform receives it, and the two unused answers'
     escrow is released."""
-    for service in services.values():
-        await service.wait_healthy(60)
-    dispatcher = grpc.aio.insecure_channel(services["dispatcher"].grpc_target)
-    scoring = grpc.aio.insecure_channel(services["scoring"].grpc_target)
-    payroll = grpc.aio.insecure_channel(services["payroll"].grpc_target)
+    dispatcher, scoring, payroll = await _healthy_channels(services)
     task_id = await _task_asking_two_or_three_answers(dispatcher, payroll, platform_key)
     await asyncio.wait_for(work_through(dispatcher, "w-vote-1", 1), 60)
 

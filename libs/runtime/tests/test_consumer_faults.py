@@ -5,6 +5,7 @@ And a consumer that stalls (a commit that never returns, or behind yet receiving
 replaced by a new member of its group."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -82,6 +83,17 @@ def consumer_of(
     )
 
 
+@contextlib.asynccontextmanager
+async def running_loop(consumer: EventConsumer) -> AsyncIterator[asyncio.Task[None]]:
+    """The consumer's loop (started already) as a task; stopped and awaited after."""
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield task
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+
+
 async def send(producer: EventProducer, i: int) -> envelope_pb2.Envelope:
     envelope = wrap(events_pb2.WorkerPresenceChanged(worker_id=f"w-{i}"), producer="test")
     await producer.publish(TOPIC, envelope.event_id, envelope)
@@ -111,16 +123,12 @@ async def test_an_unreachable_store_is_waited_out_and_each_event_handled_once(
         max_retry_wait_s=0.2,
     )
     await consumer.start()
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with running_loop(consumer) as running:
         sent = [await send(producer, i) for i in range(2)]
         await until_handled(handled, 2, running)
 
         assert not running.done(), "the consumer died"
         assert sorted(set(handled)) == sorted(e.event_id for e in sent)
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
 
 
 async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(
@@ -142,17 +150,13 @@ async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(
         await real_commit(*args, **kwargs)
 
     consumer.kafka.commit = refusing_commit  # type: ignore[method-assign]
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with running_loop(consumer) as running:
         for i in range(3):
             await send(producer, i)
             await until_handled(handled, i + 1, running)
 
         assert refusals == 2
         assert not running.done()
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
 
 
 def replaced(group: str) -> float:
@@ -184,8 +188,7 @@ async def test_a_commit_that_never_returns_gets_the_consumer_replaced(
 
     stuck.commit = never_returns  # type: ignore[method-assign]
     before = replaced("stuck-commit")
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with running_loop(consumer) as running:
         sent = [await send(producer, 0)]
         await until_handled(handled, 1, running)
         deadline = asyncio.get_running_loop().time() + 60
@@ -198,21 +201,14 @@ async def test_a_commit_that_never_returns_gets_the_consumer_replaced(
         assert replaced("stuck-commit") == before + 1
         assert sorted(set(handled)) == sorted(e.event_id for e in sent)
         assert len(handled) == 3  # the redelivered first event was a duplicate, skipped
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
     # The replacement committed: a later member of the group starts after the three.
     again: list[str] = []
     later = consumer_of(stack_endpoints, kafka_topics, producer, again, "stuck-commit")
     await later.start()
-    running = asyncio.create_task(later.run())
-    try:
+    async with running_loop(later) as running:
         fourth = await send(producer, 3)
         await until_handled(again, 1, running)
         assert again == [fourth.event_id]
-    finally:
-        later.stop()
-        await asyncio.wait_for(running, 30)
 
 
 async def test_a_consumer_behind_that_receives_nothing_is_replaced(
@@ -232,17 +228,13 @@ async def test_a_consumer_behind_that_receives_nothing_is_replaced(
     # Fetches still run (so the partition's end moves on) but nothing reaches the loop.
     deaf.getmany = nothing  # type: ignore[method-assign]
     before = replaced("deaf-consumer")
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with running_loop(consumer) as running:
         sent = [await send(producer, i) for i in range(2)]
         await until_handled(handled, 2, running)
 
         assert consumer.kafka is not deaf
         assert replaced("deaf-consumer") == before + 1
         assert sorted(set(handled)) == sorted(e.event_id for e in sent)
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
 
 
 async def test_an_idle_consumer_that_is_not_behind_is_left_alone(
@@ -254,16 +246,12 @@ async def test_an_idle_consumer_that_is_not_behind_is_left_alone(
     )
     await consumer.start()
     first = consumer.kafka
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with running_loop(consumer) as running:
         await send(producer, 0)
         await until_handled(handled, 1, running)
         await asyncio.sleep(2)  # four stall periods with nothing to receive
         assert consumer.kafka is first
         assert replaced("idle-consumer") == 0
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
 
 
 async def test_a_consumer_that_will_not_stop_is_closed_piece_by_piece(
@@ -275,8 +263,7 @@ async def test_a_consumer_that_will_not_stop_is_closed_piece_by_piece(
     handled: list[str] = []
     consumer = consumer_of(stack_endpoints, kafka_topics, producer, handled, "abandoned")
     await consumer.start()
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with running_loop(consumer) as running:
         await send(producer, 0)
         await until_handled(handled, 1, running)
         kafka = consumer.kafka
@@ -287,6 +274,3 @@ async def test_a_consumer_that_will_not_stop_is_closed_piece_by_piece(
         assert kafka._coordinator._heartbeat_task is None
         assert kafka._fetcher._fetch_task.done()
         assert kafka._client._sync_task is None
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
