@@ -274,3 +274,22 @@ async def test_a_consumer_that_will_not_stop_is_closed_piece_by_piece(
         assert kafka._coordinator._heartbeat_task is None
         assert kafka._fetcher._fetch_task.done()
         assert kafka._client._sync_task is None
+
+
+async def test_a_new_group_starting_at_the_end_skips_what_came_before_it(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    await send(producer, 0)
+    handled: list[str] = []
+    consumer = consumer_of(
+        stack_endpoints, kafka_topics, producer, handled, "from-the-end", start_at="latest"
+    )
+    await consumer.start()
+    async with running_loop(consumer) as running:
+        while not consumer.kafka.assignment():
+            await asyncio.sleep(0.05)
+        # Positions are taken (at the end) once the loop first fetches.
+        await asyncio.sleep(1)
+        later = await send(producer, 1)
+        await until_handled(handled, 1, running)
+        assert handled == [later.event_id]

@@ -179,10 +179,14 @@ def _withdrawn_answers(
 ) -> EventConsumer:
     """Reads every offer and lease event to find the few cancellations of further answers, so
     its handled events are remembered in memory only (the handler is idempotent): a Redis key
-    per offer would cost more than a redelivery does."""
+    per offer would cost more than a redelivery does. A new group starts at the topic's end:
+    reading a week of offers on the upgrade that adds it would take days at full load, for
+    the few tasks it could settle."""
     withdrawn = WithdrawnAnswers(handlers)
     return EventConsumer(
-        ConsumerConfig.of_service(settings, "scoring-withdrawals", (ASSIGNMENTS_TOPIC,)),
+        ConsumerConfig.of_service(
+            settings, "scoring-withdrawals", (ASSIGNMENTS_TOPIC,), start_at="latest"
+        ),
         withdrawn,
         DeadLetters(producer, settings.dlq_max_ratio),
         processed=MemoryProcessedEvents(),

@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -72,6 +72,9 @@ class ConsumerConfig:
     stall_after_s: float = 60.0
     # Between attempts to start a replacement while the broker is away.
     restart_backoff_s: float = 2.0
+    # Where a group with no committed offsets starts: "earliest" (the topic's whole
+    # retention) or "latest" (only what comes after it joined).
+    start_at: Literal["earliest", "latest"] = "earliest"
 
     @classmethod
     def of_service(
@@ -137,7 +140,7 @@ class EventConsumer:
             bootstrap_servers=config.bootstrap,
             group_id=config.topic_prefix + config.group_id,
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=config.start_at,
             max_poll_records=config.max_batch,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=config.heartbeat_interval_ms,
