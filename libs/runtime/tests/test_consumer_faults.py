@@ -16,7 +16,12 @@ from prometheus_client import REGISTRY
 
 from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.envelope import wrap
-from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, abandon
+from fairtask_runtime.kafka.consumer import (
+    ConsumerConfig,
+    EventConsumer,
+    PartitionsCallback,
+    abandon,
+)
 from fairtask_runtime.kafka.dedupe import MemoryProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
@@ -62,6 +67,7 @@ def consumer_of(
     handled: list[str],
     group_id: str,
     processed: MemoryProcessedEvents | None = None,
+    on_assigned: PartitionsCallback | None = None,
     **config: Any,
 ) -> EventConsumer:
     """A consumer of TOPIC that notes the id of every envelope it handles."""
@@ -80,6 +86,7 @@ def consumer_of(
         handler,
         DeadLetters(producer, max_ratio=0.5),
         processed=processed,
+        on_assigned=on_assigned,
     )
 
 
@@ -281,13 +288,23 @@ async def test_a_new_group_starting_at_the_end_skips_what_came_before_it(
 ) -> None:
     await send(producer, 0)
     handled: list[str] = []
+    assigned = asyncio.Event()
+
+    async def on_assigned(partitions: set[Any]) -> None:
+        assigned.set()
+
     consumer = consumer_of(
-        stack_endpoints, kafka_topics, producer, handled, "from-the-end", start_at="latest"
+        stack_endpoints,
+        kafka_topics,
+        producer,
+        handled,
+        "from-the-end",
+        on_assigned=on_assigned,
+        start_at="latest",
     )
     await consumer.start()
     async with running_loop(consumer) as running:
-        while not consumer.kafka.assignment():
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(assigned.wait(), 30)
         # Positions are taken (at the end) once the loop first fetches.
         await asyncio.sleep(1)
         later = await send(producer, 1)
