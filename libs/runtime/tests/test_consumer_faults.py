@@ -244,6 +244,36 @@ async def test_a_consumer_behind_that_receives_nothing_is_replaced(
         assert sorted(set(handled)) == sorted(e.event_id for e in sent)
 
 
+async def test_a_caught_up_consumer_whose_fetching_stopped_is_replaced(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    """Its partitions' ends go stale with its fetching, so it never looks behind: the time
+    since a fetch was last answered gives it away."""
+    handled: list[str] = []
+    consumer = consumer_of(
+        stack_endpoints, kafka_topics, producer, handled, "unfetched", stall_after_s=1.0
+    )
+    await consumer.start()
+    async with running_loop(consumer) as running:
+        sent = [await send(producer, 0)]
+        await until_handled(handled, 1, running)
+        stopped = consumer.kafka
+
+        async def never_answered(*args: Any, **kwargs: Any) -> bool:
+            await asyncio.Event().wait()
+            return False
+
+        stopped._fetcher._proc_fetch_request = never_answered
+        await asyncio.sleep(1)  # the fetch in flight is answered; the next never is
+        before = replaced("unfetched")
+        sent.append(await send(producer, 1))
+        await until_handled(handled, 2, running)
+
+        assert consumer.kafka is not stopped
+        assert replaced("unfetched") == before + 1
+        assert sorted(set(handled)) == sorted(e.event_id for e in sent)
+
+
 async def test_an_idle_consumer_that_is_not_behind_is_left_alone(
     stack_endpoints: Any, kafka_topics: str, producer: EventProducer
 ) -> None:
@@ -258,7 +288,13 @@ async def test_an_idle_consumer_that_is_not_behind_is_left_alone(
         await until_handled(handled, 1, running)
         await asyncio.sleep(2)  # four stall periods with nothing to receive
         assert consumer.kafka is first
-        assert replaced("idle-consumer") == 0
+        # Exported at 0 from the start: the first replacement is an increase to alert on.
+        assert (
+            REGISTRY.get_sample_value(
+                "fairtask_kafka_consumers_replaced_total", {"group": "idle-consumer"}
+            )
+            == 0.0
+        )
 
 
 async def test_a_consumer_that_will_not_stop_is_closed_piece_by_piece(

@@ -14,8 +14,8 @@ KAFKA_DLQ = Counter(
 )
 KAFKA_CONSUMERS_REPLACED = Counter(
     "fairtask_kafka_consumers_replaced_total",
-    "Kafka consumers given up as stalled (a commit that never returned, or behind yet "
-    "receiving nothing) and replaced by a new member of their group.",
+    "Kafka consumers given up as stalled (a commit that never returned, or nothing received "
+    "while a partition was behind or unfetched) and replaced by a new member of their group.",
     ["group"],
 )
 KAFKA_LAG = Gauge(

@@ -323,3 +323,26 @@ async def test_a_task_expired_by_another_replica_leaves_its_owners_policy() -> N
     assert cluster.kafka.of_type(TaskCancelled) == [
         TaskCancelled(task.task_id, "lab-a", "deadline passed")
     ]
+
+
+async def test_pools_gained_while_the_store_failed_are_loaded_by_the_next_rebuild() -> None:
+    cluster = Cluster()
+    a = await cluster.replica("A", 0)
+    await a.dispatch.ingest(transcribe("t0"))  # partition 1: not A's yet
+    store = a.dispatch.ownership._store
+    real_queued_tasks = store.queued_tasks
+
+    async def failing(pools: list[str]) -> list[Task]:
+        raise ConnectionError("Redis restarting")
+
+    store.queued_tasks = failing  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        await a.dispatch.ownership.own(frozenset({0, 1}), partition_of)
+    store.queued_tasks = real_queued_tasks  # type: ignore[method-assign]
+    # A later assignment gaining nothing new must not leave partition 1's task unloaded.
+    await a.dispatch.ownership.own(frozenset({0, 1}), partition_of)
+    await a.dispatch.ownership.rebuild_if_wanted()
+
+    policy = a.dispatch.policy
+    assert isinstance(policy, RoundRobinPolicy)
+    assert {task.pool for task in policy._queue.values()} == {"lab-a/transcribe"}

@@ -12,10 +12,11 @@ message goes to the DLQ.
 A consumer that stalls is replaced by a new one. After a broker restart aiokafka can lose the
 task that refreshes its metadata, and then waits for ever inside a commit (seen under `make
 chaos`: a service's consumer stopped for good after a Kafka restart). So a commit that has not
-returned within `commit_timeout_s`, or a consumer behind on its partitions that has received
-nothing for `stall_after_s`, is given up: its uncommitted offsets are dropped (the messages
-come again, and handlers are idempotent), it is stopped as far as it will, and a new consumer
-joins the group in its place.
+returned within `commit_timeout_s`, or a consumer that has received nothing for `stall_after_s`
+while a partition is behind or has had no fetch answered that long, is given up: its
+uncommitted offsets are dropped (the messages come again, and handlers are idempotent), the
+owner is told its partitions are revoked, the consumer is stopped as far as it will, and a new
+one joins the group in its place.
 """
 
 import asyncio
@@ -26,7 +27,7 @@ from typing import Any, Literal, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, retry_if_not_exception_type, wait_exponential
 
@@ -124,6 +125,8 @@ class EventConsumer:
         # behind without receiving anything.
         self._stalled = ""
         self._quiet_since: float | None = None
+        # Exported at 0 from the start, so the first replacement is an increase to alert on.
+        KAFKA_CONSUMERS_REPLACED.labels(config.group_id)
         # One retrier for every message, used one message at a time (run() handles them in
         # turn): a new one per message left ~30 objects in reference cycles for the garbage
         # collector each time, whose pauses are the tail of every delay at ordinary loads.
@@ -177,7 +180,7 @@ class EventConsumer:
                         if not await self._process(record):
                             break
                         self._offsets.pending[tp] = record.offset + 1
-                self._watch_progress(received=bool(batch), behind=await self._lag_or_stall())
+                self._watch_progress(received=bool(batch), suspect=await self._inspect_partitions())
                 if time.monotonic() - self._offsets.last_commit >= self._config.commit_interval_s:
                     await self._commit()
                 if self._stalled:
@@ -186,23 +189,18 @@ class EventConsumer:
             await self._commit()
             await self._stop_consumer(self._consumer)
 
-    async def _lag_or_stall(self) -> bool:
-        """Whether any partition is behind. A position a stalled consumer can no longer learn
-        (it asks the group coordinator) counts as a stall."""
-        try:
-            return await asyncio.wait_for(self._record_lag(), self._config.commit_timeout_s)
-        except TimeoutError:
-            self._stalled = f"positions still unknown after {self._config.commit_timeout_s:g} s"
-            return False
-
-    def _watch_progress(self, received: bool, behind: bool) -> None:
+    def _watch_progress(self, received: bool, suspect: bool) -> None:
+        """A consumer that receives nothing although a partition looks stuck (behind, or no
+        fetch answered for it lately) for `stall_after_s` has stalled."""
         now = time.monotonic()
-        if received or not behind:
+        if received or not suspect:
             self._quiet_since = None
         elif self._quiet_since is None:
             self._quiet_since = now
         elif now - self._quiet_since >= self._config.stall_after_s and not self._stalled:
-            self._stalled = f"behind, yet nothing received for {self._config.stall_after_s:g} s"
+            self._stalled = (
+                f"behind or unfetched, nothing received for {self._config.stall_after_s:g} s"
+            )
 
     async def _replace(self) -> None:
         """Gives up the stalled consumer and joins the group again with a new one."""
@@ -212,9 +210,13 @@ class EventConsumer:
         held = set(self._consumer.assignment())
         # Never committed: these messages come again, to us or to whoever takes them over.
         self._offsets.pending.clear()
-        await self._stop_consumer(self._consumer)
         if self._on_revoked and held:
-            await self._on_revoked(held)
+            # First: the partitions may be someone else's long before the old member is gone.
+            try:
+                await self._on_revoked(held)
+            except Exception:
+                log.error("on_revoked failed while replacing a consumer", exc_info=True)
+        await self._stop_consumer(self._consumer)
         self._stalled, self._quiet_since = "", None
         while not self._stopping.is_set():
             self._consumer = self._new_consumer()
@@ -231,6 +233,12 @@ class EventConsumer:
         finish leaving its group (the broker then drops it after the session timeout)."""
         try:
             await asyncio.wait_for(consumer.stop(), self._config.commit_timeout_s)
+        except asyncio.CancelledError:
+            # One of its stuck tasks, cancelled on its way out, unless we are the one
+            # being cancelled.
+            _reraise_if_cancelling()
+            log.warning("a Kafka consumer did not stop cleanly", exc_info=True)
+            await abandon(consumer)
         except (TimeoutError, KafkaError):
             log.warning("a Kafka consumer did not stop cleanly", exc_info=True)
             await abandon(consumer)
@@ -346,19 +354,36 @@ class EventConsumer:
                 )
         self._offsets.last_commit = time.monotonic()
 
-    async def _record_lag(self) -> bool:
-        """Exports each assigned partition's lag; True if any is behind."""
-        behind = False
+    async def _inspect_partitions(self) -> bool:
+        """Exports each assigned partition's lag. True if any looks stuck: behind its end, or
+        without a fetch answered for `stall_after_s` (its end then goes stale too, so a
+        consumer caught up when its fetching died would never look behind)."""
+        suspect = False
+        stale_before_ms = (time.time() - self._config.stall_after_s) * 1000
         for tp in self._consumer.assignment():
-            end = self._consumer.highwater(tp)
-            if end is None:
-                continue
-            # The whole fetched batch is processed before the next poll, so position ~ done.
-            position = await self._consumer.position(tp)
+            try:
+                polled = self._consumer.last_poll_timestamp(tp)
+                suspect = suspect or (polled is not None and polled < stale_before_ms)
+                end = self._consumer.highwater(tp)
+                if end is None:
+                    continue
+                # The whole fetched batch is processed before the next poll, so position ~
+                # done. Bounded: it waits while the group rebalances, which is not a stall.
+                position = await asyncio.wait_for(self._consumer.position(tp), 1.0)
+            except (AssertionError, IllegalStateError, TimeoutError):
+                continue  # revoked meanwhile, or a rebalance under way
             lag = max(end - position, 0)
             KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(lag)
-            behind = behind or lag > 0
-        return behind
+            suspect = suspect or lag > 0
+        return suspect
+
+
+def _reraise_if_cancelling() -> None:
+    """Inside `except CancelledError`: re-raises if the current task itself is being
+    cancelled, rather than having awaited something cancelled."""
+    current = asyncio.current_task()
+    if current is not None and current.cancelling():
+        raise
 
 
 async def abandon(consumer: AIOKafkaConsumer) -> None:
@@ -381,9 +406,7 @@ async def abandon(consumer: AIOKafkaConsumer) -> None:
         except asyncio.CancelledError:
             # The cancelled internal task's own CancelledError, unless this task is the one
             # being cancelled (shutdown).
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
+            _reraise_if_cancelling()
         except Exception:
             log.warning("could not finish closing a stalled Kafka consumer", exc_info=True)
 

@@ -90,11 +90,17 @@ class Ownership:
         async with self.round:
             before = self._owned
             self._owned, self._pool_partition = partitions, pool_partition
-            if before is not None and before <= partitions:
-                gained = partitions - before
-                await self._load(lambda pool: pool_partition(pool) in gained)
-            else:
-                await self._rebuild()
+            try:
+                if before is not None and before <= partitions:
+                    gained = partitions - before
+                    await self._load(lambda pool: pool_partition(pool) in gained)
+                else:
+                    await self._rebuild()
+            except BaseException:
+                # Cut short (the store failing, or cancelled with a stalled consumer): the
+                # next timer round loads everything owned, not only what a later call gains.
+                self._rebuild_wanted = True
+                raise
             self.paused = False
         for partition in before or ():
             metrics.SCHEDULED_PARTITIONS.labels(str(partition)).set(0)
