@@ -43,6 +43,10 @@ ANSWERS_PER_AGGREGATE = Histogram(
     "How many answers a settled task rested on.",
     buckets=tuple(range(1, MAX_ANSWERS + 1)),
 )
+ANSWERS_ASKED_AGAIN = Counter(
+    "fairtask_answers_asked_again_total",
+    "Further answers asked for again after waiting long (the dispatcher answers anew).",
+)
 ANSWERS_WITHDRAWN = Counter(
     "fairtask_answers_withdrawn_total",
     "Tasks settled early because the further answer they waited for was cancelled or expired.",

@@ -117,6 +117,42 @@ class AnswerBookContract:
         assert found is not None
         assert found.pending == ""
 
+    async def test_an_answer_waited_for_is_listed_until_it_is_in_or_settled(
+        self, stores: Stores
+    ) -> None:
+        book = stores.answers
+        sheet = await book.record("t-1", _given("w-1", 1))
+        assert await book.asked_before(AT, 10) == []
+        await book.ask(sheet, _wanted(2, ("w-1",)), AT)
+        assert await book.asked_before(AT - timedelta(seconds=1), 10) == []
+        assert await book.asked_before(AT, 10) == ["t-1"]
+        waiting = await book.get("t-1")
+        assert waiting is not None
+        later = AT + timedelta(minutes=10)
+        again = replace(_wanted(2, ("w-1",)), asked_again=1)
+        assert await book.ask_again(waiting, again, later)
+        assert await book.asked_before(AT, 10) == []
+        assert await book.asked_before(later, 10) == ["t-1"]
+        stored = await book.get("t-1")
+        assert stored is not None
+        assert (stored.wanted, stored.pending, stored.asked) == (again, "wanted:2", 2)
+        # Answered meanwhile: not asked again, and no longer listed.
+        answered = await book.record("t-1", _given("w-2", 2))
+        assert not await book.ask_again(waiting, again, later)
+        assert not await book.ask_again(answered, again, later)  # it waits for nothing
+        assert await book.asked_before(later, 10) == []
+        # Asked for a third, then settled: listed, then gone.
+        await book.ask(answered, _wanted(3, ("w-1", "w-2")), later)
+        assert await book.asked_before(later, 10) == ["t-1"]
+        third = await book.record("t-1", _given("w-3", 3))
+        await book.settle(third, _aggregated(3), later)
+        assert await book.asked_before(later, 10) == []
+        # Stopped by hand.
+        other = await book.record("t-2", replace(_given("w-1", 1), submission_id="s-t2"))
+        await book.ask(other, replace(_wanted(2, ("w-1",)), task_id="t-2"), AT)
+        await book.stop_asking("t-2")
+        assert await book.asked_before(later, 10) == []
+
     async def test_a_settled_aggregate_waits_until_released(self, stores: Stores) -> None:
         book = stores.answers
         await book.record("t-1", _given("w-1", 1))

@@ -449,3 +449,51 @@ async def test_one_withdrawal_delivered_twice_at_once_settles_once(
     await asyncio.gather(_withdraw(handlers, 3), _withdraw(handlers, 3))
     assert len(ports.overlap_events.aggregated) == 1
     assert ports.overlap_events.aggregated[0].answers == 2
+
+
+async def test_an_answer_waited_for_long_is_asked_for_again_until_it_is_in(
+    handlers: ScoringHandlers, ports: MemoryPorts, clock: FakeClock
+) -> None:
+    """A withdrawal whose event was lost (a crash between the cancel and its publish) or went
+    by before scoring listened: asked again, the dispatcher says it again."""
+    await _answer(handlers, 1, "w-1", b"yes", TWO_TO_FOUR)
+    asked_again = _sample("fairtask_answers_asked_again_total")
+    clock.advance(9 * 60)
+    await handlers.overlap.sweep()
+    assert [w.asked_again for w in ports.overlap_events.wanted] == [0]
+    clock.advance(2 * 60)
+    await handlers.overlap.sweep()
+    clock.advance(10 * 60)
+    await handlers.overlap.sweep()
+    first = ports.overlap_events.wanted[0]
+    # Each time its own event (a new id), for the same copy.
+    assert ports.overlap_events.wanted == [
+        first,
+        replace(first, asked_again=1),
+        replace(first, asked_again=2),
+    ]
+    assert _sample("fairtask_answers_asked_again_total") == asked_again + 2
+    await _withdraw(handlers, 2)
+    clock.advance(10 * 60)
+    await handlers.overlap.sweep()
+    assert len(ports.overlap_events.wanted) == 3  # settled: asked no more
+    assert len(ports.overlap_events.aggregated) == 1
+
+
+async def test_an_answer_that_came_is_not_asked_for_again(
+    handlers: ScoringHandlers, ports: MemoryPorts, clock: FakeClock
+) -> None:
+    await _answer(handlers, 1, "w-1", b"yes", TWO_TO_FOUR)
+    await _answer(handlers, 2, "w-2", b"no", TWO_TO_FOUR)  # a split: answer 3 asked for
+    clock.advance(11 * 60)
+    await _answer(handlers, 3, "w-3", b"yes", TWO_TO_FOUR)  # in just before the sweep
+    await handlers.overlap.sweep()
+    assert [(w.answer_number, w.asked_again) for w in ports.overlap_events.wanted] == [
+        (2, 0),
+        (3, 0),
+        (4, 0),
+    ]
+    clock.advance(11 * 60)
+    await _answer(handlers, 4, "w-4", b"yes", TWO_TO_FOUR)
+    await handlers.overlap.sweep()
+    assert all(w.asked_again == 0 for w in ports.overlap_events.wanted)

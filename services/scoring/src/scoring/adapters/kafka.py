@@ -78,7 +78,10 @@ class KafkaQualityEvents:
 
 
 def answer_wanted_id(event: AnswerWanted) -> str:
-    return str(uuid.uuid5(_OVERLAP_STEPS, f"{event.task_id}|wanted|{event.answer_number}"))
+    step = f"{event.task_id}|wanted|{event.answer_number}"
+    if event.asked_again:
+        step += f"|again|{event.asked_again}"
+    return str(uuid.uuid5(_OVERLAP_STEPS, step))
 
 
 def answers_aggregated_id(event: AnswersAggregated) -> str:

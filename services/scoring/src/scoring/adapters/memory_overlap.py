@@ -17,6 +17,8 @@ class MemoryAnswerBook:
         # task id -> when its pending step was stored / its aggregate's release last tried.
         self.outbox: dict[str, datetime] = {}
         self.awaiting_release: dict[str, datetime] = {}
+        # task id -> when it last asked for an answer, while unsettled.
+        self.asked_at: dict[str, datetime] = {}
 
     async def record(self, task_id: str, answer: GivenAnswer) -> AnswerSheet:
         sheet = self.sheets.get(task_id) or AnswerSheet(task_id, ())
@@ -41,6 +43,23 @@ class MemoryAnswerBook:
             seen, asked=wanted.answer_number, wanted=wanted, pending=step
         )
         self.outbox[seen.task_id] = now
+        self.asked_at[seen.task_id] = now
+        return True
+
+    async def asked_before(self, older_than: datetime, limit: int) -> list[str]:
+        due = sorted((at, task_id) for task_id, at in self.asked_at.items() if at <= older_than)
+        return [task_id for _, task_id in due[:limit]]
+
+    async def stop_asking(self, task_id: str) -> None:
+        self.asked_at.pop(task_id, None)
+
+    async def ask_again(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
+        if not self._unchanged(seen) or len(seen.answers) >= seen.asked:
+            self.asked_at.pop(seen.task_id, None)
+            return False
+        stored = self.sheets[seen.task_id]
+        self.sheets[seen.task_id] = replace(stored, wanted=wanted)
+        self.asked_at[seen.task_id] = now
         return True
 
     async def settle(self, seen: AnswerSheet, aggregated: AnswersAggregated, now: datetime) -> bool:
@@ -49,6 +68,7 @@ class MemoryAnswerBook:
         self.sheets[seen.task_id] = replace(seen, settled=aggregated, pending=AGGREGATED_STEP)
         self.outbox[seen.task_id] = now
         self.awaiting_release[seen.task_id] = now
+        self.asked_at.pop(seen.task_id, None)
         return True
 
     async def announced(self, task_id: str, step: str) -> None:

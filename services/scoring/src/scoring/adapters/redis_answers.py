@@ -8,6 +8,7 @@ Keys (under the prefix, `scoring:` by default):
   answer-sheets:outbox     zset  task ids with a pending step, by when it was stored (ms)
   answer-sheets:unreleased zset  settled task ids whose aggregate is not released yet, by
                                  when its release was last tried (ms)
+  answer-sheets:asked      zset  unsettled task ids by when they last asked for an answer (ms)
 
 Every write is one script: recording an answer checks the sheet is not settled, and a step
 (ask or settle) is stored only if the sheet still holds the number of answers and the asked
@@ -43,7 +44,24 @@ redis.call('HSET', KEYS[1], ARGV[3], ARGV[4], 'pending', ARGV[5], 'asked', ARGV[
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
 if ARGV[3] == 'settled' then
   redis.call('ZADD', KEYS[4], ARGV[7], ARGV[8])
+  redis.call('ZREM', KEYS[5], ARGV[8])
+else
+  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[8])
 end
+return 1
+"""
+
+_ASK_AGAIN = """
+local waiting = redis.call('HEXISTS', KEYS[1], 'settled') == 0
+  and redis.call('HLEN', KEYS[2]) == tonumber(ARGV[1])
+  and tonumber(redis.call('HGET', KEYS[1], 'asked') or '1') == tonumber(ARGV[2])
+  and tonumber(ARGV[1]) < tonumber(ARGV[2])
+if not waiting then
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'wanted', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
 """
 
@@ -67,6 +85,10 @@ def _text(value: object) -> str:
 def _pairs(flat: list[Any]) -> dict[str, bytes]:
     """A hash from HGETALL inside a script: a flat [field, value, ...] list."""
     return {_text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+def _wanted_doc(wanted: AnswerWanted) -> bytes:
+    return orjson.dumps({**asdict(wanted), "answered_by": list(wanted.answered_by)})
 
 
 def _wanted(doc: bytes) -> AnswerWanted:
@@ -120,6 +142,7 @@ class RedisAnswerBook:
         self._read = client.register_script(_READ)
         self._step = client.register_script(_STEP)
         self._announced = client.register_script(_ANNOUNCED)
+        self._ask_again = client.register_script(_ASK_AGAIN)
 
     def _keys(self, task_id: str) -> list[str]:
         return [f"{self._p}answer-sheet:{task_id}", f"{self._p}answers:{task_id}"]
@@ -131,6 +154,10 @@ class RedisAnswerBook:
     @property
     def _unreleased(self) -> str:
         return f"{self._p}answer-sheets:unreleased"
+
+    @property
+    def _asked(self) -> str:
+        return f"{self._p}answer-sheets:asked"
 
     async def record(self, task_id: str, answer: GivenAnswer) -> AnswerSheet:
         doc = orjson.dumps(
@@ -150,9 +177,28 @@ class RedisAnswerBook:
         return _sheet(task_id, await self._read(keys=self._keys(task_id)))
 
     async def ask(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
-        doc = orjson.dumps({**asdict(wanted), "answered_by": list(wanted.answered_by)})
         step = wanted_step(wanted.answer_number)
-        return await self._store(seen, "wanted", doc, step, wanted.answer_number, now)
+        return await self._store(
+            seen, "wanted", _wanted_doc(wanted), step, wanted.answer_number, now
+        )
+
+    async def asked_before(self, older_than: datetime, limit: int) -> list[str]:
+        raw = await self._r.zrangebyscore(self._asked, "-inf", _ms(older_than), start=0, num=limit)
+        return [_text(member) for member in raw]
+
+    async def stop_asking(self, task_id: str) -> None:
+        await self._r.zrem(self._asked, task_id)
+
+    async def ask_again(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
+        keys = [*self._keys(seen.task_id), self._asked]
+        args: list[str | bytes | int] = [
+            len(seen.answers),
+            seen.asked,
+            _wanted_doc(wanted),
+            _ms(now),
+            seen.task_id,
+        ]
+        return bool(await self._ask_again(keys=keys, args=args))
 
     async def settle(self, seen: AnswerSheet, aggregated: AnswersAggregated, now: datetime) -> bool:
         doc = orjson.dumps(
@@ -168,7 +214,7 @@ class RedisAnswerBook:
     async def _store(
         self, seen: AnswerSheet, field: str, doc: bytes, step: str, asked: int, now: datetime
     ) -> bool:
-        keys = [*self._keys(seen.task_id), self._outbox, self._unreleased]
+        keys = [*self._keys(seen.task_id), self._outbox, self._unreleased, self._asked]
         args: list[str | bytes | int] = [
             len(seen.answers),
             seen.asked,

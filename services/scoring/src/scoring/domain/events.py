@@ -41,6 +41,9 @@ class AnswerWanted:
     answer_number: int
     answer_task_id: str
     answered_by: tuple[str, ...]
+    # How many times scoring asked again after waiting long (0: the first ask); each time is
+    # its own event, which the dispatcher answers again (a withdrawn copy: TaskCancelled).
+    asked_again: int = 0
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ same event id, so consumers drop whatever duplicate that makes.
 """
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -76,6 +76,12 @@ class OverlapSweepConfig:
     announce_retry_after: timedelta = timedelta(seconds=10)
     # How often an aggregate waiting for its answers' release is checked without a hint.
     release_recheck_after: timedelta = timedelta(seconds=30)
+    # An answer asked for and not in after this long is asked for again: the dispatcher
+    # answers anew (a copy withdrawn meanwhile is said again), which makes good a
+    # cancellation whose event was lost to a crash or went by before scoring listened.
+    ask_again_after: timedelta = timedelta(minutes=10)
+    # ... for about a week (the dispatcher keeps a finished copy's record 8 days).
+    ask_again_at_most: int = 1000
 
 
 class OverlapHandlers:
@@ -188,12 +194,37 @@ class OverlapHandlers:
                 done += 1
             except Exception as error:
                 log.warning("overlap step not announced yet", task_id=task_id, error=str(error))
+        done += await self._ask_again(now)
         recheck = now - self._sweep.release_recheck_after
         for task_id in await self._book.unreleased(recheck, self._sweep.batch):
             sheet = await self._book.get(task_id)
             if sheet is not None and sheet.settled is not None:
                 done += await self._release_aggregate(sheet.settled)
         return done
+
+    async def _ask_again(self, now: datetime) -> int:
+        """Asks again for answers that have been waited for `ask_again_after`."""
+        asked = 0
+        stale = now - self._sweep.ask_again_after
+        for task_id in await self._book.asked_before(stale, self._sweep.batch):
+            sheet = await self._book.get(task_id)
+            if sheet is None or sheet.wanted is None:
+                continue
+            again = replace(sheet.wanted, asked_again=sheet.wanted.asked_again + 1)
+            if again.asked_again > self._sweep.ask_again_at_most:
+                log.warning("answer still missing; no longer asked for", task_id=task_id)
+                await self._book.stop_asking(task_id)
+                continue
+            if not await self._book.ask_again(sheet, again, now):
+                continue  # answered, settled or moved on meanwhile
+            try:
+                await self._events.answer_wanted(again)
+            except Exception as error:
+                log.warning("answer not asked for again yet", task_id=task_id, error=str(error))
+                continue
+            metrics.ANSWERS_ASKED_AGAIN.inc()
+            asked += 1
+        return asked
 
     async def _decide(
         self, task: TaskRecord, policy: OverlapPolicy, sheet: AnswerSheet

@@ -214,6 +214,21 @@ class AnswerBook(Protocol):
         """The aggregate's release was tried at `now`: done, or to be tried again later."""
         ...
 
+    async def asked_before(self, older_than: datetime, limit: int) -> list[str]:
+        """Unsettled tasks that last asked for an answer by `older_than`, oldest first (some
+        may have their answer by now)."""
+        ...
+
+    async def ask_again(self, seen: AnswerSheet, wanted: AnswerWanted, now: datetime) -> bool:
+        """Stores `wanted` (the same answer asked again) as the last ask, at `now`, if the
+        sheet is still unsettled with `seen`'s answers and asked count; else (and for a sheet
+        no longer waiting) stops listing the task and returns False."""
+        ...
+
+    async def stop_asking(self, task_id: str) -> None:
+        """The task leaves the list `asked_before` reads."""
+        ...
+
 
 class OverlapEvents(Protocol):
     """tasks.overlap. Both return once durable in Kafka; the same step published twice has
