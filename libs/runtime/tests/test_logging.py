@@ -2,6 +2,7 @@
 libraries' own records (aiokafka, grpc, asyncio) included."""
 
 import logging
+import threading
 from collections.abc import Iterator
 
 import orjson
@@ -44,6 +45,17 @@ def test_a_library_record_is_a_json_line_with_its_logger_and_traceback(
     assert str(first["timestamp"]).endswith("Z")
     assert second["logger"] == "asyncio"
     assert "ZeroDivisionError: division by zero" in str(second["exception"])
+
+
+def test_a_record_from_another_thread_names_the_service_too(
+    configured: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("payroll")
+    thread = threading.Thread(target=lambda: logging.getLogger("grpc").warning("from a thread"))
+    thread.start()
+    thread.join()
+    [line] = lines(capsys.readouterr().err)
+    assert (line["event"], line["service"], line["logger"]) == ("from a thread", "payroll", "grpc")
 
 
 def test_the_services_own_records_keep_their_fields(
