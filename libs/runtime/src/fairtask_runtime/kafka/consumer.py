@@ -357,7 +357,14 @@ class EventConsumer:
     async def _inspect_partitions(self) -> bool:
         """Exports each assigned partition's lag. True if any looks stuck: behind its end, or
         without a fetch answered for `stall_after_s` (its end then goes stale too, so a
-        consumer caught up when its fetching died would never look behind)."""
+        consumer caught up when its fetching died would never look behind). Bounded: asking
+        for positions waits while the group rebalances, which is no stall."""
+        try:
+            return await asyncio.wait_for(self._partitions_suspect(), 1.0)
+        except TimeoutError:
+            return False
+
+    async def _partitions_suspect(self) -> bool:
         suspect = False
         stale_before_ms = (time.time() - self._config.stall_after_s) * 1000
         for tp in self._consumer.assignment():
@@ -368,10 +375,10 @@ class EventConsumer:
                 if end is None:
                     continue
                 # The whole fetched batch is processed before the next poll, so position ~
-                # done. Bounded: it waits while the group rebalances, which is not a stall.
-                position = await asyncio.wait_for(self._consumer.position(tp), 1.0)
-            except (AssertionError, IllegalStateError, TimeoutError):
-                continue  # revoked meanwhile, or a rebalance under way
+                # done.
+                position = await self._consumer.position(tp)
+            except (AssertionError, IllegalStateError):
+                continue  # revoked meanwhile
             lag = max(end - position, 0)
             KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(lag)
             suspect = suspect or lag > 0
