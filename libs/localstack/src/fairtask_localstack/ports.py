@@ -3,28 +3,52 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+
+
+# Where the kernel takes the local ports of outgoing connections (Kafka clients, tests, every
+# service's calls): a port picked there can be taken by one of them before its server binds it.
+_EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST = 10_000
 
 
 def free_ports(count: int) -> list[int]:
     """Return `count` distinct loopback ports that were free a moment ago.
 
-    Each port comes from binding to port 0, which lets the kernel pick an unused one at random, so
-    two checkouts on one machine do not race for a fixed range. All sockets stay open until every
-    port is picked, so the ports are distinct. A port can still be taken before the server binds it;
-    callers retry with fresh ports when a server reports "Address already in use".
+    Picked at random below the kernel's range for outgoing connections, so no client socket
+    can take one before its server binds it (with ports the kernel handed out, a service's
+    start failed now and then with "Address already in use"), and two checkouts on one machine
+    do not race for a fixed list. All sockets stay bound until every port is picked, so the
+    ports are distinct. Another checkout may still pick the same port at the same moment.
     """
+    low = _ephemeral_low()
+    candidates = random.sample(range(_LOWEST, low), min(low - _LOWEST, 20 * count + 100))
     with contextlib.ExitStack() as stack:
         ports: list[int] = []
-        for _ in range(count):
+        for port in candidates:
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            # No listen(): a socket that never listened leaves no TIME_WAIT behind on close.
-            sock.bind((LOOPBACK, 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
+            try:
+                # No listen(): a socket that never listened leaves no TIME_WAIT behind.
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise OSError(f"no {count} free loopback ports below {low}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(_EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768
+    return max(low, _LOWEST + 1_000)
 
 
 def port_open(port: int, host: str = LOOPBACK, timeout_s: float = 0.5) -> bool:
