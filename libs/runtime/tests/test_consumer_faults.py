@@ -2,7 +2,8 @@
 events unreachable for a while (Redis restarting), or its offsets refused because the group
 rebalanced while it was silent. It keeps the message, retries, and handles each event once.
 And a consumer that stalls (a commit that never returns, or behind yet receiving nothing) is
-replaced by a new member of its group."""
+replaced by a new member of its group; a client (a consumer's or a producer's) whose metadata
+task ended gets it started again."""
 
 import asyncio
 import contextlib
@@ -24,6 +25,7 @@ from fairtask_runtime.kafka.consumer import (
 )
 from fairtask_runtime.kafka.dedupe import MemoryProcessedEvents
 from fairtask_runtime.kafka.dlq import DeadLetters
+from fairtask_runtime.kafka.metadata_task import revive
 from fairtask_runtime.kafka.producer import EventProducer
 
 pytestmark = pytest.mark.integration
@@ -346,3 +348,41 @@ async def test_a_new_group_starting_at_the_end_skips_what_came_before_it(
         later = await send(producer, 1)
         await until_handled(handled, 1, running)
         assert handled == [later.event_id]
+
+
+def revived() -> float:
+    return REGISTRY.get_sample_value("fairtask_kafka_metadata_tasks_revived_total") or 0.0
+
+
+async def kill_metadata_task(client: Any) -> None:
+    client._sync_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await client._sync_task
+
+
+async def test_a_producers_metadata_task_that_ended_is_started_again(
+    producer: EventProducer,
+) -> None:
+    client = producer._producer.client
+    assert not revive(client)  # alive: left alone
+    before = revived()
+    await kill_metadata_task(client)
+
+    # Without it this waits for ever.
+    assert await asyncio.wait_for(client.force_metadata_update(), 10)
+    assert revived() == before + 1
+    assert not client._sync_task.done()
+
+
+async def test_a_consumers_metadata_task_that_ended_is_started_again(
+    stack_endpoints: Any,
+    kafka_topics: str,
+    producer: EventProducer,
+) -> None:
+    consumer = consumer_of(stack_endpoints, kafka_topics, producer, [], "metadata-task")
+    await consumer.start()
+    async with running_loop(consumer):
+        client = consumer.kafka._client
+        await kill_metadata_task(client)
+        assert await asyncio.wait_for(client.force_metadata_update(), 10)
+        assert not client._sync_task.done()

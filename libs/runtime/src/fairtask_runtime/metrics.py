@@ -12,6 +12,10 @@ KAFKA_DLQ = Counter(
     "Messages sent to a dead-letter topic.",
     ["topic"],
 )
+KAFKA_METADATA_TASKS_REVIVED = Counter(
+    "fairtask_kafka_metadata_tasks_revived_total",
+    "Kafka clients whose metadata task had ended and was started again.",
+)
 KAFKA_CONSUMERS_REPLACED = Counter(
     "fairtask_kafka_consumers_replaced_total",
     "Kafka consumers given up as stalled (a commit that never returned, or nothing received "

@@ -40,6 +40,7 @@ from fairtask_runtime.kafka.dedupe import (
     seen_many,
 )
 from fairtask_runtime.kafka.dlq import DeadLetters
+from fairtask_runtime.kafka.metadata_task import revive as revive_metadata_task
 from fairtask_runtime.metrics import KAFKA_CONSUMERS_REPLACED, KAFKA_LAG, KAFKA_MESSAGES
 from fairtask_runtime.settings import ServiceSettings
 
@@ -166,6 +167,7 @@ class EventConsumer:
     async def run(self) -> None:
         try:
             while not self._stopping.is_set():
+                revive_metadata_task(self._consumer._client)
                 batch = await self._consumer.getmany(
                     timeout_ms=200, max_records=self._config.max_batch
                 )

@@ -6,6 +6,7 @@ from collections import Counter
 from aiokafka import AIOKafkaProducer
 
 from fairtask.v1 import envelope_pb2
+from fairtask_runtime.kafka.metadata_task import keep_alive
 from fairtask_runtime.kafka.partitioner import RecentKeysPartitioner
 from fairtask_runtime.metrics import EVENTS_PUBLISHED
 
@@ -27,14 +28,18 @@ class EventProducer:
             request_timeout_ms=15_000,
             partitioner=RecentKeysPartitioner(),
         )
+        self._keeper: asyncio.Task[None] | None = None
 
     def topic(self, name: str) -> str:
         return self._prefix + name
 
     async def start(self) -> None:
         await self._producer.start()
+        self._keeper = asyncio.create_task(keep_alive(self._producer.client))
 
     async def stop(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
         # flush() then stop(): everything already handed to publish() reaches the broker.
         await self._producer.flush()
         await self._producer.stop()
