@@ -235,13 +235,11 @@ class EventConsumer:
         finish leaving its group (the broker then drops it after the session timeout)."""
         try:
             await asyncio.wait_for(consumer.stop(), self._config.commit_timeout_s)
-        except asyncio.CancelledError:
-            # One of its stuck tasks, cancelled on its way out, unless we are the one
-            # being cancelled.
-            _reraise_if_cancelling()
-            log.warning("a Kafka consumer did not stop cleanly", exc_info=True)
-            await abandon(consumer)
-        except (TimeoutError, KafkaError):
+        except (asyncio.CancelledError, TimeoutError, KafkaError) as error:
+            if isinstance(error, asyncio.CancelledError):
+                # One of its stuck tasks, cancelled on its way out, unless we are the one
+                # being cancelled.
+                _reraise_if_cancelling()
             log.warning("a Kafka consumer did not stop cleanly", exc_info=True)
             await abandon(consumer)
 
@@ -339,9 +337,9 @@ class EventConsumer:
         offsets = {tp: pending.pop(tp) for tp in chosen if tp in pending}
         if offsets and not self._stalled:
             try:
-                await asyncio.wait_for(
-                    self._consumer.commit(offsets), self._config.commit_timeout_s
-                )
+                # asyncio.timeout rather than wait_for: no task of its own on every commit.
+                async with asyncio.timeout(self._config.commit_timeout_s):
+                    await self._consumer.commit(offsets)
             except TimeoutError:
                 # Not raised: this may run inside aiokafka's rebalance callback. The loop
                 # replaces the consumer; the offsets are redelivered.
@@ -362,7 +360,8 @@ class EventConsumer:
         consumer caught up when its fetching died would never look behind). Bounded: asking
         for positions waits while the group rebalances, which is no stall."""
         try:
-            return await asyncio.wait_for(self._partitions_suspect(), 1.0)
+            async with asyncio.timeout(1.0):  # every turn of the loop: no task of its own
+                return await self._partitions_suspect()
         except TimeoutError:
             return False
 

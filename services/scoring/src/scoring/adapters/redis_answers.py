@@ -36,10 +36,20 @@ _READ = """
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 """
 
-_STEP = """
-if redis.call('HEXISTS', KEYS[1], 'settled') == 1 then return 0 end
-if redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[1]) then return 0 end
-if tonumber(redis.call('HGET', KEYS[1], 'asked') or '1') ~= tonumber(ARGV[2]) then return 0 end
+# Whether the stored sheet is still unsettled with the answer count and asked count a step was
+# decided from (ARGV[1], ARGV[2]).
+_UNCHANGED = """
+local function unchanged()
+  return redis.call('HEXISTS', KEYS[1], 'settled') == 0
+    and redis.call('HLEN', KEYS[2]) == tonumber(ARGV[1])
+    and tonumber(redis.call('HGET', KEYS[1], 'asked') or '1') == tonumber(ARGV[2])
+end
+"""
+
+_STEP = (
+    _UNCHANGED
+    + """
+if not unchanged() then return 0 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4], 'pending', ARGV[5], 'asked', ARGV[6])
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
 if ARGV[3] == 'settled' then
@@ -50,13 +60,12 @@ else
 end
 return 1
 """
+)
 
-_ASK_AGAIN = """
-local waiting = redis.call('HEXISTS', KEYS[1], 'settled') == 0
-  and redis.call('HLEN', KEYS[2]) == tonumber(ARGV[1])
-  and tonumber(redis.call('HGET', KEYS[1], 'asked') or '1') == tonumber(ARGV[2])
-  and tonumber(ARGV[1]) < tonumber(ARGV[2])
-if not waiting then
+_ASK_AGAIN = (
+    _UNCHANGED
+    + """
+if not (unchanged() and tonumber(ARGV[1]) < tonumber(ARGV[2])) then
   redis.call('ZREM', KEYS[3], ARGV[5])
   return 0
 end
@@ -64,6 +73,7 @@ redis.call('HSET', KEYS[1], 'wanted', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return 1
 """
+)
 
 _ANNOUNCED = """
 if redis.call('HGET', KEYS[1], 'pending') == ARGV[1] then
