@@ -57,6 +57,7 @@ from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handl
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.rate_limits import RateLimit
+from fairtask_runtime.redis_pool import blocking_pool
 from fairtask_runtime.revoked_tokens import RedisRevokedTokens
 from fairtask_runtime.service import Closer, Loop, ServiceRuntime
 from fairtask_runtime.worker_tokens import codec_for
@@ -80,10 +81,8 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     client: redis.Redis = overrides.get("redis") or redis.Redis(
         # Blocking: a burst of worker messages waits for a free connection; the default pool
         # raises MaxConnectionsError past 100 at once, which killed the task consumer under load.
-        connection_pool=redis.BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=settings.redis_max_connections,
-            timeout=settings.redis_pool_timeout_s,
+        connection_pool=blocking_pool(
+            settings.redis_url, settings.redis_max_connections, settings.redis_pool_timeout_s
         )
     )
     clock: Clock = overrides.get("clock") or SystemClock()
