@@ -6,6 +6,7 @@ policy did not make itself (another replica's, or this replica's before its poli
 the policy never sees those, so it must not count the worker as free.
 """
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -22,8 +23,19 @@ class Engagement:
     by: str
 
 
+# A worker gone this long is forgotten (their latest connection's number): only entries of
+# the last minutes of the log ever compare with it.
+FORGET_GONE_AFTER_S = 2 * 86_400.0
+
+
 class Roster:
-    def __init__(self, policy: DispatchPolicy, by: str, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        policy: DispatchPolicy,
+        by: str,
+        wake: Callable[[], None],
+        forget_gone_after_s: float = FORGET_GONE_AFTER_S,
+    ) -> None:
         self.policy = policy
         self.by = by  # this replica's current policy, as named in the log
         self._wake = wake
@@ -32,6 +44,8 @@ class Roster:
         self._busy: dict[str, Engagement] = {}
         self._online: set[str] = set()
         self._cooling: dict[str, float] = {}
+        self._forget_after_s = forget_gone_after_s
+        self._gone: deque[tuple[float, str]] = deque()  # (when, worker), in order
 
     def connected(self, profile: WorkerProfile, seq: int, now: float) -> None:
         self.profiles[profile.worker_id] = profile
@@ -47,6 +61,7 @@ class Roster:
 
     def gone(self, worker_id: str, now: float) -> None:
         self.profiles.pop(worker_id, None)
+        self._gone.append((now, worker_id))
         self.refresh(worker_id, now)
 
     def engage(self, worker_id: str, engagement: Engagement, now: float) -> None:
@@ -78,10 +93,16 @@ class Roster:
         self.refresh(worker_id, now)
 
     def warm_up(self, now: float) -> None:
+        """The timer round: workers cooled off are offerable again, long gone ones forgotten."""
         for worker_id, until in list(self._cooling.items()):
             if until <= now:
                 del self._cooling[worker_id]
                 self.refresh(worker_id, now)
+        gone, cutoff = self._gone, now - self._forget_after_s
+        while gone and gone[0][0] <= cutoff:
+            _, worker_id = gone.popleft()
+            if worker_id not in self.profiles and worker_id not in self._busy:
+                self.seqs.pop(worker_id, None)
 
     def offerable(self, worker_id: str, now: float) -> bool:
         if worker_id not in self.profiles or self._cooling.get(worker_id, 0.0) > now:

@@ -20,11 +20,13 @@ deadline feasibility.
 import heapq
 import itertools
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from dispatcher.domain.scheduling.exposure import Exposure
 from dispatcher.domain.scheduling.local_time import window_state
 from dispatcher.domain.scheduling.policy import (
+    DAY_S,
     OfferDecision,
     PolicyStats,
     TaskSpec,
@@ -57,6 +59,11 @@ class FairConfig:
     # `timeouts`); unset, the caller runs them and reports each outcome (the dispatcher keeps
     # them in Redis so they survive a restart).
     lease_rules: LeaseRules | None = None
+    # A worker offline this long (and holding nothing) is forgotten: what is kept of them (their
+    # windows in the forecast, their exposure today, their work) would otherwise stay for as
+    # long as the process runs. Longer than a day, so their local day and any break are over;
+    # if they come back they start at their region's floor, as a new worker does.
+    forget_offline_after_s: float = 2 * DAY_S
 
 
 class FairScheduler:
@@ -69,6 +76,7 @@ class FairScheduler:
         self._crews: dict[CrewKey, Crew] = {}
         self._book = TaskBook(self._config.lease_rules)
         self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
+        self._went_offline: deque[tuple[float, str]] = deque()  # (when, worker), in order
         self._seq = itertools.count()
         self._stats = PolicyStats()
 
@@ -111,6 +119,8 @@ class FairScheduler:
         self._set_eligible(known, False, now)
         known.online = False
         known.epoch += 1
+        known.offline_since = now
+        self._went_offline.append((now, worker_id))
         if known.busy_task is not None:  # the lease waits out the grace period
             self._book.pause(known.busy_task, worker_id, now)
 
@@ -142,6 +152,7 @@ class FairScheduler:
     # -- decisions --------------------------------------------------------------------
     def decide(self, now: float) -> list[OfferDecision]:
         self._advance_windows(now)
+        self._forget_long_gone(now)
         decisions: list[OfferDecision] = []
         for pool in self._pools.values():
             if pool.queued_count and (not pool.settled or now >= pool.wake_at):
@@ -364,9 +375,29 @@ class FairScheduler:
         boundaries = self._boundaries
         while boundaries and boundaries[0][0] <= now:
             _, epoch, worker_id = heapq.heappop(boundaries)
-            worker = self._workers[worker_id]
-            if worker.online and epoch == worker.window_epoch:
+            worker = self._workers.get(worker_id)
+            if worker is not None and worker.online and epoch == worker.window_epoch:
                 self._refresh_window(worker, now)
+
+    def _forget_long_gone(self, now: float) -> None:
+        gone = self._went_offline
+        cutoff = now - self._config.forget_offline_after_s
+        while gone and gone[0][0] <= cutoff:
+            since, worker_id = gone.popleft()
+            worker = self._workers.get(worker_id)
+            if worker is None or worker.online or worker.offline_since != since:
+                continue  # forgotten already, or back since (a later entry is theirs)
+            if worker.busy_task is not None:
+                gone.append((now, worker_id))  # a lease still waits for them: look again later
+                worker.offline_since = now
+                continue
+            del self._workers[worker_id]
+            for pool in self._pools.values():
+                pool.unlearn(worker_id)
+
+    def known_workers(self) -> int:
+        """Workers the scheduler keeps anything of: online, or offline but not yet forgotten."""
+        return len(self._workers)
 
     def _set_eligible(self, worker: Worker, eligible: bool, now: float) -> None:
         worker.window_epoch += 1

@@ -18,6 +18,7 @@ from dispatcher.domain.scheduling.task_queue import TaskQueue
 _ticket = itertools.count()
 
 CrewKey = tuple[str, frozenset[str], bool, frozenset[str]]
+ShapeKey = tuple[int, tuple[object, ...]]  # a time zone's offset and the windows in it
 
 
 @dataclass(slots=True, eq=False)
@@ -34,6 +35,7 @@ class Worker:
     window_epoch: int = 0
     # Work charged: the worker-level virtual time.
     work_s: float = 0.0
+    offline_since: float = 0.0
 
     def refund(self, task: TaskSpec) -> None:
         self.work_s -= task.effort_s
@@ -197,8 +199,8 @@ class Pool:
         self.sensitive = sensitive
         self.regions: dict[str, Region] = {}
         self.tasks = TaskQueue()
-        self._shapes: dict[str, dict[tuple[int, tuple[object, ...]], _Shape]] = {}
-        self._learned: set[str] = set()
+        self._shapes: dict[str, dict[ShapeKey, _Shape]] = {}
+        self._learned: dict[str, tuple[str, ShapeKey]] = {}  # worker -> region, shape
         self._forecasts: dict[str, tuple[float, float, float, int]] = {}
         # Nothing new since the last decision round (no task, no freed or woken worker): the
         # pool is not looked at again before `wake_at` (held work due for a recheck).
@@ -227,11 +229,24 @@ class Pool:
         profile = worker.profile
         if profile.worker_id in self._learned:
             return
-        self._learned.add(profile.worker_id)
+        key: ShapeKey = (profile.utc_offset_s, tuple(profile.windows))
+        self._learned[profile.worker_id] = (profile.region, key)
         shapes = self._shapes.setdefault(profile.region, {})
-        key = (profile.utc_offset_s, tuple(profile.windows))
         shapes.setdefault(key, _Shape(profile)).count += 1
         self._forecasts.pop(profile.region, None)
+
+    def unlearn(self, worker_id: str) -> None:
+        """No longer counts a worker (forgotten) into the forecast."""
+        learned = self._learned.pop(worker_id, None)
+        if learned is None:
+            return
+        region, key = learned
+        shapes = self._shapes[region]
+        shape = shapes[key]
+        shape.count -= 1
+        if not shape.count:
+            del shapes[key]
+        self._forecasts.pop(region, None)
 
     def join(self, worker: Worker, now: float) -> None:
         self.learn(worker)

@@ -1,0 +1,43 @@
+"""The roster forgets a worker gone long enough (the number of their latest connection), and
+nobody still connected or busy."""
+
+from dispatcher.domain.scheduling.fair_share import FairScheduler
+from dispatcher.domain.scheduling.policy import Window, WorkerProfile
+from dispatcher.service_layer.roster import Engagement, Roster
+
+AFTER_S = 100.0
+
+
+def profile(worker_id: str) -> WorkerProfile:
+    return WorkerProfile(worker_id, "north", 0, (Window(0, 24 * 60),))
+
+
+def roster() -> Roster:
+    return Roster(FairScheduler(), "r1/0", lambda: None, forget_gone_after_s=AFTER_S)
+
+
+def test_a_worker_gone_for_the_time_set_is_forgotten() -> None:
+    r = roster()
+    r.connected(profile("ana"), 3, 0.0)
+    r.connected(profile("ben"), 1, 0.0)
+    r.gone("ana", 10.0)
+
+    r.warm_up(10.0 + AFTER_S - 1)
+    assert r.seqs == {"ana": 3, "ben": 1}
+    r.warm_up(10.0 + AFTER_S)
+    assert r.seqs == {"ben": 1}
+
+
+def test_a_worker_back_or_busy_elsewhere_is_kept() -> None:
+    r = roster()
+    r.connected(profile("ana"), 1, 0.0)
+    r.connected(profile("ben"), 1, 0.0)
+    r.gone("ana", 10.0)
+    r.gone("ben", 10.0)
+    r.connected(profile("ana"), 2, 20.0)  # back, on a new connection
+    # Still on a lease another replica holds for them.
+    r.engage("ben", Engagement("t1", "o1", "l1", "r2/0"), 30.0)
+
+    r.warm_up(10.0 + AFTER_S)
+
+    assert r.seqs == {"ana": 2, "ben": 1}
