@@ -106,23 +106,27 @@ class RedisTransitionLog:
 
 
 class _Entry:
-    """One log entry's fields, decoded as they are asked for."""
+    """One log entry's fields, decoded as they are asked for (by their names as bytes: the
+    entries of an offer cycle are read twice each, by the follower and the relay)."""
+
+    __slots__ = ("_f", "_tasks")
 
     def __init__(self, fields: dict[bytes, bytes], tasks: TaskCache) -> None:
         self._f = fields
         self._tasks = tasks
 
-    def __getitem__(self, name: str) -> str:
-        return self._f.get(name.encode(), b"").decode()
+    def __getitem__(self, name: bytes) -> str:
+        value = self._f.get(name)
+        return value.decode() if value else ""
 
-    def number(self, name: str) -> int:
-        return int(self._f[name.encode()])
+    def number(self, name: bytes) -> int:
+        return int(self._f[name])
 
-    def moment(self, name: str) -> datetime:
-        return from_ms(self._f[name.encode()])
+    def moment(self, name: bytes) -> datetime:
+        return _moment(self._f[name])
 
     def task(self) -> Task:
-        return self._tasks.get(self["task"], self._f[b"t"])
+        return self._tasks.get(self[b"task"], self._f[b"t"])
 
     def hello(self) -> Hello:
         return hello_from_json(self._f[b"hello"])
@@ -131,56 +135,77 @@ class _Entry:
         return self._f[b"answer"]
 
 
+_last_moment: tuple[bytes, datetime] = (b"", datetime.min)
+
+
+def _moment(ms: bytes) -> datetime:
+    """`from_ms`, remembering the last one: an entry's times are often one and the same (a
+    lease's start, last beat and the entry itself), and so are those of entries written in the
+    same millisecond."""
+    global _last_moment
+    last_ms, last = _last_moment
+    if ms != last_ms:
+        last = from_ms(ms)
+        _last_moment = (ms, last)
+    return last
+
+
 def _transition(position: str, e: _Entry, noting: str) -> Transition:
-    origin = e["origin"]
+    origin = e[b"origin"]
     change = _noted(e) if origin == noting else _change(e)
-    return Transition(position, origin, e.moment("at"), e["id"], change)
+    return Transition(position, origin, e.moment(b"at"), e[b"id"], change)
 
 
 def _noted(e: _Entry) -> Noted:
-    return Noted(e["kind"], e["worker"], e["task"], e["offer"], e["lease"], e["by"])
+    return Noted(e[b"kind"], e[b"worker"], e[b"task"], e[b"offer"], e[b"lease"], e[b"by"])
 
 
 def _change(e: _Entry) -> Change:
-    kind = e["kind"]
+    kind = e[b"kind"]
     if kind == "connected":
         return Connected(
-            e.hello(), e.number("seq"), e["holder"], e["lease"], e["task"], e["offer"], e["by"]
+            e.hello(),
+            e.number(b"seq"),
+            e[b"holder"],
+            e[b"lease"],
+            e[b"task"],
+            e[b"offer"],
+            e[b"by"],
         )
     if kind == "disconnected":
-        return Disconnected(e["worker"], e["region"], e.number("seq"), e["holder"])
+        return Disconnected(e[b"worker"], e[b"region"], e.number(b"seq"), e[b"holder"])
     if kind == "cancelled":
         return Cancelled(
-            e["task"],
-            e["pool"],
-            e["offer"],
-            e["worker"],
-            e["by"],
-            e["platform"],
-            e["reason"],
-            e["answer_of"],
+            e[b"task"],
+            e[b"pool"],
+            e[b"offer"],
+            e[b"worker"],
+            e[b"by"],
+            e[b"platform"],
+            e[b"reason"],
+            e[b"answer_of"],
         )
     if kind == "queued":
         return Queued(e.task())
     if kind in ("offered", "closed"):
-        offer = Offer(e["offer"], e.task(), e["worker"], e.moment("expires"))
+        offer = Offer(e[b"offer"], e.task(), e[b"worker"], e.moment(b"expires"))
         if kind == "offered":
-            return Offered(offer, e["by"], e["region"], e["holder"], e.number("seq"))
-        return OfferEnded(offer, e["by"], OfferOutcome(e["outcome"]))
+            return Offered(offer, e[b"by"], e[b"region"], e[b"holder"], e.number(b"seq"))
+        return OfferEnded(offer, e[b"by"], OfferOutcome(e[b"outcome"]))
     lease = Lease(
-        lease_id=e["lease"],
+        lease_id=e[b"lease"],
         task=e.task(),
-        worker_id=e["worker"],
-        region=e["region"],
-        offer_id=e["offer"],
-        leased_at=e.moment("leased_at"),
-        last_seen=e.moment("last_seen"),
+        worker_id=e[b"worker"],
+        region=e[b"region"],
+        offer_id=e[b"offer"],
+        leased_at=e.moment(b"leased_at"),
+        last_seen=e.moment(b"last_seen"),
         active=kind == "assigned",
     )
     if kind == "assigned":
-        return Assigned(lease, e["by"])
+        return Assigned(lease, e[b"by"])
     if kind == "submitted":
-        return Submitted(lease, e["by"], e["submission"], e.answer(), e.number("worked"))
+        return Submitted(lease, e[b"by"], e[b"submission"], e.answer(), e.number(b"worked"))
     if kind == "released":
-        return Released(lease, e["by"], e.number("worked"), e["reason"])
+        return Released(lease, e[b"by"], e.number(b"worked"), e[b"reason"])
     raise ValueError(f"unknown log entry {kind!r}")
