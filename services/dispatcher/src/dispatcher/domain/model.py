@@ -1,5 +1,6 @@
 """What the dispatcher knows about task types, tasks, offers and leases."""
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,8 +109,10 @@ class Lease:
         return max(int((self.last_seen - self.leased_at).total_seconds()), 0)
 
 
+@functools.lru_cache(maxsize=4096)
 def task_id_for(platform_id: str, client_task_id: str) -> str:
-    """Deterministic, so a retried submission names the same task even after a crash."""
+    """Deterministic, so a retried submission names the same task even after a crash.
+    Remembered for a moment: a submission asks twice per task (its fingerprint, then its id)."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{platform_id}\x00{client_task_id}"))
 
 
