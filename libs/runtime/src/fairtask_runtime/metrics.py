@@ -24,8 +24,9 @@ KAFKA_CONSUMERS_REPLACED = Counter(
 )
 KAFKA_LAG = Gauge(
     "fairtask_kafka_consumer_lag_messages",
-    "Messages between the consumer's position and the partition's end.",
-    ["topic", "partition"],
+    "Messages between the consumer group's position and the partition's end, for the "
+    "partitions this process holds now.",
+    ["group", "topic", "partition"],
 )
 EVENTS_PUBLISHED = Counter(
     "fairtask_events_published_total",

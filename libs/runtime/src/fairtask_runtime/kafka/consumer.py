@@ -20,6 +20,7 @@ one joins the group in its place.
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,9 @@ class EventConsumer:
         # behind without receiving anything.
         self._stalled = ""
         self._quiet_since: float | None = None
+        # The partitions whose lag this consumer exports: removed once they are no longer its
+        # own, else a partition handed to another replica would show its last lag for ever.
+        self._lag_shown: set[tuple[str, str]] = set()
         # Exported at 0 from the start, so the first replacement is an increase to alert on.
         KAFKA_CONSUMERS_REPLACED.labels(config.group_id)
         # One retrier for every message, used one message at a time (run() handles them in
@@ -190,6 +194,7 @@ class EventConsumer:
         finally:
             await self._commit()
             await self._stop_consumer(self._consumer)
+            self._show_lag_of(set())
 
     def _watch_progress(self, received: bool, suspect: bool) -> None:
         """A consumer that receives nothing although a partition looks stuck (behind, or no
@@ -219,6 +224,7 @@ class EventConsumer:
             except Exception:
                 log.error("on_revoked failed while replacing a consumer", exc_info=True)
         await self._stop_consumer(self._consumer)
+        self._show_lag_of(set())
         self._stalled, self._quiet_since = "", None
         while not self._stopping.is_set():
             self._consumer = self._new_consumer()
@@ -368,7 +374,9 @@ class EventConsumer:
     async def _partitions_suspect(self) -> bool:
         suspect = False
         stale_before_ms = (time.time() - self._config.stall_after_s) * 1000
-        for tp in self._consumer.assignment():
+        assigned = self._consumer.assignment()
+        self._show_lag_of({(tp.topic, str(tp.partition)) for tp in assigned})
+        for tp in assigned:
             try:
                 polled = self._consumer.last_poll_timestamp(tp)
                 suspect = suspect or (polled is not None and polled < stale_before_ms)
@@ -381,9 +389,17 @@ class EventConsumer:
             except (AssertionError, IllegalStateError):
                 continue  # revoked meanwhile
             lag = max(end - position, 0)
-            KAFKA_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+            KAFKA_LAG.labels(self._config.group_id, tp.topic, str(tp.partition)).set(lag)
             suspect = suspect or lag > 0
         return suspect
+
+    def _show_lag_of(self, partitions: set[tuple[str, str]]) -> None:
+        """Drops the lag of the (topic, partition)s this consumer no longer holds."""
+        group = self._config.group_id
+        for topic, partition in self._lag_shown - partitions:
+            with contextlib.suppress(KeyError):
+                KAFKA_LAG.remove(group, topic, partition)
+        self._lag_shown = partitions
 
 
 def _reraise_if_cancelling() -> None:
