@@ -41,3 +41,15 @@ def test_a_worker_back_or_busy_elsewhere_is_kept() -> None:
     r.warm_up(10.0 + AFTER_S)
 
     assert r.seqs == {"ana": 2, "ben": 1}
+
+
+def test_a_worker_who_comes_and_goes_is_forgotten_after_their_last_departure() -> None:
+    r = roster()
+    for second in range(1, 500):
+        r.connected(profile("ana"), second, float(second))
+        r.gone("ana", second + 0.5)
+
+    r.warm_up(499.5 + AFTER_S - 1)
+    assert r.seqs == {"ana": 499}
+    r.warm_up(499.5 + AFTER_S)
+    assert r.seqs == {}

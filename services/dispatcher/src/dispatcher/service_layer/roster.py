@@ -6,7 +6,7 @@ policy did not make itself (another replica's, or this replica's before its poli
 the policy never sees those, so it must not count the worker as free.
 """
 
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -45,10 +45,12 @@ class Roster:
         self._online: set[str] = set()
         self._cooling: dict[str, float] = {}
         self._forget_after_s = forget_gone_after_s
-        self._gone: deque[tuple[float, str]] = deque()  # (when, worker), in order
+        # Workers gone and not forgotten yet -> since when, oldest first (one entry each).
+        self._gone: OrderedDict[str, float] = OrderedDict()
 
     def connected(self, profile: WorkerProfile, seq: int, now: float) -> None:
         self.profiles[profile.worker_id] = profile
+        self._gone.pop(profile.worker_id, None)
         self.seqs[profile.worker_id] = max(self.seqs.get(profile.worker_id, 0), seq)
         self.refresh(profile.worker_id, now, profile_changed=True)
 
@@ -61,7 +63,8 @@ class Roster:
 
     def gone(self, worker_id: str, now: float) -> None:
         self.profiles.pop(worker_id, None)
-        self._gone.append((now, worker_id))
+        self._gone[worker_id] = now
+        self._gone.move_to_end(worker_id)
         self.refresh(worker_id, now)
 
     def engage(self, worker_id: str, engagement: Engagement, now: float) -> None:
@@ -99,9 +102,14 @@ class Roster:
                 del self._cooling[worker_id]
                 self.refresh(worker_id, now)
         gone, cutoff = self._gone, now - self._forget_after_s
-        while gone and gone[0][0] <= cutoff:
-            _, worker_id = gone.popleft()
-            if worker_id not in self.profiles and worker_id not in self._busy:
+        while gone:
+            worker_id, since = next(iter(gone.items()))
+            if since > cutoff:
+                break
+            del gone[worker_id]
+            if worker_id in self._busy:
+                gone[worker_id] = now  # busy elsewhere (another replica's lease): later
+            else:
                 self.seqs.pop(worker_id, None)
 
     def offerable(self, worker_id: str, now: float) -> bool:

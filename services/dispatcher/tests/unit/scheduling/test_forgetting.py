@@ -104,3 +104,17 @@ def test_a_forgotten_worker_no_longer_counts_in_when_their_region_wakes() -> Non
     pool.unlearn("ana")  # twice: nothing more to forget
     pool.unlearn("ben")
     assert pool.forecast(region, 0.0)[2] == 0
+
+
+def test_a_worker_who_comes_and_goes_is_forgotten_only_after_their_last_departure() -> None:
+    policy = scheduler()
+    policy.worker_online(worker("ben"), 0.0)
+    policy.worker_offline("ben", 0.0)  # ben left for good at once
+    for second in range(1, 1_000):  # ana's connection drops and comes back all the time
+        policy.worker_online(worker("ana"), float(second))
+        policy.worker_offline("ana", second + 0.5)
+
+    policy.decide(999.5 + AFTER_S - 1)
+    assert policy.known_workers() == 1  # ben forgotten, ana not yet
+    policy.decide(999.5 + AFTER_S)
+    assert policy.known_workers() == 0

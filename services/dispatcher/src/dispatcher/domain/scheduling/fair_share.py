@@ -20,7 +20,7 @@ deadline feasibility.
 import heapq
 import itertools
 import math
-from collections import deque
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from dispatcher.domain.scheduling.exposure import Exposure
@@ -76,7 +76,9 @@ class FairScheduler:
         self._crews: dict[CrewKey, Crew] = {}
         self._book = TaskBook(self._config.lease_rules)
         self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
-        self._went_offline: deque[tuple[float, str]] = deque()  # (when, worker), in order
+        # Workers offline and not forgotten yet -> since when, oldest first: one entry each,
+        # however often they come and go.
+        self._offline: OrderedDict[str, float] = OrderedDict()
         self._seq = itertools.count()
         self._stats = PolicyStats()
 
@@ -108,6 +110,7 @@ class FairScheduler:
         if known.online:
             return
         known.online = True
+        self._offline.pop(worker.worker_id, None)
         if known.busy_task is not None:  # back within grace: the paused lease goes on
             self._book.resume(known.busy_task, worker.worker_id, now)
         self._refresh_window(known, now)
@@ -119,8 +122,8 @@ class FairScheduler:
         self._set_eligible(known, False, now)
         known.online = False
         known.epoch += 1
-        known.offline_since = now
-        self._went_offline.append((now, worker_id))
+        self._offline[worker_id] = now
+        self._offline.move_to_end(worker_id)
         if known.busy_task is not None:  # the lease waits out the grace period
             self._book.pause(known.busy_task, worker_id, now)
 
@@ -380,16 +383,16 @@ class FairScheduler:
                 self._refresh_window(worker, now)
 
     def _forget_long_gone(self, now: float) -> None:
-        gone = self._went_offline
+        offline = self._offline
         cutoff = now - self._config.forget_offline_after_s
-        while gone and gone[0][0] <= cutoff:
-            since, worker_id = gone.popleft()
-            worker = self._workers.get(worker_id)
-            if worker is None or worker.online or worker.offline_since != since:
-                continue  # forgotten already, or back since (a later entry is theirs)
+        while offline:
+            worker_id, since = next(iter(offline.items()))
+            if since > cutoff:
+                break
+            del offline[worker_id]
+            worker = self._workers[worker_id]
             if worker.busy_task is not None:
-                gone.append((now, worker_id))  # a lease still waits for them: look again later
-                worker.offline_since = now
+                offline[worker_id] = now  # a lease still waits for them: look again later
                 continue
             del self._workers[worker_id]
             for pool in self._pools.values():

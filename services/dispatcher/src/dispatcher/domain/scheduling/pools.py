@@ -35,7 +35,6 @@ class Worker:
     window_epoch: int = 0
     # Work charged: the worker-level virtual time.
     work_s: float = 0.0
-    offline_since: float = 0.0
 
     def refund(self, task: TaskSpec) -> None:
         self.work_s -= task.effort_s
