@@ -1,6 +1,5 @@
 """What the dispatcher knows about task types, tasks, offers and leases."""
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,10 +108,8 @@ class Lease:
         return max(int((self.last_seen - self.leased_at).total_seconds()), 0)
 
 
-@functools.lru_cache(maxsize=4096)
 def task_id_for(platform_id: str, client_task_id: str) -> str:
-    """Deterministic, so a retried submission names the same task even after a crash.
-    Remembered for a moment: a submission asks twice per task (its fingerprint, then its id)."""
+    """Deterministic, so a retried submission names the same task even after a crash."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{platform_id}\x00{client_task_id}"))
 
 
