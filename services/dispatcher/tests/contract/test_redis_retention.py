@@ -14,7 +14,6 @@ from store_helpers import ALIVE, PLATFORM, REPLICA, at, dropped, leased, make_ta
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore
 from dispatcher.domain.model import TaskState
-from dispatcher.service_layer.ports import Accepted
 
 pytestmark = pytest.mark.integration
 
@@ -120,37 +119,3 @@ async def test_an_overdue_entry_whose_task_is_gone_is_dropped(kept: Kept) -> Non
     assert await kept.store.overdue_tasks(at(31), 10) == [task]
 
     assert await kept.client.zrange(f"{kept.prefix}deadlines", 0, -1) == [task.task_id.encode()]
-
-
-async def test_a_client_task_ids_fingerprint_goes_with_its_finished_task(kept: Kept) -> None:
-    store = kept.store
-    done, working = make_task("done"), make_task("work")
-    accepted = [
-        Accepted(t.client_task_id, t.task_id, f"fp-{t.client_task_id}", "bbox")
-        for t in (done, working)
-    ]
-    await store.record_accepted(PLATFORM, accepted)
-    await leased(store, done)
-    await leased(store, working, "w2", "l2")
-    assert await store.fingerprints(PLATFORM, ["done", "work"]) == {
-        "done": "fp-done",
-        "work": "fp-work",
-    }
-    assert await store.complete("l1", "w1", b"3 cars", 9, "s1", at(10))
-
-    await asyncio.sleep(KEPT_S + 0.3)
-
-    # Kept while in play; once the finished task is gone its client id may name a new task.
-    assert await store.fingerprints(PLATFORM, ["done", "work"]) == {"work": "fp-work"}
-    assert not [key async for key in kept.client.scan_iter(match=f"{kept.prefix}client:*")]
-
-
-async def test_fingerprints_recorded_by_earlier_versions_are_still_read(kept: Kept) -> None:
-    # Versions before kept them in one hash per platform, field per client task id.
-    await kept.client.hset(f"{kept.prefix}client:{PLATFORM}", "old", "fp-old")
-    task = make_task("new")
-    await kept.store.record_accepted(PLATFORM, [Accepted("new", task.task_id, "fp-new", "bbox")])
-
-    found = await kept.store.fingerprints(PLATFORM, ["old", "new", "never"])
-
-    assert found == {"old": "fp-old", "new": "fp-new"}

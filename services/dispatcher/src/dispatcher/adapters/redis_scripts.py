@@ -62,14 +62,12 @@ end
 
 # ARGV: prefix, platform, then (client id, task id, fingerprint, task type) per task.
 # A task still on its way through Kafka counts towards its platform's backlog until ingested.
-# The fingerprint of its content is kept in the task's hash, so it goes when the finished task
-# does: a resubmission with the same client id is a no-op for as long as the task is kept.
 RECORD_ACCEPTED = """
 local p, platform = ARGV[1], ARGV[2]
 for i = 3, #ARGV, 4 do
   local cid, tid, printed, ttype = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local tk = p .. 'task:' .. tid
-  redis.call('HSET', tk, 'fingerprint', printed)
+  redis.call('HSET', p .. 'client:' .. platform, cid, printed)
   redis.call('HSETNX', tk, 'platform_id', platform)
   redis.call('HSETNX', tk, 'client_task_id', cid)
   redis.call('HSETNX', tk, 'task_type', ttype)
@@ -79,22 +77,6 @@ for i = 3, #ARGV, 4 do
   end
 end
 return 1
-"""
-
-# ARGV: prefix, platform, then (client id, task id) per task: the fingerprint of each, or ''.
-# Versions before kept them in one hash per platform (`client:<platform>`, never trimmed); what
-# they recorded is still read from it, nothing is written there any more.
-FINGERPRINTS = """
-local p, platform = ARGV[1], ARGV[2]
-local found = {}
-for i = 3, #ARGV, 2 do
-  local printed = redis.call('HGET', p .. 'task:' .. ARGV[i + 1], 'fingerprint')
-  if not printed then
-    printed = redis.call('HGET', p .. 'client:' .. platform, ARGV[i])
-  end
-  found[#found + 1] = printed or ''
-end
-return found
 """
 
 # Waiting = on its way through Kafka + queued in any of the platform's pools.

@@ -18,16 +18,7 @@ from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.values import as_bytes, as_text, from_ms, to_ms
 from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
-from dispatcher.domain.model import (
-    Lease,
-    Offer,
-    Overlap,
-    Task,
-    TaskState,
-    TaskStatus,
-    TaskType,
-    task_id_for,
-)
+from dispatcher.domain.model import Lease, Offer, Overlap, Task, TaskState, TaskStatus, TaskType
 from dispatcher.service_layer.ports import (
     Accepted,
     Cancellation,
@@ -101,7 +92,6 @@ class RedisTaskStore:
         # A finished task's and an ended lease's keys expire after this long.
         self._kept_ms = max(int(finished_kept_s * 1000), 1)
         self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
-        self._fingerprints = client.register_script(redis_scripts.FINGERPRINTS)
         self._backlog = client.register_script(redis_scripts.BACKLOG)
         self._ingest = client.register_script(redis_scripts.INGEST)
         self._cancel = client.register_script(redis_scripts.CANCEL)
@@ -122,9 +112,8 @@ class RedisTaskStore:
     ) -> dict[str, str]:
         if not client_task_ids:
             return {}
-        ids = [(c, task_id_for(platform_id, c)) for c in client_task_ids]
-        raw = await self._fingerprints(args=[self._p, platform_id, *itertools.chain(*ids)])
-        return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v}
+        raw = await self._r.hmget(f"{self._p}client:{platform_id}", list(client_task_ids))
+        return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
 
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
