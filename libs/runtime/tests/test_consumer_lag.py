@@ -3,6 +3,7 @@ now: a partition handed to another replica, or a consumer stopped, leaves no sta
 behind (the lag alert sums what every replica exports)."""
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -44,7 +45,7 @@ class HeldPartitions:
         return self.held
 
     def last_poll_timestamp(self, tp: TopicPartition) -> int:
-        return int(asyncio.get_running_loop().time() * 1000)
+        return int(time.time() * 1000)  # fetched just now
 
     def highwater(self, tp: TopicPartition) -> int:
         return 10 + tp.partition
@@ -57,6 +58,7 @@ async def test_a_partition_no_longer_held_no_longer_shows_its_lag() -> None:
     config = ConsumerConfig(bootstrap="127.0.0.1:9", group_id="lag-moved", topics=(TOPIC,))
     unused: Any = None  # nothing is dead-lettered here
     consumer = EventConsumer(config, ignore, DeadLetters(unused, max_ratio=0.5))
+    never_started = consumer.kafka
     consumer._consumer = HeldPartitions(0, 1, 2)  # type: ignore[assignment]
 
     await consumer._inspect_partitions()
@@ -66,6 +68,7 @@ async def test_a_partition_no_longer_held_no_longer_shows_its_lag() -> None:
     consumer._consumer = HeldPartitions(2, 3)  # type: ignore[assignment]
     await consumer._inspect_partitions()
     assert shown("lag-moved") == {(TOPIC, "2"): 2, (TOPIC, "3"): 3}
+    await never_started.stop()
 
 
 @pytest.mark.integration

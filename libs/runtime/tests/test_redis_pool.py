@@ -1,6 +1,7 @@
 """Connections packed by hiredis send what redis-py's own packer sends, refuse what it refuses,
 and keep the URL's kind of connection."""
 
+import uuid
 from typing import Any
 
 import pytest
@@ -65,18 +66,27 @@ def test_the_urls_database_and_host_are_kept() -> None:
     assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("example.invalid", 7000, 4)
 
 
+def test_what_the_urls_query_says_wins_as_with_from_url() -> None:
+    url = "redis://example.invalid:7000/0?max_connections=7&timeout=2.5&socket_timeout=9"
+    pool = blocking_pool(url, max_connections=64, timeout_s=5.0)
+    theirs = redis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5.0)
+    assert (pool.max_connections, pool.timeout) == (theirs.max_connections, theirs.timeout)
+    assert pool.connection_kwargs["socket_timeout"] == 9.0
+
+
 @pytest.mark.integration
 async def test_commands_and_scripts_round_trip(stack_endpoints: Any) -> None:
     client = redis.Redis(connection_pool=blocking_pool(stack_endpoints.redis_url, 4, 5.0))
+    text, number = f"redis-pool:{uuid.uuid4().hex}", f"redis-pool:{uuid.uuid4().hex}"
     try:
-        await client.set("redis-pool:test", "é\x00")
-        assert await client.get("redis-pool:test") == "é\x00".encode()
+        await client.set(text, "é\x00")
+        assert await client.get(text) == "é\x00".encode()
         script = client.register_script("return {KEYS[1], ARGV[1], tonumber(ARGV[2]) + 1}")
         assert await script(keys=["k"], args=[b"\xff", 41]) == [b"k", b"\xff", 42]
         async with client.pipeline(transaction=True) as pipe:
-            pipe.incr("redis-pool:n", 2)
-            pipe.get("redis-pool:n")
+            pipe.incr(number, 2)
+            pipe.get(number)
             assert await pipe.execute() == [2, b"2"]
     finally:
-        await client.delete("redis-pool:test", "redis-pool:n")
+        await client.delete(text, number)
         await client.aclose()

@@ -3,8 +3,10 @@
 redis-py's asyncio connections pack every command into the Redis protocol in Python (about
 7 µs for a script call with a dozen arguments); its synchronous ones use hiredis's C packer
 (about 1 µs), which the asyncio side lacks. A dispatcher makes a dozen calls per offer, so its
-connections pack with hiredis too. Same bytes on the wire, same refusals: both reject a bool
-or None as an argument (DataError).
+connections pack with hiredis too. For the arguments the services send (str, bytes, int,
+float) the bytes on the wire are the same, and a bool or None is refused (DataError) as by
+redis-py. Unlike redis-py's packer, hiredis refuses a bytearray or an enum too, and always
+encodes str as strict UTF-8 (a URL's `encoding` option is not used).
 """
 
 from typing import Any
@@ -57,8 +59,12 @@ _PACKED: dict[type[AbstractConnection], type[AbstractConnection]] = {
 def blocking_pool(url: str, max_connections: int, timeout_s: float) -> redis.BlockingConnectionPool:
     """A pool of at most `max_connections` whose callers wait up to `timeout_s` for a free one
     (redis-py's default pool raises past its limit instead), packing with hiredis."""
-    options = parse_url(url)  # from_url would let the URL's scheme pick the class again
+    # As from_url: what the URL's query says wins; but from_url would let the URL's scheme
+    # pick the connection class again.
+    options: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": timeout_s,
+        **parse_url(url),
+    }
     options["connection_class"] = _PACKED[options.get("connection_class", Connection)]
-    return redis.BlockingConnectionPool(
-        max_connections=max_connections, timeout=timeout_s, **options
-    )
+    return redis.BlockingConnectionPool(**options)

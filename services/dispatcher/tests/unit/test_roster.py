@@ -1,6 +1,8 @@
 """The roster forgets a worker gone long enough (the number of their latest connection), and
 nobody still connected or busy."""
 
+import pytest
+
 from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.scheduling.policy import Window, WorkerProfile
 from dispatcher.service_layer.roster import Engagement, Roster
@@ -49,7 +51,14 @@ def test_a_worker_who_comes_and_goes_is_forgotten_after_their_last_departure() -
         r.connected(profile("ana"), second, float(second))
         r.gone("ana", second + 0.5)
 
+    assert len(r._gone) == 1  # one entry waits to be forgotten, however often they left
     r.warm_up(499.5 + AFTER_S - 1)
     assert r.seqs == {"ana": 499}
     r.warm_up(499.5 + AFTER_S)
     assert r.seqs == {}
+    assert not r._gone
+
+
+def test_the_time_set_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Roster(FairScheduler(), "r1/0", lambda: None, forget_gone_after_s=0.0)

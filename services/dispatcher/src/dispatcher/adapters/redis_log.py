@@ -135,13 +135,13 @@ class _Entry:
         return self._f[b"answer"]
 
 
-_last_moment: tuple[bytes, datetime] = (b"", datetime.min)
+_last_moment: tuple[bytes | None, datetime] = (None, datetime.min)
 
 
 def _moment(ms: bytes) -> datetime:
     """`from_ms`, remembering the last one: an entry's times are often one and the same (a
     lease's start, last beat and the entry itself), and so are those of entries written in the
-    same millisecond."""
+    same millisecond. A field that is not a number raises, as `from_ms` does."""
     global _last_moment
     last_ms, last = _last_moment
     if ms != last_ms:

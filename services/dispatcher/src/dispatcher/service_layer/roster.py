@@ -44,6 +44,8 @@ class Roster:
         self._busy: dict[str, Engagement] = {}
         self._online: set[str] = set()
         self._cooling: dict[str, float] = {}
+        if forget_gone_after_s <= 0:
+            raise ValueError("forget_gone_after_s must be positive")
         self._forget_after_s = forget_gone_after_s
         # Workers gone and not forgotten yet -> since when, oldest first (one entry each).
         self._gone: OrderedDict[str, float] = OrderedDict()

@@ -2,6 +2,8 @@
 a process that runs for weeks does not keep every worker it ever saw; a worker who comes back
 is served like a new one, and nothing still waiting for a worker is dropped with them."""
 
+import pytest
+
 from dispatcher.domain.scheduling.exposure import Exposure
 from dispatcher.domain.scheduling.fair_share import FairConfig, FairScheduler
 from dispatcher.domain.scheduling.policy import TaskSpec, Window, WorkerProfile
@@ -22,7 +24,7 @@ def scheduler() -> FairScheduler:
     return FairScheduler(config=FairConfig(forget_offline_after_s=AFTER_S))
 
 
-def test_a_worker_away_for_the_time_set_is_forgotten_and_served_as_new_on_return() -> None:
+def test_a_worker_away_for_the_time_set_is_forgotten_and_served_on_return() -> None:
     policy = scheduler()
     policy.worker_online(worker("ana"), 0.0)
     policy.worker_online(worker("ben"), 0.0)
@@ -114,7 +116,26 @@ def test_a_worker_who_comes_and_goes_is_forgotten_only_after_their_last_departur
         policy.worker_online(worker("ana"), float(second))
         policy.worker_offline("ana", second + 0.5)
 
+    # One entry each waits to be forgotten, however often they left.
+    assert len(policy._offline) == 2
     policy.decide(999.5 + AFTER_S - 1)
     assert policy.known_workers() == 1  # ben forgotten, ana not yet
     policy.decide(999.5 + AFTER_S)
     assert policy.known_workers() == 0
+    assert not policy._offline
+
+
+def test_a_worker_the_caller_registered_is_kept_however_long_away() -> None:
+    policy = scheduler()
+    policy.worker_known(worker("ana"))  # the whole workforce, known before anyone connects
+    policy.worker_online(worker("ana"), 0.0)
+    policy.worker_offline("ana", 10.0)
+
+    policy.decide(10.0 + 10 * AFTER_S)
+
+    assert policy.known_workers() == 1
+
+
+def test_the_time_set_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        FairConfig(forget_offline_after_s=0.0)

@@ -59,11 +59,16 @@ class FairConfig:
     # `timeouts`); unset, the caller runs them and reports each outcome (the dispatcher keeps
     # them in Redis so they survive a restart).
     lease_rules: LeaseRules | None = None
-    # A worker offline this long (and holding nothing) is forgotten: what is kept of them (their
-    # windows in the forecast, their exposure today, their work) would otherwise stay for as
-    # long as the process runs. Longer than a day, so their local day and any break are over;
-    # if they come back they start at their region's floor, as a new worker does.
+    # A worker who came online, then was offline this long (and holds nothing) is forgotten:
+    # what is kept of them (their windows in the forecast, their exposure today, their work)
+    # would otherwise stay for as long as the process runs. Longer than a day, so their local
+    # day and any break are over; if they come back they start at their region's floor, as a
+    # new worker does. Workers registered with `worker_known` stay until the caller says.
     forget_offline_after_s: float = 2 * DAY_S
+
+    def __post_init__(self) -> None:
+        if self.forget_offline_after_s <= 0:
+            raise ValueError("forget_offline_after_s must be positive")
 
 
 class FairScheduler:
@@ -84,16 +89,20 @@ class FairScheduler:
 
     # -- who is there -----------------------------------------------------------------
     def worker_known(self, worker: WorkerProfile, now: float = 0.0) -> None:
-        """Registers a worker's windows before they connect, to forecast when regions wake."""
+        """Registers a worker's windows before they connect, to forecast when regions wake.
+        A registered worker is never forgotten while offline."""
+        self._know(worker, now).registered = True
+
+    def _know(self, worker: WorkerProfile, now: float) -> Worker:
         known = self._workers.get(worker.worker_id)
         if known is None:
             known = self._workers[worker.worker_id] = Worker(worker, Exposure(), self._crew(worker))
             for pool in known.crew.pools:
                 pool.learn(known)
-            return
+            return known
         if Crew.key_of(worker) == Crew.key_of(known.profile):
             known.profile = worker
-            return
+            return known
         # New skills, opt-in or region: the worker moves to another crew and other pools.
         eligible = known.eligible
         if eligible:
@@ -103,10 +112,10 @@ class FairScheduler:
             pool.learn(known)
         if eligible:
             self._set_eligible(known, True, now)
+        return known
 
     def worker_online(self, worker: WorkerProfile, now: float) -> None:
-        self.worker_known(worker, now)
-        known = self._workers[worker.worker_id]
+        known = self._know(worker, now)
         if known.online:
             return
         known.online = True
@@ -122,8 +131,9 @@ class FairScheduler:
         self._set_eligible(known, False, now)
         known.online = False
         known.epoch += 1
-        self._offline[worker_id] = now
-        self._offline.move_to_end(worker_id)
+        if not known.registered:
+            self._offline[worker_id] = now
+            self._offline.move_to_end(worker_id)
         if known.busy_task is not None:  # the lease waits out the grace period
             self._book.pause(known.busy_task, worker_id, now)
 

@@ -35,6 +35,8 @@ class Worker:
     window_epoch: int = 0
     # Work charged: the worker-level virtual time.
     work_s: float = 0.0
+    # Registered by the caller (`worker_known`): kept while offline, however long.
+    registered: bool = False
 
     def refund(self, task: TaskSpec) -> None:
         self.work_s -= task.effort_s
