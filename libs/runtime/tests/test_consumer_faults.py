@@ -3,19 +3,23 @@ events unreachable for a while (Redis restarting), or its offsets refused becaus
 rebalanced while it was silent. It keeps the message, retries, and handles each event once.
 And a consumer that stalls (a commit that never returns, or behind yet receiving nothing) is
 replaced by a new member of its group; a client (a consumer's or a producer's) whose metadata
-task ended gets it started again."""
+task ended gets it started again. Lag is exported per group, and only for the partitions a
+consumer holds: nothing stale stays behind (the lag alert sums what every replica exports)."""
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.exceptions
+from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 from prometheus_client import REGISTRY
 
 from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_localstack.topics import TOPICS
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.kafka.consumer import (
     ConsumerConfig,
@@ -386,3 +390,83 @@ async def test_a_consumers_metadata_task_that_ended_is_started_again(
         await kill_metadata_task(client)
         assert await asyncio.wait_for(client.force_metadata_update(), 10)
         assert not client._sync_task.done()
+
+
+def lag_shown(group: str) -> dict[tuple[str, str], float]:
+    """(topic, partition) -> lag, as exported for the group."""
+    return {
+        (s.labels["topic"], s.labels["partition"]): s.value
+        for metric in REGISTRY.collect()
+        if metric.name == "fairtask_kafka_consumer_lag_messages"
+        for s in metric.samples
+        if s.labels["group"] == group
+    }
+
+
+async def test_each_group_shows_its_own_lag_until_its_consumer_stops(
+    stack_endpoints: Any, kafka_topics: str, producer: EventProducer
+) -> None:
+    """Two groups on one topic each export their lag; a stopped consumer leaves none behind
+    (the lag alert sums what every replica exports)."""
+    handled: list[str] = []
+    groups = ("lag-first", "lag-second")
+    consumers = {
+        group: consumer_of(stack_endpoints, kafka_topics, producer, handled, group)
+        for group in groups
+    }
+    for i in range(3):
+        await send(producer, i)
+    for consumer in consumers.values():
+        await consumer.start()
+    async with running_loop(consumers["lag-second"]):
+        async with running_loop(consumers["lag-first"]):
+            deadline = asyncio.get_running_loop().time() + 60
+            while any(
+                len(lag) < TOPICS[TOPIC] or any(lag.values())
+                for lag in (lag_shown(g) for g in groups)
+            ):
+                assert asyncio.get_running_loop().time() < deadline, "lag not shown, or not 0"
+                await asyncio.sleep(0.1)
+
+        assert lag_shown("lag-first") == {}
+        assert len(lag_shown("lag-second")) == TOPICS[TOPIC]
+
+
+async def ignore(envelope: envelope_pb2.Envelope) -> None:
+    pass
+
+
+class HeldPartitions:
+    """The parts of an aiokafka consumer the lag export reads, holding what a test says."""
+
+    def __init__(self, *partitions: int) -> None:
+        self.held = {TopicPartition(TOPIC, p) for p in partitions}
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.held
+
+    def last_poll_timestamp(self, tp: TopicPartition) -> int:
+        return int(time.time() * 1000)  # fetched just now
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 10 + tp.partition
+
+    async def position(self, tp: TopicPartition) -> int:
+        return 10
+
+
+async def test_a_partition_no_longer_held_no_longer_shows_its_lag() -> None:
+    config = ConsumerConfig(bootstrap="127.0.0.1:9", group_id="lag-moved", topics=(TOPIC,))
+    unused: Any = None  # nothing is dead-lettered here
+    consumer = EventConsumer(config, ignore, DeadLetters(unused, max_ratio=0.5))
+    never_started = consumer.kafka
+    consumer._consumer = HeldPartitions(0, 1, 2)  # type: ignore[assignment]
+
+    await consumer._inspect_partitions()
+    assert lag_shown("lag-moved") == {(TOPIC, "0"): 0, (TOPIC, "1"): 1, (TOPIC, "2"): 2}
+
+    # A rebalance: 0 and 1 went to another replica, 3 came.
+    consumer._consumer = HeldPartitions(2, 3)  # type: ignore[assignment]
+    await consumer._inspect_partitions()
+    assert lag_shown("lag-moved") == {(TOPIC, "2"): 2, (TOPIC, "3"): 3}
+    await never_started.stop()
