@@ -81,3 +81,13 @@ def test_the_quick_benchmark_reports_every_figure(stack_endpoints: Any, tmp_path
                 assert side["push_ms"]["samples"] > 0
     assert by_rate["push_p99_met_up_to_per_second"] in [None, *ours_rates]
     assert by_rate["submit_to_offer_p99_met_up_to_per_second"] in [None, *ours_rates]
+    # The poll queue at every rate the dispatcher was measured at, and the two compared.
+    assert [step["rate_per_second"] for step in poll["ladder"]] == ours_rates
+    for step in by_rate["rates"]:
+        if step["ours"] is not None:
+            assert step["poll"]["delivery_ms"]["samples"] > 0
+            assert 0 < step["poll"]["delivery_ms"]["p50"] <= step["poll"]["delivery_ms"]["p99"]
+            assert step["poll_over_ours_p50"] == round(
+                step["poll"]["delivery_ms"]["p50"] / step["ours"]["submit_to_offer_ms"]["p50"], 1
+            )
+    assert by_rate["poll_over_ours_met_up_to_per_second"] in [None, *ours_rates]

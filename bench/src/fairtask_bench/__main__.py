@@ -108,7 +108,8 @@ async def measure(
         s["poll_interval_s"],
         timing,
     )
-    poll = await poll_run(stack, poll_load, same_rate)
+    ours_rungs = [step["rate_per_second"] for step in ours["ladder"]]
+    poll = await poll_run(stack, poll_load, same_rate, ladder, ours_rungs)
     print(f"{s['connections']:,} connections ...", flush=True)
     held_load = ConnectionLoad(
         s["clients"],

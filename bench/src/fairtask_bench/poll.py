@@ -1,14 +1,16 @@
 """The poll baseline: a "next task" queue in PostgreSQL, as annotation tools keep one.
 
 Workers ask for the next task (`SELECT ... FOR UPDATE SKIP LOCKED`), do it and submit, and ask
-again at once; when the queue is empty they ask again after `interval_s`, as the tools' pages
-do. Each load process shares a small connection pool among its workers, as an app server
-would. The delay measured is from the row's insertion to the worker holding it.
+again at once; when the queue is empty they ask again after about `interval_s` (each wait drawn
+between half and one and a half times it), as the tools' pages do. Each load process shares a
+small connection pool among its workers, as an app server would. The delay measured is from
+the row's insertion to the worker holding it.
 """
 
 import asyncio
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import asyncpg
 
 from fairtask_bench.fleet import Fleet
-from fairtask_bench.measure import Timing, Window, at_rate, latency_rate, saturated
+from fairtask_bench.measure import Ladder, Timing, Window, at_rate, latency_rate, saturated
 from fairtask_bench.pacer import Pacer
 from fairtask_bench.protocol import obey
 from fairtask_bench.push_run import shares
@@ -80,7 +82,13 @@ async def _serve(plan: PollPlan, conn: Connection, counter: Any) -> None:
                 while True:
                     row = await pool.fetchrow(take, name)
                     if row is None:
-                        await asyncio.sleep(plan.interval_s)
+                        # Every 3 s on average, not in step: people's pages fall idle when
+                        # each one's last task is done, minutes apart. The simulated workers
+                        # take no time over a task, so with a fixed interval they would all
+                        # fall idle in the same instant and poll in lockstep ever after, and
+                        # a new task would wait for the whole crowd's next poll (about 1.1 s
+                        # at p50, what this baseline measured before 2026-12-07).
+                        await asyncio.sleep(rng.uniform(0.5, 1.5) * plan.interval_s)
                         continue
                     recorder.delivered(row["inserted_at"])
                     await pool.execute(done, row["id"])
@@ -95,7 +103,15 @@ async def _serve(plan: PollPlan, conn: Connection, counter: Any) -> None:
     conn.send("stopped")
 
 
-async def poll_run(stack: BenchStack, load: PollLoad, rate_per_s: float) -> dict[str, Any]:
+async def poll_run(
+    stack: BenchStack,
+    load: PollLoad,
+    rate_per_s: float,
+    ladder: Ladder,
+    rungs: Sequence[float] = (),
+) -> dict[str, Any]:
+    """Saturated, then at `rate_per_s`, then at each of `rungs` (the ladder rates the
+    dispatcher was measured at), in the ladder's shorter windows."""
     dsn = stack.endpoints.postgres_dsn
     table = f"bench_poll_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(dsn, timeout=30)
@@ -121,6 +137,9 @@ async def poll_run(stack: BenchStack, load: PollLoad, rate_per_s: float) -> dict
             top = await saturated(fleet, pacer, watched, load.timing)
             rate = latency_rate(rate_per_s, top)
             steady = await at_rate(fleet, pacer, watched, load.timing, rate)
+            steps = [
+                (rung, await at_rate(fleet, pacer, watched, ladder.timing, rung)) for rung in rungs
+            ]
         finally:
             await fleet.stop()
             await inserts.close()
@@ -134,6 +153,7 @@ async def poll_run(stack: BenchStack, load: PollLoad, rate_per_s: float) -> dict
         "offers_per_second": top.offers_per_second,
         "saturated": _window(top),
         "at_rate": {"rate_per_second": rate, **_window(steady)},
+        "ladder": [{"rate_per_second": rung, **_window(window)} for rung, window in steps],
     }
 
 

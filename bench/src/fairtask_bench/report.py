@@ -79,7 +79,7 @@ def build(
         },
         "ratios": ratios,
         "latency_by_rate": latency_by_rate(
-            ours, raw, GOAL_PUSH_P99_MS, GOAL_SUBMIT_TO_OFFER_P99_MS
+            ours, raw, poll, GOAL_PUSH_P99_MS, GOAL_SUBMIT_TO_OFFER_P99_MS, GOAL_LATENCY_VS_POLL
         ),
         "dispatcher": ours,
         "connections": held,
