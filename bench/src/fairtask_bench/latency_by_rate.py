@@ -103,7 +103,8 @@ def summary_lines(section: dict[str, Any]) -> list[str]:
         f"{r['poll']['delivery_ms']['p50']:,.0f}" if r["poll"] else "-" for r in rates
     )
     times = "/".join(
-        f"{r['poll_over_ours_p50']:,.0f}x" if r["poll_over_ours_p50"] else "-" for r in rates
+        "-" if r["poll_over_ours_p50"] is None else f"{r['poll_over_ours_p50']:,.1f}x"
+        for r in rates
     )
     skipped = "/".join(f"{rate:,.0f}" for rate in section["skipped_per_second"]["ours"])
     cap = section["cap_per_second"]["ours"]

@@ -145,7 +145,7 @@ def summary(r: dict[str, Any]) -> str:
         f"{r['ratios']['throughput_vs_raw_floor']:.0%} of it)",
         f"poll:       {poll['offers_per_second']:,.0f} offers/s; delivery p50/p99 "
         f"{poll_ms['p50']}/{poll_ms['p99']} ms at {poll_ms['at_rate']:,.0f}/s "
-        f"({r['ratios']['poll_latency_over_ours_p50']:,.0f}x ours at p50)",
+        f"({r['ratios']['poll_latency_over_ours_p50']:,.2f}x ours at p50)",
         f"held:       {r['connections_held']:,} connections, "
         f"{r['memory_per_connection_kib']} KiB each; {r['connections']['offers_per_second']:,.0f} "
         f"offers/s while {r['connections']['working']:,} work",
