@@ -8,7 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$root/services/dispatcher/src"
 package="dispatcher/domain/scheduling"
-modules=(fair_share pools task_queue states recent_ids exposure local_time policy)
+modules=(fair_share pools absences task_queue states recent_ids exposure local_time policy)
 stamp="$root/.cache/native/stamp"
 log="$root/.cache/native/build.log"
 

@@ -5,6 +5,7 @@ The Lua scripts in `redis_scripts` append the entries; this module reads them ba
 read them.
 """
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -135,19 +136,12 @@ class _Entry:
         return self._f[b"answer"]
 
 
-_last_moment: tuple[bytes | None, datetime] = (None, datetime.min)
-
-
+@functools.lru_cache(maxsize=1)
 def _moment(ms: bytes) -> datetime:
     """`from_ms`, remembering the last one: an entry's times are often one and the same (a
     lease's start, last beat and the entry itself), and so are those of entries written in the
-    same millisecond. A field that is not a number raises, as `from_ms` does."""
-    global _last_moment
-    last_ms, last = _last_moment
-    if ms != last_ms:
-        last = from_ms(ms)
-        _last_moment = (ms, last)
-    return last
+    same millisecond."""
+    return from_ms(ms)
 
 
 def _transition(position: str, e: _Entry, noting: str) -> Transition:

@@ -6,10 +6,10 @@ policy did not make itself (another replica's, or this replica's before its poli
 the policy never sees those, so it must not count the worker as free.
 """
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from dispatcher.domain.scheduling.absences import Absences
 from dispatcher.domain.scheduling.policy import DispatchPolicy, WorkerProfile
 
 
@@ -44,15 +44,11 @@ class Roster:
         self._busy: dict[str, Engagement] = {}
         self._online: set[str] = set()
         self._cooling: dict[str, float] = {}
-        if forget_gone_after_s <= 0:
-            raise ValueError("forget_gone_after_s must be positive")
-        self._forget_after_s = forget_gone_after_s
-        # Workers gone and not forgotten yet -> since when, oldest first (one entry each).
-        self._gone: OrderedDict[str, float] = OrderedDict()
+        self._gone = Absences(forget_gone_after_s)  # workers gone, not forgotten yet
 
     def connected(self, profile: WorkerProfile, seq: int, now: float) -> None:
         self.profiles[profile.worker_id] = profile
-        self._gone.pop(profile.worker_id, None)
+        self._gone.returned(profile.worker_id)
         self.seqs[profile.worker_id] = max(self.seqs.get(profile.worker_id, 0), seq)
         self.refresh(profile.worker_id, now, profile_changed=True)
 
@@ -65,8 +61,7 @@ class Roster:
 
     def gone(self, worker_id: str, now: float) -> None:
         self.profiles.pop(worker_id, None)
-        self._gone[worker_id] = now
-        self._gone.move_to_end(worker_id)
+        self._gone.left(worker_id, now)
         self.refresh(worker_id, now)
 
     def engage(self, worker_id: str, engagement: Engagement, now: float) -> None:
@@ -103,16 +98,9 @@ class Roster:
             if until <= now:
                 del self._cooling[worker_id]
                 self.refresh(worker_id, now)
-        gone, cutoff = self._gone, now - self._forget_after_s
-        while gone:
-            worker_id, since = next(iter(gone.items()))
-            if since > cutoff:
-                break
-            del gone[worker_id]
-            if worker_id in self._busy:
-                gone[worker_id] = now  # busy elsewhere (another replica's lease): later
-            else:
-                self.seqs.pop(worker_id, None)
+        # One still busy elsewhere (another replica's lease) is looked at again later.
+        for worker_id in self._gone.overdue(now, self._busy.__contains__):
+            self.seqs.pop(worker_id, None)
 
     def offerable(self, worker_id: str, now: float) -> bool:
         if worker_id not in self.profiles or self._cooling.get(worker_id, 0.0) > now:

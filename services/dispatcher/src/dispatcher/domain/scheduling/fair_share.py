@@ -20,9 +20,9 @@ deadline feasibility.
 import heapq
 import itertools
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from dispatcher.domain.scheduling.absences import Absences
 from dispatcher.domain.scheduling.exposure import Exposure
 from dispatcher.domain.scheduling.local_time import window_state
 from dispatcher.domain.scheduling.policy import (
@@ -81,9 +81,8 @@ class FairScheduler:
         self._crews: dict[CrewKey, Crew] = {}
         self._book = TaskBook(self._config.lease_rules)
         self._boundaries: list[tuple[float, int, str]] = []  # (when, epoch, worker)
-        # Workers offline and not forgotten yet -> since when, oldest first: one entry each,
-        # however often they come and go.
-        self._offline: OrderedDict[str, float] = OrderedDict()
+        # Workers offline and not forgotten yet (not those registered with worker_known).
+        self._offline = Absences(self._config.forget_offline_after_s)
         self._seq = itertools.count()
         self._stats = PolicyStats()
 
@@ -119,7 +118,7 @@ class FairScheduler:
         if known.online:
             return
         known.online = True
-        self._offline.pop(worker.worker_id, None)
+        self._offline.returned(worker.worker_id)
         if known.busy_task is not None:  # back within grace: the paused lease goes on
             self._book.resume(known.busy_task, worker.worker_id, now)
         self._refresh_window(known, now)
@@ -132,8 +131,7 @@ class FairScheduler:
         known.online = False
         known.epoch += 1
         if not known.registered:
-            self._offline[worker_id] = now
-            self._offline.move_to_end(worker_id)
+            self._offline.left(worker_id, now)
         if known.busy_task is not None:  # the lease waits out the grace period
             self._book.pause(known.busy_task, worker_id, now)
 
@@ -393,20 +391,14 @@ class FairScheduler:
                 self._refresh_window(worker, now)
 
     def _forget_long_gone(self, now: float) -> None:
-        offline = self._offline
-        cutoff = now - self._config.forget_offline_after_s
-        while offline:
-            worker_id, since = next(iter(offline.items()))
-            if since > cutoff:
-                break
-            del offline[worker_id]
-            worker = self._workers[worker_id]
-            if worker.busy_task is not None:
-                offline[worker_id] = now  # a lease still waits for them: look again later
-                continue
+        # A lease still waiting for them keeps them.
+        for worker_id in self._offline.overdue(now, self._holds_a_task):
             del self._workers[worker_id]
             for pool in self._pools.values():
                 pool.unlearn(worker_id)
+
+    def _holds_a_task(self, worker_id: str) -> bool:
+        return self._workers[worker_id].busy_task is not None
 
     def known_workers(self) -> int:
         """Workers the scheduler keeps anything of: online, or offline but not yet forgotten."""
