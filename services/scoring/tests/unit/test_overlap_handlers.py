@@ -497,3 +497,16 @@ async def test_an_answer_that_came_is_not_asked_for_again(
     await _answer(handlers, 4, "w-4", b"yes", TWO_TO_FOUR)
     await handlers.overlap.sweep()
     assert all(w.asked_again == 0 for w in ports.overlap_events.wanted)
+
+
+async def test_an_asked_task_whose_sheet_is_gone_is_no_longer_looked_at(
+    handlers: ScoringHandlers, ports: MemoryPorts, clock: FakeClock
+) -> None:
+    # Its sheet deleted by hand, say: nothing to ask for, and it must not stay first in line.
+    await _answer(handlers, 1, "w-1", b"yes", TWO_TO_FOUR)
+    (task_id,) = ports.answers.asked_at
+    del ports.answers.sheets[task_id]
+    clock.advance(11 * 60)
+    await handlers.overlap.sweep()
+    assert ports.answers.asked_at == {}
+    assert [w.asked_again for w in ports.overlap_events.wanted] == [0]

@@ -209,6 +209,9 @@ class OverlapHandlers:
         for task_id in await self._book.asked_before(stale, self._sweep.batch):
             sheet = await self._book.get(task_id)
             if sheet is None or sheet.wanted is None:
+                # Nothing to ask for: left in the list, it would be first in every sweep and,
+                # with enough like it, keep the rest from ever being asked again.
+                await self._book.stop_asking(task_id)
                 continue
             again = replace(sheet.wanted, asked_again=sheet.wanted.asked_again + 1)
             if again.asked_again > self._sweep.ask_again_at_most:
