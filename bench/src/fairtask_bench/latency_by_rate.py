@@ -1,6 +1,7 @@
 """The report's delays up the ladder of rates: ours beside the raw floor's at each, and up to
 which rate each delay goal holds."""
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -67,21 +68,23 @@ def _brief(latency: dict[str, float]) -> dict[str, float]:
 
 
 def _met_up_to(run: dict[str, Any], delay: str, goal_p99_ms: float) -> float | None:
-    """The highest ladder rate at which the p99 met the goal, as it did at every lower rate
-    (a lucky window above a miss does not count); None if it missed at the lowest."""
-    met = None
-    for step in run["ladder"]:
-        if step[delay]["p99"] > goal_p99_ms:
-            break
-        met = step["rate_per_second"]
-    return met
+    """The highest ladder rate at which the p99 met the goal."""
+    return _held_up_to(
+        (step["rate_per_second"], step[delay]["p99"] <= goal_p99_ms) for step in run["ladder"]
+    )
 
 
 def _ratio_met_up_to(ratios: dict[float, float], goal: float) -> float | None:
-    """As _met_up_to, for a ratio that must reach the goal at that rate and every lower one."""
+    """The highest rate at which the ratio reached the goal."""
+    return _held_up_to((rate, ratios[rate] >= goal) for rate in sorted(ratios))
+
+
+def _held_up_to(rates: Iterable[tuple[float, bool]]) -> float | None:
+    """The highest of the ascending rates at which a goal held, as it did at every lower one
+    (a lucky window above a miss does not count); None if it missed at the lowest."""
     met = None
-    for rate in sorted(ratios):
-        if ratios[rate] < goal:
+    for rate, held in rates:
+        if not held:
             break
         met = rate
     return met
