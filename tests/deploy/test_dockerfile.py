@@ -160,7 +160,7 @@ def test_the_build_stage_uv_steps_make_a_runnable_payroll(tmp_path: Path) -> Non
     python = app / ".venv" / "bin" / "python"
     probe = (
         "import payroll.__main__, payroll.bootstrap\n"
-        "from payroll.adapters.migrations import load_migrations\n"
+        "from fairtask_runtime.postgres_migrations import load_migrations\n"
         "from payroll.config import PayrollSettings\n"
         "s = PayrollSettings()\n"
         "print(len(load_migrations(s.migrations_dir)))\n"

@@ -113,6 +113,32 @@ def run_service(name: str, settings: ServiceSettings, build: Callable[[], Servic
         runner.run(main())
 
 
+def opened_at_start(
+    what: str,
+    start: Callable[[], Awaitable[None]],
+    unavailable: type[Exception],
+    max_backoff_s: float = 10.0,
+) -> Loop:
+    """A loop that opens a store at start-up rather than at its first use, retrying while
+    `start` raises `unavailable`. Any other error (an inconsistent migration history) ends
+    it, and with it the service: running against a schema we do not understand is worse."""
+
+    async def open_then_idle() -> None:
+        backoff_s = 0.2
+        while True:
+            try:
+                await start()
+                break
+            except unavailable as exc:
+                log.warning(f"{what} not reachable yet", error=str(exc), retry_in_s=backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, max_backoff_s)
+        # The runtime ends the service when a loop returns, so idle until stop() cancels us.
+        await asyncio.Event().wait()
+
+    return open_then_idle
+
+
 def settle_heap(thresholds: tuple[int, int, int]) -> None:
     """Once started: what start-up built (modules, descriptors, the wiring) lives as long as
     the process, so it is frozen out of every later collection; and young objects get room

@@ -12,6 +12,8 @@ import structlog
 
 from dispatcher.adapters.kafka import KafkaEventPublisher, PoolOwnership
 from dispatcher.adapters.payroll_escrow import PayrollEscrow, UncheckedEscrow
+from dispatcher.adapters.postgres_client_tasks import DEFAULT_MIGRATIONS, PostgresClientTaskIds
+from dispatcher.adapters.redis_client_hashes import RedisClientHashes
 from dispatcher.adapters.redis_exclusions import RedisPoolExclusions
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
@@ -19,6 +21,7 @@ from dispatcher.adapters.task_cache import TaskCache
 from dispatcher.adapters.worker_records import GrpcWorkerRecords
 from dispatcher.adapters.worker_registry import RedisWorkerRegistry
 from dispatcher.config import DispatcherSettings
+from dispatcher.domain.errors import SubmissionsUnavailableError
 from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.scheduling.gold_mixing import GoldMixing
 from dispatcher.domain.validation import Limits
@@ -37,6 +40,7 @@ from dispatcher.service_layer.auth import WorkerAuth, WorkerRegistry
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
 from dispatcher.service_layer.ports import (
+    ClientTaskIds,
     Escrow,
     EventPublisher,
     PoolExclusions,
@@ -56,10 +60,11 @@ from fairtask_runtime.http.app import build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
+from fairtask_runtime.postgres import PostgresConfig, PostgresPool
 from fairtask_runtime.rate_limits import RateLimit
 from fairtask_runtime.redis_pool import blocking_pool
 from fairtask_runtime.revoked_tokens import RedisRevokedTokens
-from fairtask_runtime.service import Closer, Loop, ServiceRuntime
+from fairtask_runtime.service import Closer, Loop, ServiceRuntime, opened_at_start
 from fairtask_runtime.worker_tokens import codec_for
 
 log = structlog.get_logger(__name__)
@@ -156,9 +161,14 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     escrow: Escrow | None = overrides.get("escrow")
     if escrow is None:
         escrow = _escrow(settings, closers)
+    client_tasks: ClientTaskIds | None = overrides.get("client_tasks")
+    loops: list[Loop] = []
+    if client_tasks is None:
+        client_tasks = _client_tasks(settings, client, closers, loops)
     platform = PlatformHandlers(
         task_types,
         tasks,
+        client_tasks,
         events,
         clock,
         Limits(),
@@ -242,6 +252,7 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
             [quality, answers] if settings.role == "gateway" else [consumer, quality, answers]
         ),
         loops=[
+            *loops,
             _reloading_exclusions(dispatch, settings.exclusions_reload_s),
             dispatch.run_dispatch,
             dispatch.run_timers,
@@ -286,6 +297,24 @@ def _records(settings: DispatcherSettings, closers: list[Closer]) -> WorkerRecor
     records = GrpcWorkerRecords(settings.payroll_target, settings.scoring_target)
     closers.append(records.close)
     return records
+
+
+def _client_tasks(
+    settings: DispatcherSettings, client: redis.Redis, closers: list[Closer], loops: list[Loop]
+) -> ClientTaskIds:
+    config = PostgresConfig(
+        settings.postgres_dsn,
+        "dispatcher",
+        settings.migrations_dir or DEFAULT_MIGRATIONS,
+        schema=settings.postgres_schema,
+        timeout_s=settings.postgres_timeout_s,
+        max_pool_size=settings.postgres_pool_max_size,
+    )
+    earlier = RedisClientHashes(client, settings.redis_prefix)
+    store = PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError), earlier)
+    closers.append(store.close)
+    loops.append(opened_at_start("client task ids", store.start, SubmissionsUnavailableError))
+    return store
 
 
 def _escrow(settings: DispatcherSettings, closers: list[Closer]) -> Escrow:

@@ -1,5 +1,7 @@
 """Dispatcher settings (FAIRTASK_* environment variables)."""
 
+import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -62,6 +64,21 @@ class DispatcherSettings(ServiceSettings):
     # Scoring's gRPC address: with payroll's, the worker page shows the worker's statement
     # and reviews and takes appeals (the worker's own token is passed on).
     scoring_target: str | None = None
+    # FAIRTASK_POSTGRES_DSN: where every client task id a platform has used is kept, for ever
+    # (`postgres_schema`.client_tasks). Redis keeps only what is in play.
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/fairtask"
+    # Deadline of every query, and of taking a connection from the pool.
+    postgres_timeout_s: float = Field(default=5.0, gt=0)
+    postgres_pool_max_size: int = Field(default=10, ge=1)
+    # Where the NNNN_name.sql files are; by default services/dispatcher/migrations.
+    migrations_dir: Path | None = None
+
+    @property
+    def postgres_schema(self) -> str:
+        """The schema of this dispatcher's tables, named after its Redis prefix: deployments
+        (and test runs) that keep their state apart in Redis keep it apart here too."""
+        named = re.sub(r"[^a-z0-9_]+", "_", self.redis_prefix.lower()).strip("_")
+        return named[:63] or "dispatch"
 
     @model_validator(mode="after")
     def _whole_escrow(self) -> "DispatcherSettings":

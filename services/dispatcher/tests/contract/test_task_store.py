@@ -45,16 +45,6 @@ class TestTaskTypes:
 
 
 class TestSubmissionAndIngest:
-    async def test_fingerprints_are_remembered_per_platform(self, store: TaskStore) -> None:
-        task = make_task("c1")
-        assert await store.fingerprints(PLATFORM, ["c1"]) == {}
-
-        await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])
-
-        assert await store.fingerprints(PLATFORM, ["c1", "c2"]) == {"c1": "fp1"}
-        assert await store.fingerprints(OTHER, ["c1"]) == {}
-        assert await store.fingerprints(PLATFORM, []) == {}
-
     async def test_an_accepted_task_is_queued_before_it_is_ingested(self, store: TaskStore) -> None:
         task = make_task("c1")
         await store.record_accepted(PLATFORM, [Accepted("c1", task.task_id, "fp1", "bbox")])

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -20,6 +21,7 @@ from dispatcher.service_layer.auth import RegisterWorker
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask.v1 import envelope_pb2, events_pb2
+from fairtask_localstack.ports import free_ports
 from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.envelope import wrap
 from fairtask_runtime.grpc.errors import error_info_of, field_violations_of
@@ -33,11 +35,12 @@ PURPOSE = "Lab A trains a model that finds cars in street photos"
 
 @asynccontextmanager
 async def serving(endpoints: Any, topic_prefix: str, **extra: Any) -> AsyncIterator[Dispatcher]:
-    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    prefix = extra.pop("redis_prefix", f"t{uuid.uuid4().hex[:8]}:")
     settings = DispatcherSettings(
         kafka_bootstrap=endpoints.kafka_bootstrap,
         redis_url=endpoints.redis_url,
         redis_prefix=prefix,
+        postgres_dsn=extra.pop("postgres_dsn", endpoints.postgres_dsn),
         platform_keys_prefix=f"{prefix}keys:",
         topic_prefix=topic_prefix,
         offer_ttl_s=1.5,
@@ -273,6 +276,76 @@ async def test_resubmission_is_idempotent_and_reuse_with_other_content_is_refuse
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await platform.SubmitTasks(d.SubmitTasksRequest(tasks=[changed]), metadata=lab_a, timeout=5)
     assert [v.field for v in field_violations_of(caught.value)] == ["tasks[0].client_task_id"]
+
+
+async def test_a_client_task_id_stays_used_after_redis_forgot_its_task(
+    stack_endpoints: Any, kafka_topics: str
+) -> None:
+    """Redis keeps only what is in play: a finished task's keys expire, and the id the
+    platform gave it is kept in PostgreSQL, so a resubmission long after is still the same
+    task and other content under it is still refused."""
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    client = redis.from_url(stack_endpoints.redis_url)
+    async with serving(stack_endpoints, kafka_topics, redis_prefix=prefix) as service:
+        lab_a = bearer((await service.platform_keys.issue("lab-a")).key)
+        assert service.runtime.grpc is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.runtime.grpc.port}") as ch:
+            platform = dg.PlatformServiceStub(ch)
+            await define(platform, lab_a)
+            first = await platform.SubmitTasks(
+                d.SubmitTasksRequest(tasks=[new_task("kept")]), metadata=lab_a, timeout=5
+            )
+            assert [k async for k in client.scan_iter(match=f"{prefix}client:*")] == []
+            # What expiry of the finished task does, at once.
+            task_keys = [k async for k in client.scan_iter(match=f"{prefix}task:*")]
+            await client.delete(*task_keys)
+
+            again = await platform.SubmitTasks(
+                d.SubmitTasksRequest(tasks=[new_task("kept")]), metadata=lab_a, timeout=5
+            )
+            assert (again.tasks[0].task_id, again.tasks[0].duplicate) == (
+                first.tasks[0].task_id,
+                True,
+            )
+            changed = new_task("kept", payload=b"other image")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await platform.SubmitTasks(
+                    d.SubmitTasksRequest(tasks=[changed]), metadata=lab_a, timeout=5
+                )
+            assert [v.field for v in field_violations_of(caught.value)] == [
+                "tasks[0].client_task_id"
+            ]
+    await client.aclose()
+
+
+async def test_submitting_while_postgres_is_unreachable_is_unavailable_and_accepts_nothing(
+    stack_endpoints: Any, kafka_topics: str
+) -> None:
+    (closed,) = free_ports(1)
+    unreachable = f"postgresql://postgres@127.0.0.1:{closed}/fairtask"
+    async with serving(
+        stack_endpoints, kafka_topics, postgres_dsn=unreachable, postgres_timeout_s=1.0
+    ) as service:
+        lab_a = bearer((await service.platform_keys.issue("lab-a")).key)
+        assert service.runtime.grpc is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.runtime.grpc.port}") as ch:
+            platform = dg.PlatformServiceStub(ch)
+            await define(platform, lab_a)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await platform.SubmitTasks(
+                    d.SubmitTasksRequest(tasks=[new_task("later")]), metadata=lab_a, timeout=10
+                )
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "retry" in (caught.value.details() or "").lower()
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await platform.GetTask(
+                    d.GetTaskRequest(task_id=task_id_for("lab-a", "later")), metadata=lab_a
+                )
+            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+            # The rest of the service runs on: workers are served from Redis.
+            health = health_pb2_grpc.HealthStub(ch)
+            answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_offer_accept_submit_publishes_one_submission(

@@ -36,6 +36,7 @@ def settings_for(endpoints: Any, topic_prefix: str, **extra: Any) -> DispatcherS
         "kafka_bootstrap": endpoints.kafka_bootstrap,
         "redis_url": endpoints.redis_url,
         "redis_prefix": prefix,
+        "postgres_dsn": endpoints.postgres_dsn,
         "platform_keys_prefix": f"{prefix}keys:",
         "topic_prefix": topic_prefix,
         "offer_ttl_s": 20.0,

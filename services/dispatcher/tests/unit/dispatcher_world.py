@@ -15,6 +15,7 @@ from dispatcher.adapters.memory import (
     MemoryTaskTypes,
     RecordingPublisher,
 )
+from dispatcher.adapters.memory_client_tasks import MemoryClientTaskIds
 from dispatcher.domain.model import Task, TaskType, pool_of, task_id_for
 from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.domain.validation import Limits
@@ -42,6 +43,7 @@ class World:
     events: RecordingPublisher = field(default_factory=RecordingPublisher)
     backlog: BacklogBound = field(default_factory=BacklogBound)
     escrow: MemoryEscrow = field(default_factory=MemoryEscrow)
+    client_tasks: MemoryClientTaskIds = field(default_factory=MemoryClientTaskIds)
 
     def __post_init__(self) -> None:
         # The store's transition log goes straight to `events`, as the relay would take it.
@@ -56,6 +58,7 @@ class World:
         self.platform = PlatformHandlers(
             self.task_types,
             self.store,
+            self.client_tasks,
             self.events,
             self.clock,
             Limits(),

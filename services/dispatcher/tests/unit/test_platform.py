@@ -140,7 +140,7 @@ class TestSubmitTasks:
         assert "different content" in problems["tasks[4].client_task_id"]
         assert "repeated" in problems["tasks[5].client_task_id"]
         assert world.events.events == published_before
-        assert await world.store.fingerprints(PLATFORM, ["fine", "c-late"]) == {}
+        assert await world.client_tasks.fingerprints(PLATFORM, ["fine", "c-late"]) == {}
 
     async def test_an_identical_resubmission_is_a_duplicate_and_publishes_nothing(
         self, world: World
@@ -180,7 +180,7 @@ class TestSubmitTasks:
         with pytest.raises(PublishFailedError):
             await submit(world, new("c1"), new("c2"))
 
-        assert await world.store.fingerprints(PLATFORM, ["c1", "c2"]) == {}
+        assert await world.client_tasks.fingerprints(PLATFORM, ["c1", "c2"]) == {}
         with pytest.raises(NotFoundError):
             await world.platform.get_task(PLATFORM, task_id_for(PLATFORM, "c1"))
 
@@ -207,7 +207,7 @@ class TestBackpressure:
 
         assert (full.value.waiting, full.value.bound, full.value.retry_after_s) == (2, 3, 7.0)
         assert len(world.events.events) == published
-        assert await world.store.fingerprints(PLATFORM, ["c3", "c4"]) == {}
+        assert await world.client_tasks.fingerprints(PLATFORM, ["c3", "c4"]) == {}
         assert await submit(world, new("c1"), new("c3")) == [("c1", True), ("c3", False)]
         assert await submit(world, new("c1"), new("c2"), new("c3"), platform=OTHER_PLATFORM)
 
@@ -232,7 +232,7 @@ class TestEscrow:
 
         assert (short.value.available_micros, short.value.needed_micros) == (500_000, 800_000)
         assert len(world.events.events) == published
-        assert await world.store.fingerprints(PLATFORM, ["c1", "c2"]) == {}
+        assert await world.client_tasks.fingerprints(PLATFORM, ["c1", "c2"]) == {}
         assert world.escrow.holds == {}
 
     async def test_funded_tasks_hold_their_price_once_however_often_submitted(
@@ -253,7 +253,7 @@ class TestEscrow:
         world.escrow.unavailable = True
         with pytest.raises(EscrowUnavailableError):
             await submit(world, new("c1"))
-        assert await world.store.fingerprints(PLATFORM, ["c1"]) == {}
+        assert await world.client_tasks.fingerprints(PLATFORM, ["c1"]) == {}
 
 
 class TestGetAndCancel:

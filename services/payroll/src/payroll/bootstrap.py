@@ -17,7 +17,7 @@ from fairtask_runtime.http.app import HttpServer, build_http_app
 from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
-from fairtask_runtime.service import Loop, ServiceRuntime
+from fairtask_runtime.service import Loop, ServiceRuntime, opened_at_start
 from payroll.adapters.kafka import KafkaEntryPublisher, LedgerDeduplicates
 from payroll.adapters.postgres import PostgresLedger
 from payroll.config import PayrollSettings
@@ -53,7 +53,7 @@ def bootstrap(
             max_pool_size=settings.postgres_pool_max_size,
             migrations_dir=settings.migrations_dir,
         )
-        loops.append(_open_ledger(postgres))
+        loops.append(opened_at_start("ledger", postgres.start, LedgerUnavailableError))
         closers.append(postgres.close)
         ledger = postgres
     clock = clock or SystemClock()
@@ -136,23 +136,3 @@ def _sweeping_holds(handlers: PayrollHandlers, every_s: float) -> Loop:
                 log.warning("escrow hold sweep failed", error=str(exc))
 
     return sweep_holds
-
-
-def _open_ledger(ledger: PostgresLedger, max_backoff_s: float = 10.0) -> Loop:
-    async def open_then_idle() -> None:
-        """Migrates and opens the pool at start-up instead of at the first event, retrying
-        while PostgreSQL is unreachable. An inconsistent migration history raises, which
-        stops the service: running against a schema we do not understand is worse."""
-        backoff_s = 0.2
-        while True:
-            try:
-                await ledger.start()
-                break
-            except LedgerUnavailableError as exc:
-                log.warning("ledger not reachable yet", error=str(exc), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, max_backoff_s)
-        # The runtime ends the service when a loop returns, so idle until stop() cancels us.
-        await asyncio.Event().wait()
-
-    return open_then_idle

@@ -8,13 +8,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from payroll.adapters.migrations import (
-    DEFAULT_DIRECTORY,
-    MigrationError,
-    load_migrations,
-    migrate,
-)
-from payroll.adapters.postgres import PostgresLedger
+from fairtask_runtime.postgres_migrations import MigrationError, load_migrations, migrate
+from payroll.adapters.postgres import DEFAULT_DIRECTORY, PostgresLedger
 from payroll.service_layer.ports import LedgerUnavailableError
 
 pytestmark = pytest.mark.integration

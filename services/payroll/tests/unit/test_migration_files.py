@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from payroll.adapters.migrations import DEFAULT_DIRECTORY, MigrationError, load_migrations
+from fairtask_runtime.postgres_migrations import MigrationError, load_migrations
+from payroll.adapters.postgres import DEFAULT_DIRECTORY
 
 
 def test_the_shipped_migrations_load_in_order() -> None:

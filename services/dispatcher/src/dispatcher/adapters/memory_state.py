@@ -55,7 +55,6 @@ class ConnRecord:
 class MemoryState:
     """What Redis holds for every replica."""
 
-    clients: dict[str, dict[str, str]] = field(default_factory=dict)
     in_transit: dict[str, set[str]] = field(default_factory=dict)  # accepted, not yet ingested
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     pools: dict[str, tuple[str, ...]] = field(default_factory=dict)

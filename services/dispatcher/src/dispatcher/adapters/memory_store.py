@@ -70,16 +70,9 @@ class MemoryTaskStore:
         if event is not None and s.published_events is not None:
             s.published_events.append(event)
 
-    async def fingerprints(
-        self, platform_id: str, client_task_ids: Sequence[str]
-    ) -> dict[str, str]:
-        known = self.state.clients.get(platform_id, {})
-        return {c: known[c] for c in client_task_ids if c in known}
-
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         s = self.state
         for a in accepted:
-            s.clients.setdefault(platform_id, {})[a.client_task_id] = a.fingerprint
             if a.task_id not in s.tasks:
                 s.tasks[a.task_id] = TaskRecord(
                     platform_id, a.client_task_id, a.task_type, TaskState.QUEUED

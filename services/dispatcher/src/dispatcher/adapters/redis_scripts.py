@@ -60,14 +60,13 @@ local function close_offer(p, offer, outcome, origin, at, event_id)
 end
 """
 
-# ARGV: prefix, platform, then (client id, task id, fingerprint, task type) per task.
+# ARGV: prefix, platform, then (client id, task id, task type) per task.
 # A task still on its way through Kafka counts towards its platform's backlog until ingested.
 RECORD_ACCEPTED = """
 local p, platform = ARGV[1], ARGV[2]
-for i = 3, #ARGV, 4 do
-  local cid, tid, printed, ttype = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+for i = 3, #ARGV, 3 do
+  local cid, tid, ttype = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local tk = p .. 'task:' .. tid
-  redis.call('HSET', p .. 'client:' .. platform, cid, printed)
   redis.call('HSETNX', tk, 'platform_id', platform)
   redis.call('HSETNX', tk, 'client_task_id', cid)
   redis.call('HSETNX', tk, 'task_type', ttype)

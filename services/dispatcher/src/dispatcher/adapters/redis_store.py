@@ -107,18 +107,10 @@ class RedisTaskStore:
         # A worker's accepts and submits, many at once under load, share round trips.
         self._batches = ScriptBatches(client)
 
-    async def fingerprints(
-        self, platform_id: str, client_task_ids: Sequence[str]
-    ) -> dict[str, str]:
-        if not client_task_ids:
-            return {}
-        raw = await self._r.hmget(f"{self._p}client:{platform_id}", list(client_task_ids))
-        return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
-
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
             return
-        fields = [(a.client_task_id, a.task_id, a.fingerprint, a.task_type) for a in accepted]
+        fields = [(a.client_task_id, a.task_id, a.task_type) for a in accepted]
         await self._record_accepted(args=[self._p, platform_id, *itertools.chain(*fields)])
 
     async def backlog(self, platform_id: str) -> int:

@@ -82,6 +82,19 @@ class EscrowUnavailableError(Exception):
     """Payroll, which keeps the escrow, cannot be asked right now; nothing was accepted."""
 
 
+class SubmissionsUnavailableError(Exception):
+    """The record of the client task ids platforms have used (PostgreSQL) cannot be reached
+    right now. Retrying the call is safe: submitting is idempotent. `reason` is for the logs;
+    the platform is told only what to do."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "the record of submitted tasks cannot be reached right now: retry the call, "
+            "submitting is idempotent"
+        )
+        self.reason = reason
+
+
 class PeerRefusedError(Exception):
     """Payroll or scoring refused, or could not answer, a call made for a worker: `code` is
     the gRPC status name they gave, passed on to the worker as is."""

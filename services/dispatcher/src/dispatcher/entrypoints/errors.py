@@ -11,6 +11,7 @@ from dispatcher.domain.errors import (
     InsufficientEscrowError,
     InvalidInputError,
     NotFoundError,
+    SubmissionsUnavailableError,
     TooManyRequestsError,
     Violation,
 )
@@ -38,7 +39,7 @@ def status_code_of(error: Exception) -> grpc.StatusCode:
             return grpc.StatusCode.ALREADY_EXISTS
         case ConflictError() | BelowPayFloorError() | InsufficientEscrowError():
             return grpc.StatusCode.FAILED_PRECONDITION
-        case EscrowUnavailableError():
+        case EscrowUnavailableError() | SubmissionsUnavailableError():
             return grpc.StatusCode.UNAVAILABLE
         case BacklogFullError() | TooManyRequestsError():
             return grpc.StatusCode.RESOURCE_EXHAUSTED

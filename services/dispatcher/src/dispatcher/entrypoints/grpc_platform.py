@@ -12,6 +12,7 @@ from dispatcher.domain.errors import (
     InsufficientEscrowError,
     InvalidInputError,
     NotFoundError,
+    SubmissionsUnavailableError,
     Violation,
 )
 from dispatcher.domain.model import NewTask, TaskState, TaskType
@@ -37,6 +38,7 @@ _HANDLED = (
     BelowPayFloorError,
     InsufficientEscrowError,
     EscrowUnavailableError,
+    SubmissionsUnavailableError,
 )
 
 

@@ -29,6 +29,7 @@ from dispatcher.domain.model import (
 from dispatcher.domain.validation import Limits, batch_violations, fingerprint, task_type_violations
 from dispatcher.service_layer.ports import (
     Accepted,
+    ClientTaskIds,
     Escrow,
     EventPublisher,
     TaskStore,
@@ -83,6 +84,7 @@ class PlatformHandlers:
         self,
         task_types: TaskTypeStore,
         tasks: TaskStore,
+        client_tasks: ClientTaskIds,
         events: EventPublisher,
         clock: Clock,
         limits: Limits,
@@ -93,6 +95,7 @@ class PlatformHandlers:
     ) -> None:
         self._task_types = task_types
         self._tasks = tasks
+        self._client_tasks = client_tasks
         self._events = events
         self._clock = clock
         self._limits = limits
@@ -120,15 +123,15 @@ class PlatformHandlers:
         """Accepts the whole batch or none of it; a repeat of an accepted task is a no-op.
         Each new task's price is held from the platform's escrow first, so no unfunded task
         is ever dispatched. Raises InvalidInputError, BacklogFullError when the new tasks
-        would take the platform's waiting tasks over the bound, InsufficientEscrowError or
-        EscrowUnavailableError."""
+        would take the platform's waiting tasks over the bound, InsufficientEscrowError,
+        EscrowUnavailableError or SubmissionsUnavailableError."""
         now = self._clock.now()
         names = sorted({t.task_type for t in command.tasks})
         ids = [t.client_task_id for t in command.tasks]
         # Three independent reads, made together: one round trip's wait instead of three.
         task_types, earlier, waiting = await asyncio.gather(
             self._task_types.get_many(command.platform_id, names),
-            self._tasks.fingerprints(command.platform_id, ids),
+            self._client_tasks.fingerprints(command.platform_id, ids),
             self._tasks.backlog(command.platform_id),
         )
         violations = batch_violations(command.tasks, task_types, now, self._limits)
@@ -171,7 +174,10 @@ class PlatformHandlers:
         # Durable in Kafka before we answer; the deterministic task ids make a retry after a
         # partial failure here collapse into the same tasks downstream.
         await self._events.publish_many(new_tasks)
-        await self._tasks.record_accepted(command.platform_id, fresh)
+        await asyncio.gather(
+            self._tasks.record_accepted(command.platform_id, fresh),
+            self._client_tasks.remember(command.platform_id, fresh),
+        )
         return results
 
     def _check_backlog(self, waiting: int, new_count: int) -> None:

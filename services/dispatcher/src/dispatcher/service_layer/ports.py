@@ -25,6 +25,23 @@ class Cancellation:
     withdrawn: Offer | None = None
 
 
+class ClientTaskIds(Protocol):
+    """Every client task id each platform has used, with its content's fingerprint, for ever:
+    task ids are derived from them, so an id once accepted names that task for ever. Raises
+    SubmissionsUnavailableError when it cannot be reached."""
+
+    async def fingerprints(
+        self, platform_id: str, client_task_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Content fingerprints of earlier submissions with these ids."""
+        ...
+
+    async def remember(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
+        """Records the ids with their fingerprints; an id recorded before keeps its first.
+        Idempotent."""
+        ...
+
+
 class TaskTypeStore(Protocol):
     async def put(self, platform_id: str, task_type: TaskType) -> None:
         """Creates or replaces a task type. Idempotent."""
@@ -105,14 +122,9 @@ class TaskStore(Protocol):
     replicas, and appends its entry to the transition log in the same step (`origin` names the
     replica this store acts for)."""
 
-    async def fingerprints(
-        self, platform_id: str, client_task_ids: Sequence[str]
-    ) -> dict[str, str]:
-        """Content fingerprints of earlier submissions with these ids."""
-        ...
-
     async def record_accepted(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
-        """Remembers client ids and marks the tasks QUEUED. Idempotent."""
+        """Marks the tasks QUEUED and counts them in their platform's backlog until ingested.
+        Idempotent."""
         ...
 
     async def backlog(self, platform_id: str) -> int:

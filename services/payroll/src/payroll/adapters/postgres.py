@@ -6,18 +6,14 @@ runs under the pool's `command_timeout` plus a server-side `statement_timeout`, 
 connection from the pool has its own deadline, so no call can hang.
 """
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import structlog
 
+from fairtask_runtime.postgres import PostgresConfig, PostgresPool
 from payroll.adapters import escrow_sql
-from payroll.adapters.migrations import DEFAULT_DIRECTORY, load_migrations, migrate
 from payroll.domain.escrow import (
     EscrowBalance,
     InsufficientEscrowError,
@@ -42,18 +38,8 @@ from payroll.service_layer.ports import LedgerUnavailableError, Posted
 
 log = structlog.get_logger(__name__)
 
-# Failures that say nothing about the request itself: the same call may succeed later.
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-)
+# Payroll's NNNN_name.sql files: beside the package, shipped at FAIRTASK_MIGRATIONS_DIR.
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[3] / "migrations"
 
 _POSTING_COLUMNS = """
     id::text AS id, source_key, kind, worker_id, region, task_id, platform_id, task_type,
@@ -70,31 +56,26 @@ class PostgresLedger:
         migrations_dir: Path | None = None,
         migration_timeout_s: float = 60.0,
     ) -> None:
-        self._dsn = dsn
-        self._timeout_s = timeout_s
-        self._max_pool_size = max_pool_size
-        self._migrations_dir = migrations_dir or DEFAULT_DIRECTORY
-        self._migration_timeout_s = migration_timeout_s
-        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-        # Serialises start(): the start-up loop, the consumer and gRPC calls may race to it.
-        self._starting = asyncio.Lock()
+        config = PostgresConfig(
+            dsn,
+            "payroll",
+            migrations_dir or DEFAULT_DIRECTORY,
+            timeout_s=timeout_s,
+            max_pool_size=max_pool_size,
+            migration_timeout_s=migration_timeout_s,
+        )
+        self._db = PostgresPool(config, LedgerUnavailableError)
+        self._connection = self._db.connection
 
     async def start(self) -> None:
         """Applies pending migrations, then opens the pool. Idempotent. Raises
         LedgerUnavailableError when PostgreSQL cannot be reached, MigrationError when the
         migrations are inconsistent."""
-        await self._ready()
+        await self._db.ready()
 
     async def close(self) -> None:
         """Closes the pool, waiting up to the timeout for connections in use; then drops them."""
-        if self._pool is None:
-            return
-        pool, self._pool = self._pool, None
-        try:
-            await asyncio.wait_for(pool.close(), timeout=self._timeout_s)
-        except TimeoutError:
-            log.warning("ledger pool did not close in time; terminating it")
-            pool.terminate()
+        await self._db.close()
 
     async def post(self, posting: Posting) -> Posted:
         async with self._connection(f"posting {posting.source_key}", transaction=True) as conn:
@@ -105,15 +86,8 @@ class PostgresLedger:
         return posted
 
     async def escrow(self, platform_id: str) -> EscrowBalance:
-        pool = await self._ready()
-        try:
-            async with (
-                pool.acquire(timeout=self._timeout_s) as conn,
-                conn.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                return await escrow_sql.balance(conn, platform_id)
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"escrow of {platform_id}: {exc!r}") from exc
+        async with self._connection(f"escrow of {platform_id}", snapshot=True) as conn:
+            return await escrow_sql.balance(conn, platform_id)
 
     async def hold(
         self,
@@ -217,43 +191,36 @@ class PostgresLedger:
             return await _insert(conn, posting)
 
     async def statement(self, worker_id: str, max_lines: int) -> Statement | None:
-        pool = await self._ready()
-        try:
-            async with (
-                pool.acquire(timeout=self._timeout_s) as conn,
-                conn.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                totals = await conn.fetchrow(
-                    """
-                    SELECT count(*) AS postings,
-                           count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
-                           coalesce(sum(paid_seconds), 0)::bigint AS paid_seconds,
-                           coalesce(sum(amount_micros) FILTER (WHERE kind = 'payout'), 0)::bigint
-                             AS paid_out
-                    FROM postings WHERE worker_id = $1
-                    """,
-                    worker_id,
-                )
-                if totals is None or totals["postings"] == 0:
-                    return None
-                balance = await conn.fetchval(
-                    """
-                    SELECT coalesce(-sum(amount_micros), 0)::bigint
-                    FROM ledger_lines WHERE account_id = $1
-                    """,
-                    worker_payable(worker_id),
-                )
-                rows = await conn.fetch(
-                    """
-                    SELECT id::text AS id, kind, amount_micros, paid_seconds, task_id, posted_at
-                    FROM postings WHERE worker_id = $1
-                    ORDER BY posted_at DESC, id DESC LIMIT $2
-                    """,
-                    worker_id,
-                    max_lines,
-                )
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"statement: {exc!r}") from exc
+        async with self._connection("statement", snapshot=True) as conn:
+            totals = await conn.fetchrow(
+                """
+                SELECT count(*) AS postings,
+                       count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
+                       coalesce(sum(paid_seconds), 0)::bigint AS paid_seconds,
+                       coalesce(sum(amount_micros) FILTER (WHERE kind = 'payout'), 0)::bigint
+                         AS paid_out
+                FROM postings WHERE worker_id = $1
+                """,
+                worker_id,
+            )
+            if totals is None or totals["postings"] == 0:
+                return None
+            balance = await conn.fetchval(
+                """
+                SELECT coalesce(-sum(amount_micros), 0)::bigint
+                FROM ledger_lines WHERE account_id = $1
+                """,
+                worker_payable(worker_id),
+            )
+            rows = await conn.fetch(
+                """
+                SELECT id::text AS id, kind, amount_micros, paid_seconds, task_id, posted_at
+                FROM postings WHERE worker_id = $1
+                ORDER BY posted_at DESC, id DESC LIMIT $2
+                """,
+                worker_id,
+                max_lines,
+            )
         return Statement(
             worker_id=worker_id,
             lines=tuple(
@@ -274,40 +241,33 @@ class PostgresLedger:
         )
 
     async def summary(self) -> LedgerSummary:
-        pool = await self._ready()
-        try:
-            async with (
-                pool.acquire(timeout=self._timeout_s) as conn,
-                conn.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                totals = await conn.fetchrow(
-                    """
-                    SELECT
-                      coalesce(sum(amount_micros) FILTER (WHERE amount_micros > 0), 0)::bigint
-                        AS debits,
-                      coalesce(-sum(amount_micros) FILTER (WHERE amount_micros < 0), 0)::bigint
-                        AS credits,
-                      NOT EXISTS (
-                        SELECT 1 FROM ledger_lines
-                        GROUP BY posting_id HAVING sum(amount_micros) <> 0
-                      ) AS every_posting_balanced,
-                      (SELECT count(*) FROM postings) AS postings
-                    FROM ledger_lines
-                    """
-                )
-                regions = await conn.fetch(
-                    """
-                    SELECT region,
-                           sum(amount_micros)::bigint AS earnings_micros,
-                           sum(paid_seconds)::bigint AS paid_seconds,
-                           count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
-                           count(*) AS postings
-                    FROM postings WHERE kind = ANY($1::text[]) GROUP BY region ORDER BY region
-                    """,
-                    sorted(kind.value for kind in CHARGES),
-                )
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"summary: {exc!r}") from exc
+        async with self._connection("summary", snapshot=True) as conn:
+            totals = await conn.fetchrow(
+                """
+                SELECT
+                  coalesce(sum(amount_micros) FILTER (WHERE amount_micros > 0), 0)::bigint
+                    AS debits,
+                  coalesce(-sum(amount_micros) FILTER (WHERE amount_micros < 0), 0)::bigint
+                    AS credits,
+                  NOT EXISTS (
+                    SELECT 1 FROM ledger_lines
+                    GROUP BY posting_id HAVING sum(amount_micros) <> 0
+                  ) AS every_posting_balanced,
+                  (SELECT count(*) FROM postings) AS postings
+                FROM ledger_lines
+                """
+            )
+            regions = await conn.fetch(
+                """
+                SELECT region,
+                       sum(amount_micros)::bigint AS earnings_micros,
+                       sum(paid_seconds)::bigint AS paid_seconds,
+                       count(*) FILTER (WHERE kind = 'task_pay') AS tasks_paid,
+                       count(*) AS postings
+                FROM postings WHERE kind = ANY($1::text[]) GROUP BY region ORDER BY region
+                """,
+                sorted(kind.value for kind in CHARGES),
+            )
         assert totals is not None  # an aggregate without GROUP BY always returns one row
         return LedgerSummary(
             balanced=totals["every_posting_balanced"] and totals["debits"] == totals["credits"],
@@ -324,57 +284,6 @@ class PostgresLedger:
                 for row in regions
             ),
         )
-
-    @asynccontextmanager
-    async def _connection(self, what: str, transaction: bool = False) -> AsyncIterator[Any]:
-        """A pooled connection (in a transaction, if asked), every call under the deadlines;
-        a failure that says nothing about the request is LedgerUnavailableError naming `what`."""
-        pool = await self._ready()
-        try:
-            async with pool.acquire(timeout=self._timeout_s) as conn:
-                if transaction:
-                    async with conn.transaction():
-                        yield conn
-                else:
-                    yield conn
-        except _TRANSIENT as exc:
-            raise LedgerUnavailableError(f"{what}: {exc!r}") from exc
-
-    async def _ready(self) -> "asyncpg.Pool[asyncpg.Record]":
-        if self._pool is not None:
-            return self._pool
-        async with self._starting:
-            if self._pool is None:
-                try:
-                    await self._migrate()
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=self._max_pool_size,
-                        timeout=self._timeout_s,
-                        command_timeout=self._timeout_s,
-                        server_settings={
-                            "application_name": "payroll",
-                            # Also bounds queries the server runs after a client-side timeout.
-                            "statement_timeout": str(int(self._timeout_s * 1000)),
-                        },
-                    )
-                except _TRANSIENT as exc:
-                    raise LedgerUnavailableError(f"cannot open the ledger: {exc!r}") from exc
-                log.info("ledger ready")
-            return self._pool
-
-    async def _migrate(self) -> None:
-        migrations = load_migrations(self._migrations_dir)
-        # A dedicated connection: the advisory lock is per session, and must not outlive the
-        # run on some pooled connection.
-        conn = await asyncpg.connect(
-            self._dsn, timeout=self._timeout_s, server_settings={"application_name": "payroll"}
-        )
-        try:
-            await migrate(conn, migrations, self._migration_timeout_s)
-        finally:
-            await asyncio.wait_for(conn.close(), timeout=self._timeout_s)
 
 
 async def _locked_or_posted(conn: Any, posting: Posting) -> Posted | None:

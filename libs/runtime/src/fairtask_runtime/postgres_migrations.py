@@ -1,10 +1,13 @@
 """A small migration runner: versioned SQL files applied once, in order, by one replica.
 
-Files are `NNNN_name.sql` in one directory. Each is applied in its own transaction together
-with its row in `schema_migrations`, so a failure leaves the schema at the previous version.
-A session advisory lock serialises replicas starting together: the second waits, then sees
-the versions the first applied and skips them. An applied file whose text changed is an
-error, not a silent skip: the database would no longer match the repository.
+Each service that keeps data in PostgreSQL ships its own directory of `NNNN_name.sql` files.
+Each file is applied in its own transaction together with its row in `schema_migrations`, so a
+failure leaves the schema at the previous version. A session advisory lock serialises replicas
+starting together: the second waits, then sees the versions the first applied and skips them.
+`schema_migrations` is created in the first schema of the connection's search path, so a
+service keeping its tables in a schema of its own keeps its history there too (and takes a
+lock key of its own, `lock_key_for`). An applied file whose text changed is an error, not a
+silent skip: the database would no longer match the repository.
 """
 
 import hashlib
@@ -18,8 +21,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 # Any constant works as long as nothing else in the database uses it for another lock.
-MIGRATION_LOCK_KEY = 0x0066_6169_7270_6179  # "fairpay"
-DEFAULT_DIRECTORY = Path(__file__).resolve().parents[3] / "migrations"
+MIGRATION_LOCK_KEY = 0x0066_6169_7270_6179  # "fairpay": payroll's, from before the others
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -55,10 +57,17 @@ def load_migrations(directory: Path) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+def lock_key_for(name: str) -> int:
+    """An advisory lock key of its own for the migrations of `name` (a schema)."""
+    digest = hashlib.sha256(f"fairtask migrations of {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
 async def migrate(
     connection: "asyncpg.Connection[asyncpg.Record]",
     migrations: list[Migration],
     timeout_s: float,
+    lock_key: int = MIGRATION_LOCK_KEY,
 ) -> list[int]:
     """Applies the migrations not yet recorded; returns the versions applied now.
 
@@ -66,7 +75,7 @@ async def migrate(
     raises TimeoutError after that.
     """
     # A session lock, released by unlock below or by the connection closing if we die.
-    await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY, timeout=timeout_s)
+    await connection.execute("SELECT pg_advisory_lock($1)", lock_key, timeout=timeout_s)
     try:
         await connection.execute(
             """
@@ -105,6 +114,4 @@ async def migrate(
             applied.append(migration.version)
         return applied
     finally:
-        await connection.execute(
-            "SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY, timeout=timeout_s
-        )
+        await connection.execute("SELECT pg_advisory_unlock($1)", lock_key, timeout=timeout_s)
