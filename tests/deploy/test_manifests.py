@@ -319,7 +319,8 @@ def test_only_the_services_that_use_a_store_may_reach_it(objects: list[Obj]) -> 
     assert clients["fairtask.io/kafka-client"] == set(SERVICES)
     # Payroll reads the platform and operator API keys there, nothing else.
     assert clients["fairtask.io/redis-client"] == set(SERVICES)
-    assert clients["fairtask.io/postgres-client"] == {"payroll"}
+    # The dispatcher keeps the client task ids platforms used there.
+    assert clients["fairtask.io/postgres-client"] == {"payroll", "dispatcher"}
 
 
 def test_alerts_use_only_series_the_services_export(objects: list[Obj]) -> None:

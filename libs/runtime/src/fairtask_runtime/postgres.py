@@ -55,6 +55,9 @@ class PostgresConfig:
     schema: str | None = None
     timeout_s: float = 5.0
     max_pool_size: int = 10
+    # 0: a replica that has not queried for a while (asyncpg closes connections idle for
+    # 5 minutes) holds no connection, so many replicas do not use up the server's.
+    min_pool_size: int = 1
     migration_timeout_s: float = 60.0
 
 
@@ -84,7 +87,7 @@ class PostgresPool:
                     await self._migrate()
                     self._pool = await asyncpg.create_pool(
                         self._config.dsn,
-                        min_size=1,
+                        min_size=self._config.min_pool_size,
                         max_size=self._config.max_pool_size,
                         timeout=self._config.timeout_s,
                         command_timeout=self._config.timeout_s,

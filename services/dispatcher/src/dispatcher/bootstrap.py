@@ -309,6 +309,8 @@ def _client_tasks(
         schema=settings.postgres_schema,
         timeout_s=settings.postgres_timeout_s,
         max_pool_size=settings.postgres_pool_max_size,
+        # Only SubmitTasks asks it, and the prod schedulers are not called by platforms.
+        min_pool_size=0,
     )
     earlier = RedisClientHashes(client, settings.redis_prefix)
     store = PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError), earlier)

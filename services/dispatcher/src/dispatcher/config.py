@@ -69,7 +69,8 @@ class DispatcherSettings(ServiceSettings):
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/fairtask"
     # Deadline of every query, and of taking a connection from the pool.
     postgres_timeout_s: float = Field(default=5.0, gt=0)
-    postgres_pool_max_size: int = Field(default=10, ge=1)
+    # A few suffice: each SubmitTasks call makes two short queries.
+    postgres_pool_max_size: int = Field(default=4, ge=1)
     # Where the NNNN_name.sql files are; by default services/dispatcher/migrations.
     migrations_dir: Path | None = None
 

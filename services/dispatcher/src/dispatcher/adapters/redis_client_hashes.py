@@ -1,4 +1,4 @@
-"""Client task ids as versions before 2026-12-08 kept them: a Redis hash per platform
+"""Client task ids as versions until 2026-12-07 kept them: a Redis hash per platform
 (`<prefix>client:<platform>`, id -> fingerprint), never trimmed. Read once, to move them to
 PostgreSQL, and removed as they are moved."""
 
