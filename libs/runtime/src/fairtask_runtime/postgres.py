@@ -72,8 +72,9 @@ class PostgresPool:
         self._config = config
         self._unavailable = unavailable
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
-        # Serialises ready(): the start-up loop, consumers and gRPC calls may race to it.
-        self._starting = asyncio.Lock()
+        # The attempt to open in progress, shared by every call waiting for it: while the
+        # server cannot be reached they fail together, not one connect timeout after another.
+        self._opening: asyncio.Future[asyncpg.Pool[asyncpg.Record]] | None = None
 
     async def ready(self) -> "asyncpg.Pool[asyncpg.Record]":
         """Applies pending migrations, then opens the pool; at once when it is open. Raises
@@ -81,26 +82,32 @@ class PostgresPool:
         migrations are inconsistent."""
         if self._pool is not None:
             return self._pool
-        async with self._starting:
-            if self._pool is None:
-                try:
-                    await self._migrate()
-                    self._pool = await asyncpg.create_pool(
-                        self._config.dsn,
-                        min_size=self._config.min_pool_size,
-                        max_size=self._config.max_pool_size,
-                        timeout=self._config.timeout_s,
-                        command_timeout=self._config.timeout_s,
-                        server_settings=self._server_settings()
-                        | {
-                            # Also bounds queries the server runs after a client-side timeout.
-                            "statement_timeout": str(int(self._config.timeout_s * 1000)),
-                        },
-                    )
-                except TRANSIENT as exc:
-                    raise self._failed("cannot open PostgreSQL", exc) from exc
-                log.info("postgres ready", application=self._config.application_name)
-            return self._pool
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.ensure_future(self._open())
+            # Its failure reaches whoever waits; with nobody left waiting, it is not an error.
+            self._opening.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return await asyncio.shield(self._opening)
+
+    async def _open(self) -> "asyncpg.Pool[asyncpg.Record]":
+        try:
+            await self._migrate()
+            pool = await asyncpg.create_pool(
+                self._config.dsn,
+                min_size=self._config.min_pool_size,
+                max_size=self._config.max_pool_size,
+                timeout=self._config.timeout_s,
+                command_timeout=self._config.timeout_s,
+                server_settings=self._server_settings()
+                | {
+                    # Also bounds queries the server runs after a client-side timeout.
+                    "statement_timeout": str(int(self._config.timeout_s * 1000)),
+                },
+            )
+        except TRANSIENT as exc:
+            raise self._failed("cannot open PostgreSQL", exc) from exc
+        log.info("postgres ready", application=self._config.application_name)
+        self._pool = pool
+        return pool
 
     @asynccontextmanager
     async def connection(
@@ -126,6 +133,8 @@ class PostgresPool:
 
     async def close(self) -> None:
         """Closes the pool, waiting up to the timeout for connections in use; then drops them."""
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
         if self._pool is None:
             return
         pool, self._pool = self._pool, None

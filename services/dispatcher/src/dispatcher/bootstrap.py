@@ -13,7 +13,7 @@ import structlog
 from dispatcher.adapters.kafka import KafkaEventPublisher, PoolOwnership
 from dispatcher.adapters.payroll_escrow import PayrollEscrow, UncheckedEscrow
 from dispatcher.adapters.postgres_client_tasks import DEFAULT_MIGRATIONS, PostgresClientTaskIds
-from dispatcher.adapters.redis_client_hashes import RedisClientHashes
+from dispatcher.adapters.redis_client_hashes import RedisClientHashes, WithRedisHashes
 from dispatcher.adapters.redis_exclusions import RedisPoolExclusions
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore, RedisTaskTypes
@@ -299,24 +299,29 @@ def _records(settings: DispatcherSettings, closers: list[Closer]) -> WorkerRecor
     return records
 
 
-def _client_tasks(
-    settings: DispatcherSettings, client: redis.Redis, closers: list[Closer], loops: list[Loop]
-) -> ClientTaskIds:
+def client_task_ids_in_postgres(settings: DispatcherSettings) -> PostgresClientTaskIds:
     config = PostgresConfig(
         settings.postgres_dsn,
         "dispatcher",
         settings.migrations_dir or DEFAULT_MIGRATIONS,
-        schema=settings.postgres_schema,
+        schema=settings.tables_schema,
         timeout_s=settings.postgres_timeout_s,
         max_pool_size=settings.postgres_pool_max_size,
         # Only SubmitTasks asks it, and the prod schedulers are not called by platforms.
         min_pool_size=0,
     )
-    earlier = RedisClientHashes(client, settings.redis_prefix)
-    store = PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError), earlier)
-    closers.append(store.close)
-    loops.append(opened_at_start("client task ids", store.start, SubmissionsUnavailableError))
-    return store
+    return PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError))
+
+
+def _client_tasks(
+    settings: DispatcherSettings, client: redis.Redis, closers: list[Closer], loops: list[Loop]
+) -> ClientTaskIds:
+    record = client_task_ids_in_postgres(settings)
+    closers.append(record.close)
+    loops.append(opened_at_start("client task ids", record.start, SubmissionsUnavailableError))
+    # Until the ids earlier versions kept in Redis are moved (python -m
+    # dispatcher.move_client_ids), they are read there too.
+    return WithRedisHashes(record, RedisClientHashes(client, settings.redis_prefix))
 
 
 def _escrow(settings: DispatcherSettings, closers: list[Closer]) -> Escrow:

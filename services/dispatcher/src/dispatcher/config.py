@@ -1,5 +1,6 @@
 """Dispatcher settings (FAIRTASK_* environment variables)."""
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Literal
@@ -65,7 +66,7 @@ class DispatcherSettings(ServiceSettings):
     # and reviews and takes appeals (the worker's own token is passed on).
     scoring_target: str | None = None
     # FAIRTASK_POSTGRES_DSN: where every client task id a platform has used is kept, for ever
-    # (`postgres_schema`.client_tasks). Redis keeps only what is in play.
+    # (`tables_schema`.client_tasks). Redis keeps only what is in play.
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/fairtask"
     # Deadline of every query, and of taking a connection from the pool.
     postgres_timeout_s: float = Field(default=5.0, gt=0)
@@ -73,13 +74,25 @@ class DispatcherSettings(ServiceSettings):
     postgres_pool_max_size: int = Field(default=4, ge=1)
     # Where the NNNN_name.sql files are; by default services/dispatcher/migrations.
     migrations_dir: Path | None = None
+    # The schema of the dispatcher's tables. Unset: named after redis_prefix ("dispatch" for
+    # "dispatch:"), so deployments and test runs that keep their state apart in Redis keep it
+    # apart here too.
+    postgres_schema: str = ""
+
+    @model_validator(mode="after")
+    def _schema_of_its_own(self) -> "DispatcherSettings":
+        schema = self.tables_schema
+        if not _SCHEMA.fullmatch(schema) or schema in _RESERVED:
+            raise ValueError(
+                f"the schema {schema!r} (FAIRTASK_POSTGRES_SCHEMA, else named after the Redis "
+                "prefix) must be lowercase letters, digits and _, at most 63, not public, pg_* "
+                "or information_schema"
+            )
+        return self
 
     @property
-    def postgres_schema(self) -> str:
-        """The schema of this dispatcher's tables, named after its Redis prefix: deployments
-        (and test runs) that keep their state apart in Redis keep it apart here too."""
-        named = re.sub(r"[^a-z0-9_]+", "_", self.redis_prefix.lower()).strip("_")
-        return named[:63] or "dispatch"
+    def tables_schema(self) -> str:
+        return self.postgres_schema or schema_named_after(self.redis_prefix)
 
     @model_validator(mode="after")
     def _whole_escrow(self) -> "DispatcherSettings":
@@ -92,3 +105,20 @@ class DispatcherSettings(ServiceSettings):
     def _readable_worker_limit(cls, value: str) -> str:
         parse_limit(value)
         return value
+
+
+_SCHEMA = re.compile(r"(?!pg_)[a-z_][a-z0-9_]{0,62}")
+_RESERVED = {"public", "information_schema"}
+
+
+def schema_named_after(redis_prefix: str) -> str:
+    """The prefix without its trailing separator when that is a plain name; else the name made
+    plain, told apart from other prefixes that become the same by a hash of the prefix."""
+    name = redis_prefix.rstrip(":.")
+    if not name:
+        return "dispatch"
+    if _SCHEMA.fullmatch(name):
+        return name
+    plain = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:54]
+    digest = hashlib.sha256(redis_prefix.encode()).hexdigest()[:8]
+    return f"{plain or 'dispatch'}_{digest}"

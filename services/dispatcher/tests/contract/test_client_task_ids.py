@@ -1,6 +1,6 @@
 """One contract, two records of the client task ids platforms used: in memory and in
 PostgreSQL; and what only the PostgreSQL one does (schemas apart, replicas starting together,
-the ids an earlier version kept in Redis moved over, an unreachable server)."""
+the ids earlier versions kept in Redis read and moved over, an unreachable server)."""
 
 import asyncio
 import hashlib
@@ -14,9 +14,13 @@ import redis.asyncio as redis
 
 from dispatcher.adapters.memory_client_tasks import MemoryClientTaskIds
 from dispatcher.adapters.postgres_client_tasks import DEFAULT_MIGRATIONS, PostgresClientTaskIds
-from dispatcher.adapters.redis_client_hashes import RedisClientHashes
+from dispatcher.adapters.redis_client_hashes import (
+    RedisClientHashes,
+    WithRedisHashes,
+    move_client_ids,
+)
 from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.service_layer.ports import Accepted, ClientTaskIds
+from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord
 from fairtask_localstack.ports import free_ports
 from fairtask_runtime.postgres import PostgresConfig, PostgresPool
 
@@ -31,13 +35,11 @@ def accepted(client_id: str, content: str = "img") -> Accepted:
     return Accepted(client_id, f"task-{client_id}", printed(content), "bbox")
 
 
-def postgres_store(
-    dsn: str, schema: str, earlier: RedisClientHashes | None = None, timeout_s: float = 10.0
-) -> PostgresClientTaskIds:
+def postgres_store(dsn: str, schema: str, timeout_s: float = 10.0) -> PostgresClientTaskIds:
     config = PostgresConfig(
         dsn, "dispatcher-test", DEFAULT_MIGRATIONS, schema=schema, timeout_s=timeout_s
     )
-    return PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError), earlier)
+    return PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError))
 
 
 async def drop(dsn: str, schemas: list[str]) -> None:
@@ -77,39 +79,80 @@ async def ids(request: pytest.FixtureRequest) -> AsyncIterator[ClientTaskIds]:
         await drop(endpoints.postgres_dsn, made)
 
 
-async def test_ids_are_remembered_per_platform(ids: ClientTaskIds) -> None:
-    assert await ids.fingerprints(PLATFORM, ["c1"]) == {}
-
-    await ids.remember(PLATFORM, [accepted("c1")])
-
-    assert await ids.fingerprints(PLATFORM, ["c1", "c2"]) == {"c1": printed("img")}
-    assert await ids.fingerprints(OTHER, ["c1"]) == {}
-    assert await ids.fingerprints(PLATFORM, []) == {}
+def claimed(content: str = "img") -> ClientTaskRecord:
+    return ClientTaskRecord(printed(content), published=False)
 
 
-async def test_an_id_keeps_its_first_content(ids: ClientTaskIds) -> None:
-    await ids.remember(PLATFORM, [accepted("c1", "first"), accepted("c2", "other")])
-    await ids.remember(PLATFORM, [accepted("c1", "second"), accepted("c3", "third")])
-    await ids.remember(PLATFORM, [])
+def published(content: str = "img") -> ClientTaskRecord:
+    return ClientTaskRecord(printed(content), published=True)
 
-    assert await ids.fingerprints(PLATFORM, ["c1", "c2", "c3"]) == {
-        "c1": printed("first"),
-        "c2": printed("other"),
-        "c3": printed("third"),
+
+async def test_a_claim_is_recorded_per_platform(ids: ClientTaskIds) -> None:
+    assert await ids.recorded(PLATFORM, ["c1"]) == {}
+
+    assert await ids.claim(PLATFORM, [accepted("c1")]) == {}
+
+    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {"c1": claimed()}
+    assert await ids.recorded(OTHER, ["c1"]) == {}
+    assert await ids.recorded(PLATFORM, []) == {}
+
+
+async def test_an_id_claimed_before_keeps_its_content_and_the_claim_says_so(
+    ids: ClientTaskIds,
+) -> None:
+    await ids.claim(PLATFORM, [accepted("c1", "first")])
+
+    taken = await ids.claim(PLATFORM, [accepted("c1", "second"), accepted("c2", "other")])
+
+    assert taken == {"c1": printed("first")}
+    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {
+        "c1": claimed("first"),
+        "c2": claimed("other"),
     }
 
 
+async def test_published_ids_stay_and_released_claims_go(ids: ClientTaskIds) -> None:
+    await ids.claim(PLATFORM, [accepted("c1"), accepted("c2"), accepted("c3")])
+    await ids.mark_published(PLATFORM, [accepted("c1")])
+    await ids.mark_published(PLATFORM, [accepted("c1")])
+
+    await ids.release(PLATFORM, ["c1", "c2"])
+    await ids.release(PLATFORM, [])
+
+    assert await ids.recorded(PLATFORM, ["c1", "c2", "c3"]) == {
+        "c1": published(),
+        "c3": claimed(),
+    }
+
+
+async def test_publishing_an_id_released_meanwhile_records_it_again(ids: ClientTaskIds) -> None:
+    await ids.claim(PLATFORM, [accepted("c1")])
+    await ids.release(PLATFORM, ["c1"])
+
+    await ids.mark_published(PLATFORM, [accepted("c1")])
+
+    assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": published()}
+
+
+async def test_publishing_never_changes_an_ids_content(ids: ClientTaskIds) -> None:
+    await ids.claim(PLATFORM, [accepted("c1", "first")])
+
+    await ids.mark_published(PLATFORM, [accepted("c1", "second")])
+
+    assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": claimed("first")}
+
+
 @pytest.mark.integration
-async def test_dispatchers_with_other_prefixes_keep_their_ids_apart(
+async def test_dispatchers_with_other_schemas_keep_their_ids_apart(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:
     mine = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
     theirs = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
     try:
-        await mine.remember(PLATFORM, [accepted("c1")])
+        await mine.claim(PLATFORM, [accepted("c1")])
 
-        assert await theirs.fingerprints(PLATFORM, ["c1"]) == {}
-        assert await mine.fingerprints(PLATFORM, ["c1"]) == {"c1": printed("img")}
+        assert await theirs.recorded(PLATFORM, ["c1"]) == {}
+        assert await mine.recorded(PLATFORM, ["c1"]) == {"c1": claimed()}
     finally:
         await mine.close()
         await theirs.close()
@@ -123,10 +166,10 @@ async def test_replicas_starting_together_share_one_table(
     replicas = [postgres_store(stack_endpoints.postgres_dsn, schema) for _ in range(4)]
     try:
         await asyncio.gather(*(r.start() for r in replicas))
-        await replicas[0].remember(PLATFORM, [accepted("c1")])
+        await replicas[0].claim(PLATFORM, [accepted("c1")])
 
         for replica in replicas:
-            assert await replica.fingerprints(PLATFORM, ["c1"]) == {"c1": printed("img")}
+            assert await replica.recorded(PLATFORM, ["c1"]) == {"c1": claimed()}
     finally:
         await asyncio.gather(*(r.close() for r in replicas))
     conn = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
@@ -138,7 +181,28 @@ async def test_replicas_starting_together_share_one_table(
 
 
 @pytest.mark.integration
-async def test_ids_an_earlier_version_kept_in_redis_move_to_postgres(
+async def test_calls_claiming_overlapping_batches_at_once_each_id_goes_to_one(
+    stack_endpoints: Any, schemas: list[str]
+) -> None:
+    store = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
+    batches = [[accepted(f"c{(i * 7 + j) % 40}", f"call {i}") for j in range(20)] for i in range(8)]
+    try:
+        results = await asyncio.gather(*(store.claim(PLATFORM, b) for b in batches))
+        recorded = await store.recorded(PLATFORM, [f"c{i}" for i in range(40)])
+    finally:
+        await store.close()
+
+    for batch, taken in zip(batches, results, strict=True):
+        for a in batch:
+            # Either this call claimed it (its content) or it was told whose it is.
+            winner = recorded[a.client_task_id].fingerprint
+            assert taken.get(a.client_task_id, a.fingerprint) == winner
+    winners = {r.fingerprint for r in recorded.values()}
+    assert winners <= {printed(f"call {i}") for i in range(8)}
+
+
+@pytest.mark.integration
+async def test_ids_earlier_versions_keep_in_redis_count_as_published_until_moved(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:8]}:"
@@ -147,20 +211,33 @@ async def test_ids_an_earlier_version_kept_in_redis_move_to_postgres(
     many = {f"c{i}": printed(f"content {i}") for i in range(2_500)}
     await client.hset(f"{prefix}client:{PLATFORM}", mapping=many)
     await client.hset(f"{prefix}client:{OTHER}", "x1", printed("x"))
-    await client.set(f"{prefix}task:untouched", "1")
-    store = postgres_store(
-        stack_endpoints.postgres_dsn,
-        new_schema(schemas),
-        RedisClientHashes(client, prefix, page=1_000),
-    )
+    # Not a hash of ids: left alone.
+    await client.set(f"{prefix}client:note", "1")
+    store = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
+    hashes = RedisClientHashes(client, prefix, page=1_000)
+    both = WithRedisHashes(store, hashes)
     try:
-        assert await store.fingerprints(PLATFORM, list(many)) == many
-        assert await store.fingerprints(OTHER, ["x1"]) == {"x1": printed("x")}
+        await store.claim(PLATFORM, [accepted("c0", "claimed here first")])
+        # Read there before the move: an old replica may still be writing.
+        assert await both.recorded(PLATFORM, ["c1", "c0", "new"]) == {
+            "c1": ClientTaskRecord(many["c1"], published=True),
+            "c0": claimed("claimed here first"),
+        }
+
+        moved = await move_client_ids(hashes, store)
+
+        assert moved.ids == 2_501
+        assert moved.conflicts == [(PLATFORM, "c0")]
+        assert await store.recorded(PLATFORM, list(many)) == {
+            c: ClientTaskRecord(p, True) for c, p in many.items() if c != "c0"
+        } | {"c0": claimed("claimed here first")}
+        assert await store.recorded(OTHER, ["x1"]) == {"x1": published("x")}
         left = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        assert left == [f"{prefix}task:untouched".encode()]
+        assert left == [f"{prefix}client:note".encode()]
+        assert (await move_client_ids(hashes, store)).ids == 0
     finally:
         await store.close()
-        await client.delete(f"{prefix}task:untouched")
+        await client.delete(f"{prefix}client:note")
         await client.aclose()
 
 
@@ -171,7 +248,11 @@ async def test_an_unreachable_server_is_unavailable_not_a_crash(schemas: list[st
         f"postgresql://postgres@127.0.0.1:{closed}/fairtask", new_schema(schemas), timeout_s=1
     )
 
+    # Calls waiting together share one attempt to connect, and its failure.
+    calls = [store.recorded(PLATFORM, ["c1"]), store.claim(PLATFORM, [accepted("c1")])]
+    failures = await asyncio.gather(*calls, return_exceptions=True)
+    assert [type(f) for f in failures] == [SubmissionsUnavailableError] * 2
     with pytest.raises(SubmissionsUnavailableError):
-        await store.fingerprints(PLATFORM, ["c1"])
+        await store.mark_published(PLATFORM, [accepted("c1")])
     with pytest.raises(SubmissionsUnavailableError):
-        await store.remember(PLATFORM, [accepted("c1")])
+        await store.release(PLATFORM, ["c1"])

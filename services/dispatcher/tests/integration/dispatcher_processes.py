@@ -18,7 +18,9 @@ import grpc
 import httpx
 import redis.asyncio as redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from worker_clients import drop_tables
 
+from dispatcher.config import DispatcherSettings
 from fairtask.v1 import dispatcher_pb2 as d
 from fairtask.v1 import dispatcher_pb2_grpc as dg
 from fairtask.v1 import envelope_pb2
@@ -72,6 +74,13 @@ class Dispatchers:
     async def stop(self) -> None:
         for process in self.running:
             await process.stop(10)
+        await drop_tables(self.tables())
+
+    def tables(self) -> DispatcherSettings:
+        """The settings the processes read their PostgreSQL schema from."""
+        return DispatcherSettings(
+            postgres_dsn=self.endpoints.postgres_dsn, redis_prefix=self.redis_prefix
+        )
 
     def redis(self) -> "redis.Redis":
         return redis.from_url(self.endpoints.redis_url)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import grpc
 import httpx
 import orjson
@@ -49,6 +50,15 @@ def settings_for(endpoints: Any, topic_prefix: str, **extra: Any) -> DispatcherS
     return DispatcherSettings(**(values | extra))
 
 
+async def drop_tables(settings: DispatcherSettings) -> None:
+    """The test dispatcher's PostgreSQL schema, as its Redis keys: gone after the test."""
+    conn = await asyncpg.connect(settings.postgres_dsn, timeout=10)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{settings.tables_schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
 @asynccontextmanager
 async def running(settings: DispatcherSettings) -> AsyncIterator["Running"]:
     service = bootstrap(settings)
@@ -76,8 +86,10 @@ async def dispatcher_for_tests(endpoints: Any, **settings: Any) -> AsyncIterator
     prefix = f"w{uuid.uuid4().hex[:8]}."
     await create_topics(endpoints.kafka_bootstrap, prefix)
     try:
-        async with running(settings_for(endpoints, prefix, **settings)) as app:
+        settings_of_test = settings_for(endpoints, prefix, **settings)
+        async with running(settings_of_test) as app:
             yield app
+        await drop_tables(settings_of_test)
     finally:
         await delete_topics(endpoints.kafka_bootstrap, topic_names(prefix))
 

@@ -1,5 +1,6 @@
 """Platform operations on fakes: whole batches accepted or refused, repeats harmless."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,11 +15,13 @@ from dispatcher.domain.errors import (
     InsufficientEscrowError,
     InvalidInputError,
     NotFoundError,
+    SubmissionsUnavailableError,
 )
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
-from dispatcher.domain.validation import Limits
+from dispatcher.domain.validation import Limits, fingerprint
 from dispatcher.service_layer.platform import BacklogBound, SubmitTasks
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord
 from dispatcher.service_layer.sessions import OfferPush, OfferWithdrawnPush
 
 BBOX = TaskType("bbox", PURPOSE, 400_000, 90, ("vision",))
@@ -140,7 +143,7 @@ class TestSubmitTasks:
         assert "different content" in problems["tasks[4].client_task_id"]
         assert "repeated" in problems["tasks[5].client_task_id"]
         assert world.events.events == published_before
-        assert await world.client_tasks.fingerprints(PLATFORM, ["fine", "c-late"]) == {}
+        assert await world.client_tasks.recorded(PLATFORM, ["fine", "c-late"]) == {}
 
     async def test_an_identical_resubmission_is_a_duplicate_and_publishes_nothing(
         self, world: World
@@ -173,18 +176,25 @@ class TestSubmitTasks:
 
         assert await submit(world, new("c1", b"b"), platform=OTHER_PLATFORM) == [("c1", False)]
 
-    async def test_a_publish_failure_records_nothing_so_a_retry_works(self, world: World) -> None:
+    async def test_a_publish_failure_leaves_the_ids_bound_so_only_a_retry_works(
+        self, world: World
+    ) -> None:
         await define(world)
         world.events.fail_after = 1  # the first task reaches Kafka, the second does not
 
         with pytest.raises(PublishFailedError):
             await submit(world, new("c1"), new("c2"))
 
-        assert await world.client_tasks.fingerprints(PLATFORM, ["c1", "c2"]) == {}
+        # c1 may be on its way: c1 and c2 are claimed for this content, not yet published.
+        recorded = await world.client_tasks.recorded(PLATFORM, ["c1", "c2"])
+        assert {c: r.published for c, r in recorded.items()} == {"c1": False, "c2": False}
         with pytest.raises(NotFoundError):
             await world.platform.get_task(PLATFORM, task_id_for(PLATFORM, "c1"))
-
         world.events.fail_after = None
+        with pytest.raises(InvalidInputError) as other:
+            await submit(world, new("c1", b"other content"))
+        assert fields_of(other) == ["tasks[0].client_task_id"]
+
         assert await submit(world, new("c1"), new("c2")) == [("c1", False), ("c2", False)]
         # c1 went out twice under one task id; ingest collapses the copies.
         c1 = [e.task for e in world.events.of_type(TaskSubmitted) if e.task.client_task_id == "c1"]
@@ -192,6 +202,99 @@ class TestSubmitTasks:
         assert c1[0].task_id == c1[1].task_id
         assert await world.store.ingest(c1[0], START)
         assert not await world.store.ingest(c1[1], START)
+        assert await submit(world, new("c1")) == [("c1", True)]
+
+
+class TestClientTaskIdClaims:
+    """The record of client task ids is written before the tasks are published: an id never
+    names two contents, whatever fails or races."""
+
+    async def test_a_record_failing_after_publishing_keeps_the_ids_to_their_content(
+        self, world: World
+    ) -> None:
+        await define(world)
+        world.client_tasks.failing = {"mark_published"}
+
+        with pytest.raises(SubmissionsUnavailableError):
+            await submit(world, new("c1"))
+
+        assert len(world.events.of_type(TaskSubmitted)) == 1
+        with pytest.raises(InvalidInputError):
+            await submit(world, new("c1", b"other content"))
+        world.client_tasks.failing = set()
+        assert await submit(world, new("c1")) == [("c1", False)]
+        assert await submit(world, new("c1")) == [("c1", True)]
+        with pytest.raises(InvalidInputError):
+            await submit(world, new("c1", b"other content"))
+
+    async def test_of_two_calls_racing_with_other_content_the_second_to_claim_stops(
+        self, world: World
+    ) -> None:
+        await define(world)
+        rival = Accepted(
+            "c1", task_id_for(PLATFORM, "c1"), fingerprint(new("c1", b"rival")), "bbox"
+        )
+        read = world.client_tasks.recorded
+
+        async def rival_claims_after_our_read(
+            platform_id: str, ids: Sequence[str]
+        ) -> dict[str, ClientTaskRecord]:
+            found = await read(platform_id, ids)
+            await world.client_tasks.claim(PLATFORM, [rival])
+            return found
+
+        world.client_tasks.recorded = rival_claims_after_our_read  # type: ignore[method-assign]
+
+        with pytest.raises(InvalidInputError) as lost:
+            await submit(world, new("c0"), new("c1"))
+
+        assert fields_of(lost) == ["tasks[1].client_task_id"]
+        assert world.events.of_type(TaskSubmitted) == []
+        assert world.escrow.holds == {}
+        world.client_tasks.recorded = read  # type: ignore[method-assign]
+        # c0, which this call claimed, is free again; c1 is the rival's.
+        assert await world.client_tasks.recorded(PLATFORM, ["c0", "c1"]) == {
+            "c1": ClientTaskRecord(rival.fingerprint, published=False)
+        }
+
+    async def test_a_claim_left_by_a_call_that_died_is_published_by_the_same_content(
+        self, world: World
+    ) -> None:
+        await define(world)
+        task = new("c1")
+        left = Accepted("c1", task_id_for(PLATFORM, "c1"), fingerprint(task), "bbox")
+        await world.client_tasks.claim(PLATFORM, [left])
+
+        with pytest.raises(InvalidInputError):
+            await submit(world, new("c1", b"other content"))
+        assert await submit(world, task) == [("c1", False)]
+
+        assert [e.task.client_task_id for e in world.events.of_type(TaskSubmitted)] == ["c1"]
+        assert (await world.client_tasks.recorded(PLATFORM, ["c1"]))["c1"].published
+
+    async def test_ids_refused_by_the_escrow_are_free_for_other_content(self, world: World) -> None:
+        await define(world)
+        world.escrow.funds[PLATFORM] = 0
+        with pytest.raises(InsufficientEscrowError):
+            await submit(world, new("c1"))
+
+        world.escrow.funds[PLATFORM] = 400_000
+        assert await submit(world, new("c1", b"fixed content")) == [("c1", False)]
+
+    async def test_a_release_that_fails_leaves_the_escrow_error_to_the_platform(
+        self, world: World
+    ) -> None:
+        await define(world)
+        world.escrow.unavailable = True
+        world.client_tasks.failing = {"release"}
+
+        with pytest.raises(EscrowUnavailableError):
+            await submit(world, new("c1"))
+
+        # Left claimed, as by a call that died: the same content goes through later.
+        world.escrow.unavailable = False
+        world.client_tasks.failing = set()
+        assert await submit(world, new("c1")) == [("c1", False)]
 
 
 class TestBackpressure:
@@ -207,7 +310,7 @@ class TestBackpressure:
 
         assert (full.value.waiting, full.value.bound, full.value.retry_after_s) == (2, 3, 7.0)
         assert len(world.events.events) == published
-        assert await world.client_tasks.fingerprints(PLATFORM, ["c3", "c4"]) == {}
+        assert await world.client_tasks.recorded(PLATFORM, ["c3", "c4"]) == {}
         assert await submit(world, new("c1"), new("c3")) == [("c1", True), ("c3", False)]
         assert await submit(world, new("c1"), new("c2"), new("c3"), platform=OTHER_PLATFORM)
 
@@ -232,7 +335,7 @@ class TestEscrow:
 
         assert (short.value.available_micros, short.value.needed_micros) == (500_000, 800_000)
         assert len(world.events.events) == published
-        assert await world.client_tasks.fingerprints(PLATFORM, ["c1", "c2"]) == {}
+        assert await world.client_tasks.recorded(PLATFORM, ["c1", "c2"]) == {}
         assert world.escrow.holds == {}
 
     async def test_funded_tasks_hold_their_price_once_however_often_submitted(
@@ -253,7 +356,7 @@ class TestEscrow:
         world.escrow.unavailable = True
         with pytest.raises(EscrowUnavailableError):
             await submit(world, new("c1"))
-        assert await world.client_tasks.fingerprints(PLATFORM, ["c1"]) == {}
+        assert await world.client_tasks.recorded(PLATFORM, ["c1"]) == {}
 
 
 class TestGetAndCancel:

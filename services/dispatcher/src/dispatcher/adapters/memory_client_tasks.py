@@ -1,20 +1,53 @@
-"""Client task ids in memory, for the unit tests and the simulator."""
+"""Client task ids in memory, for the unit tests."""
 
 from collections.abc import Sequence
 
-from dispatcher.service_layer.ports import Accepted
+from dispatcher.domain.errors import SubmissionsUnavailableError
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord
 
 
 class MemoryClientTaskIds:
     def __init__(self) -> None:
-        self._prints: dict[tuple[str, str], str] = {}
+        self.records: dict[tuple[str, str], ClientTaskRecord] = {}
+        # Tests: the operations ("claim", "release", "mark_published") that fail as an
+        # unreachable PostgreSQL would.
+        self.failing: set[str] = set()
 
-    async def fingerprints(
+    def _reach(self, operation: str) -> None:
+        if operation in self.failing:
+            raise SubmissionsUnavailableError(f"{operation}: unreachable (test)")
+
+    async def recorded(
         self, platform_id: str, client_task_ids: Sequence[str]
-    ) -> dict[str, str]:
-        found = ((c, self._prints.get((platform_id, c))) for c in client_task_ids)
-        return {c: printed for c, printed in found if printed is not None}
+    ) -> dict[str, ClientTaskRecord]:
+        found = ((c, self.records.get((platform_id, c))) for c in client_task_ids)
+        return {c: record for c, record in found if record is not None}
 
-    async def remember(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
+    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
+        self._reach("claim")
+        taken: dict[str, str] = {}
+        for a in claims:
+            key = (platform_id, a.client_task_id)
+            if key in self.records:
+                taken[a.client_task_id] = self.records[key].fingerprint
+            else:
+                self.records[key] = ClientTaskRecord(a.fingerprint, published=False)
+        return taken
+
+    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
+        self._reach("release")
+        for c in client_task_ids:
+            record = self.records.get((platform_id, c))
+            if record is not None and not record.published:
+                del self.records[(platform_id, c)]
+
+    async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
+        self._reach("mark_published")
         for a in accepted:
-            self._prints.setdefault((platform_id, a.client_task_id), a.fingerprint)
+            record = self.records.setdefault(
+                (platform_id, a.client_task_id), ClientTaskRecord(a.fingerprint, False)
+            )
+            if record.fingerprint == a.fingerprint:
+                self.records[(platform_id, a.client_task_id)] = ClientTaskRecord(
+                    a.fingerprint, published=True
+                )

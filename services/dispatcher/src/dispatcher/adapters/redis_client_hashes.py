@@ -1,12 +1,19 @@
 """Client task ids as versions until 2026-12-07 kept them: a Redis hash per platform
-(`<prefix>client:<platform>`, id -> fingerprint), never trimmed. Read once, to move them to
-PostgreSQL, and removed as they are moved."""
+(`<prefix>client:<platform>`, id -> fingerprint), never trimmed.
 
-from collections.abc import AsyncIterator
+While any replica of such a version may still run (a rolling upgrade), they keep writing there
+and reading only there: the others read there too (`WithRedisHashes`) and write nothing. Once
+every replica reads PostgreSQL, `move_client_ids` moves the hashes' ids there and deletes them.
+"""
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 
 import redis.asyncio as redis
 
+from dispatcher.adapters.postgres_client_tasks import PostgresClientTaskIds
 from dispatcher.adapters.values import as_text
+from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord
 
 _GLOB_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\*?[]"})
 
@@ -16,6 +23,14 @@ class RedisClientHashes:
         self._r = client
         self._hashes = f"{prefix}client:"
         self._page = page
+
+    async def fingerprints(
+        self, platform_id: str, client_task_ids: Sequence[str]
+    ) -> dict[str, str]:
+        if not client_task_ids:
+            return {}
+        raw = await self._r.hmget(f"{self._hashes}{platform_id}", list(client_task_ids))
+        return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
 
     async def pages(self) -> AsyncIterator[tuple[str, dict[str, str]]]:
         """(platform, {client task id: fingerprint}) a page at a time, until none are left."""
@@ -31,3 +46,47 @@ class RedisClientHashes:
 
     async def forget(self, platform_id: str, client_task_ids: list[str]) -> None:
         await self._r.hdel(f"{self._hashes}{platform_id}", *client_task_ids)
+
+
+class WithRedisHashes:
+    """The record in PostgreSQL, and what the Redis hashes still hold counted as published."""
+
+    def __init__(self, record: ClientTaskIds, hashes: RedisClientHashes) -> None:
+        self._record = record
+        self._hashes = hashes
+
+    async def recorded(
+        self, platform_id: str, client_task_ids: Sequence[str]
+    ) -> dict[str, ClientTaskRecord]:
+        found = await self._record.recorded(platform_id, client_task_ids)
+        missing = [c for c in client_task_ids if c not in found]
+        earlier = await self._hashes.fingerprints(platform_id, missing)
+        return found | {c: ClientTaskRecord(printed, True) for c, printed in earlier.items()}
+
+    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
+        return await self._record.claim(platform_id, claims)
+
+    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
+        await self._record.release(platform_id, client_task_ids)
+
+    async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
+        await self._record.mark_published(platform_id, accepted)
+
+
+@dataclass
+class Moved:
+    ids: int = 0
+    # (platform, client task id) recorded in PostgreSQL with another fingerprint: kept there.
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def move_client_ids(hashes: RedisClientHashes, record: PostgresClientTaskIds) -> Moved:
+    """Moves every id the hashes hold to PostgreSQL (as published), deleting each page once it
+    is there. Safe to run again, or on several machines at once."""
+    moved = Moved()
+    async for platform_id, prints in hashes.pages():
+        conflicts = await record.adopt(platform_id, prints)
+        await hashes.forget(platform_id, list(prints))
+        moved.ids += len(prints)
+        moved.conflicts += [(platform_id, c) for c in conflicts]
+    return moved

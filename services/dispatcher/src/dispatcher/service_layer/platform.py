@@ -2,6 +2,7 @@
 to tasks several workers answer."""
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dispatcher.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    SubmissionsUnavailableError,
     Violation,
 )
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
@@ -126,25 +128,20 @@ class PlatformHandlers:
         would take the platform's waiting tasks over the bound, InsufficientEscrowError,
         EscrowUnavailableError or SubmissionsUnavailableError."""
         now = self._clock.now()
+        platform_id = command.platform_id
         names = sorted({t.task_type for t in command.tasks})
         ids = [t.client_task_id for t in command.tasks]
         # Three independent reads, made together: one round trip's wait instead of three.
         task_types, earlier, waiting = await asyncio.gather(
-            self._task_types.get_many(command.platform_id, names),
-            self._client_tasks.fingerprints(command.platform_id, ids),
-            self._tasks.backlog(command.platform_id),
+            self._task_types.get_many(platform_id, names),
+            self._client_tasks.recorded(platform_id, ids),
+            self._tasks.backlog(platform_id),
         )
         violations = batch_violations(command.tasks, task_types, now, self._limits)
         prints = [fingerprint(t) for t in command.tasks]
-        for i, (client_id, printed) in enumerate(zip(ids, prints, strict=True)):
-            if client_id in earlier and earlier[client_id] != printed:
-                violations.append(
-                    Violation(
-                        f"tasks[{i}].client_task_id",
-                        "already used for a task with different content",
-                    )
-                )
-        new_count = sum(1 for client_id in ids if client_id not in earlier)
+        violations += _reused(ids, prints, {c: r.fingerprint for c, r in earlier.items()})
+        published = {c for c, r in earlier.items() if r.published}
+        new_count = sum(1 for client_id in ids if client_id not in published)
         if new_count > self._backlog.max_waiting:
             violations.append(
                 Violation("tasks", f"at most {self._backlog.max_waiting} tasks may wait at once")
@@ -157,28 +154,50 @@ class PlatformHandlers:
         fresh: list[Accepted] = []
         new_tasks: list[TaskSubmitted] = []
         for task, printed in zip(command.tasks, prints, strict=True):
-            task_id = task_id_for(command.platform_id, task.client_task_id)
-            duplicate = task.client_task_id in earlier
+            task_id = task_id_for(platform_id, task.client_task_id)
+            duplicate = task.client_task_id in published
             results.append(SubmittedTask(task.client_task_id, task_id, duplicate))
             if duplicate:
                 continue
-            accepted = _build(command.platform_id, task_id, task, task_types[task.task_type], now)
+            accepted = _build(platform_id, task_id, task, task_types[task.task_type], now)
             new_tasks.append(TaskSubmitted(accepted))
             fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
-        if new_tasks:
+        if not fresh:
+            return results
+        # An id claimed before (by a call that failed, or one still under way) with this
+        # content is published again: downstream takes a task once by its id.
+        claims = [a for a in fresh if a.client_task_id not in earlier]
+        taken = await self._client_tasks.claim(platform_id, claims) if claims else {}
+        claimed = [a.client_task_id for a in claims if a.client_task_id not in taken]
+        # Another call claimed one of these ids first, with other content: it goes on, we stop.
+        lost = _reused(ids, prints, taken)
+        if lost:
+            await self._release(platform_id, claimed)
+            raise InvalidInputError(lost)
+        try:
             # Held per task id (per answer's copy), so a retry after a failure below holds
             # nothing twice; every answer a task may need is funded before the first is asked.
             await self._escrow.hold(
-                command.platform_id, [hold for e in new_tasks for hold in _holds_for(e.task)]
+                platform_id, [hold for e in new_tasks for hold in _holds_for(e.task)]
             )
+        except BaseException:
+            # Nothing published: the ids are free again, for this content or another.
+            await self._release(platform_id, claimed)
+            raise
         # Durable in Kafka before we answer; the deterministic task ids make a retry after a
         # partial failure here collapse into the same tasks downstream.
         await self._events.publish_many(new_tasks)
         await asyncio.gather(
-            self._tasks.record_accepted(command.platform_id, fresh),
-            self._client_tasks.remember(command.platform_id, fresh),
+            self._tasks.record_accepted(platform_id, fresh),
+            self._client_tasks.mark_published(platform_id, fresh),
         )
         return results
+
+    async def _release(self, platform_id: str, claimed: list[str]) -> None:
+        # Left claimed if this fails: the same content can still be submitted, other content
+        # under those ids is refused, as for a call that died before it published.
+        with contextlib.suppress(SubmissionsUnavailableError):
+            await self._client_tasks.release(platform_id, claimed)
 
     def _check_backlog(self, waiting: int, new_count: int) -> None:
         # Checked before anything is accepted, so a refused batch leaves nothing behind. Two
@@ -275,6 +294,14 @@ class PlatformHandlers:
         )
         await self._events.publish(TaskSubmitted(copy))
         return True
+
+
+def _reused(ids: list[str], prints: list[str], recorded: dict[str, str]) -> list[Violation]:
+    return [
+        Violation(f"tasks[{i}].client_task_id", "already used for a task with different content")
+        for i, (client_id, printed) in enumerate(zip(ids, prints, strict=True))
+        if client_id in recorded and recorded[client_id] != printed
+    ]
 
 
 def _holds_for(task: Task) -> list[tuple[str, int]]:

@@ -25,19 +25,39 @@ class Cancellation:
     withdrawn: Offer | None = None
 
 
+@dataclass(frozen=True)
+class ClientTaskRecord:
+    fingerprint: str
+    # False while the call that claimed the id has not published its task, or if it failed
+    # after claiming: a call with the same content publishes it (again: downstream takes a
+    # task once by its id), a call with other content is refused all the same.
+    published: bool
+
+
 class ClientTaskIds(Protocol):
     """Every client task id each platform has used, with its content's fingerprint, for ever:
-    task ids are derived from them, so an id once accepted names that task for ever. Raises
-    SubmissionsUnavailableError when it cannot be reached."""
+    task ids are derived from them, so an id once claimed names that task and its content for
+    ever. Every method raises SubmissionsUnavailableError when the record cannot be reached."""
 
-    async def fingerprints(
+    async def recorded(
         self, platform_id: str, client_task_ids: Sequence[str]
-    ) -> dict[str, str]:
-        """Content fingerprints of earlier submissions with these ids."""
+    ) -> dict[str, ClientTaskRecord]:
+        """What is recorded of these ids; ids never used are absent."""
         ...
 
-    async def remember(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
-        """Records the ids with their fingerprints; an id recorded before keeps its first.
+    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
+        """Records each id with its fingerprint, not yet published, unless it is recorded
+        already; returns the fingerprints of those that were (another call claimed them first),
+        so that of two calls racing with other content under one id only one goes on."""
+        ...
+
+    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
+        """Forgets claims of these ids whose tasks were not published: the call that made
+        them failed before publishing anything. Published ids stay."""
+        ...
+
+    async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
+        """Records the ids as published (claiming them if a release took them meanwhile).
         Idempotent."""
         ...
 
