@@ -4,6 +4,9 @@ the ids earlier versions kept in Redis read and moved over, an unreachable serve
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -256,3 +259,44 @@ async def test_an_unreachable_server_is_unavailable_not_a_crash(schemas: list[st
         await store.mark_published(PLATFORM, [accepted("c1")])
     with pytest.raises(SubmissionsUnavailableError):
         await store.release(PLATFORM, ["c1"])
+
+
+@pytest.mark.integration
+async def test_the_move_command_moves_what_redis_holds(
+    stack_endpoints: Any, schemas: list[str]
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    schemas.append(prefix[:-1])
+    client = redis.from_url(stack_endpoints.redis_url)
+    await client.hset(
+        f"{prefix}client:{PLATFORM}", mapping={"c1": printed("a"), "c2": printed("b")}
+    )
+    env = {
+        **os.environ,
+        "FAIRTASK_REDIS_URL": stack_endpoints.redis_url,
+        "FAIRTASK_REDIS_PREFIX": prefix,
+        "FAIRTASK_POSTGRES_DSN": stack_endpoints.postgres_dsn,
+        "FAIRTASK_LOG_JSON": "false",
+    }
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "dispatcher.move_client_ids"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"moved 2 client task ids to PostgreSQL ({prefix[:-1]})" in done.stdout
+        store = postgres_store(stack_endpoints.postgres_dsn, prefix[:-1])
+        try:
+            assert await store.recorded(PLATFORM, ["c1", "c2"]) == {
+                "c1": published("a"),
+                "c2": published("b"),
+            }
+        finally:
+            await store.close()
+        assert await client.exists(f"{prefix}client:{PLATFORM}") == 0
+    finally:
+        await client.aclose()
