@@ -114,24 +114,16 @@ async def test_an_id_claimed_before_keeps_its_content_and_the_claim_says_so(
     }
 
 
-async def test_published_ids_stay_and_released_claims_go(ids: ClientTaskIds) -> None:
-    await ids.claim(PLATFORM, [accepted("c1"), accepted("c2"), accepted("c3")])
+async def test_a_claim_becomes_published_once(ids: ClientTaskIds) -> None:
+    await ids.claim(PLATFORM, [accepted("c1"), accepted("c2")])
+
     await ids.mark_published(PLATFORM, [accepted("c1")])
     await ids.mark_published(PLATFORM, [accepted("c1")])
 
-    await ids.release(PLATFORM, ["c1", "c2"])
-    await ids.release(PLATFORM, [])
-
-    assert await ids.recorded(PLATFORM, ["c1", "c2", "c3"]) == {
-        "c1": published(),
-        "c3": claimed(),
-    }
+    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {"c1": published(), "c2": claimed()}
 
 
-async def test_publishing_an_id_released_meanwhile_records_it_again(ids: ClientTaskIds) -> None:
-    await ids.claim(PLATFORM, [accepted("c1")])
-    await ids.release(PLATFORM, ["c1"])
-
+async def test_publishing_an_id_never_claimed_records_it(ids: ClientTaskIds) -> None:
     await ids.mark_published(PLATFORM, [accepted("c1")])
 
     assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": published()}
@@ -257,8 +249,6 @@ async def test_an_unreachable_server_is_unavailable_not_a_crash(schemas: list[st
     assert [type(f) for f in failures] == [SubmissionsUnavailableError] * 2
     with pytest.raises(SubmissionsUnavailableError):
         await store.mark_published(PLATFORM, [accepted("c1")])
-    with pytest.raises(SubmissionsUnavailableError):
-        await store.release(PLATFORM, ["c1"])
 
 
 @pytest.mark.integration

@@ -252,9 +252,10 @@ class TestClientTaskIdClaims:
         assert world.events.of_type(TaskSubmitted) == []
         assert world.escrow.holds == {}
         world.client_tasks.recorded = read  # type: ignore[method-assign]
-        # c0, which this call claimed, is free again; c1 is the rival's.
+        # c1 is the rival's; c0 stays this content's, as claims do, unpublished.
         assert await world.client_tasks.recorded(PLATFORM, ["c0", "c1"]) == {
-            "c1": ClientTaskRecord(rival.fingerprint, published=False)
+            "c0": ClientTaskRecord(fingerprint(new("c0")), published=False),
+            "c1": ClientTaskRecord(rival.fingerprint, published=False),
         }
 
     async def test_a_claim_left_by_a_call_that_died_is_published_by_the_same_content(
@@ -272,28 +273,19 @@ class TestClientTaskIdClaims:
         assert [e.task.client_task_id for e in world.events.of_type(TaskSubmitted)] == ["c1"]
         assert (await world.client_tasks.recorded(PLATFORM, ["c1"]))["c1"].published
 
-    async def test_ids_refused_by_the_escrow_are_free_for_other_content(self, world: World) -> None:
+    async def test_ids_refused_by_the_escrow_stay_bound_to_their_content(
+        self, world: World
+    ) -> None:
+        """A claim is never taken back: a call with the same content may be publishing the
+        id at that moment, and freeing it would let other content in under it too."""
         await define(world)
         world.escrow.funds[PLATFORM] = 0
         with pytest.raises(InsufficientEscrowError):
             await submit(world, new("c1"))
 
         world.escrow.funds[PLATFORM] = 400_000
-        assert await submit(world, new("c1", b"fixed content")) == [("c1", False)]
-
-    async def test_a_release_that_fails_leaves_the_escrow_error_to_the_platform(
-        self, world: World
-    ) -> None:
-        await define(world)
-        world.escrow.unavailable = True
-        world.client_tasks.failing = {"release"}
-
-        with pytest.raises(EscrowUnavailableError):
-            await submit(world, new("c1"))
-
-        # Left claimed, as by a call that died: the same content goes through later.
-        world.escrow.unavailable = False
-        world.client_tasks.failing = set()
+        with pytest.raises(InvalidInputError):
+            await submit(world, new("c1", b"other content"))
         assert await submit(world, new("c1")) == [("c1", False)]
 
 
@@ -335,7 +327,8 @@ class TestEscrow:
 
         assert (short.value.available_micros, short.value.needed_micros) == (500_000, 800_000)
         assert len(world.events.events) == published
-        assert await world.client_tasks.recorded(PLATFORM, ["c1", "c2"]) == {}
+        recorded = await world.client_tasks.recorded(PLATFORM, ["c1", "c2"])
+        assert not any(r.published for r in recorded.values())
         assert world.escrow.holds == {}
 
     async def test_funded_tasks_hold_their_price_once_however_often_submitted(
@@ -356,7 +349,8 @@ class TestEscrow:
         world.escrow.unavailable = True
         with pytest.raises(EscrowUnavailableError):
             await submit(world, new("c1"))
-        assert await world.client_tasks.recorded(PLATFORM, ["c1"]) == {}
+        assert not (await world.client_tasks.recorded(PLATFORM, ["c1"]))["c1"].published
+        assert world.events.of_type(TaskSubmitted) == []
 
 
 class TestGetAndCancel:

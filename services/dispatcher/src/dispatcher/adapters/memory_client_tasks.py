@@ -9,7 +9,7 @@ from dispatcher.service_layer.ports import Accepted, ClientTaskRecord
 class MemoryClientTaskIds:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], ClientTaskRecord] = {}
-        # Tests: the operations ("claim", "release", "mark_published") that fail as an
+        # Tests: the operations ("claim", "mark_published") that fail as an
         # unreachable PostgreSQL would.
         self.failing: set[str] = set()
 
@@ -33,13 +33,6 @@ class MemoryClientTaskIds:
             else:
                 self.records[key] = ClientTaskRecord(a.fingerprint, published=False)
         return taken
-
-    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
-        self._reach("release")
-        for c in client_task_ids:
-            record = self.records.get((platform_id, c))
-            if record is not None and not record.published:
-                del self.records[(platform_id, c)]
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         self._reach("mark_published")

@@ -28,11 +28,6 @@ ON CONFLICT (platform_id, client_task_id) DO NOTHING
 RETURNING client_task_id
 """
 
-_RELEASE = """
-DELETE FROM client_tasks
-WHERE platform_id = $1 AND client_task_id = ANY($2::text[]) AND NOT published
-"""
-
 _MARK_PUBLISHED = """
 INSERT INTO client_tasks (platform_id, client_task_id, fingerprint, published)
 SELECT $1, ids.client_task_id, ids.fingerprint, true
@@ -42,7 +37,8 @@ ON CONFLICT (platform_id, client_task_id) DO UPDATE SET published = true
 WHERE client_tasks.fingerprint = excluded.fingerprint AND NOT client_tasks.published
 """
 
-# A claim that finds an id taken, then finds no row for it (released meanwhile), tries again.
+# A claim that finds an id taken, then no row for it (its claim was in a transaction that
+# rolled back), tries again.
 _CLAIM_ATTEMPTS = 5
 
 
@@ -87,12 +83,6 @@ class PostgresClientTaskIds:
                 taken[client_id] = record.fingerprint
                 del wanted[client_id]
         raise SubmissionsUnavailableError(f"claims of {platform_id} kept changing: {wanted}")
-
-    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
-        if not client_task_ids:
-            return
-        async with self._db.connection(f"releasing ids of {platform_id}") as conn:
-            await conn.execute(_RELEASE, platform_id, sorted(client_task_ids))
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:

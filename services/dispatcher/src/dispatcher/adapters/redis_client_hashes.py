@@ -66,9 +66,6 @@ class WithRedisHashes:
     async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
         return await self._record.claim(platform_id, claims)
 
-    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
-        await self._record.release(platform_id, client_task_ids)
-
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         await self._record.mark_published(platform_id, accepted)
 

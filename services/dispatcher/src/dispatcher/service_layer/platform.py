@@ -2,7 +2,6 @@
 to tasks several workers answer."""
 
 import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from dispatcher.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    SubmissionsUnavailableError,
     Violation,
 )
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
@@ -164,26 +162,21 @@ class PlatformHandlers:
             fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
         if not fresh:
             return results
-        # An id claimed before (by a call that failed, or one still under way) with this
-        # content is published again: downstream takes a task once by its id.
+        # An id is bound to its content from its claim on, and a claim is never taken back:
+        # another call with the same content may be publishing it at any moment. An id claimed
+        # before with this content (by a call that failed, or one still under way) is
+        # published again: downstream takes a task once by its id.
         claims = [a for a in fresh if a.client_task_id not in earlier]
         taken = await self._client_tasks.claim(platform_id, claims) if claims else {}
-        claimed = [a.client_task_id for a in claims if a.client_task_id not in taken]
         # Another call claimed one of these ids first, with other content: it goes on, we stop.
         lost = _reused(ids, prints, taken)
         if lost:
-            await self._release(platform_id, claimed)
             raise InvalidInputError(lost)
-        try:
-            # Held per task id (per answer's copy), so a retry after a failure below holds
-            # nothing twice; every answer a task may need is funded before the first is asked.
-            await self._escrow.hold(
-                platform_id, [hold for e in new_tasks for hold in _holds_for(e.task)]
-            )
-        except BaseException:
-            # Nothing published: the ids are free again, for this content or another.
-            await self._release(platform_id, claimed)
-            raise
+        # Held per task id (per answer's copy), so a retry after a failure below holds
+        # nothing twice; every answer a task may need is funded before the first is asked.
+        await self._escrow.hold(
+            platform_id, [hold for e in new_tasks for hold in _holds_for(e.task)]
+        )
         # Durable in Kafka before we answer; the deterministic task ids make a retry after a
         # partial failure here collapse into the same tasks downstream.
         await self._events.publish_many(new_tasks)
@@ -192,12 +185,6 @@ class PlatformHandlers:
             self._client_tasks.mark_published(platform_id, fresh),
         )
         return results
-
-    async def _release(self, platform_id: str, claimed: list[str]) -> None:
-        # Left claimed if this fails: the same content can still be submitted, other content
-        # under those ids is refused, as for a call that died before it published.
-        with contextlib.suppress(SubmissionsUnavailableError):
-            await self._client_tasks.release(platform_id, claimed)
 
     def _check_backlog(self, waiting: int, new_count: int) -> None:
         # Checked before anything is accepted, so a refused batch leaves nothing behind. Two

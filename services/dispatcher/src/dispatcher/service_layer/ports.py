@@ -29,8 +29,9 @@ class Cancellation:
 class ClientTaskRecord:
     fingerprint: str
     # False while the call that claimed the id has not published its task, or if it failed
-    # after claiming: a call with the same content publishes it (again: downstream takes a
-    # task once by its id), a call with other content is refused all the same.
+    # after claiming (the escrow refused, Kafka or the process failed): a call with the same
+    # content publishes it (again: downstream takes a task once by its id), a call with other
+    # content is refused all the same.
     published: bool
 
 
@@ -51,14 +52,9 @@ class ClientTaskIds(Protocol):
         so that of two calls racing with other content under one id only one goes on."""
         ...
 
-    async def release(self, platform_id: str, client_task_ids: Sequence[str]) -> None:
-        """Forgets claims of these ids whose tasks were not published: the call that made
-        them failed before publishing anything. Published ids stay."""
-        ...
-
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
-        """Records the ids as published (claiming them if a release took them meanwhile).
-        Idempotent."""
+        """Records the ids as published (and claims those not claimed yet), where recorded
+        with this content. Idempotent."""
         ...
 
 
