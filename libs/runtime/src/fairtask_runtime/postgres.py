@@ -75,6 +75,7 @@ class PostgresPool:
         # The attempt to open in progress, shared by every call waiting for it: while the
         # server cannot be reached they fail together, not one connect timeout after another.
         self._opening: asyncio.Future[asyncpg.Pool[asyncpg.Record]] | None = None
+        self._closed = False
 
     async def ready(self) -> "asyncpg.Pool[asyncpg.Record]":
         """Applies pending migrations, then opens the pool; at once when it is open. Raises
@@ -82,6 +83,8 @@ class PostgresPool:
         migrations are inconsistent."""
         if self._pool is not None:
             return self._pool
+        if self._closed:
+            raise self._unavailable("closed: the service is stopping")
         if self._opening is None or self._opening.done():
             self._opening = asyncio.ensure_future(self._open())
             # Its failure reaches whoever waits; with nobody left waiting, it is not an error.
@@ -133,8 +136,11 @@ class PostgresPool:
 
     async def close(self) -> None:
         """Closes the pool, waiting up to the timeout for connections in use; then drops them."""
+        self._closed = True
         if self._opening is not None and not self._opening.done():
             self._opening.cancel()
+            # It may have opened the pool just before: wait, so that one is closed too.
+            await asyncio.gather(self._opening, return_exceptions=True)
         if self._pool is None:
             return
         pool, self._pool = self._pool, None

@@ -321,7 +321,8 @@ def _client_tasks(
     loops.append(opened_at_start("client task ids", record.start, SubmissionsUnavailableError))
     # Until the ids earlier versions kept in Redis are moved (python -m
     # dispatcher.move_client_ids), they are read there too.
-    return WithRedisHashes(record, RedisClientHashes(client, settings.redis_prefix))
+    hashes = RedisClientHashes(client, settings.redis_prefix)
+    return WithRedisHashes(record, hashes, write_too=settings.client_ids_also_in_redis)
 
 
 def _escrow(settings: DispatcherSettings, closers: list[Closer]) -> Escrow:

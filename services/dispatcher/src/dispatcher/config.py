@@ -75,18 +75,21 @@ class DispatcherSettings(ServiceSettings):
     # Where the NNNN_name.sql files are; by default services/dispatcher/migrations.
     migrations_dir: Path | None = None
     # The schema of the dispatcher's tables. Unset: named after redis_prefix ("dispatch" for
-    # "dispatch:"), so deployments and test runs that keep their state apart in Redis keep it
-    # apart here too.
+    # "dispatch:", see schema_named_after), so deployments and test runs that keep their state
+    # apart in Redis keep it apart here too.
     postgres_schema: str = ""
+    # Set while replicas of a version until 2026-12-07 (client task ids in Redis only) run
+    # beside this one, in the rolling upgrade from it: each id is then bound in Redis too
+    # (docs/operations.md, "Upgrading").
+    client_ids_also_in_redis: bool = False
 
     @model_validator(mode="after")
     def _schema_of_its_own(self) -> "DispatcherSettings":
         schema = self.tables_schema
         if not _SCHEMA.fullmatch(schema) or schema in _RESERVED:
             raise ValueError(
-                f"the schema {schema!r} (FAIRTASK_POSTGRES_SCHEMA, else named after the Redis "
-                "prefix) must be lowercase letters, digits and _, at most 63, not public, pg_* "
-                "or information_schema"
+                f"the schema {schema!r} (FAIRTASK_POSTGRES_SCHEMA) must be lowercase letters, "
+                "digits and _, at most 63, not public, pg_* or information_schema"
             )
         return self
 
@@ -109,16 +112,15 @@ class DispatcherSettings(ServiceSettings):
 
 _SCHEMA = re.compile(r"(?!pg_)[a-z_][a-z0-9_]{0,62}")
 _RESERVED = {"public", "information_schema"}
+_PLAIN_PREFIX = re.compile(r"([a-z][a-z0-9_]*):")
 
 
 def schema_named_after(redis_prefix: str) -> str:
-    """The prefix without its trailing separator when that is a plain name; else the name made
-    plain, told apart from other prefixes that become the same by a hash of the prefix."""
-    name = redis_prefix.rstrip(":.")
-    if not name:
-        return "dispatch"
-    if _SCHEMA.fullmatch(name):
-        return name
-    plain = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:54]
-    digest = hashlib.sha256(redis_prefix.encode()).hexdigest()[:8]
-    return f"{plain or 'dispatch'}_{digest}"
+    """The name before a prefix's one colon, when that is a name a schema may have; else a
+    readable name told apart from every other prefix by a hash of it."""
+    plain = _PLAIN_PREFIX.fullmatch(redis_prefix)
+    if plain and _SCHEMA.fullmatch(plain[1]) and plain[1] not in _RESERVED:
+        return plain[1]
+    readable = re.sub(r"[^a-z0-9_]+", "_", redis_prefix.lower()).strip("_")[:40]
+    digest = hashlib.sha256(redis_prefix.encode()).hexdigest()[:12]
+    return f"d_{readable}_{digest}" if readable else f"d_{digest}"

@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest import mock
 
 import asyncpg
 import pytest
@@ -23,7 +24,7 @@ from dispatcher.adapters.redis_client_hashes import (
     move_client_ids,
 )
 from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord
+from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord, IdState
 from fairtask_localstack.ports import free_ports
 from fairtask_runtime.postgres import PostgresConfig, PostgresPool
 
@@ -82,59 +83,65 @@ async def ids(request: pytest.FixtureRequest) -> AsyncIterator[ClientTaskIds]:
         await drop(endpoints.postgres_dsn, made)
 
 
-def claimed(content: str = "img") -> ClientTaskRecord:
-    return ClientTaskRecord(printed(content), published=False)
+def publishing(content: str = "img") -> ClientTaskRecord:
+    return ClientTaskRecord(printed(content), IdState.PUBLISHING)
+
+
+def bound_as(a: Accepted) -> ClientTaskRecord:
+    return ClientTaskRecord(a.fingerprint, IdState.PUBLISHING)
 
 
 def published(content: str = "img") -> ClientTaskRecord:
-    return ClientTaskRecord(printed(content), published=True)
+    return ClientTaskRecord(printed(content), IdState.PUBLISHED)
 
 
-async def test_a_claim_is_recorded_per_platform(ids: ClientTaskIds) -> None:
+async def test_a_bound_id_is_recorded_per_platform(ids: ClientTaskIds) -> None:
     assert await ids.recorded(PLATFORM, ["c1"]) == {}
 
-    assert await ids.claim(PLATFORM, [accepted("c1")]) == {}
+    assert await ids.start_publishing(PLATFORM, [accepted("c1")]) == {}
 
-    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {"c1": claimed()}
+    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {"c1": publishing()}
     assert await ids.recorded(OTHER, ["c1"]) == {}
     assert await ids.recorded(PLATFORM, []) == {}
 
 
-async def test_an_id_claimed_before_keeps_its_content_and_the_claim_says_so(
+async def test_binding_is_all_or_none_and_names_the_ids_bound_to_other_content(
     ids: ClientTaskIds,
 ) -> None:
-    await ids.claim(PLATFORM, [accepted("c1", "first")])
+    await ids.start_publishing(PLATFORM, [accepted("c1", "first")])
 
-    taken = await ids.claim(PLATFORM, [accepted("c1", "second"), accepted("c2", "other")])
+    others = await ids.start_publishing(
+        PLATFORM, [accepted("c0", "other"), accepted("c1", "second"), accepted("c1x", "x")]
+    )
 
-    assert taken == {"c1": printed("first")}
-    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {
-        "c1": claimed("first"),
-        "c2": claimed("other"),
-    }
+    assert others == {"c1": printed("first")}
+    assert await ids.recorded(PLATFORM, ["c0", "c1", "c1x"]) == {"c1": publishing("first")}
+    # The same content binds again, harmlessly: a call publishing what another began.
+    assert await ids.start_publishing(PLATFORM, [accepted("c1", "first")]) == {}
 
 
-async def test_a_claim_becomes_published_once(ids: ClientTaskIds) -> None:
-    await ids.claim(PLATFORM, [accepted("c1"), accepted("c2")])
+async def test_a_bound_id_becomes_published_once(ids: ClientTaskIds) -> None:
+    await ids.start_publishing(PLATFORM, [accepted("c1"), accepted("c2")])
 
     await ids.mark_published(PLATFORM, [accepted("c1")])
     await ids.mark_published(PLATFORM, [accepted("c1")])
+    assert await ids.start_publishing(PLATFORM, [accepted("c1")]) == {}
 
-    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {"c1": published(), "c2": claimed()}
+    assert await ids.recorded(PLATFORM, ["c1", "c2"]) == {"c1": published(), "c2": publishing()}
 
 
-async def test_publishing_an_id_never_claimed_records_it(ids: ClientTaskIds) -> None:
+async def test_publishing_an_id_never_bound_records_it(ids: ClientTaskIds) -> None:
     await ids.mark_published(PLATFORM, [accepted("c1")])
 
     assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": published()}
 
 
 async def test_publishing_never_changes_an_ids_content(ids: ClientTaskIds) -> None:
-    await ids.claim(PLATFORM, [accepted("c1", "first")])
+    await ids.start_publishing(PLATFORM, [accepted("c1", "first")])
 
     await ids.mark_published(PLATFORM, [accepted("c1", "second")])
 
-    assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": claimed("first")}
+    assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": publishing("first")}
 
 
 @pytest.mark.integration
@@ -144,10 +151,10 @@ async def test_dispatchers_with_other_schemas_keep_their_ids_apart(
     mine = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
     theirs = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
     try:
-        await mine.claim(PLATFORM, [accepted("c1")])
+        await mine.start_publishing(PLATFORM, [accepted("c1")])
 
         assert await theirs.recorded(PLATFORM, ["c1"]) == {}
-        assert await mine.recorded(PLATFORM, ["c1"]) == {"c1": claimed()}
+        assert await mine.recorded(PLATFORM, ["c1"]) == {"c1": publishing()}
     finally:
         await mine.close()
         await theirs.close()
@@ -161,10 +168,10 @@ async def test_replicas_starting_together_share_one_table(
     replicas = [postgres_store(stack_endpoints.postgres_dsn, schema) for _ in range(4)]
     try:
         await asyncio.gather(*(r.start() for r in replicas))
-        await replicas[0].claim(PLATFORM, [accepted("c1")])
+        await replicas[0].start_publishing(PLATFORM, [accepted("c1")])
 
         for replica in replicas:
-            assert await replica.recorded(PLATFORM, ["c1"]) == {"c1": claimed()}
+            assert await replica.recorded(PLATFORM, ["c1"]) == {"c1": publishing()}
     finally:
         await asyncio.gather(*(r.close() for r in replicas))
     conn = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
@@ -176,24 +183,29 @@ async def test_replicas_starting_together_share_one_table(
 
 
 @pytest.mark.integration
-async def test_calls_claiming_overlapping_batches_at_once_each_id_goes_to_one(
+async def test_calls_binding_overlapping_batches_at_once_never_share_an_id(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:
-    store = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
+    """Each call binds all of its batch or none of it, whatever the others do at once."""
+    schema = new_schema(schemas)
+    replicas = [postgres_store(stack_endpoints.postgres_dsn, schema) for _ in range(2)]
     batches = [[accepted(f"c{(i * 7 + j) % 40}", f"call {i}") for j in range(20)] for i in range(8)]
     try:
-        results = await asyncio.gather(*(store.claim(PLATFORM, b) for b in batches))
-        recorded = await store.recorded(PLATFORM, [f"c{i}" for i in range(40)])
+        results = await asyncio.gather(
+            *(replicas[i % 2].start_publishing(PLATFORM, b) for i, b in enumerate(batches))
+        )
+        recorded = await replicas[0].recorded(PLATFORM, [f"c{i}" for i in range(40)])
     finally:
-        await store.close()
+        await asyncio.gather(*(r.close() for r in replicas))
 
-    for batch, taken in zip(batches, results, strict=True):
-        for a in batch:
-            # Either this call claimed it (its content) or it was told whose it is.
-            winner = recorded[a.client_task_id].fingerprint
-            assert taken.get(a.client_task_id, a.fingerprint) == winner
-    winners = {r.fingerprint for r in recorded.values()}
-    assert winners <= {printed(f"call {i}") for i in range(8)}
+    for batch, others in zip(batches, results, strict=True):
+        mine = {a.client_task_id for a in batch if recorded.get(a.client_task_id) == bound_as(a)}
+        if others:
+            assert mine == set(), "a refused call bound nothing"
+            assert all(recorded[c].fingerprint == p for c, p in others.items())
+        else:
+            assert mine == {a.client_task_id for a in batch}
+    assert any(not others for others in results)
 
 
 @pytest.mark.integration
@@ -212,11 +224,11 @@ async def test_ids_earlier_versions_keep_in_redis_count_as_published_until_moved
     hashes = RedisClientHashes(client, prefix, page=1_000)
     both = WithRedisHashes(store, hashes)
     try:
-        await store.claim(PLATFORM, [accepted("c0", "claimed here first")])
+        await store.start_publishing(PLATFORM, [accepted("c0", "bound here first")])
         # Read there before the move: an old replica may still be writing.
         assert await both.recorded(PLATFORM, ["c1", "c0", "new"]) == {
-            "c1": ClientTaskRecord(many["c1"], published=True),
-            "c0": claimed("claimed here first"),
+            "c1": ClientTaskRecord(many["c1"], IdState.PUBLISHED),
+            "c0": publishing("bound here first"),
         }
 
         moved = await move_client_ids(hashes, store)
@@ -224,8 +236,8 @@ async def test_ids_earlier_versions_keep_in_redis_count_as_published_until_moved
         assert moved.ids == 2_501
         assert moved.conflicts == [(PLATFORM, "c0")]
         assert await store.recorded(PLATFORM, list(many)) == {
-            c: ClientTaskRecord(p, True) for c, p in many.items() if c != "c0"
-        } | {"c0": claimed("claimed here first")}
+            c: ClientTaskRecord(p, IdState.PUBLISHED) for c, p in many.items() if c != "c0"
+        } | {"c0": publishing("bound here first")}
         assert await store.recorded(OTHER, ["x1"]) == {"x1": published("x")}
         left = [key async for key in client.scan_iter(match=f"{prefix}*")]
         assert left == [f"{prefix}client:note".encode()]
@@ -244,9 +256,19 @@ async def test_an_unreachable_server_is_unavailable_not_a_crash(schemas: list[st
     )
 
     # Calls waiting together share one attempt to connect, and its failure.
-    calls = [store.recorded(PLATFORM, ["c1"]), store.claim(PLATFORM, [accepted("c1")])]
-    failures = await asyncio.gather(*calls, return_exceptions=True)
+    attempts = 0
+    connect = asyncpg.connect
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        return await connect(*args, **kwargs)
+
+    calls = [store.recorded(PLATFORM, ["c1"]), store.start_publishing(PLATFORM, [accepted("c1")])]
+    with mock.patch("asyncpg.connect", counted):
+        failures = await asyncio.gather(*calls, return_exceptions=True)
     assert [type(f) for f in failures] == [SubmissionsUnavailableError] * 2
+    assert attempts == 1
     with pytest.raises(SubmissionsUnavailableError):
         await store.mark_published(PLATFORM, [accepted("c1")])
 
@@ -289,4 +311,38 @@ async def test_the_move_command_moves_what_redis_holds(
             await store.close()
         assert await client.exists(f"{prefix}client:{PLATFORM}") == 0
     finally:
+        await client.aclose()
+
+
+@pytest.mark.integration
+async def test_beside_earlier_versions_ids_are_bound_in_redis_too(
+    stack_endpoints: Any, schemas: list[str]
+) -> None:
+    """An earlier replica reads only its hash: while one runs, an id is bound there first, and
+    one it bound there with other content is refused."""
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    client = redis.from_url(stack_endpoints.redis_url)
+    store = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
+    hashes = RedisClientHashes(client, prefix)
+    beside = WithRedisHashes(store, hashes, write_too=True)
+    try:
+        await client.hset(f"{prefix}client:{PLATFORM}", "old", printed("old content"))
+
+        assert await beside.start_publishing(PLATFORM, [accepted("c1"), accepted("old")]) == {
+            "old": printed("old content")
+        }
+        assert await beside.start_publishing(PLATFORM, [accepted("c1")]) == {}
+
+        assert await hashes.fingerprints(PLATFORM, ["c1", "old"]) == {
+            "c1": printed("img"),
+            "old": printed("old content"),
+        }
+        assert await store.recorded(PLATFORM, ["c1", "old"]) == {"c1": publishing()}
+        # Not beside them: nothing more goes to Redis.
+        alone = WithRedisHashes(store, hashes)
+        assert await alone.start_publishing(PLATFORM, [accepted("c2")]) == {}
+        assert await hashes.fingerprints(PLATFORM, ["c2"]) == {}
+    finally:
+        await client.delete(f"{prefix}client:{PLATFORM}")
+        await store.close()
         await client.aclose()

@@ -21,7 +21,7 @@ from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, T
 from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
 from dispatcher.domain.validation import Limits, fingerprint
 from dispatcher.service_layer.platform import BacklogBound, SubmitTasks
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
 from dispatcher.service_layer.sessions import OfferPush, OfferWithdrawnPush
 
 BBOX = TaskType("bbox", PURPOSE, 400_000, 90, ("vision",))
@@ -185,9 +185,12 @@ class TestSubmitTasks:
         with pytest.raises(PublishFailedError):
             await submit(world, new("c1"), new("c2"))
 
-        # c1 may be on its way: c1 and c2 are claimed for this content, not yet published.
+        # c1 may be on its way: c1 and c2 are bound to this content, not yet published.
         recorded = await world.client_tasks.recorded(PLATFORM, ["c1", "c2"])
-        assert {c: r.published for c, r in recorded.items()} == {"c1": False, "c2": False}
+        assert {c: r.state for c, r in recorded.items()} == {
+            "c1": IdState.PUBLISHING,
+            "c2": IdState.PUBLISHING,
+        }
         with pytest.raises(NotFoundError):
             await world.platform.get_task(PLATFORM, task_id_for(PLATFORM, "c1"))
         world.events.fail_after = None
@@ -205,9 +208,9 @@ class TestSubmitTasks:
         assert await submit(world, new("c1")) == [("c1", True)]
 
 
-class TestClientTaskIdClaims:
-    """The record of client task ids is written before the tasks are published: an id never
-    names two contents, whatever fails or races."""
+class TestClientTaskIdBinding:
+    """An id is bound to its content just before its task is published: it never names two
+    contents, whatever fails or races, and is free again if nothing was published."""
 
     async def test_a_record_failing_after_publishing_keeps_the_ids_to_their_content(
         self, world: World
@@ -227,66 +230,68 @@ class TestClientTaskIdClaims:
         with pytest.raises(InvalidInputError):
             await submit(world, new("c1", b"other content"))
 
-    async def test_of_two_calls_racing_with_other_content_the_second_to_claim_stops(
+    async def test_of_two_calls_racing_with_other_content_the_second_to_bind_stops(
         self, world: World
     ) -> None:
         await define(world)
-        rival = Accepted(
-            "c1", task_id_for(PLATFORM, "c1"), fingerprint(new("c1", b"rival")), "bbox"
-        )
+        rival_print = fingerprint(new("c1", b"rival"))
+        rival = Accepted("c1", task_id_for(PLATFORM, "c1"), rival_print, "bbox")
         read = world.client_tasks.recorded
 
-        async def rival_claims_after_our_read(
+        async def rival_binds_after_our_read(
             platform_id: str, ids: Sequence[str]
         ) -> dict[str, ClientTaskRecord]:
             found = await read(platform_id, ids)
-            await world.client_tasks.claim(PLATFORM, [rival])
+            assert await world.client_tasks.start_publishing(PLATFORM, [rival]) == {}
             return found
 
-        world.client_tasks.recorded = rival_claims_after_our_read  # type: ignore[method-assign]
+        world.client_tasks.recorded = rival_binds_after_our_read  # type: ignore[method-assign]
 
         with pytest.raises(InvalidInputError) as lost:
             await submit(world, new("c0"), new("c1"))
 
         assert fields_of(lost) == ["tasks[1].client_task_id"]
         assert world.events.of_type(TaskSubmitted) == []
-        assert world.escrow.holds == {}
         world.client_tasks.recorded = read  # type: ignore[method-assign]
-        # c1 is the rival's; c0 stays this content's, as claims do, unpublished.
+        # All or none: c0 is not bound; c1 is the rival's.
         assert await world.client_tasks.recorded(PLATFORM, ["c0", "c1"]) == {
-            "c0": ClientTaskRecord(fingerprint(new("c0")), published=False),
-            "c1": ClientTaskRecord(rival.fingerprint, published=False),
+            "c1": ClientTaskRecord(rival.fingerprint, IdState.PUBLISHING)
         }
 
-    async def test_a_claim_left_by_a_call_that_died_is_published_by_the_same_content(
+    async def test_an_id_left_publishing_by_a_call_that_died_is_published_by_its_content(
         self, world: World
     ) -> None:
         await define(world)
         task = new("c1")
         left = Accepted("c1", task_id_for(PLATFORM, "c1"), fingerprint(task), "bbox")
-        await world.client_tasks.claim(PLATFORM, [left])
+        await world.client_tasks.start_publishing(PLATFORM, [left])
 
         with pytest.raises(InvalidInputError):
             await submit(world, new("c1", b"other content"))
         assert await submit(world, task) == [("c1", False)]
 
         assert [e.task.client_task_id for e in world.events.of_type(TaskSubmitted)] == ["c1"]
-        assert (await world.client_tasks.recorded(PLATFORM, ["c1"]))["c1"].published
+        recorded = await world.client_tasks.recorded(PLATFORM, ["c1"])
+        assert recorded["c1"].state is IdState.PUBLISHED
 
-    async def test_ids_refused_by_the_escrow_stay_bound_to_their_content(
-        self, world: World
-    ) -> None:
-        """A claim is never taken back: a call with the same content may be publishing the
-        id at that moment, and freeing it would let other content in under it too."""
+    async def test_ids_refused_by_the_escrow_are_free_for_other_content(self, world: World) -> None:
         await define(world)
         world.escrow.funds[PLATFORM] = 0
         with pytest.raises(InsufficientEscrowError):
             await submit(world, new("c1"))
 
         world.escrow.funds[PLATFORM] = 400_000
-        with pytest.raises(InvalidInputError):
-            await submit(world, new("c1", b"other content"))
-        assert await submit(world, new("c1")) == [("c1", False)]
+        assert await submit(world, new("c1", b"fixed content")) == [("c1", False)]
+
+    async def test_binding_failing_publishes_nothing(self, world: World) -> None:
+        await define(world)
+        world.client_tasks.failing = {"start_publishing"}
+
+        with pytest.raises(SubmissionsUnavailableError):
+            await submit(world, new("c1"))
+
+        assert world.events.of_type(TaskSubmitted) == []
+        assert await world.client_tasks.recorded(PLATFORM, ["c1"]) == {}
 
 
 class TestBackpressure:
@@ -327,8 +332,7 @@ class TestEscrow:
 
         assert (short.value.available_micros, short.value.needed_micros) == (500_000, 800_000)
         assert len(world.events.events) == published
-        recorded = await world.client_tasks.recorded(PLATFORM, ["c1", "c2"])
-        assert not any(r.published for r in recorded.values())
+        assert await world.client_tasks.recorded(PLATFORM, ["c1", "c2"]) == {}
         assert world.escrow.holds == {}
 
     async def test_funded_tasks_hold_their_price_once_however_often_submitted(
@@ -349,7 +353,7 @@ class TestEscrow:
         world.escrow.unavailable = True
         with pytest.raises(EscrowUnavailableError):
             await submit(world, new("c1"))
-        assert not (await world.client_tasks.recorded(PLATFORM, ["c1"]))["c1"].published
+        assert await world.client_tasks.recorded(PLATFORM, ["c1"]) == {}
         assert world.events.of_type(TaskSubmitted) == []
 
 

@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 
 from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
 
 
 class MemoryClientTaskIds:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], ClientTaskRecord] = {}
-        # Tests: the operations ("claim", "mark_published") that fail as an
+        # Tests: the operations ("start_publishing", "mark_published") that fail as an
         # unreachable PostgreSQL would.
         self.failing: set[str] = set()
 
@@ -23,24 +23,29 @@ class MemoryClientTaskIds:
         found = ((c, self.records.get((platform_id, c))) for c in client_task_ids)
         return {c: record for c, record in found if record is not None}
 
-    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
-        self._reach("claim")
-        taken: dict[str, str] = {}
-        for a in claims:
-            key = (platform_id, a.client_task_id)
-            if key in self.records:
-                taken[a.client_task_id] = self.records[key].fingerprint
-            else:
-                self.records[key] = ClientTaskRecord(a.fingerprint, published=False)
-        return taken
+    async def start_publishing(
+        self, platform_id: str, accepted: Sequence[Accepted]
+    ) -> dict[str, str]:
+        self._reach("start_publishing")
+        others = {
+            a.client_task_id: record.fingerprint
+            for a in accepted
+            if (record := self.records.get((platform_id, a.client_task_id))) is not None
+            and record.fingerprint != a.fingerprint
+        }
+        if others:
+            return others
+        for a in accepted:
+            self.records.setdefault(
+                (platform_id, a.client_task_id), ClientTaskRecord(a.fingerprint, IdState.PUBLISHING)
+            )
+        return {}
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         self._reach("mark_published")
         for a in accepted:
-            record = self.records.setdefault(
-                (platform_id, a.client_task_id), ClientTaskRecord(a.fingerprint, False)
-            )
-            if record.fingerprint == a.fingerprint:
+            record = self.records.get((platform_id, a.client_task_id))
+            if record is None or record.fingerprint == a.fingerprint:
                 self.records[(platform_id, a.client_task_id)] = ClientTaskRecord(
-                    a.fingerprint, published=True
+                    a.fingerprint, IdState.PUBLISHED
                 )

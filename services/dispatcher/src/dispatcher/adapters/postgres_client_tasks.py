@@ -1,14 +1,13 @@
 """The client task ids every platform has used, in PostgreSQL (`client_tasks`).
 
-Fingerprints are SHA-256 digests, stored as their 32 bytes. Ids are written in sorted order, so
-calls whose batches overlap take the rows' locks in one order and never deadlock.
+Fingerprints are SHA-256 digests, stored as their 32 bytes. Rows are locked and written in the
+order of their ids, so calls whose batches overlap never deadlock.
 """
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
 from fairtask_runtime.postgres import PostgresPool
 
 # The dispatcher's NNNN_name.sql files: beside the package, shipped at FAIRTASK_MIGRATIONS_DIR.
@@ -19,13 +18,20 @@ SELECT client_task_id, fingerprint, published FROM client_tasks
 WHERE platform_id = $1 AND client_task_id = ANY($2::text[])
 """
 
-_CLAIM = """
-INSERT INTO client_tasks (platform_id, client_task_id, fingerprint, published)
-SELECT $1, ids.client_task_id, ids.fingerprint, $4
+_BIND = """
+INSERT INTO client_tasks (platform_id, client_task_id, fingerprint)
+SELECT $1, ids.client_task_id, ids.fingerprint
 FROM unnest($2::text[], $3::bytea[]) AS ids (client_task_id, fingerprint)
 ORDER BY ids.client_task_id
 ON CONFLICT (platform_id, client_task_id) DO NOTHING
-RETURNING client_task_id
+"""
+
+# After _BIND in the same transaction: every id has a row, locked until the commit.
+_BOUND = """
+SELECT client_task_id, fingerprint FROM client_tasks
+WHERE platform_id = $1 AND client_task_id = ANY($2::text[])
+ORDER BY client_task_id
+FOR SHARE
 """
 
 _MARK_PUBLISHED = """
@@ -36,10 +42,6 @@ ORDER BY ids.client_task_id
 ON CONFLICT (platform_id, client_task_id) DO UPDATE SET published = true
 WHERE client_tasks.fingerprint = excluded.fingerprint AND NOT client_tasks.published
 """
-
-# A claim that finds an id taken, then no row for it (its claim was in a transaction that
-# rolled back), tries again.
-_CLAIM_ATTEMPTS = 5
 
 
 class PostgresClientTaskIds:
@@ -63,26 +65,37 @@ class PostgresClientTaskIds:
             rows = await conn.fetch(_RECORDED, platform_id, list(client_task_ids))
         return {
             row["client_task_id"]: ClientTaskRecord(
-                bytes(row["fingerprint"]).hex(), row["published"]
+                bytes(row["fingerprint"]).hex(),
+                IdState.PUBLISHED if row["published"] else IdState.PUBLISHING,
             )
             for row in rows
         }
 
-    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
-        wanted = {a.client_task_id: a.fingerprint for a in claims}
-        taken: dict[str, str] = {}
-        for _ in range(_CLAIM_ATTEMPTS):
-            if not wanted:
-                return taken
-            async with self._db.connection(f"claiming ids of {platform_id}") as conn:
-                rows = await conn.fetch(_CLAIM, platform_id, *_columns(wanted), False)
-            for row in rows:
-                del wanted[row["client_task_id"]]
-            found = await self.recorded(platform_id, list(wanted)) if wanted else {}
-            for client_id, record in found.items():
-                taken[client_id] = record.fingerprint
-                del wanted[client_id]
-        raise SubmissionsUnavailableError(f"claims of {platform_id} kept changing: {wanted}")
+    async def start_publishing(
+        self, platform_id: str, accepted: Sequence[Accepted]
+    ) -> dict[str, str]:
+        if not accepted:
+            return {}
+        prints = {a.client_task_id: a.fingerprint for a in accepted}
+        ids, digests = _columns(prints)
+        try:
+            async with (
+                self._db.connection(f"binding ids of {platform_id}") as conn,
+                conn.transaction(),
+            ):
+                await conn.execute(_BIND, platform_id, ids, digests)
+                rows = await conn.fetch(_BOUND, platform_id, ids)
+                others = {
+                    row["client_task_id"]: bytes(row["fingerprint"]).hex()
+                    for row in rows
+                    if bytes(row["fingerprint"]).hex() != prints[row["client_task_id"]]
+                }
+                if others:
+                    # All or none: what this call bound in this transaction is undone.
+                    raise _BoundElsewhereError(others)
+        except _BoundElsewhereError as refused:
+            return refused.others
+        return {}
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
@@ -98,6 +111,12 @@ class PostgresClientTaskIds:
             await conn.execute(_MARK_PUBLISHED, platform_id, *_columns(prints))
         recorded = await self.recorded(platform_id, list(prints))
         return [c for c, r in recorded.items() if r.fingerprint != prints[c]]
+
+
+class _BoundElsewhereError(Exception):
+    def __init__(self, others: dict[str, str]) -> None:
+        super().__init__(f"bound to other content: {sorted(others)}")
+        self.others = others
 
 
 def _columns(prints: dict[str, str]) -> tuple[list[str], list[bytes]]:

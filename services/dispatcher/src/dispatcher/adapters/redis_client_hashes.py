@@ -1,9 +1,10 @@
 """Client task ids as versions until 2026-12-07 kept them: a Redis hash per platform
 (`<prefix>client:<platform>`, id -> fingerprint), never trimmed.
 
-While any replica of such a version may still run (a rolling upgrade), they keep writing there
-and reading only there: the others read there too (`WithRedisHashes`) and write nothing. Once
-every replica reads PostgreSQL, `move_client_ids` moves the hashes' ids there and deletes them.
+Replicas of such versions read and write only there. Later versions read there too
+(`WithRedisHashes`) and, while both run side by side (FAIRTASK_CLIENT_IDS_ALSO_IN_REDIS during
+the rolling upgrade), write there too. Once no replica needs them, `move_client_ids` moves the
+hashes' ids to PostgreSQL and deletes them.
 """
 
 from collections.abc import AsyncIterator, Sequence
@@ -13,7 +14,7 @@ import redis.asyncio as redis
 
 from dispatcher.adapters.postgres_client_tasks import PostgresClientTaskIds
 from dispatcher.adapters.values import as_text
-from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord
+from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord, IdState
 
 _GLOB_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\*?[]"})
 
@@ -32,6 +33,21 @@ class RedisClientHashes:
         raw = await self._r.hmget(f"{self._hashes}{platform_id}", list(client_task_ids))
         return {c: as_text(v) for c, v in zip(client_task_ids, raw, strict=True) if v is not None}
 
+    async def bind(self, platform_id: str, accepted: Sequence[Accepted]) -> dict[str, str]:
+        """Sets each id's fingerprint where the hash has none; returns those it holds with
+        other content (the rest stay set: as the earlier versions did, last write loses)."""
+        key = f"{self._hashes}{platform_id}"
+        async with self._r.pipeline(transaction=False) as pipe:
+            for a in accepted:
+                pipe.hsetnx(key, a.client_task_id, a.fingerprint)
+            await pipe.execute()
+        held = await self.fingerprints(platform_id, [a.client_task_id for a in accepted])
+        return {
+            a.client_task_id: held[a.client_task_id]
+            for a in accepted
+            if held.get(a.client_task_id, a.fingerprint) != a.fingerprint
+        }
+
     async def pages(self) -> AsyncIterator[tuple[str, dict[str, str]]]:
         """(platform, {client task id: fingerprint}) a page at a time, until none are left."""
         pattern = self._hashes.translate(_GLOB_SPECIAL) + "*"
@@ -49,11 +65,16 @@ class RedisClientHashes:
 
 
 class WithRedisHashes:
-    """The record in PostgreSQL, and what the Redis hashes still hold counted as published."""
+    """The record in PostgreSQL, and what the Redis hashes still hold counted as published.
+    With `write_too` (while replicas of earlier versions run beside this one), each id is
+    also bound in its hash before its task is published, since they read only there."""
 
-    def __init__(self, record: ClientTaskIds, hashes: RedisClientHashes) -> None:
+    def __init__(
+        self, record: ClientTaskIds, hashes: RedisClientHashes, write_too: bool = False
+    ) -> None:
         self._record = record
         self._hashes = hashes
+        self._write_too = write_too
 
     async def recorded(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -61,10 +82,18 @@ class WithRedisHashes:
         found = await self._record.recorded(platform_id, client_task_ids)
         missing = [c for c in client_task_ids if c not in found]
         earlier = await self._hashes.fingerprints(platform_id, missing)
-        return found | {c: ClientTaskRecord(printed, True) for c, printed in earlier.items()}
+        published = IdState.PUBLISHED
+        return found | {c: ClientTaskRecord(p, published) for c, p in earlier.items()}
 
-    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
-        return await self._record.claim(platform_id, claims)
+    async def start_publishing(
+        self, platform_id: str, accepted: Sequence[Accepted]
+    ) -> dict[str, str]:
+        if self._write_too:
+            # Old replicas check only the hash: bound there first, as they bind.
+            others = await self._hashes.bind(platform_id, accepted)
+            if others:
+                return others
+        return await self._record.start_publishing(platform_id, accepted)
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         await self._record.mark_published(platform_id, accepted)

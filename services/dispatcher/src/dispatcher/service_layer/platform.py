@@ -32,6 +32,7 @@ from dispatcher.service_layer.ports import (
     ClientTaskIds,
     Escrow,
     EventPublisher,
+    IdState,
     TaskStore,
     TaskTypeStore,
 )
@@ -138,7 +139,7 @@ class PlatformHandlers:
         violations = batch_violations(command.tasks, task_types, now, self._limits)
         prints = [fingerprint(t) for t in command.tasks]
         violations += _reused(ids, prints, {c: r.fingerprint for c, r in earlier.items()})
-        published = {c for c, r in earlier.items() if r.published}
+        published = {c for c, r in earlier.items() if r.state is IdState.PUBLISHED}
         new_count = sum(1 for client_id in ids if client_id not in published)
         if new_count > self._backlog.max_waiting:
             violations.append(
@@ -162,21 +163,16 @@ class PlatformHandlers:
             fresh.append(Accepted(task.client_task_id, task_id, printed, task.task_type))
         if not fresh:
             return results
-        # An id is bound to its content from its claim on, and a claim is never taken back:
-        # another call with the same content may be publishing it at any moment. An id claimed
-        # before with this content (by a call that failed, or one still under way) is
-        # published again: downstream takes a task once by its id.
-        claims = [a for a in fresh if a.client_task_id not in earlier]
-        taken = await self._client_tasks.claim(platform_id, claims) if claims else {}
-        # Another call claimed one of these ids first, with other content: it goes on, we stop.
-        lost = _reused(ids, prints, taken)
-        if lost:
-            raise InvalidInputError(lost)
         # Held per task id (per answer's copy), so a retry after a failure below holds
         # nothing twice; every answer a task may need is funded before the first is asked.
         await self._escrow.hold(
             platform_id, [hold for e in new_tasks for hold in _holds_for(e.task)]
         )
+        # Bound to this content for good from here on: the tasks may be out. Of two calls
+        # racing with other content under one id, the second stops here, publishing nothing.
+        # An id a call began to publish with this content (one that failed, or is under way)
+        # is published again.
+        _refuse_reused(ids, prints, await self._client_tasks.start_publishing(platform_id, fresh))
         # Durable in Kafka before we answer; the deterministic task ids make a retry after a
         # partial failure here collapse into the same tasks downstream.
         await self._events.publish_many(new_tasks)
@@ -289,6 +285,12 @@ def _reused(ids: list[str], prints: list[str], recorded: dict[str, str]) -> list
         for i, (client_id, printed) in enumerate(zip(ids, prints, strict=True))
         if client_id in recorded and recorded[client_id] != printed
     ]
+
+
+def _refuse_reused(ids: list[str], prints: list[str], recorded: dict[str, str]) -> None:
+    lost = _reused(ids, prints, recorded)
+    if lost:
+        raise InvalidInputError(lost)
 
 
 def _holds_for(task: Task) -> list[tuple[str, int]]:

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from dispatcher.domain.events import Event, OfferOutcome
@@ -25,20 +26,25 @@ class Cancellation:
     withdrawn: Offer | None = None
 
 
+class IdState(StrEnum):
+    # A call began to publish under it: bound to that content for ever, since the task may
+    # be out; a call with that content publishes it again (downstream takes a task once by
+    # its id) until one has published it.
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+
+
 @dataclass(frozen=True)
 class ClientTaskRecord:
     fingerprint: str
-    # False while the call that claimed the id has not published its task, or if it failed
-    # after claiming (the escrow refused, Kafka or the process failed): a call with the same
-    # content publishes it (again: downstream takes a task once by its id), a call with other
-    # content is refused all the same.
-    published: bool
+    state: IdState
 
 
 class ClientTaskIds(Protocol):
     """Every client task id each platform has used, with its content's fingerprint, for ever:
-    task ids are derived from them, so an id once claimed names that task and its content for
-    ever. Every method raises SubmissionsUnavailableError when the record cannot be reached."""
+    task ids are derived from them, so an id whose task may have been published names that
+    task and its content for ever. Every method raises SubmissionsUnavailableError when the
+    record cannot be reached."""
 
     async def recorded(
         self, platform_id: str, client_task_ids: Sequence[str]
@@ -46,15 +52,16 @@ class ClientTaskIds(Protocol):
         """What is recorded of these ids; ids never used are absent."""
         ...
 
-    async def claim(self, platform_id: str, claims: Sequence[Accepted]) -> dict[str, str]:
-        """Records each id with its fingerprint, not yet published, unless it is recorded
-        already; returns the fingerprints of those that were (another call claimed them first),
-        so that of two calls racing with other content under one id only one goes on."""
+    async def start_publishing(
+        self, platform_id: str, accepted: Sequence[Accepted]
+    ) -> dict[str, str]:
+        """Binds every id to its content, all or none: returns {} when done, else the
+        fingerprints of the ids another call bound to other content (nothing changed)."""
         ...
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
-        """Records the ids as published (and claims those not claimed yet), where recorded
-        with this content. Idempotent."""
+        """Records the ids as published where recorded with this content, and those not
+        recorded at all. Idempotent."""
         ...
 
 
