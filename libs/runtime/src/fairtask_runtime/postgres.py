@@ -34,9 +34,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
+    # The server shutting down or starting up (a failover), a query cancelled by it.
+    asyncpg.OperatorInterventionError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
 )

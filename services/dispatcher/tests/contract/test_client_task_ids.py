@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from unittest import mock
 
@@ -53,6 +54,18 @@ async def drop(dsn: str, schemas: list[str]) -> None:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', timeout=10)
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def replicas_of(
+    dsn: str, schema: str, count: int
+) -> AsyncIterator[list[PostgresClientTaskIds]]:
+    """`count` dispatcher replicas' records on one schema, closed afterwards."""
+    replicas = [postgres_store(dsn, schema) for _ in range(count)]
+    try:
+        yield replicas
+    finally:
+        await asyncio.gather(*(r.close() for r in replicas))
 
 
 @pytest.fixture
@@ -148,16 +161,15 @@ async def test_publishing_never_changes_an_ids_content(ids: ClientTaskIds) -> No
 async def test_dispatchers_with_other_schemas_keep_their_ids_apart(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:
-    mine = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
-    theirs = postgres_store(stack_endpoints.postgres_dsn, new_schema(schemas))
-    try:
+    dsn = stack_endpoints.postgres_dsn
+    async with (
+        replicas_of(dsn, new_schema(schemas), 1) as [mine],
+        replicas_of(dsn, new_schema(schemas), 1) as [theirs],
+    ):
         await mine.start_publishing(PLATFORM, [accepted("c1")])
 
         assert await theirs.recorded(PLATFORM, ["c1"]) == {}
         assert await mine.recorded(PLATFORM, ["c1"]) == {"c1": publishing()}
-    finally:
-        await mine.close()
-        await theirs.close()
 
 
 @pytest.mark.integration
@@ -165,15 +177,12 @@ async def test_replicas_starting_together_share_one_table(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:
     schema = new_schema(schemas)
-    replicas = [postgres_store(stack_endpoints.postgres_dsn, schema) for _ in range(4)]
-    try:
+    async with replicas_of(stack_endpoints.postgres_dsn, schema, 4) as replicas:
         await asyncio.gather(*(r.start() for r in replicas))
         await replicas[0].start_publishing(PLATFORM, [accepted("c1")])
 
         for replica in replicas:
             assert await replica.recorded(PLATFORM, ["c1"]) == {"c1": publishing()}
-    finally:
-        await asyncio.gather(*(r.close() for r in replicas))
     conn = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
     try:
         applied = await conn.fetchval(f'SELECT count(*) FROM "{schema}".schema_migrations')
@@ -187,16 +196,12 @@ async def test_calls_binding_overlapping_batches_at_once_never_share_an_id(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:
     """Each call binds all of its batch or none of it, whatever the others do at once."""
-    schema = new_schema(schemas)
-    replicas = [postgres_store(stack_endpoints.postgres_dsn, schema) for _ in range(2)]
     batches = [[accepted(f"c{(i * 7 + j) % 40}", f"call {i}") for j in range(20)] for i in range(8)]
-    try:
+    async with replicas_of(stack_endpoints.postgres_dsn, new_schema(schemas), 2) as replicas:
         results = await asyncio.gather(
             *(replicas[i % 2].start_publishing(PLATFORM, b) for i, b in enumerate(batches))
         )
         recorded = await replicas[0].recorded(PLATFORM, [f"c{i}" for i in range(40)])
-    finally:
-        await asyncio.gather(*(r.close() for r in replicas))
 
     for batch, others in zip(batches, results, strict=True):
         mine = {a.client_task_id for a in batch if recorded.get(a.client_task_id) == bound_as(a)}
