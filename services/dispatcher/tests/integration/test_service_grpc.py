@@ -303,11 +303,13 @@ async def test_a_client_task_id_stays_used_after_redis_forgot_its_task(
             conn = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
             try:
                 kept = await conn.fetch(
-                    f'SELECT client_task_id, published FROM "{prefix[:-1]}".client_tasks'
+                    f'SELECT task_id::text, published FROM "{prefix[:-1]}".client_tasks'
                 )
             finally:
                 await conn.close()
-            assert [(r["client_task_id"], r["published"]) for r in kept] == [("kept", True)]
+            assert [(r["task_id"], r["published"]) for r in kept] == [
+                (task_id_for("lab-a", "kept"), True)
+            ]
             # What expiry of the finished task does, at once.
             task_keys = [k async for k in client.scan_iter(match=f"{prefix}task:*")]
             await client.delete(*task_keys)

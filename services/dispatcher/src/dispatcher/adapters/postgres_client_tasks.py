@@ -1,12 +1,14 @@
 """The client task ids every platform has used, in PostgreSQL (`client_tasks`).
 
-Fingerprints are SHA-256 digests, stored as their 32 bytes. Rows are locked and written in the
-order of their ids, so calls whose batches overlap never deadlock.
+Rows are keyed by the task id derived from (platform, client task id); fingerprints are
+SHA-256 digests, stored as their 32 bytes. Rows are locked and written in the order of their
+keys, so calls whose batches overlap never deadlock.
 """
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from dispatcher.domain.model import task_id_for
 from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
 from fairtask_runtime.postgres import PostgresPool
 
@@ -14,32 +16,31 @@ from fairtask_runtime.postgres import PostgresPool
 DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 _RECORDED = """
-SELECT client_task_id, fingerprint, published FROM client_tasks
-WHERE platform_id = $1 AND client_task_id = ANY($2::text[])
+SELECT task_id::text, fingerprint, published FROM client_tasks WHERE task_id = ANY($1::uuid[])
 """
 
 _BIND = """
-INSERT INTO client_tasks (platform_id, client_task_id, fingerprint)
-SELECT $1, ids.client_task_id, ids.fingerprint
-FROM unnest($2::text[], $3::bytea[]) AS ids (client_task_id, fingerprint)
-ORDER BY ids.client_task_id
-ON CONFLICT (platform_id, client_task_id) DO NOTHING
+INSERT INTO client_tasks (task_id, fingerprint)
+SELECT ids.task_id, ids.fingerprint
+FROM unnest($1::uuid[], $2::bytea[]) AS ids (task_id, fingerprint)
+ORDER BY ids.task_id
+ON CONFLICT (task_id) DO NOTHING
 """
 
 # After _BIND in the same transaction: every id has a row, locked until the commit.
 _BOUND = """
-SELECT client_task_id, fingerprint FROM client_tasks
-WHERE platform_id = $1 AND client_task_id = ANY($2::text[])
-ORDER BY client_task_id
+SELECT task_id::text, fingerprint FROM client_tasks
+WHERE task_id = ANY($1::uuid[])
+ORDER BY task_id
 FOR SHARE
 """
 
 _MARK_PUBLISHED = """
-INSERT INTO client_tasks (platform_id, client_task_id, fingerprint, published)
-SELECT $1, ids.client_task_id, ids.fingerprint, true
-FROM unnest($2::text[], $3::bytea[]) AS ids (client_task_id, fingerprint)
-ORDER BY ids.client_task_id
-ON CONFLICT (platform_id, client_task_id) DO UPDATE SET published = true
+INSERT INTO client_tasks (task_id, fingerprint, published)
+SELECT ids.task_id, ids.fingerprint, true
+FROM unnest($1::uuid[], $2::bytea[]) AS ids (task_id, fingerprint)
+ORDER BY ids.task_id
+ON CONFLICT (task_id) DO UPDATE SET published = true
 WHERE client_tasks.fingerprint = excluded.fingerprint AND NOT client_tasks.published
 """
 
@@ -61,10 +62,11 @@ class PostgresClientTaskIds:
     ) -> dict[str, ClientTaskRecord]:
         if not client_task_ids:
             return {}
+        client_ids = {task_id_for(platform_id, c): c for c in client_task_ids}
         async with self._db.connection(f"client task ids of {platform_id}") as conn:
-            rows = await conn.fetch(_RECORDED, platform_id, list(client_task_ids))
+            rows = await conn.fetch(_RECORDED, list(client_ids))
         return {
-            row["client_task_id"]: ClientTaskRecord(
+            client_ids[row["task_id"]]: ClientTaskRecord(
                 bytes(row["fingerprint"]).hex(),
                 IdState.PUBLISHED if row["published"] else IdState.PUBLISHING,
             )
@@ -76,19 +78,19 @@ class PostgresClientTaskIds:
     ) -> dict[str, str]:
         if not accepted:
             return {}
-        prints = {a.client_task_id: a.fingerprint for a in accepted}
-        ids, digests = _columns(prints)
+        by_task = _by_task(platform_id, accepted)
+        task_ids, digests = _columns(by_task)
         try:
             async with (
                 self._db.connection(f"binding ids of {platform_id}") as conn,
                 conn.transaction(),
             ):
-                await conn.execute(_BIND, platform_id, ids, digests)
-                rows = await conn.fetch(_BOUND, platform_id, ids)
+                await conn.execute(_BIND, task_ids, digests)
+                rows = await conn.fetch(_BOUND, task_ids)
                 others = {
-                    row["client_task_id"]: bytes(row["fingerprint"]).hex()
+                    by_task[row["task_id"]].client_task_id: bytes(row["fingerprint"]).hex()
                     for row in rows
-                    if bytes(row["fingerprint"]).hex() != prints[row["client_task_id"]]
+                    if bytes(row["fingerprint"]).hex() != by_task[row["task_id"]].fingerprint
                 }
                 if others:
                     # All or none: what this call bound in this transaction is undone.
@@ -100,15 +102,14 @@ class PostgresClientTaskIds:
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
             return
-        prints = {a.client_task_id: a.fingerprint for a in accepted}
         async with self._db.connection(f"publishing ids of {platform_id}") as conn:
-            await conn.execute(_MARK_PUBLISHED, platform_id, *_columns(prints))
+            await conn.execute(_MARK_PUBLISHED, *_columns(_by_task(platform_id, accepted)))
 
     async def adopt(self, platform_id: str, prints: dict[str, str]) -> list[str]:
         """Records ids an earlier version kept elsewhere as published; returns those recorded
         already with another fingerprint (kept as they are)."""
-        async with self._db.connection(f"adopting ids of {platform_id}") as conn:
-            await conn.execute(_MARK_PUBLISHED, platform_id, *_columns(prints))
+        adopted = [Accepted(c, "", p, "") for c, p in prints.items()]
+        await self.mark_published(platform_id, adopted)
         recorded = await self.recorded(platform_id, list(prints))
         return [c for c, r in recorded.items() if r.fingerprint != prints[c]]
 
@@ -119,6 +120,11 @@ class _BoundElsewhereError(Exception):
         self.others = others
 
 
-def _columns(prints: dict[str, str]) -> tuple[list[str], list[bytes]]:
-    ids = sorted(prints)
-    return ids, [bytes.fromhex(prints[c]) for c in ids]
+def _by_task(platform_id: str, accepted: Sequence[Accepted]) -> dict[str, Accepted]:
+    # The key is derived here, as for every lookup, whatever the caller put in task_id.
+    return {task_id_for(platform_id, a.client_task_id): a for a in accepted}
+
+
+def _columns(by_task: dict[str, Accepted]) -> tuple[list[str], list[bytes]]:
+    task_ids = sorted(by_task)
+    return task_ids, [bytes.fromhex(by_task[t].fingerprint) for t in task_ids]
