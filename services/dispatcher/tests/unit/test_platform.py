@@ -294,6 +294,56 @@ class TestClientTaskIdBinding:
         assert await world.client_tasks.recorded(PLATFORM, ["c1"]) == {}
 
 
+class TestRepeatsAfterTheDeadline:
+    """A platform retrying what was accepted gets the same task back, whatever the time."""
+
+    async def test_an_accepted_task_sent_again_after_its_deadline_is_a_duplicate(
+        self, world: World
+    ) -> None:
+        await define(world)
+        task = new("c1", deadline=START + timedelta(hours=1))
+        assert await submit(world, task) == [("c1", False)]
+        world.clock.advance(2 * 3600)
+
+        assert await submit(world, task) == [("c1", True)]
+        assert len(world.events.of_type(TaskSubmitted)) == 1
+
+    async def test_a_task_left_publishing_is_published_again_after_its_deadline(
+        self, world: World
+    ) -> None:
+        await define(world)
+        task = new("c1", deadline=START + timedelta(hours=1))
+        world.client_tasks.failing = {"mark_published"}
+        with pytest.raises(SubmissionsUnavailableError):
+            await submit(world, task)
+        world.client_tasks.failing = set()
+        world.clock.advance(2 * 3600)
+
+        # Published again under its id; the dispatcher expires it as the first copy.
+        assert await submit(world, task) == [("c1", False)]
+        assert len(world.events.of_type(TaskSubmitted)) == 2
+
+    async def test_new_tasks_and_other_content_are_still_held_to_the_clock(
+        self, world: World
+    ) -> None:
+        await define(world)
+        await submit(world, new("c1", deadline=START + timedelta(hours=1)))
+        world.clock.advance(2 * 3600)
+
+        with pytest.raises(InvalidInputError) as error:
+            await submit(
+                world,
+                new("c1", b"other", deadline=START + timedelta(hours=1)),
+                new("c2", deadline=START + timedelta(hours=1)),
+            )
+
+        assert sorted(fields_of(error)) == [
+            "tasks[0].client_task_id",
+            "tasks[0].deadline",
+            "tasks[1].deadline",
+        ]
+
+
 class TestBackpressure:
     async def test_a_batch_over_the_bound_is_refused_whole_with_a_retry_hint(self) -> None:
         world = World(backlog=BacklogBound(max_waiting=3, retry_after_s=7.0))

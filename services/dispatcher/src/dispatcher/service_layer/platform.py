@@ -136,8 +136,19 @@ class PlatformHandlers:
             self._client_tasks.recorded(platform_id, ids),
             self._tasks.backlog(platform_id),
         )
-        violations = batch_violations(command.tasks, task_types, now, self._limits)
         prints = [fingerprint(t) for t in command.tasks]
+        # A repeat of what was accepted (same id, same content, deadline included) is not
+        # judged again by the clock: it is the task it was, due or not.
+        repeats = {
+            f"tasks[{i}].deadline"
+            for i, (client_id, printed) in enumerate(zip(ids, prints, strict=True))
+            if client_id in earlier and earlier[client_id].fingerprint == printed
+        }
+        violations = [
+            v
+            for v in batch_violations(command.tasks, task_types, now, self._limits)
+            if v.field not in repeats
+        ]
         violations += _reused(ids, prints, {c: r.fingerprint for c, r in earlier.items()})
         published = {c for c, r in earlier.items() if r.state is IdState.PUBLISHED}
         new_count = sum(1 for client_id in ids if client_id not in published)
