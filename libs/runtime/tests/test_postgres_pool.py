@@ -1,5 +1,6 @@
 """What a service's PostgreSQL pool tells its callers when the server goes away or comes back."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,8 @@ import asyncpg
 import pytest
 
 from fairtask_runtime.postgres import PostgresConfig, PostgresPool
+from fairtask_runtime.postgres_migrations import MigrationError
+from fairtask_runtime.service import opened_at_start
 
 
 class UnavailableError(Exception):
@@ -67,3 +70,27 @@ async def test_a_closed_pool_opens_nothing_again() -> None:
 
     with pytest.raises(UnavailableError, match="stopping"):
         await pool.ready()
+
+
+async def test_a_store_is_opened_at_start_once_the_server_answers() -> None:
+    attempts: list[int] = []
+
+    async def start() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise UnavailableError("not yet")
+
+    loop = asyncio.create_task(opened_at_start("store", start, UnavailableError)())
+    await asyncio.sleep(1.0)  # 0.2 s, then 0.4 s between attempts
+
+    assert len(attempts) == 3
+    assert not loop.done(), "idles once open: the runtime ends the service when a loop returns"
+    loop.cancel()
+
+
+async def test_an_error_that_is_not_unavailability_ends_the_loop() -> None:
+    async def start() -> None:
+        raise MigrationError("a migration changed after it was applied")
+
+    with pytest.raises(MigrationError):
+        await opened_at_start("store", start, UnavailableError)()

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 import uvloop
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.grpc.tls import server_credentials
@@ -123,16 +124,20 @@ def opened_at_start(
     `start` raises `unavailable`. Any other error (an inconsistent migration history) ends
     it, and with it the service: running against a schema we do not understand is worse."""
 
+    def waiting(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        sleep_s = state.next_action.sleep if state.next_action else None
+        log.warning(f"{what} not reachable yet", error=str(error), retry_in_s=sleep_s)
+
     async def open_then_idle() -> None:
-        backoff_s = 0.2
-        while True:
-            try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(unavailable),
+            wait=wait_exponential(multiplier=0.2, max=max_backoff_s),
+            before_sleep=waiting,
+            reraise=True,
+        ):
+            with attempt:
                 await start()
-                break
-            except unavailable as exc:
-                log.warning(f"{what} not reachable yet", error=str(exc), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, max_backoff_s)
         # The runtime ends the service when a loop returns, so idle until stop() cancels us.
         await asyncio.Event().wait()
 

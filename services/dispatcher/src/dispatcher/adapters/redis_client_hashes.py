@@ -7,6 +7,7 @@ the rolling upgrade), write there too. Once no replica needs them, `move_client_
 hashes' ids to PostgreSQL and deletes them.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -37,15 +38,17 @@ class RedisClientHashes:
         """Sets each id's fingerprint where the hash has none; returns those it holds with
         other content (the rest stay set: as the earlier versions did, last write loses)."""
         key = f"{self._hashes}{platform_id}"
+        ids = [a.client_task_id for a in accepted]
+        # One round trip: the read after the writes sees what they left.
         async with self._r.pipeline(transaction=False) as pipe:
             for a in accepted:
                 pipe.hsetnx(key, a.client_task_id, a.fingerprint)
-            await pipe.execute()
-        held = await self.fingerprints(platform_id, [a.client_task_id for a in accepted])
+            pipe.hmget(key, ids)
+            *_, held = await pipe.execute()
         return {
-            a.client_task_id: held[a.client_task_id]
-            for a in accepted
-            if held.get(a.client_task_id, a.fingerprint) != a.fingerprint
+            a.client_task_id: as_text(printed)
+            for a, printed in zip(accepted, held, strict=True)
+            if as_text(printed) != a.fingerprint
         }
 
     async def pages(self) -> AsyncIterator[tuple[str, dict[str, str]]]:
@@ -79,11 +82,13 @@ class WithRedisHashes:
     async def recorded(
         self, platform_id: str, client_task_ids: Sequence[str]
     ) -> dict[str, ClientTaskRecord]:
-        found = await self._record.recorded(platform_id, client_task_ids)
-        missing = [c for c in client_task_ids if c not in found]
-        earlier = await self._hashes.fingerprints(platform_id, missing)
+        # Both at once: the Redis read is on every call's way to its offer.
+        found, earlier = await asyncio.gather(
+            self._record.recorded(platform_id, client_task_ids),
+            self._hashes.fingerprints(platform_id, client_task_ids),
+        )
         published = IdState.PUBLISHED
-        return found | {c: ClientTaskRecord(p, published) for c, p in earlier.items()}
+        return {c: ClientTaskRecord(p, published) for c, p in earlier.items()} | found
 
     async def start_publishing(
         self, platform_id: str, accepted: Sequence[Accepted]

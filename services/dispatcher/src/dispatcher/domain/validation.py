@@ -2,7 +2,7 @@
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -82,8 +82,11 @@ def batch_violations(
     task_types: Mapping[str, TaskType],
     now: datetime,
     limits: Limits,
+    repeats: Collection[int] = frozenset(),
 ) -> list[Violation]:
-    """Everything wrong with a batch; an empty list means every task may be accepted."""
+    """Everything wrong with a batch; an empty list means every task may be accepted.
+    `repeats`: the positions of tasks repeating content accepted before (same id, same
+    content): their deadline was judged then, and is not judged again by the clock."""
     if not tasks:
         return [Violation("tasks", "at least one task is required")]
     if len(tasks) > limits.max_batch:
@@ -91,7 +94,8 @@ def batch_violations(
     found: list[Violation] = []
     seen: set[str] = set()
     for i, task in enumerate(tasks):
-        found += _task_violations(f"tasks[{i}]", task, task_types.get(task.task_type), now, limits)
+        task_type = task_types.get(task.task_type)
+        found += _task_violations(f"tasks[{i}]", task, task_type, now, limits, i not in repeats)
         if task.client_task_id in seen:
             found.append(Violation(f"tasks[{i}].client_task_id", "repeated within this batch"))
         seen.add(task.client_task_id)
@@ -99,7 +103,12 @@ def batch_violations(
 
 
 def _task_violations(
-    at: str, task: NewTask, task_type: TaskType | None, now: datetime, limits: Limits
+    at: str,
+    task: NewTask,
+    task_type: TaskType | None,
+    now: datetime,
+    limits: Limits,
+    judge_deadline: bool,
 ) -> list[Violation]:
     found: list[Violation] = []
     if not task.client_task_id.strip():
@@ -114,7 +123,7 @@ def _task_violations(
         found.append(Violation(f"{at}.payload", f"larger than {limits.max_payload_bytes} bytes"))
     if len(task.gold_answer) > limits.max_gold_chars:
         found.append(Violation(f"{at}.gold_answer", f"at most {limits.max_gold_chars} chars"))
-    if task.deadline is not None:
+    if task.deadline is not None and judge_deadline:
         effort = timedelta(seconds=task_type.effort_seconds if task_type else 0)
         if task.deadline <= now:
             found.append(Violation(f"{at}.deadline", "is in the past"))

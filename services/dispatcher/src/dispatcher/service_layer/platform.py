@@ -137,18 +137,14 @@ class PlatformHandlers:
             self._tasks.backlog(platform_id),
         )
         prints = [fingerprint(t) for t in command.tasks]
-        # A repeat of what was accepted (same id, same content, deadline included) is not
-        # judged again by the clock: it is the task it was, due or not.
+        # A repeat of what was accepted (same id, same content, deadline included) is the task
+        # it was, due or not.
         repeats = {
-            f"tasks[{i}].deadline"
+            i
             for i, (client_id, printed) in enumerate(zip(ids, prints, strict=True))
             if client_id in earlier and earlier[client_id].fingerprint == printed
         }
-        violations = [
-            v
-            for v in batch_violations(command.tasks, task_types, now, self._limits)
-            if v.field not in repeats
-        ]
+        violations = batch_violations(command.tasks, task_types, now, self._limits, repeats)
         violations += _reused(ids, prints, {c: r.fingerprint for c, r in earlier.items()})
         published = {c for c, r in earlier.items() if r.state is IdState.PUBLISHED}
         new_count = sum(1 for client_id in ids if client_id not in published)
