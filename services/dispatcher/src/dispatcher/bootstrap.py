@@ -98,7 +98,12 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     # Shared: a task decoded for its offer is not decoded again for its lease or log entries.
     decoded = TaskCache()
     tasks: TaskStore = overrides.get("tasks") or RedisTaskStore(
-        client, settings.redis_prefix, replica_id, decoded, settings.finished_task_kept_s
+        client,
+        settings.redis_prefix,
+        replica_id,
+        decoded,
+        settings.finished_task_kept_s,
+        settings.unsettled_task_kept_s,
     )
     transitions: TransitionLog = overrides.get("transitions") or RedisTransitionLog(
         client, settings.redis_prefix, decoded

@@ -19,10 +19,17 @@ class DispatcherSettings(ServiceSettings):
     redis_pool_timeout_s: float = 10.0
     offer_ttl_s: float = 120.0
     grace_s: float = 900.0
-    # A task done (submitted, cancelled, expired) and its lease stay in Redis this long, then
-    # go: longer than the 7 days Kafka keeps tasks.submitted, so a task delivered again is
-    # still refused; GetTask answers meanwhile (docs/operations.md: what a shorter time costs).
-    finished_task_kept_s: float = Field(default=8 * 24 * 3600.0, gt=0)
+    # A task done (submitted, cancelled, expired) and its lease stay in Redis this long, without
+    # the task's content, then go: far longer than a consumer takes to commit what it handled,
+    # so a task Kafka delivers again after a crash is still refused; GetTask answers meanwhile.
+    # About 0.8 KiB a task: ~3 GiB an hour at the design load (docs/operations.md, "Redis").
+    finished_task_kept_s: float = Field(default=3600.0, gt=0)
+    # A task several workers answer, answered and not yet settled by scoring, keeps its content
+    # (further answers' copies are built from it), and it and its copies stay until settled or
+    # this long: longer than scoring keeps asking again for an answer it misses (1,000 times, 10
+    # minutes apart: about 7 days), so no request of its, late or repeated, finds its copy gone
+    # and queues it again.
+    unsettled_task_kept_s: float = Field(default=8 * 24 * 3600.0, gt=0)
     heartbeat_interval_s: int = 10
     hello_timeout_s: float = 30.0
     # A replica silent for this long counts as dead: the others end its workers' connections.

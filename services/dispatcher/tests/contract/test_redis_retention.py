@@ -1,5 +1,7 @@
 """Redis only: a finished task and an ended lease are dropped once the time they are kept is
-over, while everything still in play stays."""
+over, without their content and draft meanwhile, while everything still in play stays; a task
+several workers answer keeps its content, and its copies their state, until scoring settles
+it."""
 
 import asyncio
 import dataclasses
@@ -13,11 +15,13 @@ from store_helpers import ALIVE, PLATFORM, REPLICA, at, dropped, leased, make_ta
 
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore
-from dispatcher.domain.model import TaskState
+from dispatcher.domain.model import Overlap, Task, TaskState
+from fairtask_runtime.answers import answer_task_id
 
 pytestmark = pytest.mark.integration
 
 KEPT_S = 1.0
+HELD_S = 3600.0
 
 
 @dataclasses.dataclass
@@ -33,6 +37,28 @@ class Kept:
         status = await self.store.status(PLATFORM, task_id)
         return status.state if status is not None else None
 
+    async def kept_only(self, task_id: str) -> bool:
+        """Dropped after the time kept, not held for scoring."""
+        return 0 < await self.ttl_ms("task", task_id) <= KEPT_S * 1000
+
+    async def held(self, task_id: str) -> bool:
+        return KEPT_S * 1000 < await self.ttl_ms("task", task_id) <= HELD_S * 1000
+
+
+def answered_thrice(client_id: str) -> Task:
+    task = make_task(client_id)
+    kind = dataclasses.replace(task.task_type, overlap=Overlap(2, 3, 0.9))
+    return dataclasses.replace(task, task_type=kind)
+
+
+def copy_of(original: Task, number: int) -> Task:
+    return dataclasses.replace(
+        original,
+        task_id=answer_task_id(original.task_id, number),
+        answer_of=original.task_id,
+        answer_number=number,
+    )
+
 
 @pytest.fixture
 async def kept(stack_endpoints: Any) -> AsyncIterator[Kept]:
@@ -40,7 +66,10 @@ async def kept(stack_endpoints: Any) -> AsyncIterator[Kept]:
     prefix = f"t{uuid.uuid4().hex[:8]}:"
     await RedisTransitionLog(client, prefix).beat(REPLICA, ALIVE)
     try:
-        yield Kept(RedisTaskStore(client, prefix, REPLICA, finished_kept_s=KEPT_S), client, prefix)
+        store = RedisTaskStore(
+            client, prefix, REPLICA, finished_kept_s=KEPT_S, unsettled_kept_s=HELD_S
+        )
+        yield Kept(store, client, prefix)
     finally:
         keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
         if keys:
@@ -61,18 +90,28 @@ async def test_done_cancelled_and_expired_tasks_go_after_the_time_kept(kept: Kep
     await leased(store, working, "w2", "l2")
     await queued(store, waiting)
 
-    for task_id in (done.task_id, cancelled.task_id, expired.task_id, "copy-of-late"):
-        assert 0 < await kept.ttl_ms("task", task_id) <= KEPT_S * 1000
+    for task_id in (done.task_id, cancelled.task_id, expired.task_id):
+        assert await kept.kept_only(task_id)
+        # Their content (the bulk of their memory) goes at once; their state stays.
+        assert await store.task(task_id) is None
+        assert await kept.state(task_id) is not None
     assert 0 < await kept.ttl_ms("lease", "l1") <= KEPT_S * 1000
+    assert await kept.client.hget(f"{kept.prefix}lease:l1", "draft") is None
+    assert await store.lease_worker("l1") == "w1"
     for task_id in (working.task_id, waiting.task_id):
         assert await kept.ttl_ms("task", task_id) == -1  # in play: never dropped
+        assert await store.task(task_id) is not None
     assert await kept.ttl_ms("lease", "l2") == -1
+    # Never to be asked for: held while scoring may still ask, so it is not queued then.
+    assert await kept.held("copy-of-late")
 
     await asyncio.sleep(KEPT_S + 0.3)
 
-    for task_id in (done.task_id, cancelled.task_id, expired.task_id, "copy-of-late"):
+    for task_id in (done.task_id, cancelled.task_id, expired.task_id):
         assert await kept.state(task_id) is None
     assert await store.get_lease("l1") is None
+    assert await store.lease_worker("l1") is None
+    assert await kept.state("copy-of-late") is TaskState.CANCELLED
     assert await kept.state(working.task_id) is TaskState.LEASED
     assert await kept.state(waiting.task_id) is TaskState.QUEUED
     assert await store.get_lease("l2") is not None
@@ -109,6 +148,78 @@ async def test_an_original_is_kept_while_a_further_answer_is_in_play(kept: Kept)
     assert await store.complete("l2", "w2", b"no", 9, "s2", at(20))
     assert 0 < await kept.ttl_ms("task", original.task_id) <= KEPT_S * 1000
     assert 0 < await kept.ttl_ms("task", copy.task_id) <= KEPT_S * 1000
+
+
+async def test_a_task_several_answer_keeps_its_content_until_scoring_settles_it(
+    kept: Kept,
+) -> None:
+    store = kept.store
+    original = answered_thrice("c1")
+    await leased(store, original)
+    assert await store.complete("l1", "w1", b"yes", 9, "s1", at(10))
+    # Scoring may ask for a second answer: its copy is built from the original's content.
+    assert await kept.held(original.task_id)
+    assert await store.task(original.task_id) == original
+
+    second = copy_of(original, 2)
+    await leased(store, second, "w2", "l2")
+    assert await kept.ttl_ms("task", original.task_id) == -1
+    assert await store.complete("l2", "w2", b"no", 9, "s2", at(20))
+    assert await kept.held(original.task_id)
+    assert await kept.held(second.task_id)
+    assert await store.task(original.task_id) == original
+    assert await store.task(second.task_id) is None  # copies are built from the original
+
+    third = answer_task_id(original.task_id, 3)
+    await store.settle(original.task_id, [second.task_id, third])
+
+    assert await kept.kept_only(original.task_id)
+    assert await kept.kept_only(second.task_id)
+    assert await store.task(original.task_id) is None
+    assert await kept.state(original.task_id) is TaskState.SUBMITTED
+    assert await kept.ttl_ms("task", third) == -2  # never asked for, nothing made up
+    await store.settle(original.task_id, [second.task_id, third])  # delivered again: the same
+    assert await kept.kept_only(original.task_id)
+
+    await asyncio.sleep(KEPT_S + 0.3)
+    assert await kept.state(original.task_id) is None
+    assert await kept.state(second.task_id) is None
+
+
+async def test_a_copy_in_play_when_its_task_is_settled_lets_it_go_once_done(kept: Kept) -> None:
+    store = kept.store
+    original = answered_thrice("c1")
+    await leased(store, original)
+    assert await store.complete("l1", "w1", b"yes", 9, "s1", at(10))
+    second = copy_of(original, 2)
+    await leased(store, second, "w2", "l2")
+
+    # Settled with the deadline's answers, say, while the copy is still being worked on.
+    await store.settle(original.task_id, [second.task_id])
+    assert await kept.ttl_ms("task", original.task_id) == -1
+    assert await kept.ttl_ms("task", second.task_id) == -1
+
+    assert await store.complete("l2", "w2", b"no", 9, "s2", at(20))
+    assert await kept.kept_only(original.task_id)
+    assert await kept.kept_only(second.task_id)
+    assert await store.task(original.task_id) is None
+
+
+async def test_tasks_several_answer_that_no_one_answered_are_not_held(kept: Kept) -> None:
+    store = kept.store
+    cancelled, expired = answered_thrice("cxl"), answered_thrice("late")
+    expired = dataclasses.replace(expired, deadline=at(30))
+    gold = dataclasses.replace(answered_thrice("gold"), gold_answer="yes")
+    await queued(store, cancelled, expired)
+    await store.cancel(PLATFORM, cancelled.task_id)
+    assert await store.expire(expired, [], at(31), at(100))
+    await leased(store, gold)
+    assert await store.complete("l1", "w1", b"yes", 9, "s1", at(10))
+
+    # No answer to build a further one on, or (gold) answered once: nothing to hold.
+    for task in (cancelled, expired, gold):
+        assert await kept.kept_only(task.task_id)
+        assert await store.task(task.task_id) is None
 
 
 async def test_an_overdue_entry_whose_task_is_gone_is_dropped(kept: Kept) -> None:

@@ -2,6 +2,7 @@
 queued when scoring asks for them and never offered to anyone who answered, and a
 cancellation that stops further answers and frees their escrow."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,12 +11,16 @@ from dispatcher_world import OTHER_PLATFORM, PLATFORM, PURPOSE, World, drain, he
 from dispatcher.domain.errors import InsufficientEscrowError, InvalidInputError
 from dispatcher.domain.events import TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import NewTask, Overlap, TaskState, TaskType, task_id_for
+from dispatcher.entrypoints.consumers import AnswerRequests
 from dispatcher.service_layer.platform import ASKED_AFTER_WITHDRAWAL, SubmitTasks, WantAnswer
 from dispatcher.service_layer.sessions import WorkerSession
+from fairtask.v1 import envelope_pb2, events_pb2
 from fairtask_runtime.answers import answer_task_id
+from fairtask_runtime.envelope import PoisonMessageError
 
 VOTE = TaskType("vote", PURPOSE, 100_000, 20, (), overlap=Overlap(2, 3, 0.9))
 TASK = task_id_for(PLATFORM, "c1")
+COPY_3 = answer_task_id(TASK, 3)
 
 
 async def _submitted(
@@ -248,3 +253,41 @@ class TestDeadlines:
         assert cancelled == [(answer_task_id(TASK, 2), TASK), (answer_task_id(TASK, 3), TASK)]
         status = await world.platform.get_task(PLATFORM, TASK)
         assert status.state is TaskState.SUBMITTED
+
+
+class TestSettled:
+    """Scoring's AnswersAggregated lets the store keep the task and its copies only as any task
+    done (Redis holds them until then: tests/contract/test_redis_retention.py)."""
+
+    async def test_the_task_and_every_copy_are_let_go(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settled: list[tuple[str, list[str]]] = []
+
+        async def settle(task_id: str, copy_ids: Sequence[str]) -> None:
+            settled.append((task_id, list(copy_ids)))
+
+        monkeypatch.setattr(world.store, "settle", settle)
+        aggregated = events_pb2.AnswersAggregated(
+            task_id=TASK, platform_id=PLATFORM, answers=2, unused_task_ids=[COPY_3]
+        )
+
+        await AnswerRequests(world.platform)(envelope_pb2.Envelope(answers_aggregated=aggregated))
+
+        assert settled == [(TASK, [answer_task_id(TASK, 2), COPY_3])]
+        assert world.events.events == []
+
+    @pytest.mark.parametrize(
+        "aggregated",
+        [
+            events_pb2.AnswersAggregated(platform_id=PLATFORM, answers=2),
+            events_pb2.AnswersAggregated(task_id=TASK, platform_id=PLATFORM, answers=11),
+        ],
+    )
+    async def test_a_malformed_one_is_poison(
+        self, world: World, aggregated: events_pb2.AnswersAggregated
+    ) -> None:
+        with pytest.raises(PoisonMessageError):
+            await AnswerRequests(world.platform)(
+                envelope_pb2.Envelope(answers_aggregated=aggregated)
+            )

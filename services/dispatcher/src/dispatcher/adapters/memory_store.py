@@ -123,12 +123,20 @@ class MemoryTaskStore:
         if record is None or record.platform_id != platform_id:
             return None
         return TaskStatus(
-            task_id, record.client_task_id, record.task_type, record.state, record.worker_id or ""
+            task_id,
+            record.client_task_id,
+            record.task_type,
+            record.state,
+            record.worker_id or "",
+            record.task.answers if record.task is not None else None,
         )
 
     async def task(self, task_id: str) -> Task | None:
         record = self.state.tasks.get(task_id)
         return record.task if record is not None else None
+
+    async def settle(self, task_id: str, copy_ids: Sequence[str]) -> None:
+        """Nothing to let go of sooner: this store keeps every task for its life."""
 
     async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
         s = self.state
@@ -398,6 +406,10 @@ class MemoryTaskStore:
         change = Released(lease, record.by, worked, reason)
         self.note(now, change, new_event_id())
         return LeaseReleasedNow(lease, record.by, worked)
+
+    async def lease_worker(self, lease_id: str) -> str | None:
+        record = self.state.leases.get(lease_id)
+        return record.worker_id if record is not None else None
 
     async def get_lease(self, lease_id: str) -> Lease | None:
         record = self.state.leases.get(lease_id)

@@ -9,7 +9,12 @@ primary (with replicas), not on Redis Cluster.
 
 A task that is done (submitted, cancelled or expired) and a lease that ended are kept for a
 while (`kept`, in ms), then Redis drops them: long enough to refuse the task if Kafka delivers
-it again, to answer GetTask, and to build a further answer's copy from it.
+it again and to answer GetTask. What they are kept for needs neither the task's content (its
+encoded event, payload included: most of its memory) nor the lease's draft, so both go at
+once, except the content of a task several workers answer, answered and not yet settled by
+scoring: further answers' copies are built from it. Such a task and its copies are `held` (ms)
+instead, until scoring settles it (SETTLE), so that a late or repeated request never queues a
+copy again, however far behind scoring is.
 """
 
 # Shared by the scripts below. `note` appends a log entry; `close_offer` ends an outstanding
@@ -19,16 +24,25 @@ local function note(p, fields)
   return redis.call('XADD', p .. 'log', '*', unpack(fields))
 end
 
--- A task done: its hash goes after `kept` ms. A further answer's copy keeps its original (its
--- status, and what later copies are built from) while in play; once done it lets it go too.
-local function finished(p, tk, kept)
-  redis.call('PEXPIRE', tk, kept)
+local function is_done(state)
+  return state == 'submitted' or state == 'cancelled' or state == 'expired'
+end
+
+-- A task done (in `state`) goes after `kept` ms, without its content. One several workers
+-- answer, answered and not settled yet, keeps its content (later copies are built from it), and
+-- it and its copies are `held` instead. A copy in play keeps its original (INGEST persists it);
+-- once done it gives it its time again.
+local function finished(p, tk, state, kept, held)
   local original = redis.call('HGET', tk, 'answer_of')
-  if not original then return end
-  local ok = p .. 'task:' .. original
-  local state = redis.call('HGET', ok, 'state')
-  if state == 'submitted' or state == 'cancelled' or state == 'expired' then
-    redis.call('PEXPIRE', ok, kept)
+  local ok = original and (p .. 'task:' .. original) or tk
+  local o = redis.call('HMGET', ok, 'state', 'answers', 'settled')
+  if ok == tk then o[1] = state end
+  local open = o[1] == 'submitted' and tonumber(o[2] or '1') > 1 and o[3] ~= '1'
+  if ok ~= tk or not open then redis.call('HDEL', tk, 'event') end
+  redis.call('PEXPIRE', tk, open and held or kept)
+  if ok ~= tk and is_done(o[1]) then
+    if not open then redis.call('HDEL', ok, 'event') end
+    redis.call('PEXPIRE', ok, open and held or kept)
   end
 end
 
@@ -105,6 +119,8 @@ if ARGV[11] ~= '' then redis.call('ZADD', p .. 'deadlines', ARGV[11], tid) end
 if ARGV[12] ~= '' then
   redis.call('HSET', tk, 'answer_of', ARGV[12])
   redis.call('PERSIST', p .. 'task:' .. ARGV[12])
+elseif ARGV[13] ~= '1' then
+  redis.call('HSET', tk, 'answers', ARGV[13])
 end
 note(p, {'kind', 'queued', 'origin', ARGV[9], 'at', ARGV[10], 'task', tid, 'pool', ARGV[7],
   't', ARGV[3]})
@@ -113,13 +129,13 @@ return 1
 
 # A task whose deadline passed: expired if it still waits in its queue. Offered, it is looked
 # at again when the offer ends; leased, at ARGV[6] (a grace period may yet requeue it); done
-# or cancelled, forgotten. The answers' copies after it (ARGV[9..], with their event ids)
+# or cancelled, forgotten. The answers' copies after it (ARGV[10..], with their event ids)
 # will never be asked for: those not known yet are recorded as cancelled, so a late request
 # never queues them. Each expiry's log entry carries an event id: the relay publishes it as
 # TaskCancelled, and payroll releases the escrow held for it.
 EXPIRE = """
 local p, tid, origin, at, event_id, recheck = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local kept, reason = ARGV[7], ARGV[8]
+local kept, held, reason = ARGV[7], ARGV[8], ARGV[9]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'state', 'pool', 'offer_id', 'platform_id', 'answer_of')
 if t[1] == 'offered' then
@@ -133,17 +149,17 @@ end
 redis.call('ZREM', p .. 'deadlines', tid)
 if t[1] ~= 'queued' then return 0 end
 redis.call('HSET', tk, 'state', 'expired')
-finished(p, tk, kept)
+finished(p, tk, 'expired', kept, held)
 redis.call('ZREM', p .. 'queue:' .. t[2], tid)
 local original = t[5] or ''
 note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', event_id, 'task', tid,
   'pool', t[2], 'platform', t[4], 'reason', reason, 'answer_of', original})
 if original == '' then original = tid end
-for i = 9, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   local copy = ARGV[i]
   if redis.call('EXISTS', p .. 'task:' .. copy) == 0 then
     redis.call('HSET', p .. 'task:' .. copy, 'platform_id', t[4], 'state', 'cancelled')
-    redis.call('PEXPIRE', p .. 'task:' .. copy, kept)
+    redis.call('PEXPIRE', p .. 'task:' .. copy, held)
     note(p, {'kind', 'cancelled', 'origin', origin, 'at', at, 'id', ARGV[i + 1], 'task', copy,
       'pool', '', 'platform', t[4], 'reason', reason, 'answer_of', original})
   end
@@ -153,20 +169,22 @@ return 1
 
 CANCEL = """
 local p, tid, platform, origin, ahead = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local kept = ARGV[6]
+local kept, held = ARGV[6], ARGV[7]
 local tk = p .. 'task:' .. tid
 local t = redis.call('HMGET', tk, 'platform_id', 'state', 'pool', 'offer_id', 'worker_id')
 if not t[1] and ahead == '1' then
   -- An answer's copy not asked for yet: INGEST finds it cancelled and never queues it.
   redis.call('HSET', tk, 'platform_id', platform, 'state', 'cancelled')
-  redis.call('PEXPIRE', tk, kept)
+  redis.call('PEXPIRE', tk, held)
   return {'cancelled'}
 end
 if not t[1] or t[1] ~= platform then return {'not_found'} end
 local state = t[2]
+local withdrawn_event = false
 if state == 'queued' or state == 'offered' then
   redis.call('ZREM', p .. 'deadlines', tid)
-  finished(p, tk, kept)
+  withdrawn_event = redis.call('HGET', tk, 'event')
+  finished(p, tk, 'cancelled', kept, held)
 end
 if state == 'queued' then
   redis.call('HSET', tk, 'state', 'cancelled')
@@ -185,7 +203,7 @@ elseif state == 'offered' then
   redis.call('HDEL', tk, 'offer_id', 'worker_id')
   note(p, {'kind', 'cancelled', 'origin', origin, 'at', now_ms(), 'task', tid, 'pool', t[3],
     'offer', t[4], 'worker', t[5], 'by', o[2] or ''})
-  return {'cancelled', t[4], t[5], redis.call('HGET', tk, 'event'), o[1]}
+  return {'cancelled', t[4], t[5], withdrawn_event, o[1]}
 elseif state == 'cancelled' then
   return {'cancelled'}
 end
@@ -280,6 +298,8 @@ return 1
 _END_LEASE = """
 local function end_lease(p, lease, l, state, at, kept)
   redis.call('HSET', p .. 'lease:' .. lease, 'state', state, 'ended_at', at)
+  -- Kept to tell a repeat of the submit from a stranger's; the draft is no one's any more.
+  redis.call('HDEL', p .. 'lease:' .. lease, 'draft')
   redis.call('PEXPIRE', p .. 'lease:' .. lease, kept)
   local wk = p .. 'worker:' .. l[1] .. ':lease'
   if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
@@ -307,7 +327,7 @@ if l[2] ~= 'active' then return 'done' end
 local tk = p .. 'task:' .. l[3]
 local t = redis.call('HMGET', tk, 'pool', 'seq', 'event')
 redis.call('HSET', tk, 'state', 'submitted')
-finished(p, tk, ARGV[10])
+finished(p, tk, 'submitted', ARGV[10], ARGV[11])
 redis.call('ZREM', p .. 'deadlines', l[3])
 end_lease(p, lease, l, 'submitted', ARGV[7], ARGV[10])
 local fields = lease_fields('submitted', lease, l, t, ARGV[6], ARGV[7], ARGV[8])
@@ -338,6 +358,23 @@ for _, v in ipairs({{'worked', tostring(worked), 'reason', reason}}) do
 end
 note(p, fields)
 return {{tostring(worked), l[8]}}
+"""
+
+
+# Scoring settled a task several workers answer (ARGV[3]; its copies after it): no copy will be
+# built from it again, so it and its copies done go after `kept` ms, without content, and those
+# in play when they are done.
+SETTLE = """
+local p, kept = ARGV[1], tonumber(ARGV[2])
+for i = 3, #ARGV do
+  local tk = p .. 'task:' .. ARGV[i]
+  if i == 3 and redis.call('EXISTS', tk) == 1 then redis.call('HSET', tk, 'settled', '1') end
+  if redis.call('PTTL', tk) > kept then
+    redis.call('HDEL', tk, 'event')
+    redis.call('PEXPIRE', tk, kept)
+  end
+end
+return 1
 """
 
 

@@ -83,14 +83,17 @@ class RedisTaskStore:
         prefix: str = "dispatch:",
         origin: str = "",
         tasks: TaskCache | None = None,
-        finished_kept_s: float = 8 * 24 * 3600.0,
+        finished_kept_s: float = 3600.0,
+        unsettled_kept_s: float = 8 * 24 * 3600.0,
     ) -> None:
         self._r = client
         self._tasks = tasks or TaskCache()
         self._p = prefix
         self._origin = origin
-        # A finished task's and an ended lease's keys expire after this long.
+        # A finished task's and an ended lease's keys expire after this long; a task several
+        # workers answer, and its copies, after the longer time while scoring has not settled it.
         self._kept_ms = max(int(finished_kept_s * 1000), 1)
+        self._held_ms = max(int(unsettled_kept_s * 1000), self._kept_ms)
         self._record_accepted = client.register_script(redis_scripts.RECORD_ACCEPTED)
         self._backlog = client.register_script(redis_scripts.BACKLOG)
         self._ingest = client.register_script(redis_scripts.INGEST)
@@ -104,6 +107,7 @@ class RedisTaskStore:
         self._offer_task = client.register_script(redis_scripts.OFFER_TASK)
         self._connections = RedisConnections(client, prefix, origin, self.get_lease)
         self._get_lease = client.register_script(redis_scripts.GET_LEASE)
+        self._settle = client.register_script(redis_scripts.SETTLE)
         # A worker's accepts and submits, many at once under load, share round trips.
         self._batches = ScriptBatches(client)
 
@@ -137,30 +141,41 @@ class RedisTaskStore:
             to_ms(now),
             to_ms(task.deadline) if task.deadline is not None else "",
             task.answer_of,
+            task.answers,
         ]
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
-        raw = await self._r.hmget(
-            f"{self._p}task:{task_id}", ["platform_id", "client_task_id", "task_type", "state"]
-        )
-        owner, client_id, task_type, state = raw
+        fields = ["platform_id", "client_task_id", "task_type", "state", "worker_id"]
+        raw = await self._r.hmget(f"{self._p}task:{task_id}", [*fields, "ingested", "answers"])
+        owner, client_id, task_type, state, worker, ingested, answers = raw
         if owner is None or as_text(owner) != platform_id:
             return None
-        worker = await self._r.hget(f"{self._p}task:{task_id}", "worker_id")
         return TaskStatus(
             task_id,
             as_text(client_id),
             as_text(task_type),
             TaskState(as_text(state)),
             as_text(worker),
+            int(answers or 1) if ingested == b"1" else None,
         )
 
     async def task(self, task_id: str) -> Task | None:
         raw = await self._r.hget(f"{self._p}task:{task_id}", "event")
         return task_from_bytes(as_bytes(raw)) if raw is not None else None
 
+    async def settle(self, task_id: str, copy_ids: Sequence[str]) -> None:
+        await self._settle(args=[self._p, self._kept_ms, task_id, *copy_ids])
+
     async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
-        args = [self._p, task_id, platform_id, self._origin, "1" if ahead else "0", self._kept_ms]
+        args = [
+            self._p,
+            task_id,
+            platform_id,
+            self._origin,
+            "1" if ahead else "0",
+            self._kept_ms,
+            self._held_ms,
+        ]
         result = await self._cancel(args=args)
         verdict = as_text(result[0])
         if verdict == "not_found":
@@ -259,6 +274,7 @@ class RedisTaskStore:
             new_event_id(),
             to_ms(recheck_at),
             self._kept_ms,
+            self._held_ms,
             DEADLINE_PASSED,
         ]
         for copy_id in later_answers:
@@ -351,6 +367,7 @@ class RedisTaskStore:
             new_event_id(),
             submission_id,
             self._kept_ms,
+            self._held_ms,
         ]
         verdict = as_text(await self._batches.call(self._complete, args))
         if verdict == "not_found":
@@ -378,6 +395,10 @@ class RedisTaskStore:
         if not raw or lease is None:
             return None
         return LeaseReleasedNow(lease, as_text(raw[1]), int(raw[0]))
+
+    async def lease_worker(self, lease_id: str) -> str | None:
+        worker = await self._r.hget(f"{self._p}lease:{lease_id}", "worker_id")
+        return as_text(worker) if worker is not None else None
 
     async def get_lease(self, lease_id: str) -> Lease | None:
         raw = await self._get_lease(args=[self._p, lease_id])

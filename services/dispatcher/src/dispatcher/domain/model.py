@@ -73,6 +73,13 @@ class Task:
     answer_number: int = 1
     answered_by: tuple[str, ...] = ()
 
+    @property
+    def answers(self) -> int:
+        """How many answers this task's set may need: its type's most for a platform's task,
+        one for a gold task (answered once) and for a further answer's copy (its original
+        counts them)."""
+        return 1 if self.answer_of or self.gold_answer else self.task_type.most_answers
+
 
 @dataclass(frozen=True)
 class TaskStatus:
@@ -81,6 +88,8 @@ class TaskStatus:
     task_type: str
     state: TaskState
     worker_id: str
+    # As Task.answers; None while accepted and not yet queued.
+    answers: int | None = None
 
 
 @dataclass(frozen=True)

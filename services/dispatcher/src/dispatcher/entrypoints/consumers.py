@@ -9,6 +9,7 @@ from dispatcher.domain.model import Task, pool_of
 from dispatcher.service_layer.dispatch import Dispatch
 from dispatcher.service_layer.platform import PlatformHandlers, WantAnswer
 from fairtask.v1 import envelope_pb2
+from fairtask_runtime.answers import MAX_ANSWERS
 from fairtask_runtime.envelope import PoisonMessageError
 
 log = structlog.get_logger(__name__)
@@ -62,7 +63,8 @@ class QualityUpdates:
 
 class AnswerRequests:
     """tasks.overlap -> one more worker's answer queued (AnswerWanted; idempotent by the
-    copy's id). Scoring's other announcement there (the settled answer) is not ours."""
+    copy's id), or a task settled (AnswersAggregated): it and its copies kept no longer than
+    any task done (idempotent)."""
 
     def __init__(self, platform: PlatformHandlers) -> None:
         self._platform = platform
@@ -70,6 +72,12 @@ class AnswerRequests:
     async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
         kind = envelope.WhichOneof("payload")
         if kind == "answers_aggregated":
+            settled = envelope.answers_aggregated
+            if not settled.task_id or settled.answers > MAX_ANSWERS:
+                raise PoisonMessageError("answers_aggregated lacks its task or counts too many")
+            await self._platform.answers_settled(
+                settled.task_id, settled.answers, settled.unused_task_ids
+            )
             return
         if kind != "answer_wanted":
             raise PoisonMessageError(f"unexpected {envelope.type} on tasks.overlap")

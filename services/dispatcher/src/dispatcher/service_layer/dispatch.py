@@ -292,7 +292,7 @@ class Dispatch:
             raise _too_large("submit.answer", self._config.max_answer_bytes)
         # The connection's own lease saves a round trip; any other is read from the store.
         held = session.lease if session.lease_id == lease_id else None
-        lease = _submittable(held or await self._store.get_lease(lease_id), lease_id, session)
+        lease = _submittable(held or await self._lease(lease_id, session), lease_id, session)
         now = self._clock.now()
         submission_id = submission_id_for(lease_id)
         worked = max(int((now - lease.leased_at).total_seconds()), 0)
@@ -310,7 +310,7 @@ class Dispatch:
             if held is not None:
                 # Released or submitted elsewhere since it was accepted here (the store changed
                 # nothing): refused as it would have been had it been read first.
-                _submittable(await self._store.get_lease(lease_id), lease_id, session)
+                _submittable(await self._lease(lease_id, session), lease_id, session)
             raise AlreadyDoneError(f"lease {lease_id} was already submitted")
         session.lease = None
         _count_deadline_miss(lease.task, now)
@@ -319,6 +319,14 @@ class Dispatch:
         metrics.SUBMISSIONS.inc()
         session.push(SubmitAcceptedPush(lease_id, submission_id))
         self._wake.set()
+
+    async def _lease(self, lease_id: str, session: WorkerSession) -> Lease | None:
+        """The lease; a repeat of its submit after its task's content was let go is still
+        told apart from a stranger's lease."""
+        lease = await self._store.get_lease(lease_id)
+        if lease is None and await self._store.lease_worker(lease_id) == session.worker_id:
+            raise AlreadyDoneError(f"lease {lease_id} was already submitted or released")
+        return lease
 
     # -- loops ----------------------------------------------------------------------------
     async def run_dispatch(self) -> None:

@@ -223,9 +223,8 @@ class PlatformHandlers:
         status = await self._tasks.status(platform_id, task_id)
         if status is None:
             raise NotFoundError(task_id)
-        task = await self._tasks.task(task_id)
-        if task is not None:
-            return 1 if task.answer_of or task.gold_answer else task.task_type.most_answers
+        if status.answers is not None:
+            return status.answers
         # Accepted, still on its way to the queue: its type says how many answers were held.
         types = await self._task_types.get_many(platform_id, [status.task_type])
         task_type = types.get(status.task_type)
@@ -285,6 +284,15 @@ class PlatformHandlers:
         await self._events.publish(TaskSubmitted(copy))
         return True
 
+    async def answers_settled(
+        self, task_id: str, answers: int, unused_task_ids: Sequence[str]
+    ) -> None:
+        """Scoring settled a task several workers answer, with `answers` of them: no copy
+        will be built from it again, so it and its copies are kept only as any task done.
+        Idempotent."""
+        answered = answer_task_ids(task_id, max(answers, 1))[1:]
+        await self._tasks.settle(task_id, [*answered, *unused_task_ids])
+
 
 def _reused(ids: list[str], prints: list[str], recorded: dict[str, str]) -> list[Violation]:
     return [
@@ -302,9 +310,8 @@ def _refuse_reused(ids: list[str], prints: list[str], recorded: dict[str, str]) 
 
 def _holds_for(task: Task) -> list[tuple[str, int]]:
     """(task id, price) for each answer the task may need; gold tasks are answered once."""
-    answers = 1 if task.gold_answer else task.task_type.most_answers
     price = task.task_type.price_micros
-    return [(copy_id, price) for copy_id in answer_task_ids(task.task_id, answers)]
+    return [(copy_id, price) for copy_id in answer_task_ids(task.task_id, task.answers)]
 
 
 def _build(

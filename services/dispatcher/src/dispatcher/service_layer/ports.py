@@ -170,6 +170,11 @@ class TaskStore(Protocol):
         """None when unknown or owned by another platform."""
         ...
 
+    async def settle(self, task_id: str, copy_ids: Sequence[str]) -> None:
+        """Scoring settled this task several workers answer: no further copy will be built
+        from it, so it and its copies (`copy_ids`) need keeping only as any task done."""
+        ...
+
     async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
         """Raises NotFoundError, or ConflictError when the task is leased or done. `ahead`:
         a task not known yet (an answer's copy not asked for) is recorded as cancelled, so
@@ -270,7 +275,13 @@ class TaskStore(Protocol):
         task; None if it was not active."""
         ...
 
-    async def get_lease(self, lease_id: str) -> Lease | None: ...
+    async def get_lease(self, lease_id: str) -> Lease | None:
+        """None when unknown, or ended and its task's content no longer kept."""
+        ...
+
+    async def lease_worker(self, lease_id: str) -> str | None:
+        """Whose the lease is, active or ended, while the store keeps it."""
+        ...
 
     async def connect_worker(self, hello: Hello, now: datetime) -> Connection:
         """Records the worker as connected here, superseding any earlier connection."""
