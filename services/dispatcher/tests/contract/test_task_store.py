@@ -501,8 +501,8 @@ class TestLeases:
         assert await store.lease_of("w1") is None
         assert await store.overdue_leases(at(1000), 10) == []
         after = await store.get_lease("l1")
-        assert after is not None
-        assert not after.active
+        assert after is None or not after.active
+        assert await store.lease_worker("l1") == "w1"
         assert await offer_ids(store, [POOL], 2) == ["c1", "c2"]
 
     async def test_release_is_idempotent(self, store: TaskStore) -> None:

@@ -28,6 +28,31 @@ local function is_done(state)
   return state == 'submitted' or state == 'cancelled' or state == 'expired'
 end
 
+-- Rewrites a hash with only these fields (written anew, it is stored compactly again: a hash
+-- that once held a large value keeps the roomier encoding) and its time to live.
+local function shrink(key, fields, ttl)
+  local values = redis.call('HMGET', key, unpack(fields))
+  local kept = {}
+  for i, field in ipairs(fields) do
+    if values[i] then
+      kept[#kept + 1] = field
+      kept[#kept + 1] = values[i]
+    end
+  end
+  redis.call('DEL', key)
+  if #kept > 0 then redis.call('HSET', key, unpack(kept)) end
+  redis.call('PEXPIRE', key, ttl)
+end
+
+-- What a task done keeps: its status, and what tells a delivery again, or a request for one of
+-- its copies, apart from a new one.
+local DONE = {'platform_id', 'client_task_id', 'task_type', 'state', 'worker_id', 'ingested',
+  'answers', 'answer_of', 'settled'}
+
+local function keep_done(tk, content, ttl)
+  if content then redis.call('PEXPIRE', tk, ttl) else shrink(tk, DONE, ttl) end
+end
+
 -- A task done (in `state`) goes after `kept` ms, without its content. One several workers
 -- answer, answered and not settled yet, keeps its content (later copies are built from it), and
 -- it and its copies are `held` instead. A copy in play keeps its original (INGEST persists it);
@@ -38,12 +63,9 @@ local function finished(p, tk, state, kept, held)
   local o = redis.call('HMGET', ok, 'state', 'answers', 'settled')
   if ok == tk then o[1] = state end
   local open = o[1] == 'submitted' and tonumber(o[2] or '1') > 1 and o[3] ~= '1'
-  if ok ~= tk or not open then redis.call('HDEL', tk, 'event') end
-  redis.call('PEXPIRE', tk, open and held or kept)
-  if ok ~= tk and is_done(o[1]) then
-    if not open then redis.call('HDEL', ok, 'event') end
-    redis.call('PEXPIRE', ok, open and held or kept)
-  end
+  local ttl = open and held or kept
+  keep_done(tk, open and ok == tk, ttl)
+  if ok ~= tk and is_done(o[1]) then keep_done(ok, open, ttl) end
 end
 
 local function now_ms()
@@ -273,12 +295,13 @@ note(p, {'kind', 'assigned', 'origin', ARGV[7], 'at', now, 'id', ARGV[8], 'worke
 return {'ok', t[4], o[1]}
 """
 
-# A lease with its task's event, in one round trip; false when either is gone.
+# An active lease with its task's event, in one round trip; false when either is gone, or the
+# lease ended (what an ended lease keeps is only whose it was).
 GET_LEASE = """
 local p, lease = ARGV[1], ARGV[2]
 local l = redis.call('HMGET', p .. 'lease:' .. lease, 'task_id', 'worker_id', 'region',
   'offer_id', 'leased_at', 'last_seen', 'draft', 'state')
-if not l[1] then return false end
+if not l[1] or l[8] ~= 'active' then return false end
 local event = redis.call('HGET', p .. 'task:' .. l[1], 'event')
 if not event then return false end
 return {event, l[2], l[3], l[4], l[5], l[6], l[7] or '', l[8]}
@@ -299,8 +322,7 @@ _END_LEASE = """
 local function end_lease(p, lease, l, state, at, kept)
   redis.call('HSET', p .. 'lease:' .. lease, 'state', state, 'ended_at', at)
   -- Kept to tell a repeat of the submit from a stranger's; the draft is no one's any more.
-  redis.call('HDEL', p .. 'lease:' .. lease, 'draft')
-  redis.call('PEXPIRE', p .. 'lease:' .. lease, kept)
+  shrink(p .. 'lease:' .. lease, {'task_id', 'worker_id', 'state', 'ended_at'}, kept)
   local wk = p .. 'worker:' .. l[1] .. ':lease'
   if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
   redis.call('SREM', p .. 'leases:active', lease)
@@ -369,10 +391,7 @@ local p, kept = ARGV[1], tonumber(ARGV[2])
 for i = 3, #ARGV do
   local tk = p .. 'task:' .. ARGV[i]
   if i == 3 and redis.call('EXISTS', tk) == 1 then redis.call('HSET', tk, 'settled', '1') end
-  if redis.call('PTTL', tk) > kept then
-    redis.call('HDEL', tk, 'event')
-    redis.call('PEXPIRE', tk, kept)
-  end
+  if redis.call('PTTL', tk) > kept then keep_done(tk, false, kept) end
 end
 return 1
 """
@@ -384,6 +403,7 @@ def with_prelude(body: str, *parts: str) -> str:
 
 INGEST = with_prelude(INGEST, PRELUDE)
 CANCEL = with_prelude(CANCEL, PRELUDE)
+SETTLE = with_prelude(SETTLE, PRELUDE)
 EXPIRE = with_prelude(EXPIRE, PRELUDE)
 OFFER_TASK = with_prelude(OFFER_TASK, PRELUDE)
 CLOSE_OFFER = with_prelude(CLOSE_OFFER, PRELUDE)

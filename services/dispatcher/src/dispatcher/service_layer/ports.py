@@ -276,7 +276,7 @@ class TaskStore(Protocol):
         ...
 
     async def get_lease(self, lease_id: str) -> Lease | None:
-        """None when unknown, or ended and its task's content no longer kept."""
+        """None when unknown; an ended one may be None too (a store need not keep it)."""
         ...
 
     async def lease_worker(self, lease_id: str) -> str | None:
