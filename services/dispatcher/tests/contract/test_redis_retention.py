@@ -222,6 +222,21 @@ async def test_tasks_several_answer_that_no_one_answered_are_not_held(kept: Kept
         assert await store.task(task.task_id) is None
 
 
+async def test_a_task_an_earlier_version_queued_is_held_as_it_would_have_kept_it(
+    kept: Kept,
+) -> None:
+    # Versions before this one kept every task done whole, and did not record how many answers
+    # it may need: such a task, finished by this one, may still be asked further answers of.
+    store = kept.store
+    task = answered_thrice("c1")
+    await leased(store, task)
+    await kept.client.hdel(f"{kept.prefix}task:{task.task_id}", "answers")
+    assert await store.complete("l1", "w1", b"yes", 9, "s1", at(10))
+
+    assert await kept.held(task.task_id)
+    assert await store.task(task.task_id) == task
+
+
 async def test_an_overdue_entry_whose_task_is_gone_is_dropped(kept: Kept) -> None:
     task = dataclasses.replace(make_task("c1"), deadline=at(30))
     await queued(kept.store, task)

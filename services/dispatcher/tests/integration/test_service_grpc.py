@@ -329,6 +329,13 @@ async def test_a_client_task_id_stays_used_after_redis_forgot_its_task(
             assert [v.field for v in field_violations_of(caught.value)] == [
                 "tasks[0].client_task_id"
             ]
+            with pytest.raises(grpc.aio.AioRpcError) as gone:
+                await platform.GetTask(
+                    d.GetTaskRequest(task_id=first.tasks[0].task_id), metadata=lab_a, timeout=5
+                )
+            assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+            # Said so, with where the outcome is: not just "no such task".
+            assert "WatchResults" in (gone.value.details() or "")
     await client.aclose()
 
 

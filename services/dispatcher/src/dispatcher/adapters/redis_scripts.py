@@ -62,7 +62,9 @@ local function finished(p, tk, state, kept, held)
   local ok = original and (p .. 'task:' .. original) or tk
   local o = redis.call('HMGET', ok, 'state', 'answers', 'settled')
   if ok == tk then o[1] = state end
-  local open = o[1] == 'submitted' and tonumber(o[2] or '1') > 1 and o[3] ~= '1'
+  -- Queued by a version before `answers` was recorded: held, as that version kept every task.
+  local answers = tonumber(o[2] or '0')
+  local open = o[1] == 'submitted' and answers ~= 1 and o[3] ~= '1'
   local ttl = open and held or kept
   keep_done(tk, open and ok == tk, ttl)
   if ok ~= tk and is_done(o[1]) then keep_done(ok, open, ttl) end
@@ -138,11 +140,10 @@ local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', tk, 'state', 'queued', 'seq', seq)
 redis.call('ZADD', p .. 'queue:' .. ARGV[7], seq, tid)
 if ARGV[11] ~= '' then redis.call('ZADD', p .. 'deadlines', ARGV[11], tid) end
+redis.call('HSET', tk, 'answers', ARGV[13])
 if ARGV[12] ~= '' then
   redis.call('HSET', tk, 'answer_of', ARGV[12])
   redis.call('PERSIST', p .. 'task:' .. ARGV[12])
-elseif ARGV[13] ~= '1' then
-  redis.call('HSET', tk, 'answers', ARGV[13])
 end
 note(p, {'kind', 'queued', 'origin', ARGV[9], 'at', ARGV[10], 'task', tid, 'pool', ARGV[7],
   't', ARGV[3]})

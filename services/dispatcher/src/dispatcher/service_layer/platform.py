@@ -198,7 +198,7 @@ class PlatformHandlers:
     async def get_task(self, platform_id: str, task_id: str) -> TaskStatus:
         status = await self._tasks.status(platform_id, task_id)
         if status is None:
-            raise NotFoundError(task_id)
+            raise _unknown(task_id)
         return status
 
     async def cancel_task(self, platform_id: str, task_id: str, reason: str) -> TaskState:
@@ -222,7 +222,7 @@ class PlatformHandlers:
     async def _answers_of(self, platform_id: str, task_id: str) -> int:
         status = await self._tasks.status(platform_id, task_id)
         if status is None:
-            raise NotFoundError(task_id)
+            raise _unknown(task_id)
         if status.answers is not None:
             return status.answers
         # Accepted, still on its way to the queue: its type says how many answers were held.
@@ -292,6 +292,15 @@ class PlatformHandlers:
         Idempotent."""
         answered = answer_task_ids(task_id, max(answers, 1))[1:]
         await self._tasks.settle(task_id, [*answered, *unused_task_ids])
+
+
+def _unknown(task_id: str) -> NotFoundError:
+    # A task done is known only for a while after (FAIRTASK_FINISHED_TASK_KEPT_S); the same
+    # words for another platform's task, which must not be told apart.
+    return NotFoundError(
+        f"task {task_id} is unknown, or was done longer ago than task states are kept; "
+        "its outcome is on WatchResults"
+    )
 
 
 def _reused(ids: list[str], prints: list[str], recorded: dict[str, str]) -> list[Violation]:
