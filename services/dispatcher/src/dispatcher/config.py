@@ -22,7 +22,7 @@ class DispatcherSettings(ServiceSettings):
     # A task done (submitted, cancelled, expired) and its lease stay in Redis this long, without
     # the task's content, then go: far longer than a consumer takes to commit what it handled,
     # so a task Kafka delivers again after a crash is still refused; GetTask answers meanwhile.
-    # About 0.8 KiB a task: ~3 GiB an hour at the design load (docs/operations.md, "Redis").
+    # About 0.9 KB a task: ~3.5 GB an hour at the design load (docs/operations.md, "Redis").
     finished_task_kept_s: float = Field(default=3600.0, gt=0)
     # A task several workers answer, answered and not yet settled by scoring, keeps its content
     # (further answers' copies are built from it), and it and its copies stay until settled or

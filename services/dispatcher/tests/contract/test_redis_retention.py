@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from store_helpers import ALIVE, PLATFORM, REPLICA, at, dropped, leased, make_task, queued
+from store_helpers import ALIVE, PLATFORM, REPLICA, T0, at, dropped, leased, make_task, queued
 
 from dispatcher.adapters.redis_log import RedisTransitionLog
 from dispatcher.adapters.redis_store import RedisTaskStore
 from dispatcher.domain.model import Overlap, Task, TaskState
+from dispatcher.service_layer.ports import Accepted
 from fairtask_runtime.answers import answer_task_id
 
 pytestmark = pytest.mark.integration
@@ -235,6 +236,35 @@ async def test_a_task_an_earlier_version_queued_is_held_as_it_would_have_kept_it
 
     assert await kept.held(task.task_id)
     assert await store.task(task.task_id) == task
+
+
+async def test_a_task_cancelled_on_its_way_is_held_until_it_arrives(kept: Kept) -> None:
+    # However far behind the consumer is, the cancelled task is refused when Kafka brings it.
+    store = kept.store
+    task = make_task("c1")
+    accepted = Accepted(task.client_task_id, task.task_id, "print", task.task_type.name)
+    await store.record_accepted(PLATFORM, [accepted])
+    await store.cancel(PLATFORM, task.task_id)
+    assert await kept.held(task.task_id)
+
+    assert not await store.ingest(task, T0)
+
+    assert await kept.kept_only(task.task_id)
+    assert await kept.state(task.task_id) is TaskState.CANCELLED
+    assert await store.queued_tasks([task.pool]) == []
+
+
+async def test_how_many_answers_a_task_an_earlier_version_queued_may_need_is_unknown(
+    kept: Kept,
+) -> None:
+    task = answered_thrice("c1")
+    await queued(kept.store, task)
+    await kept.client.hdel(f"{kept.prefix}task:{task.task_id}", "answers")
+
+    status = await kept.store.status(PLATFORM, task.task_id)
+    assert status is not None
+    assert status.answers is None  # not 1: cancelling then reads it from the task itself
+    assert (await kept.store.task(task.task_id)) == task
 
 
 async def test_an_overdue_entry_whose_task_is_gone_is_dropped(kept: Kept) -> None:

@@ -1,5 +1,7 @@
 """One contract, two stores: the in-memory fake must behave exactly like Redis and its scripts."""
 
+import dataclasses
+
 import pytest
 from store_helpers import (
     BY,
@@ -25,6 +27,7 @@ from dispatcher.domain.errors import ConflictError, NotFoundError
 from dispatcher.domain.events import OfferOutcome
 from dispatcher.domain.model import TaskState, TaskType, pool_of
 from dispatcher.service_layer.ports import Accepted, OfferWanted, TaskStore
+from fairtask_runtime.answers import answer_task_id
 
 
 class TestTaskTypes:
@@ -125,6 +128,32 @@ class TestSubmissionAndIngest:
             POOL: ("vision",),
             pool_of(PLATFORM, "transcribe"): (),
         }
+
+    async def test_a_further_answer_is_queued_only_while_its_task_waits_for_answers(
+        self, store: TaskStore
+    ) -> None:
+        original = make_task("c1")
+        await leased(store, original)
+        assert await store.complete("l1", "w1", b"yes", 9, "s1", at(10))
+        second, third = (
+            dataclasses.replace(
+                original,
+                task_id=answer_task_id(original.task_id, n),
+                answer_of=original.task_id,
+                answer_number=n,
+            )
+            for n in (2, 3)
+        )
+        assert await store.ingest(second, T0)
+
+        # Scoring settled the task; a request for a third answer still in Kafka comes late.
+        await store.settle(original.task_id, [second.task_id, third.task_id])
+        assert not await store.ingest(third, T0)
+        assert await store.status(PLATFORM, third.task_id) is None
+        # A copy of a task never known here is not queued either.
+        stranger = dataclasses.replace(third, task_id="answer-2-of-x", answer_of="x")
+        assert not await store.ingest(stranger, T0)
+        assert [t.task_id for t in await store.queued_tasks([POOL])] == [second.task_id]
 
 
 class TestOffers:

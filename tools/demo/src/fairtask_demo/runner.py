@@ -176,6 +176,10 @@ async def run_demo(
         # Time runs 100 times faster in the demo: gold held back by the mixing rate is released
         # 2 s (not a minute) after its pool's other work stops, so the drain can finish it.
         envs["dispatcher"]["FAIRTASK_GOLD_IDLE_RELEASE_S"] = "2"
+        # The report asks GetTask for every task of the run at its end: a state is kept that long
+        # (a run until Ctrl-C: a week), not just the hour a deployment keeps it.
+        kept_s = (config.duration_s or 7 * 24 * 3600) + 3600
+        envs["dispatcher"]["FAIRTASK_FINISHED_TASK_KEPT_S"] = f"{kept_s:.0f}"
         for service in services:
             service.start(envs[service.name], cwd=root)
         try:

@@ -21,6 +21,8 @@ class TaskRecord:
     offer_id: str | None = None
     worker_id: str | None = None
     lease_id: str | None = None
+    # Scoring settled it: no further answer's copy is queued.
+    settled: bool = False
 
 
 @dataclass(frozen=True)

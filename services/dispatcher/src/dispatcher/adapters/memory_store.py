@@ -96,6 +96,10 @@ class MemoryTaskStore:
         record = s.tasks.get(task.task_id)
         if record is not None and record.task is not None:
             return False
+        if record is None and task.answer_of:
+            original = s.tasks.get(task.answer_of)
+            if original is None or original.settled:
+                return False  # asked for after its task was settled: no longer wanted
         if record is None:
             # No state yet: the HSET below leaves it unset until the task is queued.
             record = TaskRecord(task.platform_id, "", "", TaskState.QUEUED)
@@ -136,7 +140,10 @@ class MemoryTaskStore:
         return record.task if record is not None else None
 
     async def settle(self, task_id: str, copy_ids: Sequence[str]) -> None:
-        """Nothing to let go of sooner: this store keeps every task for its life."""
+        # This store keeps every task for its life: nothing to let go of sooner.
+        record = self.state.tasks.get(task_id)
+        if record is not None:
+            record.settled = True
 
     async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
         s = self.state

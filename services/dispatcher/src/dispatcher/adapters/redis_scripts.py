@@ -131,16 +131,26 @@ local p, tid = ARGV[1], ARGV[2]
 local tk = p .. 'task:' .. tid
 redis.call('SREM', p .. 'accepted:' .. ARGV[4], tid)
 if redis.call('HGET', tk, 'ingested') == '1' then return 0 end
+if ARGV[12] ~= '' and redis.call('EXISTS', tk) == 0 then
+  -- A further answer's copy is queued only while its original waits for answers: one asked
+  -- for again (a repeat still in Kafka) after scoring settled the task is dropped.
+  local o = redis.call('HMGET', p .. 'task:' .. ARGV[12], 'state', 'settled')
+  if not o[1] or o[2] == '1' then return 0 end
+end
 redis.call('HSET', tk, 'event', ARGV[3], 'platform_id', ARGV[4], 'client_task_id', ARGV[5],
-  'task_type', ARGV[6], 'pool', ARGV[7], 'ingested', '1')
+  'task_type', ARGV[6], 'pool', ARGV[7], 'answers', ARGV[13], 'ingested', '1')
 redis.call('HSETNX', p .. 'pools', ARGV[7], ARGV[8])
 redis.call('SADD', p .. 'platform-pools:' .. ARGV[4], ARGV[7])
-if redis.call('HGET', tk, 'state') == 'cancelled' then return 0 end
+if redis.call('HGET', tk, 'state') == 'cancelled' then
+  -- Cancelled before it got here: held until now (CANCEL), kept as any task done from now; a
+  -- copy held on, until its task is settled (SETTLE), against a late request for it.
+  keep_done(tk, false, ARGV[12] == '' and ARGV[14] or ARGV[15])
+  return 0
+end
 local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', tk, 'state', 'queued', 'seq', seq)
 redis.call('ZADD', p .. 'queue:' .. ARGV[7], seq, tid)
 if ARGV[11] ~= '' then redis.call('ZADD', p .. 'deadlines', ARGV[11], tid) end
-redis.call('HSET', tk, 'answers', ARGV[13])
 if ARGV[12] ~= '' then
   redis.call('HSET', tk, 'answer_of', ARGV[12])
   redis.call('PERSIST', p .. 'task:' .. ARGV[12])
@@ -207,7 +217,12 @@ local withdrawn_event = false
 if state == 'queued' or state == 'offered' then
   redis.call('ZREM', p .. 'deadlines', tid)
   withdrawn_event = redis.call('HGET', tk, 'event')
-  finished(p, tk, 'cancelled', kept, held)
+  if redis.call('HGET', tk, 'ingested') == '1' then
+    finished(p, tk, 'cancelled', kept, held)
+  else
+    -- Still on its way through Kafka, however late: what refuses it when it arrives (INGEST).
+    redis.call('PEXPIRE', tk, held)
+  end
 end
 if state == 'queued' then
   redis.call('HSET', tk, 'state', 'cancelled')
@@ -323,7 +338,9 @@ _END_LEASE = """
 local function end_lease(p, lease, l, state, at, kept)
   redis.call('HSET', p .. 'lease:' .. lease, 'state', state, 'ended_at', at)
   -- Kept to tell a repeat of the submit from a stranger's; the draft is no one's any more.
-  shrink(p .. 'lease:' .. lease, {'task_id', 'worker_id', 'state', 'ended_at'}, kept)
+  -- (Earlier versions read the times, region and offer of any lease; kept for them.)
+  shrink(p .. 'lease:' .. lease, {'task_id', 'worker_id', 'region', 'offer_id', 'leased_at',
+    'last_seen', 'state', 'ended_at'}, kept)
   local wk = p .. 'worker:' .. l[1] .. ':lease'
   if redis.call('GET', wk) == lease then redis.call('DEL', wk) end
   redis.call('SREM', p .. 'leases:active', lease)
@@ -392,7 +409,7 @@ local p, kept = ARGV[1], tonumber(ARGV[2])
 for i = 3, #ARGV do
   local tk = p .. 'task:' .. ARGV[i]
   if i == 3 and redis.call('EXISTS', tk) == 1 then redis.call('HSET', tk, 'settled', '1') end
-  if redis.call('PTTL', tk) > kept then keep_done(tk, false, kept) end
+  if redis.call('PTTL', tk) >= 0 then keep_done(tk, false, kept) end
 end
 return 1
 """

@@ -142,6 +142,8 @@ class RedisTaskStore:
             to_ms(task.deadline) if task.deadline is not None else "",
             task.answer_of,
             task.answers,
+            self._kept_ms,
+            self._held_ms,
         ]
 
     async def status(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -156,7 +158,7 @@ class RedisTaskStore:
             as_text(task_type),
             TaskState(as_text(state)),
             as_text(worker),
-            int(answers or 1) if ingested == b"1" else None,
+            int(answers) if ingested == b"1" and answers is not None else None,
         )
 
     async def task(self, task_id: str) -> Task | None:
@@ -344,7 +346,8 @@ class RedisTaskStore:
         if not ok:
             raise NotFoundError(f"lease {lease_id} is not your active lease")
         lease = await self.get_lease(lease_id)
-        assert lease is not None
+        if lease is None:  # ended between the two steps, by a submit or a release elsewhere
+            raise NotFoundError(f"lease {lease_id} is not your active lease")
         return lease
 
     async def complete(

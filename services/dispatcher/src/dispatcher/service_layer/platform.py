@@ -225,6 +225,9 @@ class PlatformHandlers:
             raise _unknown(task_id)
         if status.answers is not None:
             return status.answers
+        task = await self._tasks.task(task_id)  # queued by an earlier version
+        if task is not None:
+            return task.answers
         # Accepted, still on its way to the queue: its type says how many answers were held.
         types = await self._task_types.get_many(platform_id, [status.task_type])
         task_type = types.get(status.task_type)

@@ -155,7 +155,8 @@ class TaskStore(Protocol):
         ...
 
     async def ingest(self, task: Task, now: datetime) -> bool:
-        """Queues a submitted task; False if it was already ingested or was cancelled."""
+        """Queues a submitted task; False if it was already ingested or was cancelled, or is a
+        further answer's copy whose task is settled or no longer known."""
         ...
 
     async def ingest_many(self, tasks: Sequence[Task], now: datetime) -> list[bool]:
@@ -172,7 +173,8 @@ class TaskStore(Protocol):
 
     async def settle(self, task_id: str, copy_ids: Sequence[str]) -> None:
         """Scoring settled this task several workers answer: no further copy will be built
-        from it, so it and its copies (`copy_ids`) need keeping only as any task done."""
+        from it or queued, so it and its copies (`copy_ids`) need keeping only as any task
+        done."""
         ...
 
     async def cancel(self, platform_id: str, task_id: str, ahead: bool = False) -> Cancellation:
