@@ -25,7 +25,12 @@ from dispatcher.domain.errors import SubmissionsUnavailableError
 from dispatcher.domain.scheduling.fair_share import FairScheduler
 from dispatcher.domain.scheduling.gold_mixing import GoldMixing
 from dispatcher.domain.validation import Limits
-from dispatcher.entrypoints.consumers import AnswerRequests, QualityUpdates, TaskIngest
+from dispatcher.entrypoints.consumers import (
+    AnswerRequests,
+    QualityUpdates,
+    TaskIngest,
+    TaskOutcomes,
+)
 from dispatcher.entrypoints.grpc_platform import PlatformServicer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer
 from dispatcher.entrypoints.http_records import records_router
@@ -57,7 +62,7 @@ from fairtask_runtime.envelope import new_event_id
 from fairtask_runtime.grpc.identity import authenticator_for, platform_keys_for
 from fairtask_runtime.grpc.server import GrpcServer
 from fairtask_runtime.http.app import build_http_app
-from fairtask_runtime.kafka.consumer import ConsumerConfig, EventConsumer, Handler
+from fairtask_runtime.kafka.consumer import BatchHandler, ConsumerConfig, EventConsumer, Handler
 from fairtask_runtime.kafka.dlq import DeadLetters
 from fairtask_runtime.kafka.producer import EventProducer
 from fairtask_runtime.postgres import PostgresConfig, PostgresPool
@@ -235,6 +240,16 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
     answers = _side_consumer(
         settings, producer, "dispatcher-answers", "tasks.overlap", AnswerRequests(platform)
     )
+    # What became of each task, into PostgreSQL, for GetTask after Redis forgets it.
+    recorded_outcomes = TaskOutcomes(platform)
+    outcomes = _side_consumer(
+        settings,
+        producer,
+        "dispatcher-outcomes",
+        ("submissions", "tasks.assigned"),
+        recorded_outcomes,
+        recorded_outcomes.many,
+    )
     connections = WorkerConnections(dispatch, worker_limit)
     app = build_http_app("dispatcher")
     transport = TransportConfig(
@@ -254,7 +269,9 @@ def bootstrap(settings: DispatcherSettings, **overrides: Any) -> Dispatcher:
         http=http,
         producer=producer,
         consumers=(
-            [quality, answers] if settings.role == "gateway" else [consumer, quality, answers]
+            [quality, answers, outcomes]
+            if settings.role == "gateway"
+            else [consumer, quality, answers, outcomes]
         ),
         loops=[
             *loops,
@@ -275,12 +292,19 @@ def _side_consumer(
     settings: DispatcherSettings,
     producer: EventProducer,
     group_id: str,
-    topic: str,
+    topics: str | tuple[str, ...],
     handler: Handler,
+    batch_handler: BatchHandler | None = None,
 ) -> EventConsumer:
     """A consumer group of its own beside task ingest, on every replica whatever its role."""
-    config = ConsumerConfig.of_service(settings, group_id, (topic,))
-    return EventConsumer(config, handler, DeadLetters(producer, settings.dlq_max_ratio))
+    names = (topics,) if isinstance(topics, str) else topics
+    config = ConsumerConfig.of_service(settings, group_id, names)
+    return EventConsumer(
+        config,
+        handler,
+        DeadLetters(producer, settings.dlq_max_ratio),
+        batch_handler=batch_handler,
+    )
 
 
 def _reloading_exclusions(dispatch: Dispatch, every_s: float) -> Loop:

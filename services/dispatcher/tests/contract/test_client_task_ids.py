@@ -25,11 +25,20 @@ from dispatcher.adapters.redis_client_hashes import (
     move_client_ids,
 )
 from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord, IdState
+from dispatcher.domain.model import TaskState, TaskStatus, task_id_for
+from dispatcher.service_layer.ports import (
+    Accepted,
+    ClientTaskIds,
+    ClientTaskRecord,
+    IdState,
+    TaskOutcome,
+)
 from fairtask_localstack.ports import free_ports
+from fairtask_runtime.answers import answer_task_id
 from fairtask_runtime.postgres import PostgresConfig, PostgresPool
 
 PLATFORM, OTHER = "lab-a", "lab-b"
+NOTHING = TaskStatus("", "", "", TaskState.QUEUED, "")
 
 
 def printed(content: str) -> str:
@@ -158,6 +167,67 @@ async def test_publishing_never_changes_an_ids_content(ids: ClientTaskIds) -> No
 
 
 @pytest.mark.integration
+async def test_what_became_of_a_task_is_kept_for_its_platform(ids: ClientTaskIds) -> None:
+    done, cancelled, late, waiting = (accepted(c) for c in ("done", "cxl", "late", "wait"))
+    await ids.start_publishing(PLATFORM, [done, cancelled, late, waiting])
+    await ids.mark_published(PLATFORM, [done, cancelled, late, waiting])
+    done_id, cancelled_id, late_id, waiting_id = (
+        task_id_for(PLATFORM, c) for c in ("done", "cxl", "late", "wait")
+    )
+    copy_id = answer_task_id(done_id, 2)  # a further answer's copy: no platform task of its own
+
+    await ids.record_outcomes(
+        [
+            TaskOutcome(done_id, TaskState.SUBMITTED, "w-7"),
+            TaskOutcome(cancelled_id, TaskState.CANCELLED),
+            TaskOutcome(late_id, TaskState.EXPIRED),
+            TaskOutcome(copy_id, TaskState.SUBMITTED, "w-8"),
+            TaskOutcome("not-a-task-id", TaskState.CANCELLED),
+        ]
+    )
+
+    assert await ids.outcome(PLATFORM, done_id) == TaskStatus(
+        done_id, "done", "bbox", TaskState.SUBMITTED, "w-7"
+    )
+    assert await ids.outcome(PLATFORM, cancelled_id) == TaskStatus(
+        cancelled_id, "cxl", "bbox", TaskState.CANCELLED, ""
+    )
+    assert (await ids.outcome(PLATFORM, late_id) or NOTHING).state is TaskState.EXPIRED
+    # Not done yet, a copy, another platform's, never known: nothing said.
+    for platform, task_id in (
+        (PLATFORM, waiting_id),
+        (PLATFORM, copy_id),
+        (OTHER, done_id),
+        (PLATFORM, str(uuid.uuid4())),
+        (PLATFORM, "not-a-task-id"),
+    ):
+        assert await ids.outcome(platform, task_id) is None
+
+
+async def test_a_submission_is_final(ids: ClientTaskIds) -> None:
+    first, second = accepted("c1"), accepted("c2")
+    await ids.start_publishing(PLATFORM, [first, second])
+    first_id, second_id = task_id_for(PLATFORM, "c1"), task_id_for(PLATFORM, "c2")
+
+    await ids.record_outcomes(
+        [
+            TaskOutcome(first_id, TaskState.SUBMITTED, "w-1"),
+            TaskOutcome(first_id, TaskState.CANCELLED),  # in the same batch, after it
+        ]
+    )
+    await ids.record_outcomes([TaskOutcome(first_id, TaskState.EXPIRED)])  # a later batch
+    await ids.record_outcomes([TaskOutcome(second_id, TaskState.CANCELLED)])
+    await ids.record_outcomes([TaskOutcome(second_id, TaskState.SUBMITTED, "w-2")])
+    await ids.record_outcomes([TaskOutcome(second_id, TaskState.SUBMITTED, "w-2")])  # again
+
+    assert await ids.outcome(PLATFORM, first_id) == TaskStatus(
+        first_id, "c1", "bbox", TaskState.SUBMITTED, "w-1"
+    )
+    assert await ids.outcome(PLATFORM, second_id) == TaskStatus(
+        second_id, "c2", "bbox", TaskState.SUBMITTED, "w-2"
+    )
+
+
 async def test_dispatchers_with_other_schemas_keep_their_ids_apart(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:

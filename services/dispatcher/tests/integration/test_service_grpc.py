@@ -329,13 +329,80 @@ async def test_a_client_task_id_stays_used_after_redis_forgot_its_task(
             assert [v.field for v in field_violations_of(caught.value)] == [
                 "tasks[0].client_task_id"
             ]
-            with pytest.raises(grpc.aio.AioRpcError) as gone:
-                await platform.GetTask(
-                    d.GetTaskRequest(task_id=first.tasks[0].task_id), metadata=lab_a, timeout=5
-                )
-            assert gone.value.code() == grpc.StatusCode.NOT_FOUND
-            # Said so, with where the outcome is: not just "no such task".
-            assert "WatchResults" in (gone.value.details() or "")
+    await client.aclose()
+
+
+async def test_what_became_of_a_task_is_told_after_redis_forgot_it(
+    stack_endpoints: Any, kafka_topics: str
+) -> None:
+    """Redis keeps a task done only for FAIRTASK_FINISHED_TASK_KEPT_S; GetTask then answers
+    from PostgreSQL, where the dispatcher recorded what became of the task."""
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    client = redis.from_url(stack_endpoints.redis_url)
+    loop = asyncio.get_running_loop()
+    async with serving(
+        stack_endpoints, kafka_topics, redis_prefix=prefix, finished_task_kept_s=0.5
+    ) as service:
+        lab_a = bearer((await service.platform_keys.issue("lab-a")).key)
+        lab_b = bearer((await service.platform_keys.issue("lab-b")).key)
+        assert service.runtime.grpc is not None
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{service.runtime.grpc.port}") as ch:
+            platform = dg.PlatformServiceStub(ch)
+            await define(platform, lab_a)
+            submitted = await platform.SubmitTasks(
+                d.SubmitTasksRequest(tasks=[new_task("withdrawn"), new_task("told")]),
+                metadata=lab_a,
+                timeout=5,
+            )
+            withdrawn_id, told_id = (t.task_id for t in submitted.tasks)
+            await platform.CancelTask(
+                d.CancelTaskRequest(task_id=withdrawn_id), metadata=lab_a, timeout=5
+            )
+            command = RegisterWorker(
+                region="ph", worker_id="w-told", skills=("en",), availability=("00:00-24:00",)
+            )
+            worker = Worker(ch, "w-told", (await service.auth.register(command)).token)
+            await worker.hello()
+            offer = (await worker.next("offer")).offer
+            assert offer.task_id == told_id
+            await worker.send(accept=d.Accept(offer_id=offer.offer_id))
+            lease = (await worker.next("lease")).lease
+            await worker.send(submit=d.Submit(lease_id=lease.lease_id, answer=b"car"))
+            await worker.next("submit_accepted")
+            worker.hang_up()
+
+            deadline = loop.time() + 20
+            keys = [f"{prefix}task:{withdrawn_id}", f"{prefix}task:{told_id}"]
+            while await client.exists(*keys) and loop.time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            assert not await client.exists(*keys)  # Redis forgot both
+
+            async def told(task_id: str, caller: Metadata) -> d.GetTaskResponse:
+                while True:  # the outcome is recorded by a consumer: a moment behind
+                    try:
+                        return await platform.GetTask(
+                            d.GetTaskRequest(task_id=task_id), metadata=caller, timeout=5
+                        )
+                    except grpc.aio.AioRpcError as error:
+                        if error.code() != grpc.StatusCode.NOT_FOUND or loop.time() > deadline:
+                            raise
+                    await asyncio.sleep(0.2)
+
+            done = await told(told_id, lab_a)
+            assert (done.client_task_id, done.state, done.worker_id) == (
+                "told",
+                d.TASK_STATE_SUBMITTED,
+                "w-told",
+            )
+            cancelled = await told(withdrawn_id, lab_a)
+            assert (cancelled.client_task_id, cancelled.state) == (
+                "withdrawn",
+                d.TASK_STATE_CANCELLED,
+            )
+            deadline = loop.time()  # no waiting: another platform's task is unknown at once
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await told(told_id, lab_b)
+            assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     await client.aclose()
 
 
@@ -362,7 +429,10 @@ async def test_submitting_while_postgres_is_unreachable_is_unavailable_and_accep
                 await platform.GetTask(
                     d.GetTaskRequest(task_id=task_id_for("lab-a", "later")), metadata=lab_a
                 )
-            assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+            # Not in Redis (accepted, it would be, queued), and only PostgreSQL could say
+            # whether it was done long ago: unavailable, not "unknown".
+            assert missing.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "retry" in (missing.value.details() or "").lower()
 
 
 async def test_offer_accept_submit_publishes_one_submission(

@@ -3,12 +3,16 @@
 from collections.abc import Sequence
 
 from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
+from dispatcher.domain.model import TaskState, TaskStatus, task_id_for
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState, TaskOutcome
 
 
 class MemoryClientTaskIds:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], ClientTaskRecord] = {}
+        # task id -> (client task id, task type) and what became of it
+        self.names: dict[str, tuple[str, str]] = {}
+        self.outcomes: dict[str, TaskOutcome] = {}
         # Tests: the operations ("start_publishing", "mark_published") that fail as an
         # unreachable PostgreSQL would.
         self.failing: set[str] = set()
@@ -39,7 +43,12 @@ class MemoryClientTaskIds:
             self.records.setdefault(
                 (platform_id, a.client_task_id), ClientTaskRecord(a.fingerprint, IdState.PUBLISHING)
             )
+            self._name(platform_id, a)
         return {}
+
+    def _name(self, platform_id: str, accepted: Accepted) -> None:
+        task_id = task_id_for(platform_id, accepted.client_task_id)
+        self.names.setdefault(task_id, (accepted.client_task_id, accepted.task_type))
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         self._reach("mark_published")
@@ -49,3 +58,25 @@ class MemoryClientTaskIds:
                 self.records[(platform_id, a.client_task_id)] = ClientTaskRecord(
                     a.fingerprint, IdState.PUBLISHED
                 )
+                self._name(platform_id, a)
+
+    async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
+        self._reach("record_outcomes")
+        for done in outcomes:
+            known = self.outcomes.get(done.task_id)
+            if done.task_id not in self.names or _final(known):
+                continue
+            if known is None or done.state is TaskState.SUBMITTED:
+                self.outcomes[done.task_id] = done
+
+    async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
+        self._reach("outcome")
+        done = self.outcomes.get(task_id)
+        client_task_id, task_type = self.names.get(task_id, ("", ""))
+        if done is None or task_id_for(platform_id, client_task_id) != task_id:
+            return None
+        return TaskStatus(task_id, client_task_id, task_type, done.state, done.worker_id)
+
+
+def _final(outcome: TaskOutcome | None) -> bool:
+    return outcome is not None and outcome.state is TaskState.SUBMITTED

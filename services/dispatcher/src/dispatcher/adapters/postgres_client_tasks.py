@@ -5,11 +5,12 @@ SHA-256 digests, stored as their 32 bytes. Rows are locked and written in the or
 keys, so calls whose batches overlap never deadlock.
 """
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from dispatcher.domain.model import task_id_for
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
+from dispatcher.domain.model import TaskState, TaskStatus, task_id_for
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState, TaskOutcome
 from fairtask_runtime.postgres import PostgresPool
 
 # The dispatcher's NNNN_name.sql files: beside the package, shipped at FAIRTASK_MIGRATIONS_DIR.
@@ -20,9 +21,10 @@ SELECT task_id::text, fingerprint, published FROM client_tasks WHERE task_id = A
 """
 
 _BIND = """
-INSERT INTO client_tasks (task_id, fingerprint)
-SELECT ids.task_id, ids.fingerprint
-FROM unnest($1::uuid[], $2::bytea[]) AS ids (task_id, fingerprint)
+INSERT INTO client_tasks (task_id, fingerprint, client_task_id, task_type)
+SELECT ids.task_id, ids.fingerprint, ids.client_task_id, ids.task_type
+FROM unnest($1::uuid[], $2::bytea[], $3::text[], $4::text[])
+    AS ids (task_id, fingerprint, client_task_id, task_type)
 ORDER BY ids.task_id
 ON CONFLICT (task_id) DO NOTHING
 """
@@ -36,12 +38,28 @@ FOR SHARE
 """
 
 _MARK_PUBLISHED = """
-INSERT INTO client_tasks (task_id, fingerprint, published)
-SELECT ids.task_id, ids.fingerprint, true
-FROM unnest($1::uuid[], $2::bytea[]) AS ids (task_id, fingerprint)
+INSERT INTO client_tasks (task_id, fingerprint, client_task_id, task_type, published)
+SELECT ids.task_id, ids.fingerprint, ids.client_task_id, nullif(ids.task_type, ''), true
+FROM unnest($1::uuid[], $2::bytea[], $3::text[], $4::text[])
+    AS ids (task_id, fingerprint, client_task_id, task_type)
 ORDER BY ids.task_id
 ON CONFLICT (task_id) DO UPDATE SET published = true
 WHERE client_tasks.fingerprint = excluded.fingerprint AND NOT client_tasks.published
+"""
+
+# A submission is final; anything else is recorded only over nothing. Ids not here (further
+# answers' copies) match no row.
+_RECORD_OUTCOMES = """
+UPDATE client_tasks SET outcome = done.outcome, worker_id = done.worker_id, done_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::text[]) AS done (task_id, outcome, worker_id)
+WHERE client_tasks.task_id = done.task_id
+  AND client_tasks.outcome IS DISTINCT FROM 'submitted'
+  AND (client_tasks.outcome IS NULL OR done.outcome = 'submitted')
+"""
+
+_OUTCOME = """
+SELECT client_task_id, task_type, outcome, worker_id FROM client_tasks
+WHERE task_id = $1::uuid AND outcome IS NOT NULL
 """
 
 
@@ -85,7 +103,7 @@ class PostgresClientTaskIds:
                 self._db.connection(f"binding ids of {platform_id}") as conn,
                 conn.transaction(),
             ):
-                await conn.execute(_BIND, task_ids, digests)
+                await conn.execute(_BIND, task_ids, digests, *_names(by_task, task_ids))
                 rows = await conn.fetch(_BOUND, task_ids)
                 others = {
                     by_task[row["task_id"]].client_task_id: bytes(row["fingerprint"]).hex()
@@ -102,8 +120,46 @@ class PostgresClientTaskIds:
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         if not accepted:
             return
+        by_task = _by_task(platform_id, accepted)
+        task_ids, digests = _columns(by_task)
         async with self._db.connection(f"publishing ids of {platform_id}") as conn:
-            await conn.execute(_MARK_PUBLISHED, *_columns(_by_task(platform_id, accepted)))
+            await conn.execute(_MARK_PUBLISHED, task_ids, digests, *_names(by_task, task_ids))
+
+    async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
+        # The last word on each task in this batch, in key order (rows locked in one order).
+        final: dict[str, TaskOutcome] = {}
+        for done in outcomes:
+            prior = final.get(done.task_id)
+            if _is_uuid(done.task_id) and (prior is None or prior.state is not TaskState.SUBMITTED):
+                final[done.task_id] = done
+        if not final:
+            return
+        ids = sorted(final)
+        async with self._db.connection("recording what became of tasks") as conn:
+            await conn.execute(
+                _RECORD_OUTCOMES,
+                ids,
+                [final[t].state.value for t in ids],
+                [final[t].worker_id for t in ids],
+            )
+
+    async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
+        if not _is_uuid(task_id):
+            return None
+        async with self._db.connection(f"what became of {task_id}") as conn:
+            row = await conn.fetchrow(_OUTCOME, task_id)
+        # The key says nothing of the platform: the row is theirs if it derives from their id.
+        if row is None or row["client_task_id"] is None:
+            return None
+        if task_id_for(platform_id, row["client_task_id"]) != task_id:
+            return None
+        return TaskStatus(
+            task_id,
+            row["client_task_id"],
+            row["task_type"] or "",
+            TaskState(row["outcome"]),
+            row["worker_id"] or "",
+        )
 
     async def adopt(self, platform_id: str, prints: dict[str, str]) -> list[str]:
         """Records ids an earlier version kept elsewhere as published; returns those recorded
@@ -123,6 +179,18 @@ class _BoundElsewhereError(Exception):
 def _by_task(platform_id: str, accepted: Sequence[Accepted]) -> dict[str, Accepted]:
     # The key is derived here, as for every lookup, whatever the caller put in task_id.
     return {task_id_for(platform_id, a.client_task_id): a for a in accepted}
+
+
+def _names(by_task: dict[str, Accepted], task_ids: list[str]) -> tuple[list[str], list[str]]:
+    return [by_task[t].client_task_id for t in task_ids], [by_task[t].task_type for t in task_ids]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _columns(by_task: dict[str, Accepted]) -> tuple[list[str], list[bytes]]:

@@ -15,7 +15,14 @@ import redis.asyncio as redis
 
 from dispatcher.adapters.postgres_client_tasks import PostgresClientTaskIds
 from dispatcher.adapters.values import as_text
-from dispatcher.service_layer.ports import Accepted, ClientTaskIds, ClientTaskRecord, IdState
+from dispatcher.domain.model import TaskStatus
+from dispatcher.service_layer.ports import (
+    Accepted,
+    ClientTaskIds,
+    ClientTaskRecord,
+    IdState,
+    TaskOutcome,
+)
 
 _GLOB_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\*?[]"})
 
@@ -102,6 +109,12 @@ class WithRedisHashes:
 
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         await self._record.mark_published(platform_id, accepted)
+
+    async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
+        await self._record.record_outcomes(outcomes)
+
+    async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
+        return await self._record.outcome(platform_id, task_id)
 
 
 @dataclass

@@ -82,6 +82,15 @@ class EscrowUnavailableError(Exception):
     """Payroll, which keeps the escrow, cannot be asked right now; nothing was accepted."""
 
 
+class TaskRecordsUnavailableError(Exception):
+    """What became of a task Redis no longer keeps is in PostgreSQL, which cannot be reached
+    right now; retrying the call is safe."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the record of finished tasks cannot be reached right now: retry the call")
+        self.reason = reason
+
+
 class SubmissionsUnavailableError(Exception):
     """The record of the client task ids platforms have used (PostgreSQL) cannot be reached
     right now. Retrying the call is safe: submitting is idempotent. `reason` is for the logs;

@@ -5,9 +5,11 @@ from collections.abc import Sequence
 import structlog
 
 from dispatcher.adapters.codec import task_from_pb
-from dispatcher.domain.model import Task, pool_of
+from dispatcher.domain.model import Task, TaskState, pool_of
 from dispatcher.service_layer.dispatch import Dispatch
 from dispatcher.service_layer.platform import PlatformHandlers, WantAnswer
+from dispatcher.service_layer.ports import TaskOutcome
+from dispatcher.service_layer.transitions import DEADLINE_PASSED
 from fairtask.v1 import envelope_pb2
 from fairtask_runtime.answers import MAX_ANSWERS
 from fairtask_runtime.envelope import PoisonMessageError
@@ -93,3 +95,40 @@ class AnswerRequests:
                 task_id=message.task_id,
                 answer_number=message.answer_number,
             )
+
+
+class TaskOutcomes:
+    """submissions and tasks.assigned -> what became of each platform's task, kept for GetTask
+    once Redis no longer keeps the task (idempotent: a submission is final, the rest is
+    recorded over nothing). The topics' other events, and further answers' copies, are not
+    outcomes of a platform's task."""
+
+    def __init__(self, platform: PlatformHandlers) -> None:
+        self._platform = platform
+
+    async def __call__(self, envelope: envelope_pb2.Envelope) -> None:
+        await self.many([envelope])
+
+    async def many(self, envelopes: Sequence[envelope_pb2.Envelope]) -> None:
+        outcomes = [o for o in (_outcome_of(e) for e in envelopes) if o is not None]
+        if outcomes:
+            await self._platform.tasks_done(outcomes)
+
+
+def _outcome_of(envelope: envelope_pb2.Envelope) -> TaskOutcome | None:
+    match envelope.WhichOneof("payload"):
+        case "submission_received":
+            received = envelope.submission_received
+            if not (received.task_id and received.worker_id):
+                raise PoisonMessageError("submission_received lacks its task or worker")
+            return TaskOutcome(received.task_id, TaskState.SUBMITTED, received.worker_id)
+        case "task_cancelled":
+            cancelled = envelope.task_cancelled
+            if not cancelled.task_id:
+                raise PoisonMessageError("task_cancelled lacks its task")
+            if cancelled.answer_of:
+                return None
+            expired = cancelled.reason == DEADLINE_PASSED
+            state = TaskState.EXPIRED if expired else TaskState.CANCELLED
+            return TaskOutcome(cancelled.task_id, state)
+    return None

@@ -12,6 +12,7 @@ from dispatcher.domain.errors import (
     InvalidInputError,
     NotFoundError,
     SubmissionsUnavailableError,
+    TaskRecordsUnavailableError,
     TooManyRequestsError,
     Violation,
 )
@@ -40,6 +41,8 @@ def status_code_of(error: Exception) -> grpc.StatusCode:
         case ConflictError() | BelowPayFloorError() | InsufficientEscrowError():
             return grpc.StatusCode.FAILED_PRECONDITION
         case EscrowUnavailableError() | SubmissionsUnavailableError():
+            return grpc.StatusCode.UNAVAILABLE
+        case TaskRecordsUnavailableError():
             return grpc.StatusCode.UNAVAILABLE
         case BacklogFullError() | TooManyRequestsError():
             return grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -13,6 +13,7 @@ from dispatcher.domain.errors import (
     InvalidInputError,
     NotFoundError,
     SubmissionsUnavailableError,
+    TaskRecordsUnavailableError,
     Violation,
 )
 from dispatcher.domain.model import NewTask, TaskState, TaskType
@@ -38,6 +39,7 @@ _HANDLED = (
     BelowPayFloorError,
     InsufficientEscrowError,
     EscrowUnavailableError,
+    TaskRecordsUnavailableError,
     SubmissionsUnavailableError,
 )
 

@@ -13,6 +13,8 @@ from dispatcher.domain.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    SubmissionsUnavailableError,
+    TaskRecordsUnavailableError,
     Violation,
 )
 from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, TaskSubmitted
@@ -33,6 +35,7 @@ from dispatcher.service_layer.ports import (
     Escrow,
     EventPublisher,
     IdState,
+    TaskOutcome,
     TaskStore,
     TaskTypeStore,
 )
@@ -196,10 +199,22 @@ class PlatformHandlers:
             raise BacklogFullError(waiting, self._backlog.max_waiting, self._backlog.retry_after_s)
 
     async def get_task(self, platform_id: str, task_id: str) -> TaskStatus:
+        """The task's state while Redis keeps it (in play, and for a while once done), then
+        what became of it, from PostgreSQL. Raises NotFoundError, or
+        TaskRecordsUnavailableError when only PostgreSQL could answer and cannot be reached."""
         status = await self._tasks.status(platform_id, task_id)
+        if status is None:
+            try:
+                status = await self._client_tasks.outcome(platform_id, task_id)
+            except SubmissionsUnavailableError as error:
+                raise TaskRecordsUnavailableError(error.reason) from error
         if status is None:
             raise _unknown(task_id)
         return status
+
+    async def tasks_done(self, outcomes: Sequence[TaskOutcome]) -> None:
+        """Keeps what became of these tasks for GetTask, after Redis forgets them."""
+        await self._client_tasks.record_outcomes(outcomes)
 
     async def cancel_task(self, platform_id: str, task_id: str, reason: str) -> TaskState:
         """Withdraws a task not yet leased. For a task several workers answer: asks for no
@@ -298,12 +313,8 @@ class PlatformHandlers:
 
 
 def _unknown(task_id: str) -> NotFoundError:
-    # A task done is known only for a while after (FAIRTASK_FINISHED_TASK_KEPT_S); the same
-    # words for another platform's task, which must not be told apart.
-    return NotFoundError(
-        f"task {task_id} is unknown, or was done longer ago than task states are kept; "
-        "its outcome is on WatchResults"
-    )
+    # The same words for another platform's task, which must not be told apart.
+    return NotFoundError(f"task {task_id} is unknown")
 
 
 def _reused(ids: list[str], prints: list[str], recorded: dict[str, str]) -> list[Violation]:

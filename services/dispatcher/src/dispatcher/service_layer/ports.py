@@ -40,6 +40,15 @@ class ClientTaskRecord:
     state: IdState
 
 
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What became of a task: SUBMITTED (answered by `worker_id`), CANCELLED or EXPIRED."""
+
+    task_id: str
+    state: TaskState
+    worker_id: str = ""
+
+
 class ClientTaskIds(Protocol):
     """Every client task id each platform has used, with its content's fingerprint, for ever:
     task ids are derived from them, so an id whose task may have been published names that
@@ -62,6 +71,17 @@ class ClientTaskIds(Protocol):
     async def mark_published(self, platform_id: str, accepted: Sequence[Accepted]) -> None:
         """Records the ids as published where recorded with this content, and those not
         recorded at all. Idempotent."""
+        ...
+
+    async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
+        """Records what became of these tasks; ids not recorded here (further answers' copies)
+        are passed over. A submission is final: a cancellation after it changes nothing.
+        Idempotent."""
+        ...
+
+    async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
+        """What became of the platform's task; None when unknown, another platform's, not done
+        yet, or recorded before outcomes were."""
         ...
 
 
