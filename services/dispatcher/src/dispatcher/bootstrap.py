@@ -336,7 +336,7 @@ def client_task_ids_in_postgres(settings: DispatcherSettings) -> PostgresClientT
         schema=settings.tables_schema,
         timeout_s=settings.postgres_timeout_s,
         max_pool_size=settings.postgres_pool_max_size,
-        # Only SubmitTasks asks it, and the prod schedulers are not called by platforms.
+        # Idle replicas hold none: the prod schedulers take no SubmitTasks or GetTask.
         min_pool_size=0,
     )
     return PostgresClientTaskIds(PostgresPool(config, SubmissionsUnavailableError))

@@ -166,7 +166,6 @@ async def test_publishing_never_changes_an_ids_content(ids: ClientTaskIds) -> No
     assert await ids.recorded(PLATFORM, ["c1"]) == {"c1": publishing("first")}
 
 
-@pytest.mark.integration
 async def test_what_became_of_a_task_is_kept_for_its_platform(ids: ClientTaskIds) -> None:
     done, cancelled, late, waiting = (accepted(c) for c in ("done", "cxl", "late", "wait"))
     await ids.start_publishing(PLATFORM, [done, cancelled, late, waiting])
@@ -200,6 +199,7 @@ async def test_what_became_of_a_task_is_kept_for_its_platform(ids: ClientTaskIds
         (OTHER, done_id),
         (PLATFORM, str(uuid.uuid4())),
         (PLATFORM, "not-a-task-id"),
+        (PLATFORM, "{" + done_id + "}"),  # a uuid in another spelling: no such task
     ):
         assert await ids.outcome(platform, task_id) is None
 
@@ -228,6 +228,43 @@ async def test_a_submission_is_final(ids: ClientTaskIds) -> None:
     )
 
 
+@pytest.mark.integration
+async def test_rows_an_earlier_version_bound_take_their_names_from_the_submission(
+    stack_endpoints: Any, schemas: list[str]
+) -> None:
+    # Earlier versions bound ids without the platform's id and the type: a submission names
+    # them (GetTask can tell them then); a cancellation, which does not, is passed over.
+    schema = new_schema(schemas)
+    ids = postgres_store(stack_endpoints.postgres_dsn, schema)
+    try:
+        await ids.start_publishing(PLATFORM, [accepted("c1"), accepted("c2")])
+        conn = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
+        try:
+            await conn.execute(
+                f'UPDATE "{schema}".client_tasks SET client_task_id = NULL, task_type = NULL'
+            )
+        finally:
+            await conn.close()
+        first, second = task_id_for(PLATFORM, "c1"), task_id_for(PLATFORM, "c2")
+
+        await ids.record_outcomes(
+            [
+                TaskOutcome(first, TaskState.SUBMITTED, "w-1", "c1", "bbox"),
+                TaskOutcome(second, TaskState.CANCELLED),
+            ]
+        )
+
+        assert await ids.outcome(PLATFORM, first) == TaskStatus(
+            first, "c1", "bbox", TaskState.SUBMITTED, "w-1"
+        )
+        assert await ids.outcome(PLATFORM, second) is None
+        await ids.record_outcomes([TaskOutcome(second, TaskState.SUBMITTED, "w-2", "c2", "bbox")])
+        assert (await ids.outcome(PLATFORM, second) or NOTHING).worker_id == "w-2"
+    finally:
+        await ids.close()
+
+
+@pytest.mark.integration
 async def test_dispatchers_with_other_schemas_keep_their_ids_apart(
     stack_endpoints: Any, schemas: list[str]
 ) -> None:

@@ -5,6 +5,7 @@ import pytest
 from dispatcher_world import PLATFORM, World
 
 from dispatcher.domain.errors import NotFoundError, TaskRecordsUnavailableError
+from dispatcher.domain.events import TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
 from dispatcher.entrypoints.consumers import TaskOutcomes
 from dispatcher.service_layer.platform import SubmitTasks
@@ -86,3 +87,33 @@ async def test_postgres_unreachable_when_only_it_could_answer_is_unavailable(
 async def test_a_malformed_outcome_is_poison(world: World, envelope: envelope_pb2.Envelope) -> None:
     with pytest.raises(PoisonMessageError):
         await TaskOutcomes(world.platform)(envelope)
+
+
+async def test_rows_bound_without_names_are_named_by_the_submission(world: World) -> None:
+    world.client_tasks.named = False  # as an earlier version bound them
+    await _accepted_then_forgotten(world)
+    received = events_pb2.SubmissionReceived(
+        task_id=DONE, worker_id="w-1", client_task_id="done", task_type="bbox"
+    )
+
+    await TaskOutcomes(world.platform).many(
+        [envelope_pb2.Envelope(submission_received=received), _cancelled(WITHDRAWN, "gone")]
+    )
+
+    assert (await world.platform.get_task(PLATFORM, DONE)).worker_id == "w-1"
+    with pytest.raises(NotFoundError):  # a cancellation does not name it
+        await world.platform.get_task(PLATFORM, WITHDRAWN)
+
+
+async def test_a_platform_cancelling_with_the_words_of_an_expiry_is_not_an_expiry(
+    world: World,
+) -> None:
+    await world.platform.define_task_type(PLATFORM, KIND)
+    await world.platform.submit_tasks(SubmitTasks(PLATFORM, [NewTask("done", "bbox", b"img")]))
+    for event in world.events.of_type(TaskSubmitted):
+        await world.dispatch.ingest(event.task)
+
+    await world.platform.cancel_task(PLATFORM, DONE, DEADLINE_PASSED)
+
+    [cancelled] = world.events.of_type(TaskCancelled)
+    assert cancelled.reason != DEADLINE_PASSED

@@ -48,13 +48,18 @@ WHERE client_tasks.fingerprint = excluded.fingerprint AND NOT client_tasks.publi
 """
 
 # A submission is final; anything else is recorded only over nothing. Ids not here (further
-# answers' copies) match no row.
+# answers' copies) match no row; a row without names (bound by an earlier version) takes them
+# from a submission, and is passed over when nothing names it (GetTask could not tell it).
 _RECORD_OUTCOMES = """
-UPDATE client_tasks SET outcome = done.outcome, worker_id = done.worker_id, done_at = now()
-FROM unnest($1::uuid[], $2::text[], $3::text[]) AS done (task_id, outcome, worker_id)
+UPDATE client_tasks SET outcome = done.outcome, worker_id = done.worker_id, done_at = now(),
+    client_task_id = coalesce(client_tasks.client_task_id, nullif(done.client_task_id, '')),
+    task_type = coalesce(client_tasks.task_type, nullif(done.task_type, ''))
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+    AS done (task_id, outcome, worker_id, client_task_id, task_type)
 WHERE client_tasks.task_id = done.task_id
   AND client_tasks.outcome IS DISTINCT FROM 'submitted'
   AND (client_tasks.outcome IS NULL OR done.outcome = 'submitted')
+  AND (client_tasks.client_task_id IS NOT NULL OR done.client_task_id <> '')
 """
 
 _OUTCOME = """
@@ -141,6 +146,8 @@ class PostgresClientTaskIds:
                 ids,
                 [final[t].state.value for t in ids],
                 [final[t].worker_id for t in ids],
+                [final[t].client_task_id for t in ids],
+                [final[t].task_type for t in ids],
             )
 
     async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -186,11 +193,11 @@ def _names(by_task: dict[str, Accepted], task_ids: list[str]) -> tuple[list[str]
 
 
 def _is_uuid(value: str) -> bool:
+    """In the one spelling PostgreSQL is sent (uuid.UUID also reads braces and urn: forms)."""
     try:
-        uuid.UUID(value)
+        return str(uuid.UUID(value)) == value
     except ValueError:
         return False
-    return True
 
 
 def _columns(by_task: dict[str, Accepted]) -> tuple[list[str], list[bytes]]:

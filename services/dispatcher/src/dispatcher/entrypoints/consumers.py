@@ -121,7 +121,13 @@ def _outcome_of(envelope: envelope_pb2.Envelope) -> TaskOutcome | None:
             received = envelope.submission_received
             if not (received.task_id and received.worker_id):
                 raise PoisonMessageError("submission_received lacks its task or worker")
-            return TaskOutcome(received.task_id, TaskState.SUBMITTED, received.worker_id)
+            return TaskOutcome(
+                received.task_id,
+                TaskState.SUBMITTED,
+                received.worker_id,
+                received.client_task_id,
+                received.task_type,
+            )
         case "task_cancelled":
             cancelled = envelope.task_cancelled
             if not cancelled.task_id:

@@ -39,6 +39,7 @@ from dispatcher.service_layer.ports import (
     TaskStore,
     TaskTypeStore,
 )
+from dispatcher.service_layer.transitions import DEADLINE_PASSED
 from fairtask_runtime.answers import answer_task_id, answer_task_ids
 from fairtask_runtime.clock import Clock
 from fairtask_runtime.pay_floor import DEFAULT_FLOOR_MICROS_PER_HOUR, minimum_price_micros
@@ -222,6 +223,8 @@ class PlatformHandlers:
         never will be, their escrow released), while an answer being worked on is finished
         and paid. Raises NotFoundError, or ConflictError for a single-answer task already
         leased or done."""
+        if reason == DEADLINE_PASSED:  # what an expiry says: a platform's cancel never reads so
+            reason = f"cancelled: {reason}"
         answers = await self._answers_of(platform_id, task_id)
         if answers == 1:
             return await self._cancel_one(platform_id, task_id, reason)

@@ -42,11 +42,14 @@ class ClientTaskRecord:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """What became of a task: SUBMITTED (answered by `worker_id`), CANCELLED or EXPIRED."""
+    """What became of a task: SUBMITTED (answered by `worker_id`), CANCELLED or EXPIRED; with
+    the platform's id for it and its type when the event says them."""
 
     task_id: str
     state: TaskState
     worker_id: str = ""
+    client_task_id: str = ""
+    task_type: str = ""
 
 
 class ClientTaskIds(Protocol):
@@ -74,9 +77,10 @@ class ClientTaskIds(Protocol):
         ...
 
     async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
-        """Records what became of these tasks; ids not recorded here (further answers' copies)
-        are passed over. A submission is final: a cancellation after it changes nothing.
-        Idempotent."""
+        """Records what became of these tasks, and their names where missing; ids not recorded
+        here (further answers' copies), and those whose names are known neither here nor from
+        the outcome, are passed over. A submission is final: a cancellation after it changes
+        nothing. Idempotent."""
         ...
 
     async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
