@@ -3,8 +3,14 @@
 from collections.abc import Sequence
 
 from dispatcher.domain.errors import SubmissionsUnavailableError
-from dispatcher.domain.model import TaskState, TaskStatus, task_id_for
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState, TaskOutcome
+from dispatcher.domain.model import TaskStatus, task_id_for
+from dispatcher.service_layer.ports import (
+    Accepted,
+    ClientTaskRecord,
+    IdState,
+    TaskOutcome,
+    last_words,
+)
 
 
 class MemoryClientTaskIds:
@@ -67,20 +73,15 @@ class MemoryClientTaskIds:
 
     async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
         self._reach("record_outcomes")
-        # As one statement would: the last word on each task in the batch, a submission final.
-        final: dict[str, TaskOutcome] = {}
-        for done in outcomes:
-            if not _final(final.get(done.task_id)):
-                final[done.task_id] = done
-        for task_id, done in final.items():
+        for task_id, done in last_words(outcomes).items():
             known = self.outcomes.get(task_id)
-            if task_id not in self.bound or _final(known):
+            if task_id not in self.bound or (known is not None and known.final):
                 continue
             names = self.names.get(task_id, ("", ""))
             if not names[0] and done.client_task_id:
                 names = (done.client_task_id, names[1] or done.task_type)
                 self.names[task_id] = names
-            if names[0] and (known is None or done.state is TaskState.SUBMITTED):
+            if names[0] and (known is None or done.final):
                 self.outcomes[task_id] = done
 
     async def outcome(self, platform_id: str, task_id: str) -> TaskStatus | None:
@@ -90,7 +91,3 @@ class MemoryClientTaskIds:
         if done is None or task_id_for(platform_id, client_task_id) != task_id:
             return None
         return TaskStatus(task_id, client_task_id, task_type, done.state, done.worker_id)
-
-
-def _final(outcome: TaskOutcome | None) -> bool:
-    return outcome is not None and outcome.state is TaskState.SUBMITTED

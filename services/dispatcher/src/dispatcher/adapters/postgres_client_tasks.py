@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dispatcher.domain.model import TaskState, TaskStatus, task_id_for
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState, TaskOutcome
+from dispatcher.service_layer.ports import (
+    Accepted,
+    ClientTaskRecord,
+    IdState,
+    TaskOutcome,
+    last_words,
+)
 from fairtask_runtime.postgres import PostgresPool
 
 # The dispatcher's NNNN_name.sql files: beside the package, shipped at FAIRTASK_MIGRATIONS_DIR.
@@ -131,14 +137,10 @@ class PostgresClientTaskIds:
             await conn.execute(_MARK_PUBLISHED, task_ids, digests, *_names(by_task, task_ids))
 
     async def record_outcomes(self, outcomes: Sequence[TaskOutcome]) -> None:
-        # The last word on each task in this batch, in key order (rows locked in one order).
-        final: dict[str, TaskOutcome] = {}
-        for done in outcomes:
-            prior = final.get(done.task_id)
-            if _is_uuid(done.task_id) and (prior is None or prior.state is not TaskState.SUBMITTED):
-                final[done.task_id] = done
+        final = {t: done for t, done in last_words(outcomes).items() if _is_uuid(t)}
         if not final:
             return
+        # In key order: rows locked in one order.
         ids = sorted(final)
         async with self._db.connection("recording what became of tasks") as conn:
             await conn.execute(

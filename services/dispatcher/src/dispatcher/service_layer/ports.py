@@ -51,6 +51,21 @@ class TaskOutcome:
     client_task_id: str = ""
     task_type: str = ""
 
+    @property
+    def final(self) -> bool:
+        return self.state is TaskState.SUBMITTED
+
+
+def last_words(outcomes: Sequence[TaskOutcome]) -> dict[str, TaskOutcome]:
+    """The last outcome of each task in a batch, a submission final: what recording the batch
+    in order leaves."""
+    last: dict[str, TaskOutcome] = {}
+    for done in outcomes:
+        prior = last.get(done.task_id)
+        if prior is None or not prior.final:
+            last[done.task_id] = done
+    return last
+
 
 class ClientTaskIds(Protocol):
     """Every client task id each platform has used, with its content's fingerprint, for ever:
