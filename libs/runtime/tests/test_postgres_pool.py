@@ -94,3 +94,59 @@ async def test_an_error_that_is_not_unavailability_ends_the_loop() -> None:
 
     with pytest.raises(MigrationError):
         await opened_at_start("store", start, UnavailableError)()
+
+
+@asynccontextmanager
+async def one_connection_pool(dsn: str, tmp_path: Path) -> AsyncIterator[PostgresPool]:
+    """A pool of one connection (each call gets the one before it), in a schema of its own
+    with one table, `marks`."""
+    (tmp_path / "0001_marks.sql").write_text("CREATE TABLE marks (n int);\n")
+    schema = f"pool_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    pool = PostgresPool(
+        PostgresConfig(dsn, "pool-test", tmp_path, schema, max_pool_size=1), UnavailableError
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        conn = await asyncpg.connect(dsn, timeout=10)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+@pytest.mark.integration
+async def test_a_connection_given_back_mid_transaction_is_rolled_back(
+    stack_endpoints: Any, tmp_path: Path
+) -> None:
+    async with one_connection_pool(stack_endpoints.postgres_dsn, tmp_path) as pool:
+        async with pool.connection("leaving a transaction open") as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO marks VALUES (1)")
+
+        async with pool.connection("reading") as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM marks") == 0
+
+
+@pytest.mark.integration
+async def test_a_connection_goes_back_to_the_pool_without_a_round_trip(
+    stack_endpoints: Any, tmp_path: Path
+) -> None:
+    async with one_connection_pool(stack_endpoints.postgres_dsn, tmp_path) as pool:
+        async with pool.connection("asking who we are") as conn:
+            backend = await conn.fetchval("SELECT pg_backend_pid()")
+        async with pool.connection("watching") as conn:
+            # The server's record of what that backend ran last: a reset on release would be
+            # the last word (asyncpg's default: advisory locks, cursors, LISTEN, settings).
+            # Read with the same connection, so the one reads the other's history.
+            assert await conn.fetchval("SELECT pg_backend_pid()") == backend
+        watcher = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
+        try:
+            last = await watcher.fetchval(
+                "SELECT query FROM pg_stat_activity WHERE pid = $1", backend
+            )
+        finally:
+            await watcher.close()
+        assert last == "SELECT pg_backend_pid()"

@@ -100,6 +100,9 @@ class PostgresPool:
                 max_size=self._config.max_pool_size,
                 timeout=self._config.timeout_s,
                 command_timeout=self._config.timeout_s,
+                # A connection given back mid-transaction is still rolled back (asyncpg does
+                # that first, whatever the reset); see _keep_session.
+                reset=_keep_session,
                 server_settings=self._server_settings()
                 | {
                     # Also bounds queries the server runs after a client-side timeout.
@@ -184,6 +187,13 @@ class PostgresPool:
             await migrate(conn, migrations, config.migration_timeout_s, lock_key)
         finally:
             await asyncio.wait_for(conn.close(), timeout=config.timeout_s)
+
+
+async def _keep_session(connection: Any) -> None:
+    """What a connection given back to the pool needs beyond the rollback: nothing. asyncpg's
+    default sends a reset (advisory locks, cursors, LISTEN, settings) on every release, one
+    more round trip for each query and transaction, while the services leave none of that on a
+    pooled connection (the migrations' lock is taken on a connection of their own)."""
 
 
 async def _create_schema(conn: Any, schema: str, timeout_s: float) -> None:
