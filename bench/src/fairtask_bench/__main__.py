@@ -54,7 +54,7 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "latency_rate_per_second": report.GOAL_OFFERS_PER_S,
         "latency_share_of_max": LATENCY_SHARE,
         # And at these ordinary rates, in shorter windows, skipping any above that share.
-        "latency_ladder_per_second": [50, 100] if quick else [100, 200, 400],
+        "latency_ladder_per_second": [50, 100] if quick else [20, 100, 200, 400],
         "ladder_warmup_s": 0.5 if quick else 2.0,
         "ladder_window_s": 1.5 if quick else 8.0,
         "warmup_s": 1.0 if quick else 5.0,
