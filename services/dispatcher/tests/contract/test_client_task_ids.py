@@ -204,6 +204,26 @@ async def test_what_became_of_a_task_is_kept_for_its_platform(ids: ClientTaskIds
         assert await ids.outcome(platform, task_id) is None
 
 
+async def test_an_id_whose_task_is_done_is_published_though_never_marked(
+    ids: ClientTaskIds,
+) -> None:
+    # The calls that published these failed before marking them (PostgreSQL, or the process).
+    await ids.start_publishing(PLATFORM, [accepted("done"), accepted("cxl"), accepted("wait")])
+
+    await ids.record_outcomes(
+        [
+            TaskOutcome(task_id_for(PLATFORM, "done"), TaskState.SUBMITTED, "w-1"),
+            TaskOutcome(task_id_for(PLATFORM, "cxl"), TaskState.CANCELLED),
+        ]
+    )
+
+    assert await ids.recorded(PLATFORM, ["done", "cxl", "wait"]) == {
+        "done": published(),
+        "cxl": published(),
+        "wait": publishing(),
+    }
+
+
 async def test_a_submission_is_final(ids: ClientTaskIds) -> None:
     first, second = accepted("c1"), accepted("c2")
     await ids.start_publishing(PLATFORM, [first, second])

@@ -21,7 +21,7 @@ from dispatcher.domain.events import OfferClosed, OfferOutcome, TaskCancelled, T
 from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
 from dispatcher.domain.validation import Limits, fingerprint
 from dispatcher.service_layer.platform import BacklogBound, SubmitTasks
-from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState
+from dispatcher.service_layer.ports import Accepted, ClientTaskRecord, IdState, TaskOutcome
 from dispatcher.service_layer.sessions import OfferPush, OfferWithdrawnPush
 
 BBOX = TaskType("bbox", PURPOSE, 400_000, 90, ("vision",))
@@ -322,6 +322,21 @@ class TestRepeatsAfterTheDeadline:
         # Published again under its id; the dispatcher expires it as the first copy.
         assert await submit(world, task) == [("c1", False)]
         assert len(world.events.of_type(TaskSubmitted)) == 2
+
+    async def test_a_task_left_publishing_and_since_done_is_not_run_again(
+        self, world: World
+    ) -> None:
+        await define(world)
+        world.client_tasks.failing = {"mark_published"}
+        with pytest.raises(SubmissionsUnavailableError):
+            await submit(world, new("c1"))
+        world.client_tasks.failing = set()
+        # Out nevertheless: worked, submitted, and recorded so (Redis lets it go an hour later).
+        task_id = task_id_for(PLATFORM, "c1")
+        await world.platform.tasks_done([TaskOutcome(task_id, TaskState.SUBMITTED, "w-1")])
+
+        assert await submit(world, new("c1")) == [("c1", True)]
+        assert len(world.events.of_type(TaskSubmitted)) == 1
 
     async def test_new_tasks_and_other_content_are_still_held_to_the_clock(
         self, world: World

@@ -34,7 +34,13 @@ class MemoryClientTaskIds:
         self, platform_id: str, client_task_ids: Sequence[str]
     ) -> dict[str, ClientTaskRecord]:
         found = ((c, self.records.get((platform_id, c))) for c in client_task_ids)
-        return {c: record for c, record in found if record is not None}
+        return {
+            c: ClientTaskRecord(record.fingerprint, IdState.PUBLISHED)
+            if task_id_for(platform_id, c) in self.outcomes
+            else record
+            for c, record in found
+            if record is not None
+        }
 
     async def start_publishing(
         self, platform_id: str, accepted: Sequence[Accepted]

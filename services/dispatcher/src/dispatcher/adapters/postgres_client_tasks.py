@@ -22,8 +22,10 @@ from fairtask_runtime.postgres import PostgresPool
 # The dispatcher's NNNN_name.sql files: beside the package, shipped at FAIRTASK_MIGRATIONS_DIR.
 DEFAULT_MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
+# A task something became of was out, whether or not its call lived to mark it published.
 _RECORDED = """
-SELECT task_id::text, fingerprint, published FROM client_tasks WHERE task_id = ANY($1::uuid[])
+SELECT task_id::text, fingerprint, published OR outcome IS NOT NULL AS published
+FROM client_tasks WHERE task_id = ANY($1::uuid[])
 """
 
 _BIND = """

@@ -76,7 +76,9 @@ class ClientTaskIds(Protocol):
     async def recorded(
         self, platform_id: str, client_task_ids: Sequence[str]
     ) -> dict[str, ClientTaskRecord]:
-        """What is recorded of these ids; ids never used are absent."""
+        """What is recorded of these ids; ids never used are absent. An id whose task has an
+        outcome is published, even if the call that published it failed before saying so (a
+        repeat of that call must not run the task again once Redis has let it go)."""
         ...
 
     async def start_publishing(
