@@ -453,6 +453,22 @@ class TestGetAndCancel:
         await world.dispatch._dispatch_round()
         assert not any(isinstance(p, OfferPush) for p in drain(session))
 
+    async def test_an_overlong_reason_is_refused_and_changes_nothing(self, world: World) -> None:
+        await define(world)
+        await submit(world, new("c1"))
+        task_id = task_id_for(PLATFORM, "c1")
+
+        with pytest.raises(InvalidInputError) as error:
+            await world.platform.cancel_task(PLATFORM, task_id, "x" * 1001)
+
+        assert fields_of(error) == ["reason"]
+        assert world.events.of_type(TaskCancelled) == []
+        assert (await world.platform.get_task(PLATFORM, task_id)).state is TaskState.QUEUED
+        # At the bound it is a reason like any other.
+        assert await world.platform.cancel_task(PLATFORM, task_id, "x" * 1000) is (
+            TaskState.CANCELLED
+        )
+
     async def test_cancel_an_offered_task_tells_the_worker(self, world: World) -> None:
         await define(world)
         await submit(world, new("c1"))

@@ -4,7 +4,7 @@ Redis has let the task go (on fakes: the store forgets the task here by hand).""
 import pytest
 from dispatcher_world import PLATFORM, World
 
-from dispatcher.domain.errors import NotFoundError, TaskRecordsUnavailableError
+from dispatcher.domain.errors import ConflictError, NotFoundError, TaskRecordsUnavailableError
 from dispatcher.domain.events import TaskCancelled, TaskSubmitted
 from dispatcher.domain.model import NewTask, TaskState, TaskType, task_id_for
 from dispatcher.entrypoints.consumers import TaskOutcomes
@@ -117,3 +117,27 @@ async def test_a_platform_cancelling_with_the_words_of_an_expiry_is_not_an_expir
 
     [cancelled] = world.events.of_type(TaskCancelled)
     assert cancelled.reason != DEADLINE_PASSED
+
+
+async def test_cancelling_a_task_redis_let_go_answers_from_what_became_of_it(
+    world: World,
+) -> None:
+    await _accepted_then_forgotten(world)
+    await TaskOutcomes(world.platform).many(
+        [_submitted(DONE, "w-1"), _cancelled(WITHDRAWN, "no longer needed")]
+    )
+
+    # Too late for a task done; a repeat of a cancellation is told it is cancelled.
+    with pytest.raises(ConflictError, match="submitted"):
+        await world.platform.cancel_task(PLATFORM, DONE, "changed our mind")
+    assert await world.platform.cancel_task(PLATFORM, WITHDRAWN, "again") is TaskState.CANCELLED
+    # Not done, another platform's: unknown, as ever. Nothing was published for any of them.
+    with pytest.raises(NotFoundError):
+        await world.platform.cancel_task(PLATFORM, LATE, "unknown")
+    with pytest.raises(NotFoundError):
+        await world.platform.cancel_task("lab-b", DONE, "mine?")
+    assert world.events.of_type(TaskCancelled) == []
+
+    world.client_tasks.failing.add("outcome")
+    with pytest.raises(TaskRecordsUnavailableError):
+        await world.platform.cancel_task(PLATFORM, DONE, "changed our mind")

@@ -26,6 +26,8 @@ class Limits:
     max_deadline_ahead: timedelta = timedelta(days=90)
     # Answers to one task of an overlapping type (fairtask_runtime.answers has ids for 10).
     max_answers: int = 10
+    # Why a platform cancels: carried in the events it publishes, so bounded like any text.
+    max_reason_chars: int = 1000
 
 
 def task_type_violations(task_type: TaskType, limits: Limits) -> list[Violation]:

@@ -204,14 +204,7 @@ class PlatformHandlers:
         what became of it, from PostgreSQL. Raises NotFoundError, or
         TaskRecordsUnavailableError when only PostgreSQL could answer and cannot be reached."""
         status = await self._tasks.status(platform_id, task_id)
-        if status is None:
-            try:
-                status = await self._client_tasks.outcome(platform_id, task_id)
-            except SubmissionsUnavailableError as error:
-                raise TaskRecordsUnavailableError(error.reason) from error
-        if status is None:
-            raise _unknown(task_id)
-        return status
+        return status or await self._recorded_outcome(platform_id, task_id)
 
     async def tasks_done(self, outcomes: Sequence[TaskOutcome]) -> None:
         """Keeps what became of these tasks for GetTask, after Redis forgets them."""
@@ -221,11 +214,19 @@ class PlatformHandlers:
         """Withdraws a task not yet leased. For a task several workers answer: asks for no
         further answer (the copy waiting or offered is withdrawn and those not asked for yet
         never will be, their escrow released), while an answer being worked on is finished
-        and paid. Raises NotFoundError, or ConflictError for a single-answer task already
-        leased or done."""
+        and paid. Once Redis has let the task go, what became of it decides. Raises
+        InvalidInputError, NotFoundError, ConflictError for a single-answer task already leased
+        or done, or TaskRecordsUnavailableError when only PostgreSQL could answer and cannot be
+        reached."""
+        if len(reason) > self._limits.max_reason_chars:
+            limit = self._limits.max_reason_chars
+            raise InvalidInputError([Violation("reason", f"at most {limit} characters")])
         if reason == DEADLINE_PASSED:  # what an expiry says: a platform's cancel never reads so
             reason = f"cancelled: {reason}"
-        answers = await self._answers_of(platform_id, task_id)
+        status = await self._tasks.status(platform_id, task_id)
+        if status is None:
+            return await self._cancel_let_go(platform_id, task_id)
+        answers = await self._answers_of(platform_id, task_id, status)
         if answers == 1:
             return await self._cancel_one(platform_id, task_id, reason)
         for number, copy_id in enumerate(answer_task_ids(task_id, answers), start=1):
@@ -237,10 +238,26 @@ class PlatformHandlers:
                 continue  # leased or answered: that answer stands
         return TaskState.CANCELLED
 
-    async def _answers_of(self, platform_id: str, task_id: str) -> int:
-        status = await self._tasks.status(platform_id, task_id)
+    async def _cancel_let_go(self, platform_id: str, task_id: str) -> TaskState:
+        """A task Redis has let go, done long enough ago: cancelled already is the answer a
+        repeat gets, anything else is too late."""
+        done = await self._recorded_outcome(platform_id, task_id)
+        if done.state is TaskState.CANCELLED:
+            return TaskState.CANCELLED
+        raise ConflictError(f"task is {done.state.value}; it can no longer be cancelled")
+
+    async def _recorded_outcome(self, platform_id: str, task_id: str) -> TaskStatus:
+        """What became of the platform's task, from PostgreSQL. Raises NotFoundError, or
+        TaskRecordsUnavailableError while PostgreSQL cannot be reached."""
+        try:
+            status = await self._client_tasks.outcome(platform_id, task_id)
+        except SubmissionsUnavailableError as error:
+            raise TaskRecordsUnavailableError(error.reason) from error
         if status is None:
             raise _unknown(task_id)
+        return status
+
+    async def _answers_of(self, platform_id: str, task_id: str, status: TaskStatus) -> int:
         if status.answers is not None:
             return status.answers
         task = await self._tasks.task(task_id)  # queued by an earlier version
