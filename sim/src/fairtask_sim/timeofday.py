@@ -23,6 +23,10 @@ def local_day(now: float, utc_offset_s: int) -> int:
 
 def inside(windows: Sequence[Window], now: float, utc_offset_s: int) -> bool:
     second = (now + utc_offset_s) % DAY_S
+    # Float noise just short of a boundary is the boundary, as `next_boundary` takes it.
+    whole = round(second)
+    if abs(second - whole) <= _EPSILON_S:
+        second = whole % DAY_S
     for window in windows:
         start, end = window.start_min * 60, window.end_min * 60
         if start < end:
