@@ -458,6 +458,35 @@ class TestGrace:
         back = await world.dispatch.connect(hello("w1"))
         assert drain(back) == [Welcome("w1", None)]
 
+    async def test_a_worker_back_just_as_grace_runs_out_keeps_the_lease(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        await world.dispatch.heartbeat(session, lease_id, b"my draft")
+        await world.dispatch.disconnect(session)
+        world.clock.advance(CONFIG.grace_s)
+        # The timer lists the lease as overdue, then the worker is back before it releases it.
+        overdue = await world.store.overdue_leases(world.clock.now(), 200)
+        assert overdue == [lease_id]
+        back = await world.dispatch.connect(hello("w1"))
+        welcome, _ = drain(back)
+        assert isinstance(welcome, Welcome)
+        assert welcome.resumed is not None
+
+        async def listed_before(now: object, limit: int) -> list[str]:
+            return overdue
+
+        monkeypatch.setattr(world.store, "overdue_leases", listed_before)
+        await world.dispatch._release_overdue_leases()
+
+        assert world.events.of_type(LeaseReleased) == []
+        assert drain(back) == []
+        await world.dispatch.heartbeat(back, lease_id, b"more")
+        await world.dispatch.submit(back, lease_id, b"all the boxes")
+        assert len(world.events.of_type(SubmissionReceived)) == 1
+
 
 class TestDeadlines:
     async def test_a_task_still_waiting_when_its_deadline_passes_expires(

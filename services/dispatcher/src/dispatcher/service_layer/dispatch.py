@@ -36,6 +36,7 @@ from dispatcher.service_layer.profiles import task_spec, worker_profile
 from dispatcher.service_layer.roster import Engagement
 from dispatcher.service_layer.sessions import (
     Closed,
+    ErrorPush,
     Hello,
     LeasePush,
     OfferPush,
@@ -495,12 +496,14 @@ class Dispatch:
 
     async def _release_overdue_leases(self) -> None:
         now = self._clock.now()
+        reason = "grace period ended"
         for lease_id in await self._store.overdue_leases(now, 200):
-            released = await self._store.release(lease_id, "grace period ended", now)
+            # Checked again as it is released: the worker may be back since the list was read.
+            released = await self._store.release(lease_id, reason, now, overdue=True)
             if released is None:
                 continue
             lease = released.lease
-            self.lease_released(lease.worker_id, lease.task, lease_id, released.by)
+            self.lease_released(lease.worker_id, lease.task, lease_id, released.by, reason)
             metrics.LEASES_RELEASED.inc()
             log.info("lease released after grace", lease_id=lease_id, worker=lease.worker_id)
 
@@ -515,7 +518,9 @@ class Dispatch:
                 _count_missed(task, task.deadline)
                 log.info("task expired: its deadline passed", task_id=task.task_id)
 
-    def lease_released(self, worker_id: str, task: Task, lease_id: str, by: str) -> None:
+    def lease_released(
+        self, worker_id: str, task: Task, lease_id: str, by: str, reason: str
+    ) -> None:
         now = self._now_s()
         if by == self.roster.by:
             self.policy.lease_lost(worker_id, task.task_id, now)
@@ -523,7 +528,11 @@ class Dispatch:
         self.roster.disengage(worker_id, now, lease_id=lease_id)
         session = self._sessions.get(worker_id)
         if session is not None and session.lease_id == lease_id:
-            session.lease = None  # back just as grace ran out: the task is queued again
+            # Ended by someone else while they hold it here: told now, not at their next
+            # heartbeat or submit.
+            session.lease = None
+            message = f"lease {lease_id} ended: {reason}; its task went back to the queue"
+            session.push(ErrorPush("NOT_FOUND", message, "lease"))
 
     def end_session(self, worker_id: str, seq: int, reason: str) -> None:
         """The worker's connection `seq` here was superseded or ended by another replica."""

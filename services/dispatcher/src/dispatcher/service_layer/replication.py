@@ -175,9 +175,9 @@ class Replication:
                 if theirs and by == mine:
                     d.policy.completed(lease.worker_id, lease.task.task_id, worked_s, now)
                 roster.disengage(lease.worker_id, now, lease_id=lease.lease_id)
-            case Released(lease, by):
+            case Released(lease, by, _, reason):
                 if theirs:
-                    d.lease_released(lease.worker_id, lease.task, lease.lease_id, by)
+                    d.lease_released(lease.worker_id, lease.task, lease.lease_id, by, reason)
                 roster.disengage(lease.worker_id, now, lease_id=lease.lease_id)
             case Connected(hello, seq, holder, lease_id, task_id, offer_id, by):
                 if lease_id:

@@ -232,9 +232,11 @@ class WorkerSim:
         if error.code == "UNAVAILABLE":
             return  # the dispatcher is closing this stream; EOF follows and we reconnect
         work = self._work
-        # The error names no lease: it is about ours if it answers what we last sent for it.
+        # The error names no lease: it is about ours if it answers what we last sent for it, or
+        # if the dispatcher says the lease we hold ended (field "lease").
         about_ours = work is not None and (error.field == "submit") == work.submitted
-        if error.field in ("submit", "heartbeat") and error.code in _LEASE_GONE and about_ours:
+        gone = error.field in ("submit", "heartbeat") and error.code in _LEASE_GONE and about_ours
+        if gone or (error.field == "lease" and work is not None):
             self._work = None
             if worker is not None:
                 worker.cancel()
