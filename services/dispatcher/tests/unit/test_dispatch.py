@@ -1,9 +1,11 @@
 """Offers, leases and their timers, driven step by step on fakes with a fake clock."""
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from dispatcher_world import (
@@ -35,8 +37,10 @@ from dispatcher.domain.events import (
     WorkerPresenceChanged,
 )
 from dispatcher.domain.model import Lease, Offer, TaskState, pool_of, submission_id_for
+from dispatcher.service_layer.ports import Connection, Disconnection
 from dispatcher.service_layer.sessions import (
     Closed,
+    Hello,
     LeasePush,
     OfferWithdrawnPush,
     SubmitAcceptedPush,
@@ -583,6 +587,60 @@ class TestConnections:
         assert welcome.resumed is not None
         assert welcome.resumed.lease_id == lease_id
         assert await world.store.overdue_leases(START + timedelta(days=365), 10) == []
+
+    @pytest.mark.parametrize("reply_delays_s", [(0.0, 0.0), (0.05, 0.0)])
+    async def test_two_connections_at_once_leave_one_current_and_close_the_other(
+        self, world: World, monkeypatch: pytest.MonkeyPatch, reply_delays_s: tuple[float, float]
+    ) -> None:
+        # Two hellos of one worker within one store round trip, the replies in order or not.
+        await ingest(world, "c1")
+        delays = iter(reply_delays_s)
+        connect_worker = world.store.connect_worker
+
+        async def round_trip(hello: Hello, now: datetime) -> Connection:
+            connection = await connect_worker(hello, now)
+            await asyncio.sleep(next(delays))
+            return connection
+
+        monkeypatch.setattr(world.store, "connect_worker", round_trip)
+        first, second = await asyncio.gather(
+            world.dispatch.connect(hello("w1")), world.dispatch.connect(hello("w1"))
+        )
+        monkeypatch.setattr(world.store, "connect_worker", connect_worker)
+
+        current = world.dispatch.session("w1")
+        assert current is not None
+        replaced = first if current is second else second
+        assert current.seq == world.store.state.conns["w1"].seq
+        assert Closed("connected again from elsewhere") in drain(replaced)
+        assert not replaced.open
+        assert (await offered(world, current)).task.client_task_id == "c1"
+        await world.dispatch.disconnect(replaced)
+        await world.dispatch.disconnect(current)
+        assert "w1" not in world.store.state.conns
+
+    async def test_a_connect_during_a_disconnect_of_the_same_worker_is_not_undone_by_it(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        disconnect_worker = world.store.disconnect_worker
+        ended = asyncio.Event()
+
+        async def round_trip(*args: Any) -> Disconnection:
+            gone = await disconnect_worker(*args)
+            ended.set()
+            await asyncio.sleep(0.01)  # the reply is still on its way
+            return gone
+
+        monkeypatch.setattr(world.store, "disconnect_worker", round_trip)
+        disconnecting = asyncio.create_task(world.dispatch.disconnect(first))
+        await ended.wait()
+        second = await world.dispatch.connect(hello("w1"))  # back at once
+        await disconnecting
+
+        assert world.dispatch.session("w1") is second
+        assert (await offered(world, second)).task.client_task_id == "c1"
 
     async def test_reconnecting_workers_are_queued_once(self, world: World) -> None:
         for _ in range(5):

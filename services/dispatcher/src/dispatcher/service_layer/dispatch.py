@@ -42,6 +42,7 @@ from dispatcher.service_layer.sessions import (
     OfferPush,
     OfferWithdrawnPush,
     SubmitAcceptedPush,
+    Turns,
     Welcome,
     WorkerSession,
 )
@@ -91,6 +92,7 @@ class Dispatch:
         self._new_id = new_id
         self.replica_id = replica_id
         self._sessions: dict[str, WorkerSession] = {}
+        self._turns = Turns()
         self._eligible_counted_at = clock.now().timestamp()
         self._wake = asyncio.Event()
         self.ownership = Ownership(
@@ -181,6 +183,12 @@ class Dispatch:
     # -- connections ----------------------------------------------------------------------
     async def connect(self, hello: Hello) -> WorkerSession:
         """Raises InvalidInputError when the hello's time zone or availability is wrong."""
+        # One connect or disconnect at a time per worker: each reads the current session, waits
+        # on the store, then replaces it; interleaved, two would each take the other for stale.
+        async with self._turns.of(hello.worker_id):
+            return await self._connect_in_turn(hello)
+
+    async def _connect_in_turn(self, hello: Hello) -> WorkerSession:
         now = self._clock.now()
         # In the hello, so every replica that learns of this connection keeps them out too.
         hello = replace(hello, excluded_pools=await self.exclusions.of(hello.worker_id))
@@ -215,6 +223,10 @@ class Dispatch:
 
     async def disconnect(self, session: WorkerSession) -> None:
         session.open = False
+        async with self._turns.of(session.worker_id):
+            await self._disconnect_in_turn(session)
+
+    async def _disconnect_in_turn(self, session: WorkerSession) -> None:
         if self._sessions.get(session.worker_id) is not session:
             return  # replaced by a newer connection, which now owns the offer and lease
         del self._sessions[session.worker_id]
