@@ -642,6 +642,60 @@ class TestConnections:
         assert world.dispatch.session("w1") is second
         assert (await offered(world, second)).task.client_task_id == "c1"
 
+    async def test_a_connect_abandoned_after_the_store_made_it_is_ended(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The client hangs up while its hello is with the store: the store connected them (and
+        # ended their lease's grace), the reply is still on its way.
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        lease_id = await leased(world, first)
+        await world.dispatch.disconnect(first)
+        connect_worker = world.store.connect_worker
+        made = asyncio.Event()
+
+        async def round_trip(hello: Hello, now: datetime) -> Connection:
+            connection = await connect_worker(hello, now)
+            made.set()
+            await asyncio.sleep(0.01)
+            return connection
+
+        monkeypatch.setattr(world.store, "connect_worker", round_trip)
+        connecting = asyncio.create_task(world.dispatch.connect(hello("w1")))
+        await made.wait()
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+
+        assert world.dispatch.session("w1") is None
+        assert "w1" not in world.store.state.conns
+        world.clock.advance(CONFIG.grace_s)
+        await world.dispatch._release_overdue_leases()
+        [released] = world.events.of_type(LeaseReleased)
+        assert released.lease.lease_id == lease_id
+
+    async def test_a_connect_abandoned_before_the_store_made_it_leaves_nothing(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        exclusions_of = world.dispatch.exclusions.of
+        asked = asyncio.Event()
+
+        async def slow(worker_id: str) -> frozenset[str]:
+            asked.set()
+            await asyncio.sleep(0.01)
+            return await exclusions_of(worker_id)
+
+        monkeypatch.setattr(world.dispatch.exclusions, "of", slow)
+        connecting = asyncio.create_task(world.dispatch.connect(hello("w1")))
+        await asked.wait()
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+
+        assert world.dispatch.session("w1") is None
+        assert "w1" not in world.store.state.conns
+        assert world.dispatch.connected == 0
+
     async def test_reconnecting_workers_are_queued_once(self, world: World) -> None:
         for _ in range(5):
             session = await connect(world, "w1")

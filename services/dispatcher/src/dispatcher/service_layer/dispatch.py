@@ -182,7 +182,29 @@ class Dispatch:
 
     # -- connections ----------------------------------------------------------------------
     async def connect(self, hello: Hello) -> WorkerSession:
-        """Raises InvalidInputError when the hello's time zone or availability is wrong."""
+        """Raises InvalidInputError when the hello's time zone or availability is wrong. A caller
+        cancelled meanwhile (its client hung up) leaves no connection behind."""
+        connecting = asyncio.ensure_future(self._connect(hello))
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # The store may have recorded the connection (and ended its lease's grace) with
+            # the reply still on its way: once made, it is ended as a hang-up ends one.
+            # Shielded, as disconnects are, so the grace period starts again.
+            await asyncio.shield(self._end_abandoned(connecting))
+            raise
+
+    async def _end_abandoned(self, connecting: asyncio.Future[WorkerSession]) -> None:
+        try:
+            session = await connecting
+        except Exception:
+            return  # refused, or the store failed: no session was made
+        try:
+            await self.disconnect(session)
+        except Exception:
+            log.warning("ending an abandoned connection failed", exc_info=True)
+
+    async def _connect(self, hello: Hello) -> WorkerSession:
         # One connect or disconnect at a time per worker: each reads the current session, waits
         # on the store, then replaces it; interleaved, two would each take the other for stale.
         async with self._turns.of(hello.worker_id):
