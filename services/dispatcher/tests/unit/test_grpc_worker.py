@@ -15,7 +15,15 @@ from dispatcher.domain.model import Lease, Offer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer, _hello_of, _to_pb
 from dispatcher.service_layer.auth import WorkerClaims
 from dispatcher.service_layer.ports import Connection
-from dispatcher.service_layer.sessions import Hello, LeasePush, OfferPush, Push, Welcome
+from dispatcher.service_layer.sessions import (
+    Closed,
+    ErrorPush,
+    Hello,
+    LeasePush,
+    OfferPush,
+    Push,
+    Welcome,
+)
 from fairtask.v1 import dispatcher_pb2
 
 GOLD = "GOLD-ANSWER-7f3a9c"
@@ -169,3 +177,31 @@ async def test_a_client_gone_while_connecting_leaves_no_connection_and_its_grace
     world.clock.advance(CONFIG.grace_s)
     await world.dispatch._release_overdue_leases()
     assert len(world.events.of_type(LeaseReleased)) == 1
+
+
+async def test_a_message_that_fails_is_answered_unavailable_and_the_stream_stays(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.dispatch.ingest(make_task("c1"))
+    session = await world.dispatch.connect(hello("w1"))
+    await world.dispatch._dispatch_round()
+    [offer] = offers_in(drain(session))
+
+    async def timed_out(*args: object) -> None:
+        raise ConnectionError("Redis timed out")
+
+    monkeypatch.setattr(world.dispatch, "heartbeat", timed_out)
+
+    async def requests() -> AsyncIterator[dispatcher_pb2.ConnectRequest]:
+        yield dispatcher_pb2.ConnectRequest(heartbeat=dispatcher_pb2.Heartbeat(lease_id="l1"))
+        yield dispatcher_pb2.ConnectRequest(
+            accept=dispatcher_pb2.Accept(offer_id=offer.offer.offer_id)
+        )
+
+    await servicer_for(world)._read(requests(), session)
+
+    refused, leased, ended = drain(session)
+    assert refused == ErrorPush("UNAVAILABLE", "could not be done just now; try again", "heartbeat")
+    assert isinstance(leased, LeasePush)
+    assert ended == Closed("stream ended")  # when the client's requests ended, not before
+    assert session.lease_id == leased.lease.lease_id

@@ -180,6 +180,11 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         except HANDLED as error:
             field = error.violations[0].field if isinstance(error, InvalidInputError) else kind
             session.push(ErrorPush(status_code_of(error).name, str(error), field or ""))
+        except Exception:
+            # Redis or Kafka hiccup: said about this message, as on the WebSocket; the stream
+            # stays up for a retry.
+            log.exception("worker message failed", worker=session.worker_id)
+            session.push(ErrorPush("UNAVAILABLE", "could not be done just now; try again", kind))
 
 
 def _refusal(reader: "asyncio.Task[str]") -> str:
