@@ -13,9 +13,12 @@ from dispatcher.domain.errors import InvalidInputError
 from dispatcher.domain.events import LeaseReleased
 from dispatcher.domain.model import Lease, Offer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer, _hello_of, _to_pb
+from dispatcher.entrypoints.worker_frames import SHUTTING_DOWN, push_frame
 from dispatcher.service_layer.auth import WorkerClaims
 from dispatcher.service_layer.ports import Connection
 from dispatcher.service_layer.sessions import (
+    OVERFLOWED,
+    SUPERSEDED,
     Closed,
     ErrorPush,
     Hello,
@@ -205,3 +208,23 @@ async def test_a_message_that_fails_is_answered_unavailable_and_the_stream_stays
     assert isinstance(leased, LeasePush)
     assert ended == Closed("stream ended")  # when the client's requests ended, not before
     assert session.lease_id == leased.lease.lease_id
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [
+        (SUPERSEDED, "ABORTED"),  # do not reconnect by yourself
+        (OVERFLOWED, "RESOURCE_EXHAUSTED"),
+        (SHUTTING_DOWN, "UNAVAILABLE"),
+        ("connect again: your connection was ended", "UNAVAILABLE"),
+    ],
+)
+def test_a_stream_closes_saying_what_the_json_transports_say(reason: str, code: str) -> None:
+    closed = _to_pb(Closed(reason)).error
+
+    assert (closed.code, closed.field) == (code, "connection")
+    assert push_frame(Closed(reason), START)["error"] == {
+        "code": closed.code,
+        "message": closed.message,
+        "field": closed.field,
+    }

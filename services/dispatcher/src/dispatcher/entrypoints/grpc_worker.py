@@ -18,6 +18,7 @@ from dispatcher.domain.errors import ConflictError, InvalidInputError
 from dispatcher.domain.model import Lease
 from dispatcher.entrypoints.errors import Context, abort_with, status_code_of
 from dispatcher.entrypoints.worker_connections import HANDLED, admit
+from dispatcher.entrypoints.worker_frames import closed_code
 from dispatcher.service_layer.auth import (
     HelloOverrides,
     RegisterWorker,
@@ -271,4 +272,4 @@ def _to_pb(push: Push) -> dispatcher_pb2.ConnectResponse:
         case ErrorPush(code, message, field):
             return _error(code, message, field)
         case Closed(reason):
-            return _error("UNAVAILABLE", f"connection closed: {reason}")
+            return _error(closed_code(reason), f"connection closed: {reason}", "connection")

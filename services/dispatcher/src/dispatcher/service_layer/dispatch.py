@@ -35,6 +35,7 @@ from dispatcher.service_layer.ports import (
 from dispatcher.service_layer.profiles import task_spec, worker_profile
 from dispatcher.service_layer.roster import Engagement
 from dispatcher.service_layer.sessions import (
+    SUPERSEDED,
     Closed,
     ErrorPush,
     Hello,
@@ -217,7 +218,7 @@ class Dispatch:
         profile = worker_profile(hello, now)
         previous = self._sessions.get(hello.worker_id)
         if previous is not None:
-            previous.push(Closed("connected again from elsewhere"))
+            previous.push(Closed(SUPERSEDED))
             previous.open = False
         connection = await self._store.connect_worker(hello, now)
         session = WorkerSession(hello, seq=connection.seq)
@@ -225,9 +226,7 @@ class Dispatch:
         if connection.withdrawn is not None:  # the earlier connection's, here or elsewhere
             self.offer_closed(connection.withdrawn, OfferOutcome.WITHDRAWN)
             if previous is not None and previous.offer_id == connection.withdrawn.offer.offer_id:
-                previous.push(
-                    OfferWithdrawnPush(previous.offer_id, "connected again from elsewhere")
-                )
+                previous.push(OfferWithdrawnPush(previous.offer_id, SUPERSEDED))
         if previous is not None:
             previous.offer_id = None
         lease = connection.lease

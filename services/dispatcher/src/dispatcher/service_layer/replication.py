@@ -29,6 +29,7 @@ from dispatcher.service_layer.ports import (
 )
 from dispatcher.service_layer.profiles import worker_profile
 from dispatcher.service_layer.roster import Engagement
+from dispatcher.service_layer.sessions import SUPERSEDED
 from dispatcher.service_layer.transitions import (
     Assigned,
     Cancelled,
@@ -210,7 +211,7 @@ class Replication:
             profile = worker_profile(worker.hello, now)
         except InvalidInputError:
             return  # the replica it connected to accepted it; a zone this one lacks is skipped
-        d.end_session(worker_id, worker.seq - 1, "connected again from elsewhere")
+        d.end_session(worker_id, worker.seq - 1, SUPERSEDED)
         roster.connected(profile, worker.seq, now.timestamp())
 
     # -- relaying to Kafka ------------------------------------------------------------------

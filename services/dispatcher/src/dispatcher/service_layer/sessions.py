@@ -78,6 +78,9 @@ Push = (
 
 # Why a connection whose client stopped reading (its outbox full) is closed.
 OVERFLOWED = "more messages waiting for you than a connection holds: read them, then reconnect"
+# Why a connection a newer one of the same worker took over is closed: the one reason a client
+# should not reconnect by itself (it would only take the connection back).
+SUPERSEDED = "connected again from elsewhere"
 
 
 @dataclass(eq=False)
