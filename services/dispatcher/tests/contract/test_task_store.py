@@ -534,6 +534,38 @@ class TestLeases:
         assert await store.lease_worker("l1") == "w1"
         assert await offer_ids(store, [POOL], 2) == ["c1", "c2"]
 
+    async def test_an_overdue_release_leaves_a_lease_whose_worker_came_back(
+        self, store: TaskStore
+    ) -> None:
+        # The grace timer lists overdue leases, then releases each: the worker may reconnect
+        # in between, and then keeps the lease and its draft.
+        await leased(store, make_task("c1"))
+        await store.heartbeat("l1", "w1", b"draft", at(20))
+        await dropped(store, "w1", at(100), at(25))
+        assert await store.overdue_leases(at(100), 10) == ["l1"]
+        assert await store.release("l1", "grace period ended", at(99), overdue=True) is None
+
+        await connected(store, "w1")
+        assert await store.release("l1", "grace period ended", at(100), overdue=True) is None
+
+        lease = await store.lease_of("w1")
+        assert lease is not None
+        assert (lease.lease_id, lease.draft) == ("l1", b"draft")
+        # Gone again: its new grace period is left running until it too runs out.
+        await dropped(store, "w1", at(500), at(30))
+        assert await store.release("l1", "grace period ended", at(200), overdue=True) is None
+        assert await store.overdue_leases(at(500), 10) == ["l1"]
+        released = await store.release("l1", "grace period ended", at(500), overdue=True)
+        assert released is not None
+        assert released.worked_s == 29
+
+    async def test_an_overdue_release_leaves_a_lease_never_in_grace(self, store: TaskStore) -> None:
+        await leased(store, make_task("c1"))
+
+        assert await store.release("l1", "grace period ended", at(200), overdue=True) is None
+
+        assert await store.lease_of("w1") is not None
+
     async def test_release_is_idempotent(self, store: TaskStore) -> None:
         await leased(store, make_task("c1"))
 

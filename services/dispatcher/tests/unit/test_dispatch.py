@@ -1,9 +1,11 @@
 """Offers, leases and their timers, driven step by step on fakes with a fake clock."""
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from dispatcher_world import (
@@ -35,8 +37,10 @@ from dispatcher.domain.events import (
     WorkerPresenceChanged,
 )
 from dispatcher.domain.model import Lease, Offer, TaskState, pool_of, submission_id_for
+from dispatcher.service_layer.ports import Connection, Disconnection
 from dispatcher.service_layer.sessions import (
     Closed,
+    Hello,
     LeasePush,
     OfferWithdrawnPush,
     SubmitAcceptedPush,
@@ -458,6 +462,35 @@ class TestGrace:
         back = await world.dispatch.connect(hello("w1"))
         assert drain(back) == [Welcome("w1", None)]
 
+    async def test_a_worker_back_just_as_grace_runs_out_keeps_the_lease(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await ingest(world, "c1")
+        session = await connect(world, "w1")
+        lease_id = await leased(world, session)
+        await world.dispatch.heartbeat(session, lease_id, b"my draft")
+        await world.dispatch.disconnect(session)
+        world.clock.advance(CONFIG.grace_s)
+        # The timer lists the lease as overdue, then the worker is back before it releases it.
+        overdue = await world.store.overdue_leases(world.clock.now(), 200)
+        assert overdue == [lease_id]
+        back = await world.dispatch.connect(hello("w1"))
+        welcome, _ = drain(back)
+        assert isinstance(welcome, Welcome)
+        assert welcome.resumed is not None
+
+        async def listed_before(now: object, limit: int) -> list[str]:
+            return overdue
+
+        monkeypatch.setattr(world.store, "overdue_leases", listed_before)
+        await world.dispatch._release_overdue_leases()
+
+        assert world.events.of_type(LeaseReleased) == []
+        assert drain(back) == []
+        await world.dispatch.heartbeat(back, lease_id, b"more")
+        await world.dispatch.submit(back, lease_id, b"all the boxes")
+        assert len(world.events.of_type(SubmissionReceived)) == 1
+
 
 class TestDeadlines:
     async def test_a_task_still_waiting_when_its_deadline_passes_expires(
@@ -554,6 +587,114 @@ class TestConnections:
         assert welcome.resumed is not None
         assert welcome.resumed.lease_id == lease_id
         assert await world.store.overdue_leases(START + timedelta(days=365), 10) == []
+
+    @pytest.mark.parametrize("reply_delays_s", [(0.0, 0.0), (0.05, 0.0)])
+    async def test_two_connections_at_once_leave_one_current_and_close_the_other(
+        self, world: World, monkeypatch: pytest.MonkeyPatch, reply_delays_s: tuple[float, float]
+    ) -> None:
+        # Two hellos of one worker within one store round trip, the replies in order or not.
+        await ingest(world, "c1")
+        delays = iter(reply_delays_s)
+        connect_worker = world.store.connect_worker
+
+        async def round_trip(hello: Hello, now: datetime) -> Connection:
+            connection = await connect_worker(hello, now)
+            await asyncio.sleep(next(delays))
+            return connection
+
+        monkeypatch.setattr(world.store, "connect_worker", round_trip)
+        first, second = await asyncio.gather(
+            world.dispatch.connect(hello("w1")), world.dispatch.connect(hello("w1"))
+        )
+        monkeypatch.setattr(world.store, "connect_worker", connect_worker)
+
+        current = world.dispatch.session("w1")
+        assert current is not None
+        replaced = first if current is second else second
+        assert current.seq == world.store.state.conns["w1"].seq
+        assert Closed("connected again from elsewhere") in drain(replaced)
+        assert not replaced.open
+        assert (await offered(world, current)).task.client_task_id == "c1"
+        await world.dispatch.disconnect(replaced)
+        await world.dispatch.disconnect(current)
+        assert "w1" not in world.store.state.conns
+
+    async def test_a_connect_during_a_disconnect_of_the_same_worker_is_not_undone_by_it(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        disconnect_worker = world.store.disconnect_worker
+        ended = asyncio.Event()
+
+        async def round_trip(*args: Any) -> Disconnection:
+            gone = await disconnect_worker(*args)
+            ended.set()
+            await asyncio.sleep(0.01)  # the reply is still on its way
+            return gone
+
+        monkeypatch.setattr(world.store, "disconnect_worker", round_trip)
+        disconnecting = asyncio.create_task(world.dispatch.disconnect(first))
+        await ended.wait()
+        second = await world.dispatch.connect(hello("w1"))  # back at once
+        await disconnecting
+
+        assert world.dispatch.session("w1") is second
+        assert (await offered(world, second)).task.client_task_id == "c1"
+
+    async def test_a_connect_abandoned_after_the_store_made_it_is_ended(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The client hangs up while its hello is with the store: the store connected them (and
+        # ended their lease's grace), the reply is still on its way.
+        await ingest(world, "c1")
+        first = await connect(world, "w1")
+        lease_id = await leased(world, first)
+        await world.dispatch.disconnect(first)
+        connect_worker = world.store.connect_worker
+        made = asyncio.Event()
+
+        async def round_trip(hello: Hello, now: datetime) -> Connection:
+            connection = await connect_worker(hello, now)
+            made.set()
+            await asyncio.sleep(0.01)
+            return connection
+
+        monkeypatch.setattr(world.store, "connect_worker", round_trip)
+        connecting = asyncio.create_task(world.dispatch.connect(hello("w1")))
+        await made.wait()
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+
+        assert world.dispatch.session("w1") is None
+        assert "w1" not in world.store.state.conns
+        world.clock.advance(CONFIG.grace_s)
+        await world.dispatch._release_overdue_leases()
+        [released] = world.events.of_type(LeaseReleased)
+        assert released.lease.lease_id == lease_id
+
+    async def test_a_connect_abandoned_before_the_store_made_it_leaves_nothing(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        exclusions_of = world.dispatch.exclusions.of
+        asked = asyncio.Event()
+
+        async def slow(worker_id: str) -> frozenset[str]:
+            asked.set()
+            await asyncio.sleep(0.01)
+            return await exclusions_of(worker_id)
+
+        monkeypatch.setattr(world.dispatch.exclusions, "of", slow)
+        connecting = asyncio.create_task(world.dispatch.connect(hello("w1")))
+        await asked.wait()
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+
+        assert world.dispatch.session("w1") is None
+        assert "w1" not in world.store.state.conns
+        assert world.dispatch.connected == 0
 
     async def test_reconnecting_workers_are_queued_once(self, world: World) -> None:
         for _ in range(5):

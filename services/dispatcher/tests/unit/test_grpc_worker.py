@@ -1,15 +1,32 @@
-"""What reaches a worker's screen: the work, its purpose and its pay, never the gold answer."""
+"""The gRPC worker stream: what reaches a worker's screen (the work, its purpose and its pay, never
+the gold answer), and what a connection leaves behind when it fails."""
 
-from datetime import timedelta
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
-from dispatcher_world import START, make_task
+from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
 
 from dispatcher.domain.errors import InvalidInputError
+from dispatcher.domain.events import LeaseReleased
 from dispatcher.domain.model import Lease, Offer
-from dispatcher.entrypoints.grpc_worker import _hello_of, _to_pb
+from dispatcher.entrypoints.grpc_worker import WorkerServicer, _hello_of, _to_pb
+from dispatcher.entrypoints.worker_frames import SHUTTING_DOWN, push_frame
 from dispatcher.service_layer.auth import WorkerClaims
-from dispatcher.service_layer.sessions import LeasePush, OfferPush, Push, Welcome
+from dispatcher.service_layer.ports import Connection
+from dispatcher.service_layer.sessions import (
+    OVERFLOWED,
+    SUPERSEDED,
+    Closed,
+    ErrorPush,
+    Hello,
+    LeasePush,
+    OfferPush,
+    Push,
+    Welcome,
+)
 from fairtask.v1 import dispatcher_pb2
 
 GOLD = "GOLD-ANSWER-7f3a9c"
@@ -117,3 +134,97 @@ def test_a_hello_that_disagrees_with_the_token_or_is_wrong_is_refused(
         _hello_of(given, CLAIMS)
 
     assert [v.field for v in caught.value.violations] == [field]
+
+
+def servicer_for(world: World) -> WorkerServicer:
+    async def authenticate(token: str) -> WorkerClaims:
+        return CLAIMS
+
+    auth = SimpleNamespace(authenticate=authenticate)
+    return WorkerServicer(world.dispatch, auth, hello_timeout_s=1)  # type: ignore[arg-type]
+
+
+async def test_a_client_gone_while_connecting_leaves_no_connection_and_its_grace_runs(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.dispatch.ingest(make_task("c1"))
+    first = await world.dispatch.connect(hello("w1"))
+    await world.dispatch._dispatch_round()
+    [offer] = offers_in(drain(first))
+    await world.dispatch.accept(first, offer.offer.offer_id)
+    await world.dispatch.disconnect(first)
+    connect_worker = world.store.connect_worker
+    made = asyncio.Event()
+
+    async def round_trip(hello: Hello, now: datetime) -> Connection:
+        connection = await connect_worker(hello, now)  # done in the store...
+        made.set()
+        await asyncio.sleep(0.01)  # ...the reply still on its way
+        return connection
+
+    async def requests() -> AsyncIterator[dispatcher_pb2.ConnectRequest]:
+        yield dispatcher_pb2.ConnectRequest(hello=dispatcher_pb2.Hello(token="t"))
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(world.store, "connect_worker", round_trip)
+    context = SimpleNamespace(invocation_metadata=lambda: ())
+    stream = servicer_for(world).Connect(requests(), context)  # type: ignore[arg-type]
+    welcome = asyncio.create_task(anext(stream))  # type: ignore[arg-type]
+    await made.wait()
+    welcome.cancel()  # the client hung up: grpc cancels the call
+    with pytest.raises(asyncio.CancelledError):
+        await welcome
+
+    assert world.dispatch.session("w1") is None
+    assert "w1" not in world.store.state.conns
+    world.clock.advance(CONFIG.grace_s)
+    await world.dispatch._release_overdue_leases()
+    assert len(world.events.of_type(LeaseReleased)) == 1
+
+
+async def test_a_message_that_fails_is_answered_unavailable_and_the_stream_stays(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.dispatch.ingest(make_task("c1"))
+    session = await world.dispatch.connect(hello("w1"))
+    await world.dispatch._dispatch_round()
+    [offer] = offers_in(drain(session))
+
+    async def timed_out(*args: object) -> None:
+        raise ConnectionError("Redis timed out")
+
+    monkeypatch.setattr(world.dispatch, "heartbeat", timed_out)
+
+    async def requests() -> AsyncIterator[dispatcher_pb2.ConnectRequest]:
+        yield dispatcher_pb2.ConnectRequest(heartbeat=dispatcher_pb2.Heartbeat(lease_id="l1"))
+        yield dispatcher_pb2.ConnectRequest(
+            accept=dispatcher_pb2.Accept(offer_id=offer.offer.offer_id)
+        )
+
+    await servicer_for(world)._read(requests(), session)
+
+    refused, leased, ended = drain(session)
+    assert refused == ErrorPush("UNAVAILABLE", "could not be done just now; try again", "heartbeat")
+    assert isinstance(leased, LeasePush)
+    assert ended == Closed("stream ended")  # when the client's requests ended, not before
+    assert session.lease_id == leased.lease.lease_id
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [
+        (SUPERSEDED, "ABORTED"),  # do not reconnect by yourself
+        (OVERFLOWED, "RESOURCE_EXHAUSTED"),
+        (SHUTTING_DOWN, "UNAVAILABLE"),
+        ("connect again: your connection was ended", "UNAVAILABLE"),
+    ],
+)
+def test_a_stream_closes_saying_what_the_json_transports_say(reason: str, code: str) -> None:
+    closed = _to_pb(Closed(reason)).error
+
+    assert (closed.code, closed.field) == (code, "connection")
+    assert push_frame(Closed(reason), START)["error"] == {
+        "code": closed.code,
+        "message": closed.message,
+        "field": closed.field,
+    }

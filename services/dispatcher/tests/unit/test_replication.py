@@ -27,7 +27,7 @@ from dispatcher.domain.model import Offer, Task
 from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.service_layer.dispatch import Dispatch
 from dispatcher.service_layer.replication import Replication, ReplicationConfig
-from dispatcher.service_layer.sessions import LeasePush, Welcome, WorkerSession
+from dispatcher.service_layer.sessions import ErrorPush, LeasePush, Welcome, WorkerSession
 from dispatcher.service_layer.transitions import event_of
 from fairtask_runtime.clock import FakeClock
 
@@ -132,6 +132,26 @@ async def test_an_offer_reaches_the_worker_through_the_replica_holding_them() ->
 
     # The owner's policy heard of the submission: the worker is free and gets the next task.
     assert [p.offer.task.client_task_id for p in offers_in(drain(session))] == ["c2"]
+
+
+async def test_a_lease_released_elsewhere_is_taken_from_its_connected_worker_with_a_word() -> None:
+    cluster = Cluster()
+    owner, gateway = await cluster.replica("A", 0, 1), await cluster.replica("B")
+    session = await connect(gateway, "w1")
+    await owner.dispatch.ingest(bbox("c1"))
+    await cluster.settle(owner, gateway)
+    await gateway.dispatch.accept(session, the_offer(session).offer_id)
+    lease_id = session.lease_id
+    assert lease_id is not None
+    drain(session)
+
+    # Released by another replica while the worker holds it here.
+    assert await owner.dispatch._store.release(lease_id, "ended by hand", cluster.clock.now())
+    await gateway.catch_up()
+
+    assert session.lease_id is None
+    message = f"lease {lease_id} ended: ended by hand; its task went back to the queue"
+    assert drain(session)[0] == ErrorPush("NOT_FOUND", message, "lease")
 
 
 async def test_the_relay_publishes_the_log_in_order_once() -> None:

@@ -189,5 +189,11 @@ def test_other_pushes_and_why_a_connection_closes() -> None:
     }
     restarting = push_frame(Closed(SHUTTING_DOWN), START)["error"]
     replaced = push_frame(Closed("connected again from elsewhere"), START)["error"]
-    assert (restarting["code"], replaced["code"]) == ("UNAVAILABLE", "ABORTED")
-    assert restarting["field"] == replaced["field"] == "connection"
+    # Ended by a replica that took this one for dead: come back, as after a restart.
+    ended = push_frame(Closed("connect again: your connection was ended"), START)["error"]
+    assert (restarting["code"], replaced["code"], ended["code"]) == (
+        "UNAVAILABLE",
+        "ABORTED",
+        "UNAVAILABLE",
+    )
+    assert restarting["field"] == replaced["field"] == ended["field"] == "connection"

@@ -392,8 +392,13 @@ class MemoryTaskStore:
         due = sorted((ms, i) for i, ms in self.state.grace.items() if ms <= to_ms(now))
         return [lease_id for _, lease_id in due[:limit]]
 
-    async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
+    async def release(
+        self, lease_id: str, reason: str, now: datetime, overdue: bool = False
+    ) -> LeaseReleasedNow | None:
         s = self.state
+        grace_ends_ms = s.grace.get(lease_id)
+        if overdue and (grace_ends_ms is None or grace_ends_ms > to_ms(now)):
+            return None
         s.grace.pop(lease_id, None)
         record = s.leases.get(lease_id)
         if record is None or record.state != "active":

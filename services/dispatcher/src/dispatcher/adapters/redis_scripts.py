@@ -378,9 +378,15 @@ note(p, fields)
 return 'ok'
 """
 
+# With ARGV[8] = '1', only a lease whose grace period is running and ran out by `at`: the
+# worker may have come back (CONNECT ends the grace) since the lease was found overdue.
 RELEASE = f"""
 local p, lease, reason, origin, at, event_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local lk = p .. 'lease:' .. lease
+if ARGV[8] == '1' then
+  local ends = redis.call('ZSCORE', p .. 'leases:grace', lease)
+  if not ends or tonumber(ends) > tonumber(at) then return false end
+end
 local l = redis.call('HMGET', lk, {_LEASE_FIELDS})
 redis.call('ZREM', p .. 'leases:grace', lease)
 if l[2] ~= 'active' then return false end

@@ -383,7 +383,9 @@ class RedisTaskStore:
         )
         return [as_text(r) for r in raw]
 
-    async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
+    async def release(
+        self, lease_id: str, reason: str, now: datetime, overdue: bool = False
+    ) -> LeaseReleasedNow | None:
         lease = await self.get_lease(lease_id)
         args: list[EncodableT] = [
             self._p,
@@ -393,6 +395,7 @@ class RedisTaskStore:
             to_ms(now),
             new_event_id(),
             self._kept_ms,
+            "1" if overdue else "0",
         ]
         raw = await self._release(args=args)
         if not raw or lease is None:

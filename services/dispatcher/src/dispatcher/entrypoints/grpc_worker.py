@@ -18,6 +18,7 @@ from dispatcher.domain.errors import ConflictError, InvalidInputError
 from dispatcher.domain.model import Lease
 from dispatcher.entrypoints.errors import Context, abort_with, status_code_of
 from dispatcher.entrypoints.worker_connections import HANDLED, admit
+from dispatcher.entrypoints.worker_frames import closed_code
 from dispatcher.service_layer.auth import (
     HelloOverrides,
     RegisterWorker,
@@ -180,6 +181,11 @@ class WorkerServicer(dispatcher_pb2_grpc.WorkerServiceServicer):
         except HANDLED as error:
             field = error.violations[0].field if isinstance(error, InvalidInputError) else kind
             session.push(ErrorPush(status_code_of(error).name, str(error), field or ""))
+        except Exception:
+            # Redis or Kafka hiccup: said about this message, as on the WebSocket; the stream
+            # stays up for a retry.
+            log.exception("worker message failed", worker=session.worker_id)
+            session.push(ErrorPush("UNAVAILABLE", "could not be done just now; try again", kind))
 
 
 def _refusal(reader: "asyncio.Task[str]") -> str:
@@ -266,4 +272,4 @@ def _to_pb(push: Push) -> dispatcher_pb2.ConnectResponse:
         case ErrorPush(code, message, field):
             return _error(code, message, field)
         case Closed(reason):
-            return _error("UNAVAILABLE", f"connection closed: {reason}")
+            return _error(closed_code(reason), f"connection closed: {reason}", "connection")

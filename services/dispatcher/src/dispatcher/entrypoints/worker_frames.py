@@ -13,8 +13,9 @@ about ("submit.answer"), or the message ("accept") when the message as a whole w
 
 When the dispatcher ends a connection it says why first: `{"error": {"code": "ABORTED",
 "field": "connection"}}` when a newer connection of the same worker took over (do not reconnect
-by yourself), `"UNAVAILABLE"` when the service restarts (reconnect with backoff),
-`"RESOURCE_EXHAUSTED"` when the client left more answers unread than a connection holds.
+by yourself), `"RESOURCE_EXHAUSTED"` when the client left more answers unread than a connection
+holds, `"UNAVAILABLE"` otherwise, e.g. when the service restarts (reconnect with backoff). The
+gRPC stream ends with the same StreamError.
 
 The bodies of the plain POSTs (`/v1/worker/accept` etc.) are the inner objects of these frames.
 """
@@ -31,6 +32,7 @@ from dispatcher.domain.model import Lease, Offer
 from dispatcher.service_layer.auth import HelloOverrides, RegisterWorker
 from dispatcher.service_layer.sessions import (
     OVERFLOWED,
+    SUPERSEDED,
     Closed,
     ErrorPush,
     LeasePush,
@@ -261,13 +263,16 @@ def push_frame(push: Push, now: datetime) -> dict[str, Any]:
         case ErrorPush(code, message, field):
             return error_frame(code, message, field)
         case Closed(reason):
-            # UNAVAILABLE: come back (after a backoff). ABORTED: this connection lost to a newer
-            # one of the same worker; reconnecting by itself would only take it back.
-            # RESOURCE_EXHAUSTED: the client sent faster than it read its answers.
-            code = {SHUTTING_DOWN: "UNAVAILABLE", OVERFLOWED: "RESOURCE_EXHAUSTED"}.get(
-                reason, "ABORTED"
-            )
-            return error_frame(code, f"connection closed: {reason}", "connection")
+            return error_frame(closed_code(reason), f"connection closed: {reason}", "connection")
+
+
+def closed_code(reason: str) -> str:
+    """The code a connection closed for `reason` ends with, on every transport. ABORTED: this
+    connection lost to a newer one of the same worker; reconnecting by itself would only take
+    it back. RESOURCE_EXHAUSTED: the client sent faster than it read its answers. UNAVAILABLE
+    otherwise (the service restarting, a connection ended by another replica): come back, after
+    a backoff."""
+    return {SUPERSEDED: "ABORTED", OVERFLOWED: "RESOURCE_EXHAUSTED"}.get(reason, "UNAVAILABLE")
 
 
 def error_frame(code: str, message: str, field: str = "") -> dict[str, Any]:

@@ -7,7 +7,8 @@ connection stays up. Close codes:
 
   4400  the first frame was not a valid hello          4401  missing, bad, expired or revoked token
   4408  no hello within hello_timeout_s                 4409  closed by the dispatcher: the worker
-  1012  the dispatcher is restarting; reconnect               connected again elsewhere
+  4429  too many answers left unread                          connected again elsewhere
+  1012  the dispatcher is restarting, or ended the connection otherwise; reconnect
 """
 
 import asyncio
@@ -33,7 +34,13 @@ from dispatcher.entrypoints.worker_frames import (
     push_frame,
 )
 from dispatcher.service_layer.auth import UnauthenticatedError, WorkerAuth, WorkerClaims
-from dispatcher.service_layer.sessions import OVERFLOWED, Closed, ErrorPush, WorkerSession
+from dispatcher.service_layer.sessions import (
+    OVERFLOWED,
+    SUPERSEDED,
+    Closed,
+    ErrorPush,
+    WorkerSession,
+)
 from fairtask_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -166,9 +173,7 @@ class WorkerSocket:
             frame = push_frame(push, self._clock.now())
             if isinstance(push, Closed):
                 await _send(ws, frame)
-                code = {SHUTTING_DOWN: RESTARTING, OVERFLOWED: OVERFLOWING}.get(
-                    push.reason, REPLACED
-                )
+                code = {SUPERSEDED: REPLACED, OVERFLOWED: OVERFLOWING}.get(push.reason, RESTARTING)
                 await _close(ws, code, push.reason)
                 return
             if not await _send(ws, frame):

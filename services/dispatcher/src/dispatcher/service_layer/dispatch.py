@@ -35,12 +35,15 @@ from dispatcher.service_layer.ports import (
 from dispatcher.service_layer.profiles import task_spec, worker_profile
 from dispatcher.service_layer.roster import Engagement
 from dispatcher.service_layer.sessions import (
+    SUPERSEDED,
     Closed,
+    ErrorPush,
     Hello,
     LeasePush,
     OfferPush,
     OfferWithdrawnPush,
     SubmitAcceptedPush,
+    Turns,
     Welcome,
     WorkerSession,
 )
@@ -90,6 +93,7 @@ class Dispatch:
         self._new_id = new_id
         self.replica_id = replica_id
         self._sessions: dict[str, WorkerSession] = {}
+        self._turns = Turns()
         self._eligible_counted_at = clock.now().timestamp()
         self._wake = asyncio.Event()
         self.ownership = Ownership(
@@ -179,14 +183,42 @@ class Dispatch:
 
     # -- connections ----------------------------------------------------------------------
     async def connect(self, hello: Hello) -> WorkerSession:
-        """Raises InvalidInputError when the hello's time zone or availability is wrong."""
+        """Raises InvalidInputError when the hello's time zone or availability is wrong. A caller
+        cancelled meanwhile (its client hung up) leaves no connection behind."""
+        connecting = asyncio.ensure_future(self._connect(hello))
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # The store may have recorded the connection (and ended its lease's grace) with
+            # the reply still on its way: once made, it is ended as a hang-up ends one.
+            # Shielded, as disconnects are, so the grace period starts again.
+            await asyncio.shield(self._end_abandoned(connecting))
+            raise
+
+    async def _end_abandoned(self, connecting: asyncio.Future[WorkerSession]) -> None:
+        try:
+            session = await connecting
+        except Exception:
+            return  # refused, or the store failed: no session was made
+        try:
+            await self.disconnect(session)
+        except Exception:
+            log.warning("ending an abandoned connection failed", exc_info=True)
+
+    async def _connect(self, hello: Hello) -> WorkerSession:
+        # One connect or disconnect at a time per worker: each reads the current session, waits
+        # on the store, then replaces it; interleaved, two would each take the other for stale.
+        async with self._turns.of(hello.worker_id):
+            return await self._connect_in_turn(hello)
+
+    async def _connect_in_turn(self, hello: Hello) -> WorkerSession:
         now = self._clock.now()
         # In the hello, so every replica that learns of this connection keeps them out too.
         hello = replace(hello, excluded_pools=await self.exclusions.of(hello.worker_id))
         profile = worker_profile(hello, now)
         previous = self._sessions.get(hello.worker_id)
         if previous is not None:
-            previous.push(Closed("connected again from elsewhere"))
+            previous.push(Closed(SUPERSEDED))
             previous.open = False
         connection = await self._store.connect_worker(hello, now)
         session = WorkerSession(hello, seq=connection.seq)
@@ -194,9 +226,7 @@ class Dispatch:
         if connection.withdrawn is not None:  # the earlier connection's, here or elsewhere
             self.offer_closed(connection.withdrawn, OfferOutcome.WITHDRAWN)
             if previous is not None and previous.offer_id == connection.withdrawn.offer.offer_id:
-                previous.push(
-                    OfferWithdrawnPush(previous.offer_id, "connected again from elsewhere")
-                )
+                previous.push(OfferWithdrawnPush(previous.offer_id, SUPERSEDED))
         if previous is not None:
             previous.offer_id = None
         lease = connection.lease
@@ -214,6 +244,10 @@ class Dispatch:
 
     async def disconnect(self, session: WorkerSession) -> None:
         session.open = False
+        async with self._turns.of(session.worker_id):
+            await self._disconnect_in_turn(session)
+
+    async def _disconnect_in_turn(self, session: WorkerSession) -> None:
         if self._sessions.get(session.worker_id) is not session:
             return  # replaced by a newer connection, which now owns the offer and lease
         del self._sessions[session.worker_id]
@@ -495,12 +529,14 @@ class Dispatch:
 
     async def _release_overdue_leases(self) -> None:
         now = self._clock.now()
+        reason = "grace period ended"
         for lease_id in await self._store.overdue_leases(now, 200):
-            released = await self._store.release(lease_id, "grace period ended", now)
+            # Checked again as it is released: the worker may be back since the list was read.
+            released = await self._store.release(lease_id, reason, now, overdue=True)
             if released is None:
                 continue
             lease = released.lease
-            self.lease_released(lease.worker_id, lease.task, lease_id, released.by)
+            self.lease_released(lease.worker_id, lease.task, lease_id, released.by, reason)
             metrics.LEASES_RELEASED.inc()
             log.info("lease released after grace", lease_id=lease_id, worker=lease.worker_id)
 
@@ -515,7 +551,9 @@ class Dispatch:
                 _count_missed(task, task.deadline)
                 log.info("task expired: its deadline passed", task_id=task.task_id)
 
-    def lease_released(self, worker_id: str, task: Task, lease_id: str, by: str) -> None:
+    def lease_released(
+        self, worker_id: str, task: Task, lease_id: str, by: str, reason: str
+    ) -> None:
         now = self._now_s()
         if by == self.roster.by:
             self.policy.lease_lost(worker_id, task.task_id, now)
@@ -523,7 +561,11 @@ class Dispatch:
         self.roster.disengage(worker_id, now, lease_id=lease_id)
         session = self._sessions.get(worker_id)
         if session is not None and session.lease_id == lease_id:
-            session.lease = None  # back just as grace ran out: the task is queued again
+            # Ended by someone else while they hold it here: told now, not at their next
+            # heartbeat or submit.
+            session.lease = None
+            message = f"lease {lease_id} ended: {reason}; its task went back to the queue"
+            session.push(ErrorPush("NOT_FOUND", message, "lease"))
 
     def end_session(self, worker_id: str, seq: int, reason: str) -> None:
         """The worker's connection `seq` here was superseded or ended by another replica."""

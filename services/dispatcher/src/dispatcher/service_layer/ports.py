@@ -313,9 +313,13 @@ class TaskStore(Protocol):
 
     async def overdue_leases(self, now: datetime, limit: int) -> list[str]: ...
 
-    async def release(self, lease_id: str, reason: str, now: datetime) -> LeaseReleasedNow | None:
+    async def release(
+        self, lease_id: str, reason: str, now: datetime, overdue: bool = False
+    ) -> LeaseReleasedNow | None:
         """Ends an active lease (paying the time up to its last sign of life) and requeues its
-        task; None if it was not active."""
+        task; None if it was not active. With `overdue`, only if its grace period is running and
+        ran out by `now`, checked in the same step: a worker back since it was found overdue
+        keeps it."""
         ...
 
     async def get_lease(self, lease_id: str) -> Lease | None:

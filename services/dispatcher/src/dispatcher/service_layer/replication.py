@@ -29,6 +29,7 @@ from dispatcher.service_layer.ports import (
 )
 from dispatcher.service_layer.profiles import worker_profile
 from dispatcher.service_layer.roster import Engagement
+from dispatcher.service_layer.sessions import SUPERSEDED
 from dispatcher.service_layer.transitions import (
     Assigned,
     Cancelled,
@@ -175,9 +176,9 @@ class Replication:
                 if theirs and by == mine:
                     d.policy.completed(lease.worker_id, lease.task.task_id, worked_s, now)
                 roster.disengage(lease.worker_id, now, lease_id=lease.lease_id)
-            case Released(lease, by):
+            case Released(lease, by, _, reason):
                 if theirs:
-                    d.lease_released(lease.worker_id, lease.task, lease.lease_id, by)
+                    d.lease_released(lease.worker_id, lease.task, lease.lease_id, by, reason)
                 roster.disengage(lease.worker_id, now, lease_id=lease.lease_id)
             case Connected(hello, seq, holder, lease_id, task_id, offer_id, by):
                 if lease_id:
@@ -210,7 +211,7 @@ class Replication:
             profile = worker_profile(worker.hello, now)
         except InvalidInputError:
             return  # the replica it connected to accepted it; a zone this one lacks is skipped
-        d.end_session(worker_id, worker.seq - 1, "connected again from elsewhere")
+        d.end_session(worker_id, worker.seq - 1, SUPERSEDED)
         roster.connected(profile, worker.seq, now.timestamp())
 
     # -- relaying to Kafka ------------------------------------------------------------------

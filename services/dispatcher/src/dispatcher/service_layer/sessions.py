@@ -5,6 +5,9 @@ the dispatcher never knows which transport a worker uses.
 """
 
 import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -75,6 +78,9 @@ Push = (
 
 # Why a connection whose client stopped reading (its outbox full) is closed.
 OVERFLOWED = "more messages waiting for you than a connection holds: read them, then reconnect"
+# Why a connection a newer one of the same worker took over is closed: the one reason a client
+# should not reconnect by itself (it would only take the connection back).
+SUPERSEDED = "connected again from elsewhere"
 
 
 @dataclass(eq=False)
@@ -113,3 +119,23 @@ class WorkerSession:
             while not self.outbox.empty():
                 self.outbox.get_nowait()
             self.outbox.put_nowait(Closed(OVERFLOWED))
+
+
+class Turns:
+    """One holder at a time per worker; a worker's lock goes once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: Counter[str] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def of(self, worker_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(worker_id, asyncio.Lock())
+        self._users[worker_id] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[worker_id] -= 1
+            if not self._users[worker_id]:
+                del self._users[worker_id], self._locks[worker_id]

@@ -22,6 +22,7 @@ from fairtask_demo.windows import inside_any, local_minute, now_utc, parse_windo
 Call = grpc.aio.StreamStreamCall[dispatcher_pb2.ConnectRequest, dispatcher_pb2.ConnectResponse]
 
 _DEFAULT_EFFORT_S = 60
+_RETRY_SUBMIT_S = 1.0
 _MAX_BACKOFF_S = 5.0
 # Errors meaning the lease is no longer ours to work on (released, or already submitted).
 _LEASE_GONE = frozenset({"NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION"})
@@ -155,7 +156,7 @@ class WorkerSim:
                         self._work = None
                     self.tally.completed += 1
                 elif kind == "error":
-                    self._on_error(message.error, worker)
+                    worker = self._on_error(call, message.error, worker)
         finally:
             if worker is not None:
                 worker.cancel()
@@ -226,20 +227,32 @@ class WorkerSim:
         return asyncio.create_task(self._do_work(call, self._work))
 
     def _on_error(
-        self, error: dispatcher_pb2.StreamError, worker: asyncio.Task[None] | None
-    ) -> None:
+        self, call: Call, error: dispatcher_pb2.StreamError, worker: asyncio.Task[None] | None
+    ) -> asyncio.Task[None] | None:
         self.tally.stream_errors[error.code or "UNKNOWN"] += 1
-        if error.code == "UNAVAILABLE":
-            return  # the dispatcher is closing this stream; EOF follows and we reconnect
+        if error.field == "connection":
+            return worker  # the dispatcher is closing this stream; EOF follows and we reconnect
         work = self._work
-        # The error names no lease: it is about ours if it answers what we last sent for it.
+        if error.code == "UNAVAILABLE" and error.field == "submit" and work is not None:
+            # Not done this time (a dispatcher hiccup); a heartbeat lost is followed by the next.
+            if worker is not None:
+                worker.cancel()
+            return asyncio.create_task(self._submit_again(call, work))
+        # The error names no lease: it is about ours if it answers what we last sent for it, or
+        # if the dispatcher says the lease we hold ended (field "lease").
         about_ours = work is not None and (error.field == "submit") == work.submitted
-        if error.field in ("submit", "heartbeat") and error.code in _LEASE_GONE and about_ours:
+        gone = error.field in ("submit", "heartbeat") and error.code in _LEASE_GONE and about_ours
+        if gone or (error.field == "lease" and work is not None):
             self._work = None
             if worker is not None:
                 worker.cancel()
-        else:
-            self._note(f"stream error {error.code} on {error.field}: {error.message}")
+            return None
+        self._note(f"stream error {error.code} on {error.field}: {error.message}")
+        return worker
+
+    async def _submit_again(self, call: Call, work: _Work) -> None:
+        await asyncio.sleep(_RETRY_SUBMIT_S)
+        await self._submit(call, work)
 
     # -- working a lease -----------------------------------------------------------------
     async def _do_work(self, call: Call, work: _Work) -> None:

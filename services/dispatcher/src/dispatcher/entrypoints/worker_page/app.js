@@ -317,6 +317,11 @@ function onError(error) {
     return;
   }
   if (error.field === "connection") return; // closing; the reconnection says the rest
+  if (error.field === "lease") {
+    clearTask();
+    announce("Your task is no longer held for you; the time you worked on it is still paid.");
+    return;
+  }
   const gone = ["NOT_FOUND", "ALREADY_EXISTS"].includes(error.code);
   if (error.field === "accept" || error.field === "decline") {
     if (gone || error.code === "FAILED_PRECONDITION") hideOffer();
