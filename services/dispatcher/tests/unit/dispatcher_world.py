@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pytest
+
 from dispatcher.adapters.memory import (
     MemoryEscrow,
     MemoryTaskStore,
@@ -16,12 +18,14 @@ from dispatcher.adapters.memory import (
     RecordingPublisher,
 )
 from dispatcher.adapters.memory_client_tasks import MemoryClientTaskIds
+from dispatcher.domain.events import LeaseReleased
 from dispatcher.domain.model import Task, TaskType, pool_of, task_id_for
 from dispatcher.domain.scheduling.round_robin import RoundRobinPolicy
 from dispatcher.domain.validation import Limits
 from dispatcher.service_layer.dispatch import Dispatch, DispatchConfig
 from dispatcher.service_layer.platform import BacklogBound, PlatformHandlers
-from dispatcher.service_layer.sessions import Hello, OfferPush, Push, WorkerSession
+from dispatcher.service_layer.ports import Connection
+from dispatcher.service_layer.sessions import Hello, LeasePush, OfferPush, Push, WorkerSession
 from fairtask_runtime.clock import FakeClock
 
 PLATFORM = "lab-a"
@@ -110,3 +114,42 @@ def drain(session: WorkerSession) -> list[Push]:
 
 def offers_in(pushed: list[Push]) -> list[OfferPush]:
     return [p for p in pushed if isinstance(p, OfferPush)]
+
+
+async def in_grace(world: World, worker_id: str = "w1") -> str:
+    """The worker accepted a task and hung up: their lease's grace period runs. Its id."""
+    await world.dispatch.ingest(make_task("c1"))
+    session = await world.dispatch.connect(hello(worker_id))
+    await world.dispatch._dispatch_round()
+    [offer] = offers_in(drain(session))
+    await world.dispatch.accept(session, offer.offer.offer_id)
+    [lease] = [p.lease for p in drain(session) if isinstance(p, LeasePush)]
+    await world.dispatch.disconnect(session)
+    return lease.lease_id
+
+
+def store_replies_late(world: World, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The store connects a worker at once and its reply takes 10 ms more; the event is set
+    once the store has connected them (a client may hang up in between)."""
+    connect_worker = world.store.connect_worker
+    made = asyncio.Event()
+
+    async def round_trip(hello: Hello, now: datetime) -> Connection:
+        connection = await connect_worker(hello, now)
+        made.set()
+        await asyncio.sleep(0.01)
+        return connection
+
+    monkeypatch.setattr(world.store, "connect_worker", round_trip)
+    return made
+
+
+async def assert_gone_and_grace_runs(world: World, lease_id: str, worker_id: str = "w1") -> None:
+    """No session or connection of the worker is left, and their lease is released when grace
+    runs out."""
+    assert world.dispatch.session(worker_id) is None
+    assert worker_id not in world.store.state.conns
+    world.clock.advance(CONFIG.grace_s)
+    await world.dispatch._release_overdue_leases()
+    [released] = world.events.of_type(LeaseReleased)
+    assert released.lease.lease_id == lease_id

@@ -13,10 +13,13 @@ from dispatcher_world import (
     PLATFORM,
     START,
     World,
+    assert_gone_and_grace_runs,
     drain,
     hello,
+    in_grace,
     make_task,
     offers_in,
+    store_replies_late,
 )
 
 from dispatcher import metrics
@@ -647,32 +650,15 @@ class TestConnections:
     ) -> None:
         # The client hangs up while its hello is with the store: the store connected them (and
         # ended their lease's grace), the reply is still on its way.
-        await ingest(world, "c1")
-        first = await connect(world, "w1")
-        lease_id = await leased(world, first)
-        await world.dispatch.disconnect(first)
-        connect_worker = world.store.connect_worker
-        made = asyncio.Event()
-
-        async def round_trip(hello: Hello, now: datetime) -> Connection:
-            connection = await connect_worker(hello, now)
-            made.set()
-            await asyncio.sleep(0.01)
-            return connection
-
-        monkeypatch.setattr(world.store, "connect_worker", round_trip)
+        lease_id = await in_grace(world)
+        made = store_replies_late(world, monkeypatch)
         connecting = asyncio.create_task(world.dispatch.connect(hello("w1")))
         await made.wait()
         connecting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await connecting
 
-        assert world.dispatch.session("w1") is None
-        assert "w1" not in world.store.state.conns
-        world.clock.advance(CONFIG.grace_s)
-        await world.dispatch._release_overdue_leases()
-        [released] = world.events.of_type(LeaseReleased)
-        assert released.lease.lease_id == lease_id
+        await assert_gone_and_grace_runs(world, lease_id)
 
     async def test_a_connect_abandoned_before_the_store_made_it_leaves_nothing(
         self, world: World, monkeypatch: pytest.MonkeyPatch

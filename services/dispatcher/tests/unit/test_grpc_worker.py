@@ -3,25 +3,32 @@ the gold answer), and what a connection leaves behind when it fails."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
+from dispatcher_world import (
+    START,
+    World,
+    assert_gone_and_grace_runs,
+    drain,
+    hello,
+    in_grace,
+    make_task,
+    offers_in,
+    store_replies_late,
+)
 
 from dispatcher.domain.errors import InvalidInputError
-from dispatcher.domain.events import LeaseReleased
 from dispatcher.domain.model import Lease, Offer
 from dispatcher.entrypoints.grpc_worker import WorkerServicer, _hello_of, _to_pb
 from dispatcher.entrypoints.worker_frames import SHUTTING_DOWN, push_frame
 from dispatcher.service_layer.auth import WorkerClaims
-from dispatcher.service_layer.ports import Connection
 from dispatcher.service_layer.sessions import (
     OVERFLOWED,
     SUPERSEDED,
     Closed,
     ErrorPush,
-    Hello,
     LeasePush,
     OfferPush,
     Push,
@@ -147,26 +154,13 @@ def servicer_for(world: World) -> WorkerServicer:
 async def test_a_client_gone_while_connecting_leaves_no_connection_and_its_grace_runs(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await world.dispatch.ingest(make_task("c1"))
-    first = await world.dispatch.connect(hello("w1"))
-    await world.dispatch._dispatch_round()
-    [offer] = offers_in(drain(first))
-    await world.dispatch.accept(first, offer.offer.offer_id)
-    await world.dispatch.disconnect(first)
-    connect_worker = world.store.connect_worker
-    made = asyncio.Event()
-
-    async def round_trip(hello: Hello, now: datetime) -> Connection:
-        connection = await connect_worker(hello, now)  # done in the store...
-        made.set()
-        await asyncio.sleep(0.01)  # ...the reply still on its way
-        return connection
+    lease_id = await in_grace(world)
+    made = store_replies_late(world, monkeypatch)
 
     async def requests() -> AsyncIterator[dispatcher_pb2.ConnectRequest]:
         yield dispatcher_pb2.ConnectRequest(hello=dispatcher_pb2.Hello(token="t"))
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(world.store, "connect_worker", round_trip)
     context = SimpleNamespace(invocation_metadata=lambda: ())
     stream = servicer_for(world).Connect(requests(), context)  # type: ignore[arg-type]
     welcome = asyncio.create_task(anext(stream))  # type: ignore[arg-type]
@@ -175,11 +169,7 @@ async def test_a_client_gone_while_connecting_leaves_no_connection_and_its_grace
     with pytest.raises(asyncio.CancelledError):
         await welcome
 
-    assert world.dispatch.session("w1") is None
-    assert "w1" not in world.store.state.conns
-    world.clock.advance(CONFIG.grace_s)
-    await world.dispatch._release_overdue_leases()
-    assert len(world.events.of_type(LeaseReleased)) == 1
+    await assert_gone_and_grace_runs(world, lease_id)
 
 
 async def test_a_message_that_fails_is_answered_unavailable_and_the_stream_stays(

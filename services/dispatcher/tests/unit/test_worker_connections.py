@@ -1,16 +1,13 @@
 """Opening and closing sessions, as the WebSocket and SSE transports do."""
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from dispatcher_world import CONFIG, START, World, drain, hello, make_task, offers_in
+from dispatcher_world import START, World, assert_gone_and_grace_runs, in_grace, store_replies_late
 
-from dispatcher.domain.events import LeaseReleased
 from dispatcher.entrypoints.worker_connections import WorkerConnections
 from dispatcher.service_layer.auth import HelloOverrides, WorkerClaims
-from dispatcher.service_layer.ports import Connection
-from dispatcher.service_layer.sessions import Hello
 
 CLAIMS = WorkerClaims(
     worker_id="w1",
@@ -28,31 +25,14 @@ CLAIMS = WorkerClaims(
 async def test_a_client_gone_while_connecting_leaves_no_connection_and_its_grace_runs(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await world.dispatch.ingest(make_task("c1"))
-    first = await world.dispatch.connect(hello("w1"))
-    await world.dispatch._dispatch_round()
-    [offer] = offers_in(drain(first))
-    await world.dispatch.accept(first, offer.offer.offer_id)
-    await world.dispatch.disconnect(first)
-    connections = WorkerConnections(world.dispatch)
-    connect_worker = world.store.connect_worker
-    made = asyncio.Event()
-
-    async def round_trip(hello: Hello, now: datetime) -> Connection:
-        connection = await connect_worker(hello, now)  # done in the store...
-        made.set()
-        await asyncio.sleep(0.01)  # ...the reply still on its way
-        return connection
-
-    monkeypatch.setattr(world.store, "connect_worker", round_trip)
-    opening = asyncio.create_task(connections.open(CLAIMS, HelloOverrides(), "sse"))
+    lease_id = await in_grace(world)
+    made = store_replies_late(world, monkeypatch)
+    opening = asyncio.create_task(
+        WorkerConnections(world.dispatch).open(CLAIMS, HelloOverrides(), "sse")
+    )
     await made.wait()
     opening.cancel()  # the client hung up (Starlette cancels the handler)
     with pytest.raises(asyncio.CancelledError):
         await opening
 
-    assert world.dispatch.session("w1") is None
-    assert "w1" not in world.store.state.conns
-    world.clock.advance(CONFIG.grace_s)
-    await world.dispatch._release_overdue_leases()
-    assert len(world.events.of_type(LeaseReleased)) == 1
+    await assert_gone_and_grace_runs(world, lease_id)
