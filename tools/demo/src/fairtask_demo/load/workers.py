@@ -62,6 +62,9 @@ class WorkerSim:
         self._closing = False
         self._token: str | None = None
         self._write_lock = asyncio.Lock()
+        # The accept or decline of the offer in hand, and its retries after a hiccup.
+        self._answer: dispatcher_pb2.ConnectRequest | None = None
+        self._retries: set[asyncio.Task[None]] = set()
 
     # -- control, from the runner --------------------------------------------------------
     def cut_power(self, seconds: float) -> bool:
@@ -158,6 +161,10 @@ class WorkerSim:
                 elif kind == "error":
                     worker = self._on_error(call, message.error, worker)
         finally:
+            # A new connection withdraws the offer in hand: nothing left to answer.
+            self._answer = None
+            for retry in list(self._retries):
+                retry.cancel()
             if worker is not None:
                 worker.cancel()
                 await asyncio.gather(worker, return_exceptions=True)
@@ -202,6 +209,7 @@ class WorkerSim:
             request = dispatcher_pb2.ConnectRequest(
                 accept=dispatcher_pb2.Accept(offer_id=offer.offer_id)
             )
+        self._answer = request
         await self._write(call, request)
 
     def _on_lease(
@@ -238,6 +246,13 @@ class WorkerSim:
             if worker is not None:
                 worker.cancel()
             return asyncio.create_task(self._submit_again(call, work))
+        if error.code == "UNAVAILABLE" and error.field in ("accept", "decline") and self._answer:
+            # The offer still stands (until it expires, minutes on): answered again, as a
+            # person would click again, or it would hold this worker and its task till then.
+            retry = asyncio.create_task(self._answer_again(call, self._answer))
+            self._retries.add(retry)
+            retry.add_done_callback(self._retries.discard)
+            return worker
         # The error names no lease: it is about ours if it answers what we last sent for it, or
         # if the dispatcher says the lease we hold ended (field "lease").
         about_ours = work is not None and (error.field == "submit") == work.submitted
@@ -253,6 +268,11 @@ class WorkerSim:
     async def _submit_again(self, call: Call, work: _Work) -> None:
         await asyncio.sleep(_RETRY_SUBMIT_S)
         await self._submit(call, work)
+
+    async def _answer_again(self, call: Call, request: dispatcher_pb2.ConnectRequest) -> None:
+        await asyncio.sleep(_RETRY_SUBMIT_S)
+        if request is self._answer:  # no newer offer meanwhile
+            await self._write(call, request)
 
     # -- working a lease -----------------------------------------------------------------
     async def _do_work(self, call: Call, work: _Work) -> None:
