@@ -138,10 +138,10 @@ async def test_a_connection_goes_back_to_the_pool_without_a_round_trip(
         async with pool.connection("asking who we are") as conn:
             backend = await conn.fetchval("SELECT pg_backend_pid()")
         async with pool.connection("watching") as conn:
-            # The server's record of what that backend ran last: a reset on release would be
-            # the last word (asyncpg's default: advisory locks, cursors, LISTEN, settings).
-            # Read with the same connection, so the one reads the other's history.
+            # The pool's one connection again, given back once already and soon twice.
             assert await conn.fetchval("SELECT pg_backend_pid()") == backend
+        # The server's record of what that backend ran last: a reset on release would be the
+        # last word (asyncpg's default: advisory locks, cursors, LISTEN, settings).
         watcher = await asyncpg.connect(stack_endpoints.postgres_dsn, timeout=10)
         try:
             last = await watcher.fetchval(

@@ -21,12 +21,16 @@ def local_day(now: float, utc_offset_s: int) -> int:
     return math.floor((now + utc_offset_s) / DAY_S)
 
 
-def inside(windows: Sequence[Window], now: float, utc_offset_s: int) -> bool:
+def _second_of_day(now: float, utc_offset_s: int) -> float:
+    """The worker's local second of the day; float noise next to a whole second is that
+    second (boundaries fall on whole seconds, and `inside` and `next_boundary` must agree)."""
     second = (now + utc_offset_s) % DAY_S
-    # Float noise just short of a boundary is the boundary, as `next_boundary` takes it.
     whole = round(second)
-    if abs(second - whole) <= _EPSILON_S:
-        second = whole % DAY_S
+    return whole % DAY_S if abs(second - whole) <= _EPSILON_S else second
+
+
+def inside(windows: Sequence[Window], now: float, utc_offset_s: int) -> bool:
+    second = _second_of_day(now, utc_offset_s)
     for window in windows:
         start, end = window.start_min * 60, window.end_min * 60
         if start < end:
@@ -39,13 +43,11 @@ def inside(windows: Sequence[Window], now: float, utc_offset_s: int) -> bool:
 
 def next_boundary(windows: Sequence[Window], now: float, utc_offset_s: int) -> float:
     """The first time strictly after `now` at which `inside` may change (at most a day on)."""
-    second = (now + utc_offset_s) % DAY_S
+    second = _second_of_day(now, utc_offset_s)
     best = float(DAY_S)
     for window in windows:
         for boundary in (window.start_min * 60, (window.end_min * 60) % DAY_S):
-            ahead = (boundary - second) % DAY_S
-            if ahead <= _EPSILON_S:
-                ahead = float(DAY_S)
+            ahead = (boundary - second) % DAY_S or float(DAY_S)  # at one: the next is a day on
             best = min(best, ahead)
     at = float(round(now + best))
     return at if at > now else at + DAY_S

@@ -136,6 +136,12 @@ def _task_violations(
     return found
 
 
+def cancel_violations(reason: str, limits: Limits) -> list[Violation]:
+    if len(reason) > limits.max_reason_chars:
+        return [Violation("reason", f"at most {limits.max_reason_chars} characters")]
+    return []
+
+
 def fingerprint(task: NewTask) -> str:
     """Identifies a task's content, to tell an idempotent retry from a conflicting reuse of id."""
     digest = hashlib.sha256()

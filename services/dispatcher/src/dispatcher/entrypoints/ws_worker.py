@@ -29,18 +29,13 @@ from dispatcher.entrypoints.worker_frames import (
     SHUTTING_DOWN,
     FrameError,
     HelloRequest,
+    closed_code,
     error_frame,
     parse_frame,
     push_frame,
 )
 from dispatcher.service_layer.auth import UnauthenticatedError, WorkerAuth, WorkerClaims
-from dispatcher.service_layer.sessions import (
-    OVERFLOWED,
-    SUPERSEDED,
-    Closed,
-    ErrorPush,
-    WorkerSession,
-)
+from dispatcher.service_layer.sessions import Closed, ErrorPush, WorkerSession
 from fairtask_runtime.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -48,6 +43,8 @@ log = structlog.get_logger(__name__)
 TRANSPORT = "websocket"
 BAD_HELLO, UNAUTHENTICATED, HELLO_TIMEOUT, REPLACED, RESTARTING = 4400, 4401, 4408, 4409, 1012
 OVERFLOWING = 4429
+# The close code that goes with the code a closing connection's last frame says.
+_CLOSE_CODES = {"ABORTED": REPLACED, "RESOURCE_EXHAUSTED": OVERFLOWING, "UNAVAILABLE": RESTARTING}
 
 
 class _RefusedError(Exception):
@@ -173,8 +170,7 @@ class WorkerSocket:
             frame = push_frame(push, self._clock.now())
             if isinstance(push, Closed):
                 await _send(ws, frame)
-                code = {SUPERSEDED: REPLACED, OVERFLOWED: OVERFLOWING}.get(push.reason, RESTARTING)
-                await _close(ws, code, push.reason)
+                await _close(ws, _CLOSE_CODES[closed_code(push.reason)], push.reason)
                 return
             if not await _send(ws, frame):
                 return

@@ -28,7 +28,13 @@ from dispatcher.domain.model import (
     pool_of,
     task_id_for,
 )
-from dispatcher.domain.validation import Limits, batch_violations, fingerprint, task_type_violations
+from dispatcher.domain.validation import (
+    Limits,
+    batch_violations,
+    cancel_violations,
+    fingerprint,
+    task_type_violations,
+)
 from dispatcher.service_layer.ports import (
     Accepted,
     ClientTaskIds,
@@ -218,9 +224,8 @@ class PlatformHandlers:
         InvalidInputError, NotFoundError, ConflictError for a single-answer task already leased
         or done, or TaskRecordsUnavailableError when only PostgreSQL could answer and cannot be
         reached."""
-        if len(reason) > self._limits.max_reason_chars:
-            limit = self._limits.max_reason_chars
-            raise InvalidInputError([Violation("reason", f"at most {limit} characters")])
+        if violations := cancel_violations(reason, self._limits):
+            raise InvalidInputError(violations)
         if reason == DEADLINE_PASSED:  # what an expiry says: a platform's cancel never reads so
             reason = f"cancelled: {reason}"
         status = await self._tasks.status(platform_id, task_id)

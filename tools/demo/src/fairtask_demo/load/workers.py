@@ -22,7 +22,7 @@ from fairtask_demo.windows import inside_any, local_minute, now_utc, parse_windo
 Call = grpc.aio.StreamStreamCall[dispatcher_pb2.ConnectRequest, dispatcher_pb2.ConnectResponse]
 
 _DEFAULT_EFFORT_S = 60
-_RETRY_SUBMIT_S = 1.0
+_RETRY_S = 1.0
 _MAX_BACKOFF_S = 5.0
 # Errors meaning the lease is no longer ours to work on (released, or already submitted).
 _LEASE_GONE = frozenset({"NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION"})
@@ -266,11 +266,11 @@ class WorkerSim:
         return worker
 
     async def _submit_again(self, call: Call, work: _Work) -> None:
-        await asyncio.sleep(_RETRY_SUBMIT_S)
+        await asyncio.sleep(_RETRY_S)
         await self._submit(call, work)
 
     async def _answer_again(self, call: Call, request: dispatcher_pb2.ConnectRequest) -> None:
-        await asyncio.sleep(_RETRY_SUBMIT_S)
+        await asyncio.sleep(_RETRY_S)
         if request is self._answer:  # no newer offer meanwhile
             await self._write(call, request)
 
